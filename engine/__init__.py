@@ -1,0 +1,1 @@
+"""tugboat control plane: API objects, store, server, client, CLI, scheduler and the Ray runtime."""

@@ -1,0 +1,113 @@
+"""The one exception tree of tugboat, and its Kubernetes `Status` shape.
+
+    TugError
+    ├── BadRequestError      400  malformed request or document
+    ├── UnauthorizedError    401  missing or wrong bearer token
+    ├── NotFoundError        404  no such object or resource
+    ├── AlreadyExistsError   409  create of a name that exists
+    ├── ConflictError        409  stale resourceVersion
+    ├── GoneError            410  watch from a compacted resourceVersion
+    ├── InvalidError         422  one or more field errors (all listed)
+    └── UnavailableError     503  a dependency (Ray, the server) is not reachable
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TugError(Exception):
+    """Base of every error tugboat raises on purpose; `str()` is the one-line message."""
+
+    code = 500
+    reason = "InternalError"
+
+    def __init__(self, message: str, *, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = list(details or [])
+
+    def to_status(self) -> dict[str, Any]:
+        """The Kubernetes `Status` object an API error answers with."""
+        status: dict[str, Any] = {
+            "kind": "Status",
+            "apiVersion": "v1",
+            "status": "Failure",
+            "message": self.message,
+            "reason": self.reason,
+            "code": self.code,
+        }
+        if self.details:
+            status["details"] = {"causes": [{"message": d} for d in self.details]}
+        return status
+
+
+class BadRequestError(TugError):
+    code = 400
+    reason = "BadRequest"
+
+
+class UnauthorizedError(TugError):
+    code = 401
+    reason = "Unauthorized"
+
+
+class NotFoundError(TugError):
+    code = 404
+    reason = "NotFound"
+
+
+class AlreadyExistsError(TugError):
+    code = 409
+    reason = "AlreadyExists"
+
+
+class ConflictError(TugError):
+    code = 409
+    reason = "Conflict"
+
+
+class GoneError(TugError):
+    code = 410
+    reason = "Expired"
+
+
+class InvalidError(TugError):
+    """Field errors; `details` holds one line per problem, each naming its field path."""
+
+    code = 422
+    reason = "Invalid"
+
+    def __init__(self, message: str, *, details: list[str] | None = None) -> None:
+        super().__init__(message, details=details)
+
+
+class UnavailableError(TugError):
+    code = 503
+    reason = "ServiceUnavailable"
+
+
+_BY_REASON: dict[str, type[TugError]] = {
+    cls.reason: cls
+    for cls in (
+        BadRequestError,
+        UnauthorizedError,
+        NotFoundError,
+        AlreadyExistsError,
+        ConflictError,
+        GoneError,
+        InvalidError,
+        UnavailableError,
+    )
+}
+
+
+def from_status(status: dict[str, Any], *, http_code: int) -> TugError:
+    """Rebuild the error a server sent as a `Status` object (the client side of `to_status`)."""
+    cls = _BY_REASON.get(str(status.get("reason", "")), TugError)
+    causes = (status.get("details") or {}).get("causes") or []
+    err = cls(str(status.get("message") or f"HTTP {http_code}"),
+              details=[str(c.get("message", "")) for c in causes])
+    if cls is TugError:
+        err.code = http_code
+    return err

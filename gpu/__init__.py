@@ -1,0 +1,1 @@
+"""gpu: placeholder package; its issue fills it in."""

@@ -1,0 +1,1 @@
+"""jobs: placeholder package; its issue fills it in."""

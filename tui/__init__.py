@@ -1,0 +1,1 @@
+"""tui: placeholder package; its issue fills it in."""
