@@ -1,0 +1,78 @@
+"""Typed API objects, defaults and validation: user input in, a valid Kubernetes-shaped dict out.
+
+Everything outside this package handles objects as plain JSON dicts (camelCase); the way in is
+`validate_object` / `validate_documents`, the way to read files is `read_manifests`.
+"""
+
+from __future__ import annotations
+
+from engine.api.apps import Deployment, ReplicaSet
+from engine.api.base import NotImplementedField
+from engine.api.batch import CronJob, Job
+from engine.api.core import (
+    ConfigMap,
+    Endpoints,
+    Event,
+    Namespace,
+    Node,
+    PersistentVolumeClaim,
+    Secret,
+    Service,
+)
+from engine.api.env import container_env, expand_command
+from engine.api.manifests import load_documents, read_manifests
+from engine.api.meta import LabelSelector, ObjectMeta
+from engine.api.other import HorizontalPodAutoscaler, Ingress, PriorityClass
+from engine.api.pod import Container, Pod, PodSpec, PodTemplateSpec
+from engine.api.quantity import Quantity, parse_quantity
+from engine.api.registry import (
+    RESOURCES,
+    ResourceInfo,
+    by_kind,
+    by_plural,
+    deprecated_api_warning,
+    resolve,
+)
+from engine.api.tugboat import Queue
+from engine.api.validation import Validated, validate_documents, validate_object
+
+__all__ = [
+    "RESOURCES",
+    "ConfigMap",
+    "Container",
+    "CronJob",
+    "Deployment",
+    "Endpoints",
+    "Event",
+    "HorizontalPodAutoscaler",
+    "Ingress",
+    "Job",
+    "LabelSelector",
+    "Namespace",
+    "Node",
+    "NotImplementedField",
+    "ObjectMeta",
+    "PersistentVolumeClaim",
+    "Pod",
+    "PodSpec",
+    "PodTemplateSpec",
+    "PriorityClass",
+    "Quantity",
+    "Queue",
+    "ReplicaSet",
+    "ResourceInfo",
+    "Secret",
+    "Service",
+    "Validated",
+    "by_kind",
+    "by_plural",
+    "container_env",
+    "deprecated_api_warning",
+    "expand_command",
+    "load_documents",
+    "parse_quantity",
+    "read_manifests",
+    "resolve",
+    "validate_documents",
+    "validate_object",
+]

@@ -1,0 +1,53 @@
+"""apps/v1 kinds: Deployment and ReplicaSet."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from engine.api.base import ApiModel, IntOrString
+from engine.api.meta import LabelSelector, ObjectMeta
+from engine.api.pod import PodTemplateSpec
+
+
+class RollingUpdateDeployment(ApiModel):
+    max_surge: IntOrString | None = None
+    max_unavailable: IntOrString | None = None
+
+
+class DeploymentStrategy(ApiModel):
+    type: Literal["RollingUpdate", "Recreate"] | None = None
+    rolling_update: RollingUpdateDeployment | None = None
+
+
+class DeploymentSpec(ApiModel):
+    replicas: int | None = None
+    selector: LabelSelector
+    template: PodTemplateSpec
+    strategy: DeploymentStrategy | None = None
+    min_ready_seconds: int | None = None
+    revision_history_limit: int | None = None
+    paused: bool | None = None
+    progress_deadline_seconds: int | None = None
+
+
+class Deployment(ApiModel):
+    api_version: str
+    kind: Literal["Deployment"]
+    metadata: ObjectMeta
+    spec: DeploymentSpec
+    status: dict[str, Any] | None = None
+
+
+class ReplicaSetSpec(ApiModel):
+    replicas: int | None = None
+    min_ready_seconds: int | None = None
+    selector: LabelSelector
+    template: PodTemplateSpec | None = None
+
+
+class ReplicaSet(ApiModel):
+    api_version: str
+    kind: Literal["ReplicaSet"]
+    metadata: ObjectMeta
+    spec: ReplicaSetSpec
+    status: dict[str, Any] | None = None

@@ -1,0 +1,114 @@
+"""`tug bench pods`: pod start latency through tugboat against raw Ray actor start, measured
+in the same run on the same node; `-o json` prints one object with stable keys."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+import uuid
+from typing import Any
+
+from engine.client import Client
+from engine.errors import TugError
+
+STARTED = ("Running", "Succeeded", "Failed")
+
+
+def _pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
+    return ordered[k]
+
+
+def _pod(name: str, run: str) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "labels": {"tugboat.dev/bench": run}},
+            "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "c", "image": "busybox",
+                                     "command": ["sh", "-c", "exit 0"]}]}}
+
+
+def _run_pods(client: Client, ns: str, names: list[str], run: str, *,
+              timeout: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Apply the pods named `names` at once; seconds to Running (or later) and to Succeeded."""
+    listing = client.list("pods", namespace=ns, label_selector=f"tugboat.dev/bench={run}")
+    rv = listing["metadata"]["resourceVersion"]
+    applied: dict[str, float] = {}
+    for name in names:
+        applied[name] = time.perf_counter()
+        client.create(_pod(name, run), namespace=ns)
+    running: dict[str, float] = {}
+    done: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
+    for kind, pod in client.watch("pods", namespace=ns, resource_version=rv,
+                                  label_selector=f"tugboat.dev/bench={run}", timeout=timeout):
+        now = time.perf_counter()
+        name = pod["metadata"]["name"]
+        phase = (pod.get("status") or {}).get("phase")
+        if name in applied and phase in STARTED and name not in running:
+            running[name] = now - applied[name]
+        if name in applied and phase in ("Succeeded", "Failed") and name not in done:
+            if phase == "Failed":
+                raise TugError(f"bench pod {name} failed: {(pod.get('status') or {}).get('message')}")
+            done[name] = now - applied[name]
+        if len(done) == len(names) or time.monotonic() > deadline:
+            break
+    if len(done) < len(names):
+        raise TugError(f"only {len(done)} of {len(names)} bench pods finished in {timeout:g}s")
+    return running, done
+
+
+def pods(args: argparse.Namespace) -> int:
+    if args.count < 1:
+        raise TugError("--count: expected a positive integer")
+    ns = args.namespace
+    run = uuid.uuid4().hex[:8]
+    with Client.from_config() as client:
+        # Same shape for both: a burst of `count`, then `count` one at a time.
+        ray_burst = client.bench_ray_actors(count=args.count)
+        ray_seq = client.bench_ray_actors(count=args.count, sequential=True)
+        names = [f"bench-{run}-b{i}" for i in range(args.count)]
+        burst_running, burst_done = _run_pods(client, ns, names, run, timeout=args.timeout)
+        seq_running: dict[str, float] = {}
+        seq_done: dict[str, float] = {}
+        for i in range(args.count):
+            r, d = _run_pods(client, ns, [f"bench-{run}-s{i}"], run, timeout=args.timeout)
+            seq_running.update(r)
+            seq_done.update(d)
+        client.delete_collection("pods", namespace=ns, label_selector=f"tugboat.dev/bench={run}")
+    pod_start = list(burst_running.values())
+    seq_start = list(seq_running.values())
+    out = {
+        "count": args.count,
+        "pod_start_p50_s": _pct(pod_start, 50),
+        "pod_start_p99_s": _pct(pod_start, 99),
+        "pod_succeeded_p50_s": _pct(list(burst_done.values()), 50),
+        "pod_succeeded_p99_s": _pct(list(burst_done.values()), 99),
+        "ray_actor_start_p50_s": _pct(ray_burst, 50),
+        "ray_actor_start_p99_s": _pct(ray_burst, 99),
+        "overhead_p99_ms": (_pct(pod_start, 99) - _pct(ray_burst, 99)) * 1000,
+        "sequential_pod_start_p50_s": _pct(seq_start, 50),
+        "sequential_pod_start_p99_s": _pct(seq_start, 99),
+        "sequential_pod_succeeded_p50_s": _pct(list(seq_done.values()), 50),
+        "sequential_ray_actor_start_p50_s": _pct(ray_seq, 50),
+        "sequential_ray_actor_start_p99_s": _pct(ray_seq, 99),
+        "sequential_overhead_p50_ms": (_pct(seq_start, 50) - _pct(ray_seq, 50)) * 1000,
+        "sequential_overhead_p99_ms": (_pct(seq_start, 99) - _pct(ray_seq, 99)) * 1000,
+        "ratio_p50": _pct(pod_start, 50) / _pct(ray_burst, 50),
+    }
+    if args.output == "json":
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"{args.count} pods at once: start p50 {out['pod_start_p50_s']:.3f}s "
+          f"p99 {out['pod_start_p99_s']:.3f}s (raw Ray actor p50 {out['ray_actor_start_p50_s']:.3f}s "
+          f"p99 {out['ray_actor_start_p99_s']:.3f}s); overhead p99 {out['overhead_p99_ms']:.0f} ms")
+    print(f"one at a time: start p50 {out['sequential_pod_start_p50_s']:.3f}s "
+          f"p99 {out['sequential_pod_start_p99_s']:.3f}s (raw Ray actor p50 "
+          f"{out['sequential_ray_actor_start_p50_s']:.3f}s); overhead p50 "
+          f"{out['sequential_overhead_p50_ms']:.0f} ms, p99 {out['sequential_overhead_p99_ms']:.0f} ms")
+    print(f"apply -> Succeeded: p50 {out['pod_succeeded_p50_s']:.3f}s "
+          f"p99 {out['pod_succeeded_p99_s']:.3f}s; statistics over {args.count} pods")
+    return 0

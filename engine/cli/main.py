@@ -1,0 +1,142 @@
+"""`tug`: the kubectl-style command line. Parses arguments and dispatches; never imports Ray
+for client verbs, and turns every TugError into one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from engine.errors import TugError
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-n", "--namespace", default=None, help="the namespace (default: default)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engine.cli import bench, objects, process, logs
+
+    parser = argparse.ArgumentParser(prog="tug", description=(
+        "tugboat: a small Kubernetes for GPU work, built on Ray. "
+        "Apply the manifests you know; tugboat runs them on Ray nodes."))
+    sub = parser.add_subparsers(dest="verb", metavar="VERB")
+
+    p = sub.add_parser("up", help="start a local Ray cluster and the control plane")
+    p.add_argument("--headless", action="store_true",
+                   help="run the control plane in the foreground without the TUI")
+    p.add_argument("--num-cpus", type=int, default=None, help="CPUs the local Ray node offers")
+    p.add_argument("--simulate-gpus", type=int, default=None, metavar="N",
+                   help="declare N simulated GPUs (reserved: comes with GPU support)")
+    p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
+    p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
+    p.add_argument("--node-ip", default="127.0.0.1",
+                   help="address of the local Ray head (use the machine's IP to let others join)")
+    p.set_defaults(func=process.up)
+
+    p = sub.add_parser("down", help="stop the control plane, every pod and the local Ray cluster")
+    p.set_defaults(func=process.down)
+
+    p = sub.add_parser("server", help="run the control plane on an existing Ray cluster")
+    p.add_argument("--ray-address", required=True, help="HOST:PORT of the Ray head (GCS)")
+    p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
+    p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
+    p.set_defaults(func=process.server)
+
+    for verb, helptext in (("apply", "create or update objects from manifests"),
+                           ("create", "create objects from manifests (error if they exist)")):
+        p = sub.add_parser(verb, help=helptext)
+        p.add_argument("-f", "--filename", action="append", required=True,
+                       help="a file, a directory of *.yaml/*.yml/*.json, or - for stdin")
+        _common(p)
+        p.add_argument("--dry-run", action="store_true", help="validate only; store nothing")
+        p.add_argument("-o", "--output", choices=["name"], default=None)
+        p.set_defaults(func=objects.apply, create_only=verb == "create")
+
+    p = sub.add_parser("get", help="list objects, or show some")
+    p.add_argument("kind", help="resource type: pods, po, deploy, jobs, nodes, ... (or KIND/NAME)")
+    p.add_argument("names", nargs="*")
+    _common(p)
+    p.add_argument("-A", "--all-namespaces", action="store_true")
+    p.add_argument("-o", "--output", choices=["wide", "yaml", "json", "name"], default=None)
+    p.add_argument("-l", "--selector", default=None, help="label selector, e.g. app=web,tier!=db")
+    p.add_argument("--field-selector", default=None, help="e.g. status.phase=Running")
+    p.add_argument("-w", "--watch", action="store_true", help="after listing, watch for changes")
+    p.add_argument("--show-labels", action="store_true")
+    p.add_argument("--no-headers", action="store_true")
+    p.set_defaults(func=objects.get)
+
+    p = sub.add_parser("describe", help="show an object in detail, with its events")
+    p.add_argument("kind")
+    p.add_argument("names", nargs="*")
+    _common(p)
+    p.add_argument("-l", "--selector", default=None)
+    p.add_argument("-A", "--all-namespaces", action="store_true")
+    p.set_defaults(func=objects.describe)
+
+    p = sub.add_parser("delete", help="delete objects by name, by manifest, or by label")
+    p.add_argument("kind", nargs="?")
+    p.add_argument("names", nargs="*")
+    p.add_argument("-f", "--filename", action="append", default=None)
+    _common(p)
+    p.add_argument("-l", "--selector", default=None)
+    p.add_argument("--all", action="store_true", help="every object of the kind in the namespace")
+    p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
+                   help="wait until the objects are gone (default: yes)")
+    p.add_argument("--grace-period", type=int, default=None)
+    p.add_argument("--force", action="store_true", help="with --grace-period=0: remove at once")
+    p.add_argument("--cascade", choices=["background", "foreground", "orphan"], default="background")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
+    p.add_argument("--ignore-not-found", action="store_true")
+    p.set_defaults(func=objects.delete)
+
+    p = sub.add_parser("logs", help="print the logs of a pod's container")
+    p.add_argument("pod", help="POD or pod/POD")
+    _common(p)
+    p.add_argument("-f", "--follow", action="store_true")
+    p.add_argument("-p", "--previous", action="store_true", help="the previous run's logs")
+    p.add_argument("-c", "--container", default=None)
+    p.add_argument("--tail", type=int, default=None)
+    p.set_defaults(func=logs.logs)
+
+    p = sub.add_parser("version", help="print the client and server versions")
+    p.add_argument("--client", action="store_true")
+    p.add_argument("-o", "--output", choices=["json", "yaml"], default=None)
+    p.set_defaults(func=objects.version)
+
+    p = sub.add_parser("bench", help="measure tugboat against a baseline in the same run")
+    bsub = p.add_subparsers(dest="what", metavar="WHAT")
+    bp = bsub.add_parser("pods", help="pod start latency against raw Ray actor start")
+    bp.add_argument("--count", type=int, default=20)
+    bp.add_argument("-n", "--namespace", default="default")
+    bp.add_argument("-o", "--output", choices=["json"], default=None)
+    bp.add_argument("--timeout", type=float, default=300.0)
+    bp.set_defaults(func=bench.pods)
+    p.set_defaults(func=lambda a: _usage(p))
+    return parser
+
+
+def _usage(p: argparse.ArgumentParser) -> int:
+    p.print_help(sys.stderr)
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except TugError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        for line in exc.details:
+            print(f"  {line}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0

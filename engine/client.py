@@ -1,0 +1,199 @@
+"""The one client of the tugboat API, used by the CLI, the TUI and the tests (httpx, no Ray)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+
+from engine.api import ResourceInfo, resolve
+from engine.config import ClientConfig, read_config
+from engine.errors import TugError, UnavailableError, from_status
+from engine.server.paths import object_path
+
+
+class Client:
+    def __init__(self, server: str, token: str, *, timeout: float = 30.0) -> None:
+        self.server = server.rstrip("/")
+        self._http = httpx.Client(base_url=self.server, timeout=timeout,
+                                  headers={"Authorization": f"Bearer {token}"})
+        self.warnings: list[str] = []
+
+    @classmethod
+    def from_config(cls, home: Path | None = None, **kw: Any) -> "Client":
+        cfg: ClientConfig = read_config(home)
+        return cls(cfg.server, cfg.token, **kw)
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ----- transport ----------------------------------------------------------------------
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                body: Any = None) -> Any:
+        try:
+            resp = self._http.request(method, path, params=_params(params),
+                                      content=None if body is None else json.dumps(body),
+                                      headers={"Content-Type": "application/json"} if body is not None
+                                      else None)
+        except httpx.TransportError as exc:
+            raise UnavailableError(
+                f"cannot reach the tugboat server at {self.server} ({exc.__class__.__name__}): "
+                f"is it running? start it with `tug up`") from None
+        self.warnings = _warnings(resp)
+        return _decode(resp)
+
+    def stream(self, path: str, *, params: dict[str, Any] | None = None,
+               timeout: float | None = None) -> Iterator[bytes]:
+        """The raw bytes of a streaming GET (watch, logs -f) as they arrive."""
+        try:
+            with self._http.stream("GET", path, params=_params(params),
+                                   timeout=httpx.Timeout(timeout, connect=10.0)) as resp:
+                if resp.status_code >= 400:
+                    resp.read()
+                    _decode(resp)
+                yield from resp.iter_raw()
+        except httpx.TransportError as exc:
+            raise UnavailableError(f"lost the stream from {self.server}: {exc}") from None
+
+    # ----- objects ----------------------------------------------------------------------------
+
+    def get(self, resource: str | ResourceInfo, name: str, *, namespace: str = "default") -> dict[str, Any]:
+        info = _info(resource)
+        return self.request("GET", object_path(info, namespace, name))
+
+    def list(self, resource: str | ResourceInfo, *, namespace: str | None = "default",
+             label_selector: str | None = None, field_selector: str | None = None) -> dict[str, Any]:
+        """The Kubernetes List object; namespace None lists all namespaces."""
+        info = _info(resource)
+        return self.request("GET", object_path(info, namespace),
+                            params={"labelSelector": label_selector,
+                                    "fieldSelector": field_selector})
+
+    def create(self, obj: dict[str, Any], *, namespace: str = "default") -> dict[str, Any]:
+        info = _info(obj.get("kind", ""))
+        ns = (obj.get("metadata") or {}).get("namespace") or namespace
+        return self.request("POST", object_path(info, ns), body=obj)
+
+    def update(self, obj: dict[str, Any]) -> dict[str, Any]:
+        info = _info(obj.get("kind", ""))
+        meta = obj["metadata"]
+        return self.request("PUT", object_path(info, meta.get("namespace"), meta["name"]), body=obj)
+
+    def update_status(self, obj: dict[str, Any]) -> dict[str, Any]:
+        info = _info(obj.get("kind", ""))
+        meta = obj["metadata"]
+        return self.request("PUT", object_path(info, meta.get("namespace"), meta["name"]) + "/status",
+                            body=obj)
+
+    def patch(self, resource: str | ResourceInfo, name: str, patch: dict[str, Any], *,
+              namespace: str = "default") -> dict[str, Any]:
+        info = _info(resource)
+        return self.request("PATCH", object_path(info, namespace, name), body=patch)
+
+    def delete(self, resource: str | ResourceInfo, name: str, *, namespace: str = "default",
+               propagation: str | None = None, grace_seconds: int | None = None) -> dict[str, Any]:
+        info = _info(resource)
+        return self.request("DELETE", object_path(info, namespace, name),
+                            params={"propagationPolicy": propagation,
+                                    "gracePeriodSeconds": grace_seconds})
+
+    def delete_collection(self, resource: str | ResourceInfo, *, namespace: str | None = "default",
+                          label_selector: str | None = None, propagation: str | None = None,
+                          grace_seconds: int | None = None) -> dict[str, Any]:
+        info = _info(resource)
+        return self.request("DELETE", object_path(info, namespace),
+                            params={"labelSelector": label_selector,
+                                    "propagationPolicy": propagation,
+                                    "gracePeriodSeconds": grace_seconds})
+
+    def apply(self, documents: list[dict[str, Any]], *, namespace: str = "default",
+              create_only: bool = False, dry_run: bool = False) -> dict[str, Any]:
+        """Validate and store every document atomically; returns results and warnings."""
+        return self.request("POST", "/apis/tugboat.dev/v1/apply",
+                            body={"documents": documents, "namespace": namespace,
+                                  "mode": "create" if create_only else "apply", "dryRun": dry_run})
+
+    def watch(self, resource: str | ResourceInfo, *, namespace: str | None = "default",
+              resource_version: str | None = None, label_selector: str | None = None,
+              field_selector: str | None = None,
+              timeout: float | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(type, object) events; from `resource_version` (exclusive), or a list then changes."""
+        info = _info(resource)
+        buf = b""
+        for chunk in self.stream(object_path(info, namespace),
+                                 params={"watch": "true", "resourceVersion": resource_version,
+                                         "labelSelector": label_selector,
+                                         "fieldSelector": field_selector},
+                                 timeout=timeout):
+            buf += chunk
+            while b"\n" in buf:
+                line, buf = buf.split(b"\n", 1)
+                if line.strip():
+                    event = json.loads(line)
+                    if event["type"] == "ERROR":
+                        raise from_status(event["object"],
+                                          http_code=int(event["object"].get("code") or 500))
+                    yield event["type"], event["object"]
+
+    def logs(self, pod: str, *, namespace: str = "default", container: str | None = None,
+             previous: bool = False, tail: int | None = None, follow: bool = False) -> Iterator[bytes]:
+        info = _info("pods")
+        params = {"container": container, "previous": "true" if previous else None,
+                  "tailLines": tail, "follow": "true" if follow else None}
+        return self.stream(object_path(info, namespace, pod) + "/log", params=params)
+
+    def version(self) -> dict[str, Any]:
+        return self.request("GET", "/version")
+
+    def healthz(self) -> str:
+        resp = self._http.get("/healthz")
+        if resp.status_code != 200:
+            _decode(resp)
+        return resp.text
+
+    def bench_ray_actors(self, *, count: int, sequential: bool = False,
+                         node: str | None = None) -> list[float]:
+        out = self.request("POST", "/apis/tugboat.dev/v1/bench/ray-actors",
+                           body={"count": count, "sequential": sequential, "node": node})
+        return [float(x) for x in out["startSeconds"]]
+
+
+def _info(resource: str | ResourceInfo) -> ResourceInfo:
+    return resource if isinstance(resource, ResourceInfo) else resolve(resource)
+
+
+def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not params:
+        return None
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def _warnings(resp: httpx.Response) -> list[str]:
+    out = []
+    for value in resp.headers.get_list("warning"):
+        text = value.split(" ", 2)[-1].strip()
+        out.append(text[1:-1] if text.startswith('"') and text.endswith('"') else text)
+    return out
+
+
+def _decode(resp: httpx.Response) -> Any:
+    try:
+        data = resp.json()
+    except ValueError:
+        data = None
+    if resp.status_code >= 400:
+        if isinstance(data, dict) and data.get("kind") == "Status":
+            raise from_status(data, http_code=resp.status_code)
+        err = TugError(f"HTTP {resp.status_code}: {resp.text[:200]}")
+        err.code = resp.status_code
+        raise err
+    return data

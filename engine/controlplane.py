@@ -1,0 +1,112 @@
+"""The control plane process: the store, the scheduler, the Ray runtime and the API server in
+one event loop, started and stopped together; `tug up` and `tug server` run it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from engine.config import write_config
+from engine.errors import AlreadyExistsError, UnavailableError
+from engine.scheduler import Scheduler
+from engine.server import Server
+from engine.store import Store
+
+log = logging.getLogger("tugboat")
+
+
+def pid_path(home: Path) -> Path:
+    return home / "server.pid"
+
+
+def running_pid(home: Path) -> int | None:
+    """The pid of this home's control plane, if one runs."""
+    try:
+        pid = int(pid_path(home).read_text().strip())
+        os.kill(pid, 0)
+        return pid
+    except (OSError, ValueError):
+        return None
+
+
+class ControlPlane:
+    def __init__(self, home: Path, *, ray_address: str | None, ray_auth: dict[str, str] | None = None,
+                 host: str = "127.0.0.1", port: int = 0) -> None:
+        self.home = home
+        self.ray_address = ray_address
+        self.ray_auth = ray_auth
+        self.host = host
+        self.port = port
+        self.store: Store | None = None
+        self.runtime: Any = None
+        self.scheduler: Scheduler | None = None
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    async def start(self) -> None:
+        other = running_pid(self.home)
+        if other is not None and other != os.getpid():
+            raise UnavailableError(f"a tugboat control plane (pid {other}) already runs for "
+                                   f"{self.home}; stop it with `tug down`")
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.store = Store(self.home / "store.db")
+        for ns in ("default", "kube-system"):
+            try:
+                self.store.create("namespaces", {"apiVersion": "v1", "kind": "Namespace",
+                                                 "metadata": {"name": ns}, "spec": {},
+                                                 "status": {"phase": "Active"}}, namespaced=False)
+            except AlreadyExistsError:
+                pass
+        if self.ray_address:
+            from engine.runtime import Runtime, connect
+
+            connect(self.ray_address, auth=self.ray_auth)
+            self.runtime = Runtime(self.store, log_root=self.home / "logs")
+            await self.runtime.start()
+        self.scheduler = Scheduler(self.store)
+        await self.scheduler.start()
+        token = write_config(self.home, server="http://placeholder").token
+        server = Server(self.store, token=token, runtime=self.runtime)
+        self._runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        self.url = f"http://{host}:{port}"
+        write_config(self.home, server=self.url, token=token)
+        pid_path(self.home).write_text(f"{os.getpid()}\n")
+
+    async def stop(self) -> None:
+        """Stop serving; pods keep running on Ray and are adopted by the next control plane."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+        if self.scheduler is not None:
+            await self.scheduler.close()
+        if self.runtime is not None:
+            await self.runtime.close()
+        if self.store is not None:
+            self.store.close()
+        if running_pid(self.home) == os.getpid():
+            pid_path(self.home).unlink(missing_ok=True)
+
+
+async def serve(cp: ControlPlane, *, ready: Any = None) -> None:
+    """Run until SIGINT or SIGTERM, then stop cleanly."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await cp.start()
+    if ready is not None:
+        ready(cp)
+    try:
+        await stop.wait()
+    finally:
+        await cp.stop()

@@ -1,0 +1,53 @@
+"""Reading pod and node objects: a pod's effective requests, a node's readiness and address."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.api import Quantity, parse_quantity
+
+GPU = "nvidia.com/gpu"
+
+
+def pod_requests(pod: dict[str, Any]) -> dict[str, Quantity]:
+    """max(sum over containers, max over init containers) per resource (missing counts as 0)."""
+    spec = pod.get("spec") or {}
+    totals: dict[str, Quantity] = {}
+    for c in spec.get("containers") or []:
+        for key, value in _requests(c).items():
+            totals[key] = totals[key] + value if key in totals else value
+    for c in spec.get("initContainers") or []:
+        for key, value in _requests(c).items():
+            if key not in totals or value > totals[key]:
+                totals[key] = value
+    return totals
+
+
+def _requests(container: dict[str, Any]) -> dict[str, Quantity]:
+    res = container.get("resources") or {}
+    merged = {**(res.get("limits") or {}), **(res.get("requests") or {})}
+    return {k: parse_quantity(v) for k, v in merged.items()}
+
+
+def amount(q: Quantity | None, resource: str) -> float:
+    """A quantity as a float in the resource's natural unit (cores for cpu, bytes, devices)."""
+    if q is None:
+        return 0.0
+    if resource == "cpu":
+        return q.milli_value() / 1000.0
+    return float(q.value())
+
+
+MAX_PODS = 110  # kubelet's default maxPods
+
+
+def is_ready(node: dict[str, Any]) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (node.get("status") or {}).get("conditions") or [])
+
+
+def internal_ip(node: dict[str, Any]) -> str:
+    for addr in (node.get("status") or {}).get("addresses") or []:
+        if addr.get("type") == "InternalIP":
+            return str(addr.get("address"))
+    return ""

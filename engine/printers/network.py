@@ -1,0 +1,167 @@
+"""Row cells of `kubectl get` for services, endpoints, ingresses and horizontal pod autoscalers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from engine.printers.fmt import (
+    NONE,
+    UNKNOWN,
+    Obj,
+    age_of,
+    dig,
+    format_labels,
+    join_host_port,
+    lb_ingress,
+    scalar,
+)
+
+_MAX_ENDPOINTS = 3
+_MAX_HOSTS = 3
+_MAX_METRICS = 2
+
+
+def _name(obj: Obj) -> str:
+    return str(dig(obj, "metadata", "name", default=""))
+
+
+def service_ports(ports: list[Obj] | None) -> str:
+    """`80/TCP` or `80:30080/TCP` per port, comma-joined."""
+    pieces = []
+    for p in ports or []:
+        proto = p.get("protocol") or "TCP"
+        node_port = p.get("nodePort")
+        pieces.append(f"{p.get('port')}:{node_port}/{proto}" if node_port
+                      else f"{p.get('port')}/{proto}")
+    return ",".join(pieces)
+
+
+def service_external_ip(svc: Obj, *, wide: bool) -> str:
+    """EXTERNAL-IP as kubectl's getServiceExternalIP."""
+    spec: Obj = svc.get("spec") or {}
+    stype = spec.get("type") or "ClusterIP"
+    external: list[str] = [str(ip) for ip in spec.get("externalIPs") or []]
+    if stype in ("ClusterIP", "NodePort"):
+        return ",".join(external) or NONE
+    if stype == "LoadBalancer":
+        lb = lb_ingress(svc, wide=wide)
+        if external:
+            return ",".join([*(lb.split(",") if lb else []), *external])
+        return lb or "<pending>"
+    if stype == "ExternalName":
+        return str(spec.get("externalName", ""))
+    return UNKNOWN
+
+
+def service_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME TYPE CLUSTER-IP EXTERNAL-IP PORT(S) AGE [SELECTOR]."""
+    spec: Obj = obj.get("spec") or {}
+    cluster_ip = dig(spec, "clusterIPs", 0) or spec.get("clusterIP") or NONE
+    row = [_name(obj), str(spec.get("type") or "ClusterIP"), str(cluster_ip),
+           service_external_ip(obj, wide=wide), service_ports(spec.get("ports")) or NONE,
+           age_of(obj, now)]
+    return row + ([format_labels(spec.get("selector"))] if wide else [])
+
+
+def format_endpoints(endpoints: Obj) -> str:
+    """`ip:port` for the first three addresses, then "+ N more...", as kubectl."""
+    subsets: list[Obj] = endpoints.get("subsets") or []
+    if not subsets:
+        return NONE
+    shown: list[str] = []
+    more = False
+    count = 0
+    for ss in subsets:
+        addresses: list[Obj] = ss.get("addresses") or []
+        # Headless services may have no ports: list bare IPs then.
+        ports: list[Obj | None] = list(ss.get("ports") or []) or [None]
+        for port in ports:
+            count += len(addresses)
+            for addr in addresses:
+                if len(shown) == _MAX_ENDPOINTS:
+                    more = True
+                    break
+                ip = str(addr.get("ip", ""))
+                shown.append(ip if port is None else join_host_port(ip, port.get("port")))
+    text = ",".join(shown)
+    if more:
+        return f"{text} + {count - _MAX_ENDPOINTS} more..."
+    return text or NONE
+
+
+def endpoints_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME ENDPOINTS AGE."""
+    return [_name(obj), format_endpoints(obj), age_of(obj, now)]
+
+
+def ingress_hosts(rules: list[Obj] | None) -> str:
+    """The first three rule hosts, "*" when none, "+ N more..." beyond."""
+    rules = rules or []
+    hosts: list[str] = []
+    more = False
+    for rule in rules:
+        if len(hosts) == _MAX_HOSTS:
+            more = True
+        if not more and rule.get("host"):
+            hosts.append(str(rule["host"]))
+    if not hosts:
+        return "*"
+    text = ",".join(hosts)
+    return f"{text} + {len(rules) - _MAX_HOSTS} more..." if more else text
+
+
+def ingress_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME CLASS HOSTS ADDRESS PORTS AGE."""
+    spec: Obj = obj.get("spec") or {}
+    ports = "80, 443" if spec.get("tls") else "80"
+    return [_name(obj), str(spec.get("ingressClassName") or NONE), ingress_hosts(spec.get("rules")),
+            lb_ingress(obj, wide=wide), ports, age_of(obj, now)]
+
+
+def _metric(spec: Obj, status: Obj | None) -> str:
+    """One autoscaling/v2 metric as `current/target`, as kubectl's formatHPAMetrics."""
+    mtype = str(spec.get("type", ""))
+    key = {"Resource": "resource", "ContainerResource": "containerResource", "Pods": "pods",
+           "Object": "object", "External": "external"}.get(mtype)
+    if key is None:
+        return "<unknown type>"
+    source: Obj = spec.get(key) or {}
+    target: Obj = source.get("target") or {}
+    current: Obj = dig(status, key, "current", default={})
+    if mtype in ("Resource", "ContainerResource"):
+        if target.get("averageValue") is not None:
+            now_value = scalar(current.get("averageValue")) or UNKNOWN
+            return f"{source.get('name')}: {now_value}/{scalar(target['averageValue'])}"
+        util = current.get("averageUtilization")
+        now_value = UNKNOWN if util is None else f"{util}%"
+        goal = target.get("averageUtilization")
+        return f"{source.get('name')}: {now_value}/{'<auto>' if goal is None else f'{goal}%'}"
+    if mtype == "Pods" or target.get("averageValue") is not None:
+        now_value = scalar(current.get("averageValue")) or UNKNOWN
+        suffix = " (avg)" if mtype != "Pods" else ""
+        return f"{now_value}/{scalar(target.get('averageValue'))}{suffix}"
+    now_value = scalar(current.get("value")) or UNKNOWN
+    return f"{now_value}/{scalar(target.get('value'))}"
+
+
+def hpa_targets(hpa: Obj) -> str:
+    """The TARGETS cell: at most two metrics, then "+ N more..."."""
+    specs: list[Obj] = dig(hpa, "spec", "metrics", default=[])
+    if not specs:
+        return NONE
+    statuses: list[Obj] = dig(hpa, "status", "currentMetrics", default=[])
+    shown = [_metric(s, statuses[i] if i < len(statuses) else None) for i, s in enumerate(specs)]
+    text = ", ".join(shown[:_MAX_METRICS])
+    if len(shown) > _MAX_METRICS:
+        return f"{text} + {len(shown) - _MAX_METRICS} more..."
+    return text
+
+
+def hpa_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME REFERENCE TARGETS MINPODS MAXPODS REPLICAS AGE."""
+    spec: Obj = obj.get("spec") or {}
+    ref: Obj = spec.get("scaleTargetRef") or {}
+    min_pods = spec.get("minReplicas")
+    return [_name(obj), f"{ref.get('kind', '')}/{ref.get('name', '')}", hpa_targets(obj),
+            "<unset>" if min_pods is None else str(min_pods), str(spec.get("maxReplicas", 0)),
+            str(dig(obj, "status", "currentReplicas", default=0)), age_of(obj, now)]

@@ -1,0 +1,123 @@
+"""The Ray cluster under tugboat: start or reuse a local head as its own daemon, stop it,
+and connect the control plane to a cluster (local or `--ray-address`)."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+
+from engine.config import ray_auth_env
+from engine.errors import UnavailableError
+
+RAY_NAMESPACE = "tugboat"
+# Fast node-death detection (measured: ~5 s instead of ~64 s for a frozen node).
+_HEAD_ENV = {
+    "RAY_health_check_period_ms": "1000",
+    "RAY_health_check_timeout_ms": "1000",
+    "RAY_health_check_failure_threshold": "3",
+}
+
+
+def ray_dir(home: Path) -> Path:
+    return home / "ray"
+
+
+def _answers(address: str, timeout: float = 1.0) -> bool:
+    host, _, port = address.rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout):
+            return True
+    except (OSError, ValueError):
+        return False
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+def local_head_address(home: Path) -> str | None:
+    """The address of this $TUG_HOME's local Ray head if it runs and answers, else None."""
+    path = ray_dir(home) / "address"
+    if not path.exists():
+        return None
+    address = path.read_text().strip()
+    return address if _answers(address) else None
+
+
+def start_local_head(home: Path, *, num_cpus: int | None = None, node_ip: str = "127.0.0.1",
+                     num_gpus: int | None = None, resources: str | None = None) -> str:
+    """Start (or reuse) the local Ray head of $TUG_HOME; it outlives the control plane."""
+    existing = local_head_address(home)
+    if existing:
+        return existing
+    rdir = ray_dir(home)
+    rdir.mkdir(parents=True, exist_ok=True)
+    port = _free_port(node_ip)
+    cmd = [os.path.join(os.path.dirname(sys.executable), "ray"), "start", "--head",
+           f"--port={port}", f"--node-ip-address={node_ip}", f"--temp-dir={rdir}",
+           "--include-dashboard=false", "--disable-usage-stats"]
+    if num_cpus is not None:
+        cmd.append(f"--num-cpus={num_cpus}")
+    if num_gpus is not None:
+        cmd.append(f"--num-gpus={num_gpus}")
+    if resources:
+        cmd.append(f"--resources={resources}")
+    env = {**os.environ, **ray_auth_env(home), **_HEAD_ENV}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    address = f"{node_ip}:{port}"
+    if proc.returncode != 0 or not _answers(address, timeout=5):
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+        raise UnavailableError(f"could not start the local Ray head: {tail}")
+    (rdir / "address").write_text(address + "\n")
+    return address
+
+
+def stop_local_head(home: Path, *, timeout: float = 15.0) -> int:
+    """Stop every process of this $TUG_HOME's Ray head (and so every pod); returns how many."""
+    marker = str(ray_dir(home)) + "/"
+    procs = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if marker in " ".join(proc.info["cmdline"] or []):
+                procs.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    for proc in procs:
+        try:
+            proc.terminate()
+        except psutil.NoSuchProcess:
+            pass
+    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    for proc in alive:
+        try:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+    addr = ray_dir(home) / "address"
+    if addr.exists():
+        addr.unlink()
+    return len(procs)
+
+
+def connect(address: str, *, auth: dict[str, str] | None = None) -> None:
+    """Attach this process to the Ray cluster at `address` as a driver in tugboat's namespace.
+
+    `auth` is the token environment of a head that tugboat started; a cluster the user
+    started is reached with the user's own Ray environment. Ray reads it when it is first
+    imported, so a process that imported ray already must have had it set before."""
+    if auth:
+        os.environ.update(auth)
+    import ray
+
+    if not _answers(address, timeout=3):
+        raise UnavailableError(f"no Ray cluster answers at {address}")
+    if not ray.is_initialized():
+        ray.init(address=address, namespace=RAY_NAMESPACE, logging_level="ERROR",
+                 log_to_driver=False, configure_logging=False)

@@ -1,0 +1,89 @@
+"""Node objects from Ray's view of its nodes: capacity, addresses, labels, Ready condition."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.api import parse_quantity
+from engine.objects import MAX_PODS
+
+VERSION = "tugboat-0.1.0"
+NODE_ID_LABEL = "tugboat.dev/ray-node-id"
+
+
+def node_name(entry: dict[str, Any]) -> str:
+    """Stable name for a Ray node: its hostname plus the first hex digits of its id."""
+    host = str(entry.get("NodeManagerHostname") or "node").split(".")[0].lower()
+    return f"{host}-{str(entry['NodeID'])[:8]}"
+
+
+def _resources(raw: dict[str, float]) -> dict[str, str]:
+    cpu = raw.get("CPU", 0.0)
+    res = {
+        "cpu": str(parse_quantity(f"{cpu:.3f}")),
+        "memory": str(int(raw.get("memory", 0))),
+        "pods": str(MAX_PODS),
+    }
+    if raw.get("GPU"):
+        res["nvidia.com/gpu"] = str(int(raw["GPU"]))
+    return res
+
+
+def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
+                previous: dict[str, Any] | None) -> dict[str, Any]:
+    """The Node object for one `ray.nodes()` entry; keeps transition times of `previous`."""
+    alive = bool(entry.get("Alive"))
+    name = node_name(entry)
+    info = info or {}
+    old_ready = next((c for c in ((previous or {}).get("status") or {}).get("conditions") or []
+                      if c.get("type") == "Ready"), None)
+    status = "True" if alive else "False"
+    ready = {
+        "type": "Ready",
+        "status": status,
+        "reason": "RayNodeAlive" if alive else "RayNodeDead",
+        "message": ("Ray reports the node alive" if alive else
+                    f"Ray reports the node dead: {entry.get('DeathReasonMessage') or 'unknown'}"),
+        "lastHeartbeatTime": (old_ready or {}).get("lastHeartbeatTime", now),
+        "lastTransitionTime": (old_ready["lastTransitionTime"]
+                               if old_ready and old_ready.get("status") == status else now),
+    }
+    raw = {k: float(v) for k, v in (entry.get("Resources") or {}).items()}
+    capacity = _resources(raw)
+    labels = {
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        NODE_ID_LABEL: str(entry["NodeID"]),
+    }
+    if info.get("architecture"):
+        labels["kubernetes.io/arch"] = info["architecture"]
+    if "node:__internal_head__" in raw:
+        labels["node-role.kubernetes.io/control-plane"] = ""
+    meta_prev = (previous or {}).get("metadata") or {}
+    for key, value in (meta_prev.get("labels") or {}).items():
+        labels.setdefault(key, value)  # labels a user added stay
+    return {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": labels,
+                     "annotations": {**(meta_prev.get("annotations") or {})}},
+        "spec": {**((previous or {}).get("spec") or {}), "providerID": f"ray://{entry['NodeID']}"},
+        "status": {
+            "capacity": capacity,
+            "allocatable": capacity,
+            "conditions": [ready],
+            "addresses": [
+                {"type": "InternalIP", "address": str(entry.get("NodeManagerAddress", ""))},
+                {"type": "Hostname", "address": str(entry.get("NodeManagerHostname", ""))},
+            ],
+            "nodeInfo": {
+                "kubeletVersion": VERSION,
+                "operatingSystem": info.get("operatingSystem", "linux"),
+                "architecture": info.get("architecture", ""),
+                "osImage": info.get("osImage", ""),
+                "kernelVersion": info.get("kernelVersion", ""),
+                "containerRuntimeVersion": info.get("containerRuntimeVersion", ""),
+                "machineID": str(entry["NodeID"]),
+            },
+        },
+    }

@@ -1,0 +1,369 @@
+"""The kubelet of one pod: runs its init containers then its containers, restarts them
+under restartPolicy with CrashLoopBackOff, stops them gracefully, and keeps a versioned
+pod status and event list that the control plane long-polls. Plain threads, no Ray.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.api import container_env, expand_command
+from engine.clock import format_time, utcnow
+from engine.runtime.process import ContainerProcess, ProcessSpec, run_hook
+
+BACKOFF_INITIAL_S = 10.0
+BACKOFF_CAP_S = 300.0
+BACKOFF_RESET_AFTER_S = 600.0
+MIN_GRACE_AFTER_TERM_S = 2.0
+
+
+def crashloop_delay(crashes: int) -> float:
+    """Wait before restart number `crashes` (1-based) since the last reset: 0, 10, 20, 40 … 300 s."""
+    if crashes <= 1:
+        return 0.0
+    return min(BACKOFF_INITIAL_S * 2 ** (crashes - 2), BACKOFF_CAP_S)
+
+
+def should_restart(policy: str, exit_code: int) -> bool:
+    return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
+
+
+_runtime_cache: dict[str, str | None] = {}
+
+
+def container_runtime() -> str | None:
+    """`docker` or `podman` when one is installed and its daemon answers, else None (cached)."""
+    if "rt" not in _runtime_cache:
+        found = None
+        for tool in ("docker", "podman"):
+            path = shutil.which(tool)
+            if not path:
+                continue
+            try:
+                ok = subprocess.run([path, "info"], capture_output=True, timeout=10).returncode == 0
+            except (OSError, subprocess.TimeoutExpired):
+                ok = False
+            if ok:
+                found = path
+                break
+        _runtime_cache["rt"] = found
+    return _runtime_cache["rt"]
+
+
+_INHERITED_ENV = ("HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "CUDA_VISIBLE_DEVICES")
+
+
+class StartFailure(Exception):
+    """A container that cannot be started at all; `reason` is the waiting/terminated reason."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+@dataclass
+class _Container:
+    spec: dict[str, Any]
+    init: bool
+    status: dict[str, Any]
+    proc: ContainerProcess | None = None
+    done: bool = False
+    wake: threading.Event = field(default_factory=threading.Event)
+
+
+class PodRunner:
+    """Runs one pod on this node. `pod` is the pod object as bound by the scheduler."""
+
+    def __init__(self, pod: dict[str, Any], *, log_root: Path) -> None:
+        self.pod = pod
+        meta, spec = pod["metadata"], pod["spec"]
+        self.name = meta["name"]
+        self.policy = spec.get("restartPolicy", "Always")
+        self.log_dir = log_root / f"{meta.get('namespace', 'default')}_{meta['name']}_{meta['uid']}"
+        self._cond = threading.Condition()
+        self._version = 1
+        self._events: list[dict[str, str]] = []
+        self._stopping = False
+        self._init = [_Container(c, True, self._waiting(c, "PodInitializing"))
+                      for c in spec.get("initContainers") or []]
+        self._main = [_Container(c, False, self._waiting(c, "ContainerCreating"))
+                      for c in spec.get("containers") or []]
+        old = pod.get("status") or {}
+        now = format_time(utcnow())
+        self.status: dict[str, Any] = {
+            "phase": "Pending",
+            "conditions": [c for c in old.get("conditions") or [] if c.get("type") == "PodScheduled"],
+            "hostIP": old.get("hostIP"),
+            "podIP": old.get("podIP"),
+            "startTime": now,
+        }
+        self._set_condition("Initialized", not self._init, now)
+        self._set_condition("ContainersReady", False, now)
+        self._set_condition("Ready", False, now)
+        self._main_thread: threading.Thread | None = None
+
+    # ----- the control plane's view ------------------------------------------------------
+
+    def start(self) -> None:
+        self._main_thread = threading.Thread(target=self._run, name=f"pod-{self.name}", daemon=True)
+        self._main_thread.start()
+
+    def watch(self, since_version: int, since_event: int, timeout: float) -> dict[str, Any]:
+        """Block until the status changed after `since_version` (or `timeout`); return a snapshot."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while self._version <= since_version and len(self._events) <= since_event:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._cond.wait(left)
+            return {
+                "version": self._version,
+                "status": self._snapshot(),
+                "events": list(self._events[since_event:]),
+                "eventCount": len(self._events),
+            }
+
+    def stop(self, grace_seconds: float) -> dict[str, Any]:
+        """preStop, SIGTERM, wait out the grace period, SIGKILL; for every running container."""
+        with self._cond:
+            self._stopping = True
+            for c in self._init + self._main:
+                c.wake.set()
+        threads = [threading.Thread(target=self._stop_one, args=(c, grace_seconds), daemon=True)
+                   for c in self._init + self._main if c.proc is not None and c.proc.running]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if self._main_thread is not None:
+            self._main_thread.join(timeout=5)
+        with self._cond:
+            return self._snapshot()
+
+    def log_path(self, container: str, restart: int) -> Path:
+        return self.log_dir / container / f"{restart}.log"
+
+    # ----- internals -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        for c in self._init:
+            self._supervise(c)
+            if c.status["state"].get("terminated", {}).get("exitCode") != 0:
+                return  # _supervise marked it done and recomputed the phase
+        with self._cond:
+            self._set_condition("Initialized", True, format_time(utcnow()))
+            self._changed()
+        threads = [threading.Thread(target=self._supervise, args=(c,), daemon=True,
+                                    name=f"ctr-{self.name}-{c.spec['name']}") for c in self._main]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+
+    def _supervise(self, c: _Container) -> None:
+        """Start, wait, and restart one container until it is done or the pod stops."""
+        crashes = 0
+        policy = "OnFailure" if c.init and self.policy == "Always" else self.policy
+        while True:
+            with self._cond:
+                if self._stopping:
+                    break
+            started = time.monotonic()
+            code = self._start_and_wait(c)
+            if code is None:  # could not even be described: a terminal spec problem
+                break
+            ran = time.monotonic() - started
+            with self._cond:
+                if self._stopping or not should_restart(policy, code):
+                    break
+            crashes = 1 if ran > BACKOFF_RESET_AFTER_S else crashes + 1
+            delay = crashloop_delay(crashes)
+            if delay > 0:
+                msg = (f"back-off {delay:g}s restarting failed container={c.spec['name']} "
+                       f"pod={self.name}")
+                with self._cond:
+                    c.status["lastState"] = c.status["state"]
+                    c.status["state"] = {"waiting": {"reason": "CrashLoopBackOff", "message": msg}}
+                    self._event("Warning", "BackOff",
+                                f"Back-off restarting failed container {c.spec['name']} "
+                                f"in pod {self.name}")
+                    self._changed()
+                c.wake.wait(delay)
+            with self._cond:
+                if self._stopping:
+                    break
+                c.status["restartCount"] += 1
+                if "terminated" in c.status["state"]:
+                    c.status["lastState"] = c.status["state"]
+        with self._cond:
+            c.done = True
+            self._finish_phase()
+
+    def _start_and_wait(self, c: _Container) -> int | None:
+        name = c.spec["name"]
+        try:
+            spec = self._process_spec(c)
+        except StartFailure as failure:
+            with self._cond:
+                c.status["state"] = {"waiting": {"reason": failure.reason, "message": failure.message}}
+                self.status["reason"] = failure.reason
+                self.status["message"] = failure.message
+                self._event("Warning", "Failed", failure.message)
+                self._changed()
+            return None
+        try:
+            proc = ContainerProcess(spec)
+        except OSError as exc:
+            now = format_time(utcnow())
+            msg = f"failed to start container {name!r}: {exc.strerror or exc}: {spec.argv[0]!r}"
+            with self._cond:
+                c.status["state"] = {"terminated": {
+                    "exitCode": 128, "reason": "StartError", "message": msg,
+                    "startedAt": now, "finishedAt": now}}
+                self._event("Warning", "Failed", msg)
+                self._changed()
+            return 128
+        with self._cond:
+            c.proc = proc
+            c.status["state"] = {"running": {"startedAt": format_time(utcnow())}}
+            c.status["started"] = True
+            c.status["ready"] = not c.init
+            c.status["containerID"] = f"process://{proc.pid}"
+            self._event("Normal", "Started", f"Started container {name}")
+            self._refresh_ready()
+            self._changed()
+        code = proc.wait()
+        assert code is not None
+        with self._cond:
+            started = c.status["state"].get("running", {}).get("startedAt")
+            c.status["state"] = {"terminated": {
+                "exitCode": code,
+                "reason": "Completed" if code == 0 else "Error",
+                "startedAt": started,
+                "finishedAt": format_time(utcnow()),
+                "containerID": c.status.get("containerID"),
+            }}
+            c.status["ready"] = False
+            self._refresh_ready()
+            self._changed()
+        return code
+
+    def _process_spec(self, c: _Container) -> ProcessSpec:
+        spec = c.spec
+        try:
+            env = container_env(self.pod, spec)
+        except ValueError as exc:
+            raise StartFailure("CreateContainerConfigError", str(exc)) from exc
+        # The node's basics, then what Ray decided for this actor (its GPUs), then the pod's env.
+        base_env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")}
+        for key in _INHERITED_ENV:
+            if key in os.environ:
+                base_env[key] = os.environ[key]
+        full_env = {**base_env, **env}
+        command = expand_command(list(spec.get("command") or []), full_env)
+        args = expand_command(list(spec.get("args") or []), full_env)
+        restart = c.status["restartCount"]
+        log_path = self.log_path(spec["name"], restart)
+        if command:
+            return ProcessSpec(command + args, full_env, spec.get("workingDir"), log_path)
+        image = spec.get("image") or ""
+        runtime = container_runtime()
+        if runtime:
+            argv = [runtime, "run", "--rm", "--init", "--name",
+                    f"tug-{self.pod['metadata']['uid'][:8]}-{spec['name']}-{restart}"]
+            for key, value in env.items():
+                argv += ["-e", f"{key}={value}"]
+            if spec.get("workingDir"):
+                argv += ["-w", spec["workingDir"]]
+            return ProcessSpec(argv + [image] + args, full_env, None, log_path)
+        if args:
+            with self._cond:
+                self._event("Warning", "EntrypointUnknown",
+                            f"no container runtime (docker or podman) on this node: the entrypoint "
+                            f"of image {image!r} is unknown, so container {spec['name']!r} runs "
+                            f"its args as the command line")
+            return ProcessSpec(args, full_env, spec.get("workingDir"), log_path)
+        raise StartFailure(
+            "ContainerRuntimeUnavailable",
+            f"container {spec['name']!r} names image {image!r} and no command, which needs a "
+            f"container runtime (docker or podman), and none is usable on this node; "
+            f"give the container a command to run it as a process")
+
+    def _stop_one(self, c: _Container, grace: float) -> None:
+        proc = c.proc
+        if proc is None:
+            return
+        deadline = time.monotonic() + grace
+        with self._cond:
+            self._event("Normal", "Killing", f"Stopping container {c.spec['name']}")
+            self._changed()
+        pre = ((c.spec.get("lifecycle") or {}).get("preStop") or {}).get("exec")
+        if pre and grace > 0 and proc.running:
+            env = container_env(self.pod, c.spec)
+            run_hook(list(pre.get("command") or []), env=env, cwd=c.spec.get("workingDir"),
+                     timeout=grace)
+        proc.signal_group(signal.SIGTERM)
+        left = max(deadline - time.monotonic(), MIN_GRACE_AFTER_TERM_S if grace > 0 else 0.0)
+        if proc.wait(left) is None:
+            proc.signal_group(signal.SIGKILL)
+            proc.wait()
+
+    def _finish_phase(self) -> None:
+        """Recompute the phase once a container is done for good (caller holds the lock)."""
+        init_failed = any(c.done and c.status["state"].get("terminated", {}).get("exitCode") != 0
+                          for c in self._init)
+        if init_failed or any(c.done and "waiting" in c.status["state"] for c in self._main + self._init):
+            self.status["phase"] = "Failed"
+        elif self._main and all(c.done for c in self._main):
+            codes = [c.status["state"].get("terminated", {}).get("exitCode") for c in self._main]
+            self.status["phase"] = "Succeeded" if all(code == 0 for code in codes) else "Failed"
+        self._changed()
+
+    def _refresh_ready(self) -> None:
+        now = format_time(utcnow())
+        if any(c.status.get("started") for c in self._main) and self.status["phase"] == "Pending":
+            self.status["phase"] = "Running"
+        ready = bool(self._main) and all(c.status.get("ready") for c in self._main)
+        self._set_condition("ContainersReady", ready, now)
+        self._set_condition("Ready", ready, now)
+
+    def _set_condition(self, kind: str, value: bool, now: str) -> None:
+        text = "True" if value else "False"
+        for cond in self.status["conditions"]:
+            if cond["type"] == kind:
+                if cond["status"] != text:
+                    cond["status"] = text
+                    cond["lastTransitionTime"] = now
+                return
+        self.status["conditions"].append({"type": kind, "status": text, "lastTransitionTime": now})
+
+    def _event(self, kind: str, reason: str, message: str) -> None:
+        self._events.append({"type": kind, "reason": reason, "message": message,
+                             "time": format_time(utcnow())})
+
+    def _changed(self) -> None:
+        self._version += 1
+        self._cond.notify_all()
+
+    def _snapshot(self) -> dict[str, Any]:
+        status = copy.deepcopy(self.status)
+        status["initContainerStatuses"] = [copy.deepcopy(c.status) for c in self._init] or None
+        status["containerStatuses"] = [copy.deepcopy(c.status) for c in self._main]
+        return {k: v for k, v in status.items() if v is not None}
+
+    @staticmethod
+    def _waiting(spec: dict[str, Any], reason: str) -> dict[str, Any]:
+        return {"name": spec["name"], "image": spec.get("image", ""), "imageID": "",
+                "ready": False, "started": False, "restartCount": 0,
+                "state": {"waiting": {"reason": reason}}, "lastState": {}}

@@ -1,0 +1,454 @@
+"""The control plane's side of Ray: keeps Node objects in step with Ray's nodes, runs each
+bound pod as a detached PodActor on its node, writes what the actors report back to the
+store, stops pods that are deleted, and adopts running actors after a restart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+from engine.clock import Clock, format_time, utcnow
+from engine.errors import BadRequestError, NotFoundError, TugError
+from engine.events import EventRecorder
+from engine.objects import GPU, amount, internal_ip, is_ready, pod_requests
+from engine.runtime.actors import NodeAgent, PodActor, Probe
+from engine.runtime.cluster import RAY_NAMESPACE
+from engine.runtime.nodes import NODE_ID_LABEL, node_name, node_object
+
+log = logging.getLogger("tugboat.runtime")
+
+NODE_SYNC_PERIOD_S = 1.0
+TERMINAL = ("Succeeded", "Failed")
+POD_ACTOR_PREFIX = "pod."
+
+
+def actor_name(pod: dict[str, Any]) -> str:
+    meta = pod["metadata"]
+    return f"{POD_ACTOR_PREFIX}{meta.get('namespace', 'default')}.{meta['name']}.{meta['uid'][:8]}"
+
+
+def ray_options(pod: dict[str, Any]) -> dict[str, Any]:
+    """The pod's requests as Ray resources: cpu -> num_cpus, memory, nvidia.com/gpu -> num_gpus."""
+    req = pod_requests(pod)
+    opts: dict[str, Any] = {"num_cpus": round(amount(req.get("cpu"), "cpu"), 4)}
+    if amount(req.get("memory"), "memory") > 0:
+        opts["memory"] = int(amount(req["memory"], "memory"))
+    if GPU in req:
+        opts["num_gpus"] = amount(req[GPU], GPU)
+    return opts
+
+
+def _pick_container(pod: dict[str, Any], container: str | None, *, init: bool = False) -> str:
+    names = [c["name"] for c in pod["spec"].get("containers") or []]
+    inits = [c["name"] for c in pod["spec"].get("initContainers") or []]
+    if container:
+        if container not in names + inits:
+            raise BadRequestError(
+                f"container {container} is not valid for pod {pod['metadata']['name']}")
+        return container
+    if len(names) == 1:
+        return names[0]
+    raise BadRequestError(
+        f"a container name must be specified for pod {pod['metadata']['name']}, "
+        f"choose one of: [{' '.join(names)}]")
+
+
+class _PodHandle:
+    def __init__(self, uid: str) -> None:
+        self.uid = uid
+        self.actor: Any = None
+        self.task: asyncio.Task[None] | None = None
+        self.stopping = False
+        self.stopped = asyncio.Event()
+
+
+class Runtime:
+    """Runs in the control plane's event loop; the only part of the control plane that calls Ray."""
+
+    def __init__(self, store: Any, *, log_root: Path, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.log_root = log_root
+        self.clock = clock
+        self.events = EventRecorder(store, component="kubelet", clock=clock)
+        self._pods: dict[str, _PodHandle] = {}
+        self._nodes: dict[str, dict[str, Any]] = {}  # node name -> node object
+        self._agents: dict[str, Any] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # ----- lifecycle ------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        self.sync_nodes()
+        items, rv = self.store.list("pods")
+        for pod in items:
+            self._on_pod("ADDED", pod)
+        self._collect_orphans()
+        self._tasks = [asyncio.create_task(self._node_loop(), name="runtime-nodes"),
+                       asyncio.create_task(self._pod_loop(rv), name="runtime-pods")]
+
+    async def close(self) -> None:
+        """Stop watching; the pod actors keep running (they are adopted on the next start)."""
+        tasks = self._tasks + [h.task for h in self._pods.values() if h.task]
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    # ----- nodes ------------------------------------------------------------------------------
+
+    def sync_nodes(self) -> None:
+        now = format_time(self.clock())
+        stored = {n["metadata"]["name"]: n for n in self.store.list("nodes", None)[0]}
+        for entry in ray.nodes():
+            name = node_name(entry)
+            prev = stored.get(name)
+            if prev is None and not entry.get("Alive"):
+                continue  # a node that died before we ever saw it
+            info = self._node_info(entry) if entry.get("Alive") else None
+            if info is None and prev is not None:
+                info = {**(prev.get("status") or {}).get("nodeInfo", {})}
+            node = node_object(entry, info=info, now=now, previous=prev)
+            self._nodes[name] = node
+            try:
+                if prev is None:
+                    self.store.create("nodes", node, namespaced=False)
+                    self.events.record(node, "Normal", "RegisteredNode",
+                                       f"Node {name} event: Registered Node {name} in tugboat",
+                                       component="node-controller")
+                else:
+                    self.store.update("nodes", node)  # a no-op when nothing changed
+                    self.store.update_status("nodes", node)
+                    was = (prev.get("status") or {}).get("conditions") or [{}]
+                    if was[0].get("status") != node["status"]["conditions"][0]["status"]:
+                        ready = node["status"]["conditions"][0]["status"] == "True"
+                        self.events.record(node, "Normal" if ready else "Warning",
+                                           "NodeReady" if ready else "NodeNotReady",
+                                           f"Node {name} status is now: "
+                                           f"{'NodeReady' if ready else 'NodeNotReady'}",
+                                           component="node-controller")
+            except TugError as exc:
+                log.warning("node %s: %s", name, exc)
+
+    def _node_info(self, entry: dict[str, Any]) -> dict[str, Any] | None:
+        cached = self._nodes.get(node_name(entry))
+        if cached is not None:
+            return (cached.get("status") or {}).get("nodeInfo")
+        try:
+            agent = self._agent(str(entry["NodeID"]))
+            return ray.get(agent.info.remote(), timeout=30)
+        except Exception as exc:  # noqa: BLE001 - a node we cannot describe is still a node
+            log.warning("node %s: no node info: %s", entry.get("NodeID"), exc)
+            return None
+
+    def _agent(self, node_id: str) -> Any:
+        if node_id not in self._agents:
+            name = f"agent.{node_id}"
+            try:
+                self._agents[node_id] = ray.get_actor(name, namespace=RAY_NAMESPACE)
+            except ValueError:
+                self._agents[node_id] = NodeAgent.options(
+                    name=name, namespace=RAY_NAMESPACE, lifetime="detached", get_if_exists=True,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
+                ).remote()
+        return self._agents[node_id]
+
+    async def _node_loop(self) -> None:
+        while True:
+            await asyncio.sleep(NODE_SYNC_PERIOD_S)
+            try:
+                self.sync_nodes()
+            except Exception:  # noqa: BLE001 - the loop never dies
+                log.exception("node sync failed")
+
+    def node_id(self, name: str) -> str | None:
+        node = self._nodes.get(name)
+        if node is None:
+            try:
+                node = self.store.get("nodes", None, name)
+            except NotFoundError:
+                return None
+        return (node["metadata"].get("labels") or {}).get(NODE_ID_LABEL)
+
+    # ----- pods -------------------------------------------------------------------------------
+
+    async def _pod_loop(self, since: str) -> None:
+        while True:
+            try:
+                async for kind, pod in self.store.watch("pods", since=since):
+                    since = pod["metadata"]["resourceVersion"]
+                    self._on_pod(kind, pod)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - relist and go on
+                log.exception("pod watch failed; relisting")
+                items, since = self.store.list("pods")
+                for pod in items:
+                    self._on_pod("MODIFIED", pod)
+
+    def _on_pod(self, kind: str, pod: dict[str, Any]) -> None:
+        meta, spec = pod["metadata"], pod.get("spec") or {}
+        uid = meta["uid"]
+        handle = self._pods.get(uid)
+        if kind == "DELETED":
+            if handle is not None and not handle.stopping:
+                handle.stopping = True
+                asyncio.get_running_loop().create_task(self._kill(handle))
+            return
+        if not spec.get("nodeName"):
+            return
+        phase = (pod.get("status") or {}).get("phase")
+        if meta.get("deletionTimestamp"):
+            if handle is None:
+                if phase in TERMINAL or not (pod.get("status") or {}).get("startTime"):
+                    self._finalize(pod)
+                    return
+                handle = self._adopt_or_create(pod)
+            if not handle.stopping:
+                handle.stopping = True
+                asyncio.get_running_loop().create_task(self._stop(pod, handle))
+            return
+        if handle is None and phase not in TERMINAL:
+            self._adopt_or_create(pod)
+
+    def _adopt_or_create(self, pod: dict[str, Any]) -> _PodHandle:
+        uid = pod["metadata"]["uid"]
+        handle = _PodHandle(uid)
+        self._pods[uid] = handle
+        handle.task = asyncio.get_running_loop().create_task(
+            self._run_pod(pod, handle), name=f"pod-{pod['metadata']['name']}")
+        return handle
+
+    async def _run_pod(self, pod: dict[str, Any], handle: _PodHandle) -> None:
+        try:
+            await self._drive(pod, handle)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - report, never kill the loop
+            log.exception("pod %s", pod["metadata"]["name"])
+            self._fail(pod, "RuntimeError", f"tugboat runtime error: {exc}")
+        finally:
+            if not handle.stopping:
+                self._pods.pop(handle.uid, None)
+
+    async def _drive(self, pod: dict[str, Any], handle: _PodHandle) -> None:
+        meta = pod["metadata"]
+        name = actor_name(pod)
+        try:
+            handle.actor = ray.get_actor(name, namespace=RAY_NAMESPACE)
+            adopted = True
+        except ValueError:
+            adopted = False
+        if not adopted:
+            if (pod.get("status") or {}).get("startTime"):
+                self._fail(pod, "PodLost", "its Ray actor is gone (the node or the Ray cluster "
+                                           "was lost while the control plane was down)")
+                return
+            node_id = self.node_id(pod["spec"]["nodeName"])
+            if node_id is None:
+                self._fail(pod, "NodeLost", f"node {pod['spec']['nodeName']} is unknown")
+                return
+            pod = self._with_addresses(pod)
+            self._write_status(pod, {**(pod.get("status") or {})})
+            handle.actor = PodActor.options(
+                name=name, namespace=RAY_NAMESPACE, lifetime="detached", max_restarts=0,
+                scheduling_strategy=NodeAffinitySchedulingStrategy(
+                    node_id, soft=False, _fail_on_unavailable=True),
+                **ray_options(pod),
+            ).remote(pod, str(self.log_root))
+        version, seen = 0, 0
+        unavailable = 0
+        while True:
+            try:
+                snap = await handle.actor.watch.remote(version, seen)
+                unavailable = 0
+            except ActorUnavailableError:
+                unavailable += 1
+                if handle.stopping or unavailable > 30:
+                    raise
+                await asyncio.sleep(1.0)
+                continue
+            except (ActorDiedError, RayActorError) as exc:
+                if handle.stopping:
+                    return
+                self._lost(pod, exc)
+                return
+            version, seen = snap["version"], snap["eventCount"]
+            host = pod["spec"]["nodeName"]
+            for ev in snap["events"]:
+                self.events.record(pod, ev["type"], ev["reason"], ev["message"], host=host,
+                                   when=ev.get("time"))
+            status = snap["status"]
+            if not self._write_status(pod, status):
+                return  # the pod is gone from the store
+            if status.get("phase") in TERMINAL and not handle.stopping:
+                ray.kill(handle.actor)  # frees its resources; the logs stay on the node
+                return
+
+    def _with_addresses(self, pod: dict[str, Any]) -> dict[str, Any]:
+        node = self._nodes.get(pod["spec"]["nodeName"])
+        ip = internal_ip(node) if node else ""
+        status = {**(pod.get("status") or {}), "hostIP": ip, "podIP": ip}
+        if ip:
+            status["hostIPs"] = [{"ip": ip}]
+            status["podIPs"] = [{"ip": ip}]
+        return {**pod, "status": status}
+
+    def _write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> bool:
+        meta = pod["metadata"]
+        try:
+            cur = self.store.get("pods", meta["namespace"], meta["name"])
+        except NotFoundError:
+            return False
+        if cur["metadata"]["uid"] != meta["uid"]:
+            return False
+        merged = {**(cur.get("status") or {}), **status}
+        merged["conditions"] = _merge_conditions((cur.get("status") or {}).get("conditions"),
+                                                 status.get("conditions"))
+        cur["status"] = merged
+        cur["metadata"].pop("resourceVersion", None)
+        self.store.update_status("pods", cur)
+        return True
+
+    def _fail(self, pod: dict[str, Any], reason: str, message: str) -> None:
+        self.events.record(pod, "Warning", reason, message, host=pod["spec"].get("nodeName"))
+        self._write_status(pod, {"phase": "Failed", "reason": reason, "message": message})
+
+    def _lost(self, pod: dict[str, Any], exc: Exception) -> None:
+        node = pod["spec"]["nodeName"]
+        alive = {node_name(e): e.get("Alive") for e in ray.nodes()}
+        if not alive.get(node, False):
+            self._fail(pod, "NodeLost", f"node {node} is gone (Ray reports it dead)")
+        else:
+            self._fail(pod, "PodActorDied", f"the pod's Ray actor died: {type(exc).__name__}")
+
+    async def _stop(self, pod: dict[str, Any], handle: _PodHandle) -> None:
+        grace = pod["metadata"].get("deletionGracePeriodSeconds")
+        if grace is None:
+            grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
+        try:
+            for _ in range(100):
+                if handle.actor is not None:
+                    break
+                await asyncio.sleep(0.05)
+            if handle.actor is not None:
+                snap = await handle.actor.stop.remote(float(grace))
+                self._write_status(pod, snap["status"])
+                if handle.task is not None:
+                    handle.task.cancel()
+                ray.kill(handle.actor)
+        except (RayActorError, ActorUnavailableError):
+            pass
+        except Exception:  # noqa: BLE001
+            log.exception("stopping pod %s", pod["metadata"]["name"])
+        finally:
+            self._pods.pop(handle.uid, None)
+            self._finalize(pod)
+
+    async def _kill(self, handle: _PodHandle) -> None:
+        if handle.task is not None:
+            handle.task.cancel()
+        if handle.actor is not None:
+            try:
+                ray.kill(handle.actor)
+            except Exception:  # noqa: BLE001
+                pass
+        self._pods.pop(handle.uid, None)
+
+    def _finalize(self, pod: dict[str, Any]) -> None:
+        meta = pod["metadata"]
+        try:
+            self.store.delete("pods", meta["namespace"], meta["name"], grace_seconds=0,
+                              uid=meta["uid"])
+        except TugError:
+            pass
+
+    def _collect_orphans(self) -> None:
+        wanted = {actor_name(pod) for pod in self.store.list("pods")[0]}
+        for entry in ray.util.list_named_actors(all_namespaces=True):
+            if entry.get("namespace") != RAY_NAMESPACE:
+                continue
+            name = entry.get("name", "")
+            if name.startswith(POD_ACTOR_PREFIX) and name not in wanted:
+                try:
+                    ray.kill(ray.get_actor(name, namespace=RAY_NAMESPACE))
+                    log.info("killed orphan actor %s", name)
+                except (ValueError, RayActorError):
+                    pass
+
+    # ----- benchmark baseline ------------------------------------------------------------------
+
+    async def bench_actor_start(self, *, count: int, node: str | None,
+                                sequential: bool) -> list[float]:
+        """Seconds from create to first answer of `count` raw Ray actors on `node` (the baseline
+        `tug bench pods` compares pod start against), started all at once or one at a time."""
+        import time
+
+        node_id = self.node_id(node) if node else None
+        if node_id is None:
+            node_id = next(iter(n["metadata"]["labels"][NODE_ID_LABEL]
+                                for n in self._nodes.values() if is_ready(n)))
+        strategy = NodeAffinitySchedulingStrategy(node_id, soft=False)
+
+        async def one() -> float:
+            t0 = time.perf_counter()
+            actor = Probe.options(scheduling_strategy=strategy).remote()
+            await actor.ready.remote()
+            took = time.perf_counter() - t0
+            ray.kill(actor)
+            return took
+
+        if sequential:
+            return [await one() for _ in range(count)]
+        return list(await asyncio.gather(*(one() for _ in range(count))))
+
+    # ----- logs -----------------------------------------------------------------------------
+
+    async def read_log(self, pod: dict[str, Any], *, container: str | None, previous: bool,
+                       tail_lines: int, offset: int) -> tuple[bytes, int]:
+        """Bytes of a container's log (current or previous run) from the node that ran it."""
+        meta = pod["metadata"]
+        name = _pick_container(pod, container)
+        statuses = ((pod.get("status") or {}).get("containerStatuses") or []) + \
+            ((pod.get("status") or {}).get("initContainerStatuses") or [])
+        status = next((s for s in statuses if s.get("name") == name), None)
+        restarts = int((status or {}).get("restartCount", 0))
+        run = restarts - 1 if previous else restarts
+        if previous and restarts == 0:
+            raise BadRequestError(
+                f'previous terminated container "{name}" in pod "{meta["name"]}" not found')
+        if status is None or not status.get("started") and "terminated" not in (
+                status.get("lastState") or {}) and "terminated" not in (status.get("state") or {}):
+            raise BadRequestError(
+                f'container "{name}" in pod "{meta["name"]}" is waiting to start: '
+                f'{_waiting_reason(status)}')
+        node_id = self.node_id(pod["spec"].get("nodeName") or "")
+        if node_id is None:
+            raise NotFoundError(f"node {pod['spec'].get('nodeName')} of pod {meta['name']} is gone")
+        path = self.log_root / f"{meta['namespace']}_{meta['name']}_{meta['uid']}" / name / f"{run}.log"
+        try:
+            data, nxt = await self._agent(node_id).read_log.remote(str(path), offset, tail_lines)
+        except (RayActorError, ActorUnavailableError) as exc:
+            raise NotFoundError(f"the node agent of {pod['spec']['nodeName']} is gone: {exc}") from exc
+        except FileNotFoundError as exc:
+            raise NotFoundError(f"no log for container {name} of pod {meta['name']}") from exc
+        return data, nxt
+
+
+def _waiting_reason(status: dict[str, Any] | None) -> str:
+    waiting = ((status or {}).get("state") or {}).get("waiting") or {}
+    return str(waiting.get("reason") or "ContainerCreating")
+
+
+def _merge_conditions(old: list[dict[str, Any]] | None,
+                      new: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    by_type = {c["type"]: c for c in old or []}
+    for c in new or []:
+        by_type[c["type"]] = c
+    order = ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
+    return sorted(by_type.values(),
+                  key=lambda c: order.index(c["type"]) if c["type"] in order else 99)

@@ -1,0 +1,332 @@
+"""The HTTP API: Kubernetes-shaped paths, JSON, bearer-token auth, `?watch=true` streams,
+pod logs, `/healthz`, `/metrics`, and tugboat's atomic batch apply."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import time
+from typing import Any, Awaitable, Callable
+
+from aiohttp import web
+
+from engine.api import ResourceInfo
+from engine.errors import BadRequestError, NotFoundError, TugError, UnauthorizedError
+from engine.labels import parse_field_selector, parse_selector
+from engine.server.crud import Api
+from engine.server.metrics import Metrics
+from engine.server.paths import Target, parse_target
+
+log = logging.getLogger("tugboat.server")
+
+VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-tugboat.0.1.0",
+           "platform": "tugboat/ray", "tugboat": "0.1.0"}
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _json(data: Any, *, status: int = 200, warnings: list[str] | None = None) -> web.Response:
+    resp = web.Response(text=json.dumps(data), status=status, content_type="application/json")
+    for w in warnings or []:
+        resp.headers.add("Warning", f'299 - "{w.replace(chr(34), chr(39))}"')
+    return resp
+
+
+def _flag(request: web.Request, name: str) -> bool:
+    return request.query.get(name, "").lower() in ("1", "true", "yes")
+
+
+class Server:
+    """Builds the aiohttp application around the store, the API verbs and the runtime."""
+
+    def __init__(self, store: Any, *, token: str, runtime: Any = None) -> None:
+        self.store = store
+        self.api = Api(store)
+        self.token = token
+        self.runtime = runtime
+        self.metrics = Metrics(store)
+        self.app = web.Application(middlewares=[self._errors, self._auth])
+        r = self.app.router
+        r.add_get("/healthz", self._healthz)
+        r.add_get("/readyz", self._healthz)
+        r.add_get("/livez", self._healthz)
+        r.add_get("/version", lambda _: self._ok(VERSION))
+        r.add_get("/metrics", self._metrics)
+        r.add_post("/apis/tugboat.dev/v1/apply", self._apply)
+        r.add_post("/apis/tugboat.dev/v1/bench/ray-actors", self._bench_actors)
+        r.add_route("*", "/api/{version}/{tail:.*}", self._resource)
+        r.add_route("*", "/apis/{group}/{version}/{tail:.*}", self._resource)
+
+    # ----- middleware --------------------------------------------------------------------
+
+    @web.middleware
+    async def _auth(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        header = request.headers.get("Authorization", "")
+        given = header[7:] if header.startswith("Bearer ") else ""
+        if not given or not hmac.compare_digest(given.encode(), self.token.encode()):
+            raise UnauthorizedError("Unauthorized: a valid bearer token is required "
+                                    "(see `token` in $TUG_HOME/config)")
+        return await handler(request)
+
+    @web.middleware
+    async def _errors(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        started = time.perf_counter()
+        code = 500
+        try:
+            resp = await handler(request)
+            code = resp.status
+            return resp
+        except TugError as exc:
+            code = exc.code
+            return _json(exc.to_status(), status=exc.code)
+        except web.HTTPException as exc:
+            code = exc.status
+            raise
+        except (asyncio.CancelledError, ConnectionResetError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - an API bug must answer, not hang
+            log.exception("%s %s", request.method, request.path)
+            return _json(TugError(f"internal error: {exc}").to_status(), status=500)
+        finally:
+            self.metrics.observe(request.method, request.path, code, time.perf_counter() - started)
+
+    # ----- plain endpoints ---------------------------------------------------------------
+
+    async def _ok(self, data: Any) -> web.Response:
+        return _json(data)
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        self.store.resource_version()  # the store answers
+        return web.Response(text="ok")
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        body, ctype = self.metrics.render()
+        return web.Response(body=body, headers={"Content-Type": ctype})
+
+    async def _apply(self, request: web.Request) -> web.Response:
+        body = await self._body(request)
+        docs = body.get("documents")
+        if not isinstance(docs, list):
+            raise BadRequestError("documents: expected a list of objects")
+        results, warnings = self.api.apply(
+            docs, namespace=str(body.get("namespace") or "default"),
+            create_only=body.get("mode") == "create", dry_run=bool(body.get("dryRun")))
+        return _json({"kind": "ApplyResult", "apiVersion": "tugboat.dev/v1",
+                      "results": results, "warnings": warnings}, warnings=warnings)
+
+    async def _bench_actors(self, request: web.Request) -> web.Response:
+        if self.runtime is None:
+            raise NotFoundError("this control plane has no runtime")
+        body = await self._body(request)
+        count = int(body.get("count", 10))
+        if not 1 <= count <= 1000:
+            raise BadRequestError("count: expected an integer from 1 to 1000")
+        timings = await self.runtime.bench_actor_start(count=count, node=body.get("node"),
+                                                       sequential=bool(body.get("sequential")))
+        return _json({"startSeconds": timings})
+
+    # ----- resources -------------------------------------------------------------------------
+
+    async def _resource(self, request: web.Request) -> web.StreamResponse:
+        m = request.match_info
+        version = m["version"]
+        group = m.get("group", "")
+        if "group" not in m and request.path.startswith("/apis/"):
+            raise NotFoundError(f"no such API group: {request.path}")
+        target = parse_target(group, version, m["tail"])
+        method = request.method
+        if target.sub == "log":
+            if method != "GET":
+                raise BadRequestError("logs are read with GET")
+            return await self._logs(request, target)
+        if target.name is None:
+            if method == "GET":
+                if _flag(request, "watch"):
+                    return await self._watch(request, target)
+                return self._list(request, target)
+            if method == "POST":
+                obj, warnings = self.api.create(target.info, target.namespace, await self._body(request))
+                return _json(obj, status=201, warnings=warnings)
+            if method == "DELETE":
+                return self._delete_collection(request, target)
+        else:
+            assert target.name is not None
+            ns = target.namespace if target.info.namespaced else None
+            if target.info.namespaced and ns is None:
+                raise NotFoundError(f"{target.info.plural} are namespaced: the path needs "
+                                    f"/namespaces/NAMESPACE/")
+            if method == "GET":
+                return _json(self.store.get(target.info.plural, ns, target.name))
+            if method == "PUT" and target.sub == "status":
+                return _json(self.api.update_status(target.info, ns, target.name,
+                                                    await self._body(request)))
+            if method == "PUT":
+                obj, warnings = self.api.update(target.info, ns, target.name,
+                                                await self._body(request))
+                return _json(obj, warnings=warnings)
+            if method == "PATCH":
+                obj, warnings = self.api.patch(target.info, ns, target.name,
+                                               await self._body(request))
+                return _json(obj, warnings=warnings)
+            if method == "DELETE":
+                return self._delete(request, target, ns)
+        raise BadRequestError(f"method {method} is not supported on {request.path}")
+
+    def _selectors(self, request: web.Request) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if request.query.get("labelSelector"):
+            out["label_selector"] = parse_selector(request.query["labelSelector"])
+        if request.query.get("fieldSelector"):
+            out["field_selector"] = parse_field_selector(request.query["fieldSelector"])
+        return out
+
+    def _list(self, request: web.Request, target: Target) -> web.Response:
+        items, rv = self.store.list(target.info.plural, target.namespace, **self._selectors(request))
+        return _json(_list_object(target.info, items, rv))
+
+    def _delete(self, request: web.Request, target: Target, ns: str | None) -> web.Response:
+        opts = self._delete_options(request)
+        assert target.name is not None
+        obj = self.api.delete(target.info, ns, target.name, **opts)
+        if obj is None or not obj["metadata"].get("deletionTimestamp"):
+            return _json({"kind": "Status", "apiVersion": "v1", "status": "Success",
+                          "details": {"name": target.name, "kind": target.info.plural,
+                                      "uid": (obj or {}).get("metadata", {}).get("uid")}})
+        return _json(obj, status=202)
+
+    def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
+        opts = self._delete_options(request)
+        items, rv = self.store.list(target.info.plural, target.namespace, **self._selectors(request))
+        deleted = []
+        for obj in items:
+            meta = obj["metadata"]
+            try:
+                self.api.delete(target.info, meta.get("namespace"), meta["name"], **opts)
+                deleted.append(obj)
+            except NotFoundError:
+                continue
+        return _json(_list_object(target.info, deleted, rv))
+
+    def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        q = request.query
+        grace = q.get("gracePeriodSeconds")
+        try:
+            grace_value = int(grace) if grace not in (None, "") else None
+        except ValueError:
+            raise BadRequestError(f'gracePeriodSeconds: expected an integer, got "{grace}"') from None
+        return {"propagation": q.get("propagationPolicy") or None, "grace": grace_value}
+
+    async def _body(self, request: web.Request) -> dict[str, Any]:
+        try:
+            body = await request.json(loads=json.loads)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise BadRequestError("the request body must be a JSON object")
+        return body
+
+    # ----- streams ---------------------------------------------------------------------------
+
+    async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
+        since = request.query.get("resourceVersion") or None
+        try:
+            timeout = float(request.query.get("timeoutSeconds") or 0) or None
+        except ValueError:
+            raise BadRequestError("timeoutSeconds: expected a number") from None
+        # A compacted resourceVersion raises GoneError here, before the stream starts: 410.
+        stream = self.store.watch(target.info.plural, target.namespace, since=since,
+                                  **self._selectors(request))
+        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+        await resp.prepare(request)
+        try:
+            async with asyncio.timeout(timeout):
+                async for kind, obj in stream:
+                    await resp.write(json.dumps({"type": str(kind), "object": obj}).encode()
+                                     + b"\n")
+        except TimeoutError:
+            pass
+        except TugError as exc:  # fell too far behind: tell the client to re-list
+            err = {"type": "ERROR", "object": exc.to_status()}
+            await resp.write(json.dumps(err).encode() + b"\n")
+        finally:
+            await _aclose(stream)
+        await resp.write_eof()
+        return resp
+
+    async def _logs(self, request: web.Request, target: Target) -> web.StreamResponse:
+        if self.runtime is None:
+            raise NotFoundError("this control plane has no runtime to read logs from")
+        ns = target.namespace or "default"
+        assert target.name is not None
+        pod = self.store.get("pods", ns, target.name)
+        q = request.query
+        try:
+            tail = int(q.get("tailLines", "-1"))
+        except ValueError:
+            raise BadRequestError(f'tailLines: expected an integer, got "{q.get("tailLines")}"') from None
+        container = q.get("container") or None
+        previous = _flag(request, "previous")
+        data, offset = await self.runtime.read_log(pod, container=container, previous=previous,
+                                                   tail_lines=tail, offset=0)
+        resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
+        await resp.prepare(request)
+        await resp.write(data)
+        if _flag(request, "follow") and not previous:
+            await self._follow(resp, pod, container, offset)
+        await resp.write_eof()
+        return resp
+
+    async def _follow(self, resp: web.StreamResponse, pod: dict[str, Any], container: str | None,
+                      offset: int) -> None:
+        """Stream what the container writes until its run ends (like `kubectl logs -f`)."""
+        meta = pod["metadata"]
+        restarts = _restarts(pod, container)
+        ended = False
+        while True:
+            await asyncio.sleep(0.2)
+            try:
+                data, offset = await self.runtime.read_log(pod, container=container, previous=False,
+                                                           tail_lines=-1, offset=offset)
+            except TugError:
+                return
+            if data:
+                await resp.write(data)
+                continue
+            if ended:
+                return
+            try:
+                current = self.store.get("pods", meta["namespace"], meta["name"])
+            except NotFoundError:
+                current = None
+            if (current is None or current["metadata"]["uid"] != meta["uid"]
+                    or _restarts(current, container) != restarts or not _running(current, container)):
+                ended = True  # one more read for what was written just before the end
+
+
+def _restarts(pod: dict[str, Any], container: str | None) -> int:
+    for s in (pod.get("status") or {}).get("containerStatuses") or []:
+        if container in (None, s.get("name")):
+            return int(s.get("restartCount", 0))
+    return 0
+
+
+def _running(pod: dict[str, Any], container: str | None) -> bool:
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    for s in statuses:
+        if container in (None, s.get("name")):
+            state = s.get("state") or {}
+            return "running" in state or ("waiting" in state and (pod.get("status") or {}).get(
+                "phase") not in ("Succeeded", "Failed"))
+    return (pod.get("status") or {}).get("phase") in (None, "Pending", "Running")
+
+
+async def _aclose(stream: Any) -> None:
+    close = getattr(stream, "aclose", None)
+    if close is not None:
+        await close()
+
+
+def _list_object(info: ResourceInfo, items: list[dict[str, Any]], rv: str) -> dict[str, Any]:
+    return {"kind": f"{info.kind}List", "apiVersion": info.api_version,
+            "metadata": {"resourceVersion": rv}, "items": items}

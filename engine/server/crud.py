@@ -1,0 +1,286 @@
+"""The API's verbs on the store: create, update, patch, delete and the atomic batch apply.
+Validation happens here, so nothing invalid reaches the store; no HTTP in this module."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from engine.api import ResourceInfo, Validated, resolve, validate_documents, validate_object
+from engine.errors import BadRequestError, InvalidError, NotFoundError
+
+# Fields of metadata that the system owns: an apply or update never sets them from input.
+_SYSTEM_META = ("uid", "resourceVersion", "generation", "creationTimestamp",
+                "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields")
+_POD_MUTABLE = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds")
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON merge patch (what `kubectl patch --type merge` sends)."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+class Api:
+    """What the HTTP layer calls. `store` is engine.store.Store."""
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+
+    # ----- reads ---------------------------------------------------------------------------
+
+    def ensure_namespace(self, info: ResourceInfo, namespace: str | None,
+                         *, also: set[str] = frozenset()) -> None:  # type: ignore[assignment]
+        if not info.namespaced or namespace in also:
+            return
+        try:
+            ns = self.store.get("namespaces", None, namespace)
+        except NotFoundError:
+            raise NotFoundError(f'namespaces "{namespace}" not found') from None
+        if (ns.get("metadata") or {}).get("deletionTimestamp"):
+            raise BadRequestError(f'namespace "{namespace}" is being terminated')
+
+    # ----- writes --------------------------------------------------------------------------
+
+    def create(self, info: ResourceInfo, namespace: str | None, body: dict[str, Any]
+               ) -> tuple[dict[str, Any], list[str]]:
+        checked = self._validate(info, namespace, body)
+        self.ensure_namespace(info, checked.obj["metadata"].get("namespace"))
+        obj = _strip_system(checked.obj)
+        return self.store.create(info.plural, obj, namespaced=info.namespaced), checked.warnings
+
+    def update(self, info: ResourceInfo, namespace: str | None, name: str, body: dict[str, Any]
+               ) -> tuple[dict[str, Any], list[str]]:
+        checked = self._validate(info, namespace, body)
+        if checked.obj["metadata"].get("name") != name:
+            raise BadRequestError(
+                f'the name of the object ({checked.obj["metadata"].get("name")}) does not match '
+                f'the name on the URL ({name})')
+        current = self.store.get(info.plural, namespace, name)
+        obj = self._merge_update(info, current, checked.obj)
+        rv = (body.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            obj["metadata"]["resourceVersion"] = str(rv)
+        return self.store.update(info.plural, obj), checked.warnings
+
+    def patch(self, info: ResourceInfo, namespace: str | None, name: str, patch: dict[str, Any]
+              ) -> tuple[dict[str, Any], list[str]]:
+        current = self.store.get(info.plural, namespace, name)
+        merged = merge_patch(_strip_status(current), patch)
+        merged.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
+        return self.update(info, namespace, name, merged)
+
+    def update_status(self, info: ResourceInfo, namespace: str | None, name: str,
+                      body: dict[str, Any]) -> dict[str, Any]:
+        if (body.get("metadata") or {}).get("name") not in (None, name):
+            raise BadRequestError("the name of the object does not match the name on the URL")
+        current = self.store.get(info.plural, namespace, name)
+        current["status"] = body.get("status")
+        rv = (body.get("metadata") or {}).get("resourceVersion")
+        if rv:
+            current["metadata"]["resourceVersion"] = str(rv)
+        else:
+            current["metadata"].pop("resourceVersion", None)
+        return self.store.update_status(info.plural, current)
+
+    def delete(self, info: ResourceInfo, namespace: str | None, name: str, *,
+               propagation: str | None = None, grace: int | None = None,
+               uid: str | None = None) -> dict[str, Any] | None:
+        if propagation not in (None, "Background", "Foreground", "Orphan"):
+            raise BadRequestError(
+                f'propagationPolicy: Unsupported value "{propagation}": supported values '
+                f'"Background", "Foreground", "Orphan"')
+        if grace is not None and grace < 0:
+            raise BadRequestError("gracePeriodSeconds: must be greater than or equal to 0")
+        obj = self.store.get(info.plural, namespace, name)
+        graceful = False
+        if info.plural == "pods":
+            spec, status = obj.get("spec") or {}, obj.get("status") or {}
+            bound = bool(spec.get("nodeName"))
+            finished = status.get("phase") in ("Succeeded", "Failed")
+            if grace is None:
+                grace = int(spec.get("terminationGracePeriodSeconds", 30))
+            graceful = bound and not finished and grace > 0
+            if bound and not finished and grace == 0:
+                graceful = False  # force: removed now, the runtime kills the actor on DELETED
+        if info.plural == "namespaces":
+            self._delete_namespace_contents(name)
+        return self.store.delete(info.plural, namespace, name,
+                                 propagation=propagation or "Background",
+                                 grace_seconds=grace, graceful=graceful, uid=uid)
+
+    def _delete_namespace_contents(self, namespace: str) -> None:
+        if namespace in ("default", "kube-system"):
+            raise BadRequestError(f'namespace "{namespace}" may not be deleted')
+        from engine.api import RESOURCES
+
+        for info in RESOURCES:
+            if not info.namespaced:
+                continue
+            for obj in self.store.list(info.plural, namespace)[0]:
+                if not obj["metadata"].get("deletionTimestamp"):
+                    self.delete(info, namespace, obj["metadata"]["name"])
+
+    def apply(self, documents: list[dict[str, Any]], *, namespace: str, create_only: bool = False,
+              dry_run: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
+        """Validate every document, then store all of them in one transaction (or none)."""
+        checked = validate_documents(documents, default_namespace=namespace)
+        new_namespaces = {c.obj["metadata"]["name"] for c in checked
+                          if c.resource.plural == "namespaces"}
+        problems: list[str] = []
+        ops: list[tuple[str, str, dict[str, Any], bool]] = []
+        results: list[dict[str, Any]] = []
+        op_results: list[int] = []  # for each op, its index in results
+        warnings: list[str] = []
+        seen: set[tuple[str, str | None, str]] = set()
+        for i, c in enumerate(checked, 1):
+            info, obj = c.resource, c.obj
+            meta = obj["metadata"]
+            ident = f'{info.kind} "{meta.get("name") or meta.get("generateName")}"'
+            warnings += [f"{ident}: {w}" for w in c.warnings]
+            ns = meta.get("namespace") if info.namespaced else None
+            try:
+                self.ensure_namespace(info, ns, also=new_namespaces)
+            except (NotFoundError, BadRequestError) as exc:
+                problems.append(f"document {i} ({ident}): {exc}")
+                continue
+            key = (info.plural, ns, meta.get("name") or "")
+            if meta.get("name") and key in seen:
+                problems.append(f"document {i} ({ident}): appears twice in this apply")
+                continue
+            seen.add(key)
+            current = None
+            if meta.get("name"):
+                try:
+                    current = self.store.get(info.plural, ns, meta["name"])
+                except NotFoundError:
+                    current = None
+            if current is None:
+                ops.append(("create", info.plural, _strip_system(obj), info.namespaced))
+                op_results.append(len(results))
+                results.append(_result(info, obj, "created"))
+            elif create_only:
+                problems.append(f'document {i} ({ident}): {info.plural} "{meta["name"]}" '
+                                f"already exists")
+            else:
+                try:
+                    updated = self._merge_update(info, current, obj)
+                except InvalidError as exc:
+                    problems += [f"document {i} ({ident}): {d}" for d in exc.details or [str(exc)]]
+                    continue
+                same = _comparable(updated) == _comparable(current)
+                if not same:
+                    ops.append(("update", info.plural, updated, info.namespaced))
+                    op_results.append(len(results))
+                results.append(_result(info, obj, "unchanged" if same else "configured"))
+        if problems:
+            raise InvalidError(f"{len(problems)} problem(s); nothing was applied", details=problems)
+        if not dry_run and ops:
+            for index, obj in zip(op_results, _objects(self.store.apply_all(ops))):
+                results[index]["name"] = obj["metadata"]["name"]  # generateName resolved
+        return results, warnings
+
+    # ----- helpers ---------------------------------------------------------------------------
+
+    def _validate(self, info: ResourceInfo, namespace: str | None, body: dict[str, Any]) -> Validated:
+        if not isinstance(body, dict):
+            raise BadRequestError("the request body must be a JSON object")
+        body = dict(body)
+        body.setdefault("apiVersion", info.api_version)
+        body.setdefault("kind", info.kind)
+        checked = validate_object(body, default_namespace=namespace if info.namespaced else None)
+        if checked.resource.plural != info.plural:
+            raise BadRequestError(
+                f"a {checked.resource.kind} was sent to the {info.plural} endpoint")
+        got_ns = checked.obj["metadata"].get("namespace")
+        if info.namespaced and namespace and got_ns != namespace:
+            raise BadRequestError(
+                f"the namespace of the provided object ({got_ns}) does not match the namespace "
+                f"sent on the request ({namespace})")
+        return checked
+
+    def _merge_update(self, info: ResourceInfo, current: dict[str, Any],
+                      desired: dict[str, Any]) -> dict[str, Any]:
+        """The stored object with the user's fields replaced and the system's fields kept."""
+        out = {k: copy.deepcopy(v) for k, v in desired.items() if k != "status"}
+        meta = dict(desired.get("metadata") or {})
+        for key in _SYSTEM_META:
+            if key in current["metadata"]:
+                meta[key] = current["metadata"][key]
+            else:
+                meta.pop(key, None)
+        for key in ("ownerReferences", "finalizers"):
+            if key not in meta and key in current["metadata"]:
+                meta[key] = current["metadata"][key]
+        meta.pop("resourceVersion", None)
+        out["metadata"] = meta
+        if info.plural == "pods":
+            out["spec"] = _pod_update_spec(current.get("spec") or {}, desired.get("spec") or {})
+        if "status" in current:
+            out["status"] = current["status"]
+        return out
+
+
+def _pod_update_spec(current: dict[str, Any], desired: dict[str, Any]) -> dict[str, Any]:
+    spec = copy.deepcopy(desired)
+    if current.get("nodeName"):
+        spec["nodeName"] = current["nodeName"]
+    fixed_now = {k: v for k, v in current.items() if k not in _POD_MUTABLE}
+    fixed_new = {k: v for k, v in spec.items() if k not in _POD_MUTABLE}
+    if _without_images(fixed_now) != _without_images(fixed_new):
+        raise InvalidError(
+            "pod updates may not change fields other than spec.containers[*].image, "
+            "spec.activeDeadlineSeconds, spec.tolerations or spec.terminationGracePeriodSeconds",
+            details=["spec: Forbidden: pod updates may not change fields other than "
+                     "`spec.containers[*].image`, `spec.activeDeadlineSeconds`, "
+                     "`spec.tolerations` (only additions to existing tolerations) or "
+                     "`spec.terminationGracePeriodSeconds`; delete the pod and create it again"])
+    return spec
+
+
+def _without_images(spec: dict[str, Any]) -> dict[str, Any]:
+    spec = copy.deepcopy(spec)
+    for c in spec.get("containers") or []:
+        c.pop("image", None)
+        c.pop("imagePullPolicy", None)
+    return spec
+
+
+def _strip_system(obj: dict[str, Any]) -> dict[str, Any]:
+    obj = copy.deepcopy(obj)
+    for key in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp",
+                "deletionGracePeriodSeconds", "generation", "managedFields"):
+        obj["metadata"].pop(key, None)
+    return obj
+
+
+def _strip_status(obj: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in obj.items() if k != "status"}
+
+
+def _comparable(obj: dict[str, Any]) -> dict[str, Any]:
+    out = _strip_status(obj)
+    out["metadata"] = {k: v for k, v in (obj.get("metadata") or {}).items()
+                       if k not in ("resourceVersion", "managedFields")}
+    return out
+
+
+def _result(info: ResourceInfo, obj: dict[str, Any], action: str) -> dict[str, Any]:
+    meta = obj["metadata"]
+    return {"kind": info.kind, "resource": info.plural, "group": info.group,
+            "namespace": meta.get("namespace") if info.namespaced else None,
+            "name": meta.get("name") or meta.get("generateName"), "action": action}
+
+
+def _objects(stored: list[Any]) -> list[dict[str, Any]]:
+    return [s[1] if isinstance(s, tuple) else s for s in stored]
+
+
+__all__ = ["Api", "merge_patch", "resolve"]

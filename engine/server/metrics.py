@@ -1,0 +1,63 @@
+"""`/metrics` in Prometheus text format: API requests and latency, and object counts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
+
+
+
+def _route(path: str) -> str:
+    """Collapse names out of a path so the label set stays small: /api/v1/pods, /healthz…"""
+    parts = [p for p in path.split("/") if p]
+    if parts[:1] == ["api"] and len(parts) >= 2:
+        rest = parts[2:]
+        head = "/api/" + parts[1]
+    elif parts[:1] == ["apis"] and len(parts) >= 3:
+        rest = parts[3:]
+        head = "/apis/" + parts[1] + "/" + parts[2]
+    else:
+        return "/" + "/".join(parts[:1])
+    if rest[:1] == ["namespaces"] and len(rest) >= 3:
+        rest = rest[2:]
+    resource = rest[0] if rest else ""
+    sub = rest[2] if len(rest) > 2 else ""
+    return f"{head}/{resource}" + (f"/{sub}" if sub else "")
+
+
+class Metrics:
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.registry = CollectorRegistry()
+        self.requests = Counter("tugboat_apiserver_requests_total", "API requests",
+                                ["verb", "route", "code"], registry=self.registry)
+        self.latency = Histogram("tugboat_apiserver_request_duration_seconds",
+                                 "API request latency (watch and log streams included)",
+                                 ["verb", "route"], registry=self.registry,
+                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
+                                          0.5, 1, 2.5, 5, 10, 30, 60))
+        self.pods = Gauge("tugboat_pods", "Pods by phase", ["phase"], registry=self.registry)
+        self.nodes = Gauge("tugboat_nodes", "Nodes by readiness", ["ready"], registry=self.registry)
+
+    def observe(self, method: str, path: str, code: int, seconds: float) -> None:
+        route = _route(path)
+        self.requests.labels(method, route, str(code)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+    def render(self) -> tuple[bytes, str]:
+        phases: dict[str, int] = {p: 0 for p in ("Pending", "Running", "Succeeded", "Failed")}
+        for pod in self.store.list("pods")[0]:
+            phase = (pod.get("status") or {}).get("phase") or "Pending"
+            phases[phase] = phases.get(phase, 0) + 1
+        for phase, n in phases.items():
+            self.pods.labels(phase).set(n)
+        ready = {"true": 0, "false": 0}
+        for node in self.store.list("nodes")[0]:
+            ok = any(c.get("type") == "Ready" and c.get("status") == "True"
+                     for c in (node.get("status") or {}).get("conditions") or [])
+            ready["true" if ok else "false"] += 1
+        for key, n in ready.items():
+            self.nodes.labels(key).set(n)
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
