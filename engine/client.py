@@ -11,7 +11,7 @@ import httpx
 from engine.api import ResourceInfo, resolve
 from engine.config import ClientConfig, read_config
 from engine.errors import TugError, UnavailableError, from_status
-from engine.server.paths import object_path
+from engine.paths import object_path
 
 
 class Client:

@@ -58,12 +58,29 @@ def _selector_matches_template(spec: dict[str, Any], *, allow_empty: bool = Fals
             problems.append("spec.selector: empty selector is invalid for this kind, got {}")
         return problems
     labels = d(d(d(spec.get("template")).get("metadata")).get("labels"))
-    if spec.get("template") is not None and not selector_matches(d(selector), labels):
+    if (
+        spec.get("template") is not None
+        and _well_formed(d(selector))
+        and all(isinstance(v, str) for v in labels.values())
+        and not selector_matches(d(selector), labels)
+    ):
         problems.append(
             "spec.template.metadata.labels: must match spec.selector "
             f"({json.dumps(selector, sort_keys=True)}), got {json.dumps(labels, sort_keys=True)}"
         )
     return problems
+
+
+def _well_formed(selector: dict[str, Any]) -> bool:
+    """Whether a selector has the shape matching needs (type errors are reported elsewhere)."""
+    labels, exprs = selector.get("matchLabels"), selector.get("matchExpressions")
+    return (
+        (labels is None or isinstance(labels, dict))
+        and (exprs is None or isinstance(exprs, list))
+        and all(
+            isinstance(e, dict) and isinstance(e.get("values") or [], list) for e in exprs or []
+        )
+    )
 
 
 def _no_deadline(spec: dict[str, Any]) -> list[str]:
@@ -205,7 +222,9 @@ def _pod_failure_policy(path: str, policy: dict[str, Any], spec: dict[str, Any])
         problems.append(f"{path}.rules: must have at most 20 rules, got {len(rules)}")
     pod_spec = d(d(spec.get("template")).get("spec"))
     container_names = {
-        d(c).get("name") for key in ("containers", "initContainers") for c in lst(pod_spec.get(key))
+        str(d(c).get("name"))
+        for key in ("containers", "initContainers")
+        for c in lst(pod_spec.get(key))
     }
     for i, rule in enumerate(rules):
         here = f"{path}.rules[{i}]"

@@ -9,6 +9,7 @@ import typing
 from typing import Any, Union
 
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
 from engine.api.base import is_unimplemented
@@ -19,18 +20,38 @@ _SIMPLE_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NOT_IMPLEMENTED_SUFFIX = "not implemented by tugboat yet; accepted and ignored"
 
 
-def format_path(loc: tuple[str | int, ...] | list[str | int]) -> str:
+def format_path(
+    loc: tuple[str | int, ...] | list[str | int], *, model: type[BaseModel] | None = None
+) -> str:
     """`("spec", "containers", 0, "resources", "limits", "nvidia.com/gpu")` ->
-    `spec.containers[0].resources.limits[nvidia.com/gpu]`."""
+    `spec.containers[0].resources.limits[nvidia.com/gpu]`: fields after dots, list indexes and
+    map keys in brackets. Without the model, a key is told from a field by its spelling."""
     out = ""
+    current: Any = model
     for part in loc:
+        tp = _unwrap(current) if current is not None else None
+        origin = typing.get_origin(tp)
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _SIMPLE_KEY.fullmatch(part):
+            current = typing.get_args(tp)[-1] if origin is list else None
+        elif origin is dict:
+            out += f"[{part}]"
+            current = typing.get_args(tp)[-1]
+        elif isinstance(tp, type) and issubclass(tp, BaseModel):
             out += f".{part}" if out else part
+            field = _field(tp, part)
+            current = field.annotation if field is not None else None
+        elif _SIMPLE_KEY.fullmatch(part) and tp in (None, Any):
+            out += f".{part}" if out else part
+            current = None
         else:
             out += f"[{part}]"
+            current = None
     return out
+
+
+def _field(model: type[BaseModel], alias: str) -> FieldInfo | None:
+    return next((f for n, f in model.model_fields.items() if (f.alias or n) == alias), None)
 
 
 def join(path: str, field: str) -> str:
@@ -63,7 +84,7 @@ _EXPECTED = {
 def describe_error(error: ErrorDetails, *, model: type[BaseModel] | None = None) -> str:
     """One line for one pydantic error: `PATH: what was expected, got WHAT`."""
     loc = tuple(error["loc"])
-    path = format_path(loc) or "(document)"
+    path = format_path(loc, model=model) or "(document)"
     kind = error["type"]
     ctx = error.get("ctx") or {}
     got = show(error.get("input"))
@@ -108,9 +129,7 @@ def _model_at(model: type[BaseModel], loc: tuple[str | int, ...]) -> type[BaseMo
     for part in loc:
         current = _unwrap(current)
         if isinstance(current, type) and issubclass(current, BaseModel):
-            field = next(
-                (f for n, f in current.model_fields.items() if (f.alias or n) == part), None
-            )
+            field = _field(current, str(part))
             if field is None:
                 return None
             current = field.annotation

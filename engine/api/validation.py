@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -29,8 +29,8 @@ class Validated:
     """A document that passed validation: the defaulted object, its warnings, its resource type."""
 
     obj: dict[str, Any]
-    warnings: list[str] = field(default_factory=list)
-    resource: ResourceInfo = RESOURCES[0]
+    warnings: list[str]
+    resource: ResourceInfo
 
 
 def validate_object(doc: dict[str, Any], *, default_namespace: str | None = None) -> Validated:

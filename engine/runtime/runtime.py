@@ -286,7 +286,7 @@ class Runtime:
             if not self._write_status(pod, status):
                 return  # the pod is gone from the store
             if status.get("phase") in TERMINAL and not handle.stopping:
-                ray.kill(handle.actor)  # frees its resources; the logs stay on the node
+                self._kill_actor(handle.actor)  # frees its resources; the logs stay on the node
                 return
 
     def _with_addresses(self, pod: dict[str, Any]) -> dict[str, Any]:
@@ -331,32 +331,37 @@ class Runtime:
         if grace is None:
             grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
         try:
-            for _ in range(100):
+            for _ in range(100):  # a pod deleted right after binding: its actor is being made
                 if handle.actor is not None:
                     break
                 await asyncio.sleep(0.05)
             if handle.actor is not None:
-                snap = await handle.actor.stop.remote(float(grace))
-                self._write_status(pod, snap["status"])
-                if handle.task is not None:
-                    handle.task.cancel()
-                ray.kill(handle.actor)
+                status = await handle.actor.stop.remote(float(grace))
+                self._write_status(pod, status)
         except (RayActorError, ActorUnavailableError):
-            pass
+            pass  # already gone: nothing left to stop
         except Exception:  # noqa: BLE001
             log.exception("stopping pod %s", pod["metadata"]["name"])
         finally:
+            if handle.task is not None:
+                handle.task.cancel()
+            self._kill_actor(handle.actor)
             self._pods.pop(handle.uid, None)
             self._finalize(pod)
+
+    @staticmethod
+    def _kill_actor(actor: Any) -> None:
+        if actor is None:
+            return
+        try:
+            ray.kill(actor)
+        except Exception:  # noqa: BLE001 - already dead is fine
+            pass
 
     async def _kill(self, handle: _PodHandle) -> None:
         if handle.task is not None:
             handle.task.cancel()
-        if handle.actor is not None:
-            try:
-                ray.kill(handle.actor)
-            except Exception:  # noqa: BLE001
-                pass
+        self._kill_actor(handle.actor)
         self._pods.pop(handle.uid, None)
 
     def _finalize(self, pod: dict[str, Any]) -> None:

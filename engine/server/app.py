@@ -17,7 +17,7 @@ from engine.errors import BadRequestError, NotFoundError, TugError, Unauthorized
 from engine.labels import parse_field_selector, parse_selector
 from engine.server.crud import Api
 from engine.server.metrics import Metrics
-from engine.server.paths import Target, parse_target
+from engine.paths import Target, parse_target
 
 log = logging.getLogger("tugboat.server")
 

@@ -20,14 +20,21 @@ def pod(**spec: Any) -> dict[str, Any]:
 def template(restart: str = "Never", **spec: Any) -> dict[str, Any]:
     return {
         "metadata": {"labels": {"app": "x"}},
-        "spec": {"restartPolicy": restart,
-                 "containers": [{"name": "main", "image": "busybox:1.36"}], **spec},
+        "spec": {
+            "restartPolicy": restart,
+            "containers": [{"name": "main", "image": "busybox:1.36"}],
+            **spec,
+        },
     }
 
 
 def job(**spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
-            "spec": {"template": template(), **spec}}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "j"},
+        "spec": {"template": template(), **spec},
+    }
 
 
 def test_pod_defaults() -> None:
@@ -43,9 +50,19 @@ def test_pod_defaults() -> None:
 
 
 def test_pod_given_values_are_kept() -> None:
-    doc = pod(restartPolicy="OnFailure", terminationGracePeriodSeconds=5, schedulerName="gang",
-              containers=[{"name": "c", "image": "x", "imagePullPolicy": "Never",
-                           "terminationMessagePolicy": "FallbackToLogsOnError"}])
+    doc = pod(
+        restartPolicy="OnFailure",
+        terminationGracePeriodSeconds=5,
+        schedulerName="gang",
+        containers=[
+            {
+                "name": "c",
+                "image": "x",
+                "imagePullPolicy": "Never",
+                "terminationMessagePolicy": "FallbackToLogsOnError",
+            }
+        ],
+    )
     spec = validate_object(doc).obj["spec"]
     assert (spec["restartPolicy"], spec["terminationGracePeriodSeconds"]) == ("OnFailure", 5)
     assert spec["schedulerName"] == "gang"
@@ -69,26 +86,36 @@ def test_pod_given_values_are_kept() -> None:
 )
 def test_image_pull_policy(image: str, policy: str) -> None:
     assert image_pull_policy(image) == policy
-    doc = pod(containers=[{"name": "c", "image": image}], initContainers=[{"name": "i", "image": image}])
+    doc = pod(
+        containers=[{"name": "c", "image": image}], initContainers=[{"name": "i", "image": image}]
+    )
     spec = validate_object(doc).obj["spec"]
     assert spec["containers"][0]["imagePullPolicy"] == policy
     assert spec["initContainers"][0]["imagePullPolicy"] == policy
 
 
 def test_port_protocol_and_probe_defaults() -> None:
-    doc = pod(containers=[{
-        "name": "c", "image": "x:1",
-        "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}],
-        "livenessProbe": {"httpGet": {"port": 80}},
-        "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
-        "startupProbe": {"exec": {"command": ["true"]}, "failureThreshold": 30},
-    }])
+    doc = pod(
+        containers=[
+            {
+                "name": "c",
+                "image": "x:1",
+                "ports": [{"containerPort": 80}, {"containerPort": 53, "protocol": "UDP"}],
+                "livenessProbe": {"httpGet": {"port": 80}},
+                "readinessProbe": {"tcpSocket": {"port": "http"}, "periodSeconds": 5},
+                "startupProbe": {"exec": {"command": ["true"]}, "failureThreshold": 30},
+            }
+        ]
+    )
     c = validate_object(doc).obj["spec"]["containers"][0]
     assert [p["protocol"] for p in c["ports"]] == ["TCP", "UDP"]
     assert c["livenessProbe"] == {
         "httpGet": {"path": "/", "port": 80, "scheme": "HTTP"},
-        "initialDelaySeconds": 0, "timeoutSeconds": 1, "periodSeconds": 10,
-        "successThreshold": 1, "failureThreshold": 3,
+        "initialDelaySeconds": 0,
+        "timeoutSeconds": 1,
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "failureThreshold": 3,
     }
     assert c["readinessProbe"]["periodSeconds"] == 5
     assert c["readinessProbe"]["failureThreshold"] == 3
@@ -101,29 +128,46 @@ def test_port_protocol_and_probe_defaults() -> None:
     [
         ({"limits": {"cpu": "2", "memory": "1Gi"}}, {"cpu": "2", "memory": "1Gi"}),
         ({"limits": {"cpu": "2"}, "requests": {"cpu": "500m"}}, {"cpu": "500m"}),
-        ({"limits": {"cpu": "2", "memory": "1Gi"}, "requests": {"cpu": 1}},
-         {"cpu": "1", "memory": "1Gi"}),
+        (
+            {"limits": {"cpu": "2", "memory": "1Gi"}, "requests": {"cpu": 1}},
+            {"cpu": "1", "memory": "1Gi"},
+        ),
         ({"limits": {"nvidia.com/gpu": 1}}, {"nvidia.com/gpu": "1"}),
         ({"requests": {"cpu": 0.5}}, {"cpu": "500m"}),
     ],
 )
-def test_limit_without_request_defaults_request(resources: dict[str, Any],
-                                                expected_requests: dict[str, str]) -> None:
+def test_limit_without_request_defaults_request(
+    resources: dict[str, Any], expected_requests: dict[str, str]
+) -> None:
     doc = pod(containers=[{"name": "c", "image": "x:1", "resources": resources}])
     got = validate_object(doc).obj["spec"]["containers"][0]["resources"]
     assert got["requests"] == expected_requests
 
 
 def test_quantities_are_canonical_in_output() -> None:
-    doc = pod(containers=[{"name": "c", "image": "x:1", "resources": {
-        "limits": {"cpu": 1.5, "memory": "1.5Gi", "ephemeral-storage": "1e9"}}}])
+    doc = pod(
+        containers=[
+            {
+                "name": "c",
+                "image": "x:1",
+                "resources": {
+                    "limits": {"cpu": 1.5, "memory": "1.5Gi", "ephemeral-storage": "1e9"}
+                },
+            }
+        ]
+    )
     limits = validate_object(doc).obj["spec"]["containers"][0]["resources"]["limits"]
     assert limits == {"cpu": "1500m", "memory": "1536Mi", "ephemeral-storage": "1e9"}
 
 
 def test_volume_defaults() -> None:
-    doc = pod(volumes=[{"name": "scratch"}, {"name": "cfg", "configMap": {"name": "c"}},
-                       {"name": "host", "hostPath": {"path": "/data"}}])
+    doc = pod(
+        volumes=[
+            {"name": "scratch"},
+            {"name": "cfg", "configMap": {"name": "c"}},
+            {"name": "host", "hostPath": {"path": "/data"}},
+        ]
+    )
     volumes = validate_object(doc).obj["spec"]["volumes"]
     assert volumes[0] == {"name": "scratch", "emptyDir": {}}
     assert volumes[1]["configMap"]["defaultMode"] == 0o644
@@ -141,14 +185,28 @@ def test_volume_defaults() -> None:
         ({"completions": 0}, 0, 1, 6),
         ({"backoffLimit": 4}, 1, 1, 4),
         ({"backoffLimit": 0}, 1, 1, 0),
-        ({"completions": 10, "completionMode": "Indexed", "backoffLimitPerIndex": 1},
-         10, 1, MAX_INT32),
-        ({"completions": 10, "completionMode": "Indexed", "backoffLimitPerIndex": 1,
-          "backoffLimit": 3}, 10, 1, 3),
+        (
+            {"completions": 10, "completionMode": "Indexed", "backoffLimitPerIndex": 1},
+            10,
+            1,
+            MAX_INT32,
+        ),
+        (
+            {
+                "completions": 10,
+                "completionMode": "Indexed",
+                "backoffLimitPerIndex": 1,
+                "backoffLimit": 3,
+            },
+            10,
+            1,
+            3,
+        ),
     ],
 )
-def test_job_defaults(given: dict[str, Any], completions: int | None, parallelism: int,
-                      backoff: int) -> None:
+def test_job_defaults(
+    given: dict[str, Any], completions: int | None, parallelism: int, backoff: int
+) -> None:
     spec = validate_object(job(**given)).obj["spec"]
     assert spec.get("completions") == completions
     assert spec["parallelism"] == parallelism
@@ -161,11 +219,15 @@ def test_job_defaults(given: dict[str, Any], completions: int | None, parallelis
 
 
 def test_job_pod_failure_policy_defaults() -> None:
-    policy = {"rules": [
-        {"action": "FailJob", "onExitCodes": {"containerName": "main", "operator": "In",
-                                              "values": [42]}},
-        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
-    ]}
+    policy = {
+        "rules": [
+            {
+                "action": "FailJob",
+                "onExitCodes": {"containerName": "main", "operator": "In", "values": [42]},
+            },
+            {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+        ]
+    }
     spec = validate_object(job(podFailurePolicy=policy)).obj["spec"]
     assert spec["podReplacementPolicy"] == "Failed"
     assert spec["podFailurePolicy"]["rules"][1]["onPodConditions"] == [
@@ -180,8 +242,12 @@ def test_job_given_values_kept() -> None:
 
 
 def test_cronjob_defaults_leave_the_job_spec_alone() -> None:
-    doc = {"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "c"},
-           "spec": {"schedule": "@hourly", "jobTemplate": {"spec": {"template": template()}}}}
+    doc = {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {"name": "c"},
+        "spec": {"schedule": "@hourly", "jobTemplate": {"spec": {"template": template()}}},
+    }
     spec = validate_object(doc).obj["spec"]
     assert spec["concurrencyPolicy"] == "Allow"
     assert spec["suspend"] is False
@@ -193,33 +259,47 @@ def test_cronjob_defaults_leave_the_job_spec_alone() -> None:
 
 # -- Deployment, ReplicaSet (3.1) ----------------------------------------------------------------
 def deployment(**spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
-            "spec": {"selector": {"matchLabels": {"app": "x"}},
-                     "template": template("Always"), **spec}}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": template("Always"), **spec},
+    }
 
 
 def test_deployment_defaults() -> None:
     spec = validate_object(deployment()).obj["spec"]
     assert spec["replicas"] == 1
-    assert spec["strategy"] == {"type": "RollingUpdate",
-                                "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"}}
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": "25%", "maxUnavailable": "25%"},
+    }
     assert spec["revisionHistoryLimit"] == 10
     assert spec["progressDeadlineSeconds"] == 600
     assert spec["minReadySeconds"] == 0
-    assert spec["template"]["spec"]["containers"][0]["terminationMessagePath"] == "/dev/termination-log"
+    assert (
+        spec["template"]["spec"]["containers"][0]["terminationMessagePath"]
+        == "/dev/termination-log"
+    )
 
 
 def test_deployment_partial_rolling_update_and_recreate() -> None:
     spec = validate_object(deployment(strategy={"rollingUpdate": {"maxSurge": 1}})).obj["spec"]
-    assert spec["strategy"] == {"type": "RollingUpdate",
-                                "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"}}
+    assert spec["strategy"] == {
+        "type": "RollingUpdate",
+        "rollingUpdate": {"maxSurge": 1, "maxUnavailable": "25%"},
+    }
     spec = validate_object(deployment(strategy={"type": "Recreate"})).obj["spec"]
     assert spec["strategy"] == {"type": "Recreate"}
 
 
 def test_replicaset_defaults() -> None:
-    doc = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
-           "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": template("Always")}}
+    doc = {
+        "apiVersion": "apps/v1",
+        "kind": "ReplicaSet",
+        "metadata": {"name": "rs"},
+        "spec": {"selector": {"matchLabels": {"app": "x"}}, "template": template("Always")},
+    }
     spec = validate_object(doc).obj["spec"]
     assert spec["replicas"] == 1
     assert spec["template"]["spec"]["restartPolicy"] == "Always"
@@ -227,10 +307,18 @@ def test_replicaset_defaults() -> None:
 
 # -- Service, HPA, others ------------------------------------------------------------------------
 def test_service_defaults() -> None:
-    doc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
-           "spec": {"selector": {"app": "x"},
-                    "ports": [{"name": "web", "port": 80}, {"name": "x", "port": 81, "targetPort": "http",
-                                             "protocol": "UDP"}]}}
+    doc = {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {
+            "selector": {"app": "x"},
+            "ports": [
+                {"name": "web", "port": 80},
+                {"name": "x", "port": 81, "targetPort": "http", "protocol": "UDP"},
+            ],
+        },
+    }
     spec = validate_object(doc).obj["spec"]
     assert spec["type"] == "ClusterIP"
     assert spec["sessionAffinity"] == "None"
@@ -239,14 +327,24 @@ def test_service_defaults() -> None:
 
 
 def hpa(**spec: Any) -> dict[str, Any]:
-    return {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
-            "metadata": {"name": "h"},
-            "spec": {"scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment",
-                                        "name": "web"}, "maxReplicas": 10, **spec}}
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": {"name": "h"},
+        "spec": {
+            "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web"},
+            "maxReplicas": 10,
+            **spec,
+        },
+    }
 
 
-CPU_80 = [{"type": "Resource",
-           "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}}}]
+CPU_80 = [
+    {
+        "type": "Resource",
+        "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 80}},
+    }
+]
 
 
 def test_hpa_defaults() -> None:
@@ -257,14 +355,20 @@ def test_hpa_defaults() -> None:
 
 
 def test_hpa_behavior_defaults_only_when_set() -> None:
-    spec = validate_object(hpa(behavior={"scaleDown": {"stabilizationWindowSeconds": 60}})).obj["spec"]
+    spec = validate_object(hpa(behavior={"scaleDown": {"stabilizationWindowSeconds": 60}})).obj[
+        "spec"
+    ]
     assert spec["behavior"]["scaleUp"] == {
-        "stabilizationWindowSeconds": 0, "selectPolicy": "Max",
-        "policies": [{"type": "Pods", "value": 4, "periodSeconds": 15},
-                     {"type": "Percent", "value": 100, "periodSeconds": 15}],
+        "stabilizationWindowSeconds": 0,
+        "selectPolicy": "Max",
+        "policies": [
+            {"type": "Pods", "value": 4, "periodSeconds": 15},
+            {"type": "Percent", "value": 100, "periodSeconds": 15},
+        ],
     }
     assert spec["behavior"]["scaleDown"] == {
-        "stabilizationWindowSeconds": 60, "selectPolicy": "Max",
+        "stabilizationWindowSeconds": 60,
+        "selectPolicy": "Max",
         "policies": [{"type": "Percent", "value": 100, "periodSeconds": 15}],
     }
 
@@ -279,25 +383,53 @@ def test_hpa_autoscaling_v1_is_converted() -> None:
 
 
 def test_priority_class_namespace_secret_pvc_endpoints() -> None:
-    pc = validate_object({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
-                          "metadata": {"name": "high"}, "value": 1000})
+    pc = validate_object(
+        {
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": "high"},
+            "value": 1000,
+        }
+    )
     assert pc.obj["preemptionPolicy"] == "PreemptLowerPriority"
     ns = validate_object({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team-a"}})
     assert ns.obj["metadata"]["labels"] == {"kubernetes.io/metadata.name": "team-a"}
     assert ns.obj["status"] == {"phase": "Active"}
-    secret = validate_object({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "s"},
-                              "data": {"a": base64.b64encode(b"old").decode()},
-                              "stringData": {"a": "new", "b": "bee"}})
+    secret = validate_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "s"},
+            "data": {"a": base64.b64encode(b"old").decode()},
+            "stringData": {"a": "new", "b": "bee"},
+        }
+    )
     assert secret.obj["type"] == "Opaque"
     assert "stringData" not in secret.obj
-    assert {k: base64.b64decode(v) for k, v in secret.obj["data"].items()} == {"a": b"new", "b": b"bee"}
-    pvc = validate_object({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
-                           "metadata": {"name": "data"},
-                           "spec": {"accessModes": ["ReadWriteOnce"],
-                                    "resources": {"requests": {"storage": "10Gi"}}}})
+    assert {k: base64.b64decode(v) for k, v in secret.obj["data"].items()} == {
+        "a": b"new",
+        "b": b"bee",
+    }
+    pvc = validate_object(
+        {
+            "apiVersion": "v1",
+            "kind": "PersistentVolumeClaim",
+            "metadata": {"name": "data"},
+            "spec": {
+                "accessModes": ["ReadWriteOnce"],
+                "resources": {"requests": {"storage": "10Gi"}},
+            },
+        }
+    )
     assert pvc.obj["spec"]["volumeMode"] == "Filesystem"
-    ep = validate_object({"apiVersion": "v1", "kind": "Endpoints", "metadata": {"name": "web"},
-                          "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}]})
+    ep = validate_object(
+        {
+            "apiVersion": "v1",
+            "kind": "Endpoints",
+            "metadata": {"name": "web"},
+            "subsets": [{"addresses": [{"ip": "10.0.0.1"}], "ports": [{"port": 80}]}],
+        }
+    )
     assert ep.obj["subsets"][0]["ports"][0]["protocol"] == "TCP"
 
 

@@ -45,7 +45,9 @@ def test_expand(text: str, expected: str) -> None:
 
 def test_expand_command() -> None:
     assert expand_command(["sh", "-c", "echo $(VAR_A) $(NOPE) $$(VAR_B)"], ENV) == [
-        "sh", "-c", "echo A $(NOPE) $(VAR_B)",
+        "sh",
+        "-c",
+        "echo A $(NOPE) $(VAR_B)",
     ]
     assert expand_command([], ENV) == []
 
@@ -62,18 +64,24 @@ def _pod(**spec: Any) -> dict[str, Any]:
             "annotations": {"team": "ml"},
         },
         "spec": {"nodeName": "node-1", "serviceAccountName": "builder", **spec},
-        "status": {"podIP": "10.0.0.5", "hostIP": "192.168.1.2",
-                   "podIPs": [{"ip": "10.0.0.5"}, {"ip": "fd00::5"}]},
+        "status": {
+            "podIP": "10.0.0.5",
+            "hostIP": "192.168.1.2",
+            "podIPs": [{"ip": "10.0.0.5"}, {"ip": "fd00::5"}],
+        },
     }
 
 
 def test_values_refer_to_earlier_entries_only() -> None:
-    container = {"name": "c", "env": [
-        {"name": "A", "value": "a"},
-        {"name": "B", "value": "$(A)-b-$(C)"},
-        {"name": "C", "value": "c"},
-        {"name": "D", "value": "$(C)$$(A)"},
-    ]}
+    container = {
+        "name": "c",
+        "env": [
+            {"name": "A", "value": "a"},
+            {"name": "B", "value": "$(A)-b-$(C)"},
+            {"name": "C", "value": "c"},
+            {"name": "D", "value": "$(C)$$(A)"},
+        ],
+    }
     env = container_env(_pod(), container)
     assert env["B"] == "a-b-$(C)"
     assert env["D"] == "c$(A)"
@@ -102,14 +110,20 @@ def test_later_entry_overrides_earlier() -> None:
     ],
 )
 def test_field_ref(field_path: str, expected: str) -> None:
-    container = {"name": "c", "env": [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": field_path}}}]}
+    container = {
+        "name": "c",
+        "env": [{"name": "X", "valueFrom": {"fieldRef": {"fieldPath": field_path}}}],
+    }
     assert container_env(_pod(), container)["X"] == expected
 
 
 def test_field_ref_not_yet_known_is_empty() -> None:
     pod = _pod()
     del pod["status"]
-    container = {"name": "c", "env": [{"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}]}
+    container = {
+        "name": "c",
+        "env": [{"name": "IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}}],
+    }
     assert container_env(pod, container)["IP"] == ""
 
 
@@ -124,10 +138,13 @@ def test_hostname() -> None:
 
 
 def test_extra_is_visible_and_overridable() -> None:
-    container = {"name": "c", "env": [
-        {"name": "SHARD", "value": "shard-$(JOB_COMPLETION_INDEX)"},
-        {"name": "OVERRIDE", "value": "mine"},
-    ]}
+    container = {
+        "name": "c",
+        "env": [
+            {"name": "SHARD", "value": "shard-$(JOB_COMPLETION_INDEX)"},
+            {"name": "OVERRIDE", "value": "mine"},
+        ],
+    }
     env = container_env(_pod(), container, extra={"JOB_COMPLETION_INDEX": "3", "OVERRIDE": "x"})
     assert env["SHARD"] == "shard-3"
     assert env["OVERRIDE"] == "mine"
@@ -136,7 +153,10 @@ def test_extra_is_visible_and_overridable() -> None:
 
 @pytest.mark.parametrize("key", ["configMapKeyRef", "secretKeyRef"])
 def test_key_refs_need_a_resolver(key: str) -> None:
-    container = {"name": "c", "env": [{"name": "X", "valueFrom": {key: {"name": "cfg", "key": "k"}}}]}
+    container = {
+        "name": "c",
+        "env": [{"name": "X", "valueFrom": {key: {"name": "cfg", "key": "k"}}}],
+    }
     with pytest.raises(ValueError, match="must be looked up first"):
         container_env(_pod(), container)
 
@@ -156,8 +176,10 @@ def test_key_refs_with_resolver() -> None:
         "env": [
             {"name": "MODE", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "mode"}}},
             {"name": "TOKEN", "valueFrom": {"secretKeyRef": {"name": "creds", "key": "token"}}},
-            {"name": "OPT", "valueFrom": {"secretKeyRef": {"name": "gone", "key": "x",
-                                                          "optional": True}}},
+            {
+                "name": "OPT",
+                "valueFrom": {"secretKeyRef": {"name": "gone", "key": "x", "optional": True}},
+            },
             {"name": "ALL", "value": "$(MODE)/$(CFG_LEVEL)"},
         ],
     }
@@ -168,10 +190,16 @@ def test_key_refs_with_resolver() -> None:
     assert env["ALL"] == "fast/3"
     assert "OPT" not in env
 
-    missing = {"name": "c", "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "nope"}}}]}
+    missing = {
+        "name": "c",
+        "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {"name": "cfg", "key": "nope"}}}],
+    }
     with pytest.raises(ValueError, match="couldn't find key 'nope'"):
         container_env(_pod(), missing, resolver=resolver)
-    absent = {"name": "c", "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "zz", "key": "k"}}}]}
+    absent = {
+        "name": "c",
+        "env": [{"name": "X", "valueFrom": {"secretKeyRef": {"name": "zz", "key": "k"}}}],
+    }
     with pytest.raises(ValueError, match="Secret 'zz' not found"):
         container_env(_pod(), absent, resolver=resolver)
 
@@ -199,6 +227,9 @@ def test_resource_field_ref(resource: str, divisor: str | None, expected: str) -
 
 
 def test_resource_field_ref_unset_limit() -> None:
-    container = {"name": "c", "env": [{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}]}
+    container = {
+        "name": "c",
+        "env": [{"name": "X", "valueFrom": {"resourceFieldRef": {"resource": "limits.cpu"}}}],
+    }
     with pytest.raises(ValueError, match="allocatable"):
         container_env(_pod(), container)

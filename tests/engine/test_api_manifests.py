@@ -17,16 +17,17 @@ POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n"
 
 
 def test_multi_document_skips_empty() -> None:
-    text = "---\n" + POD.format(name="a") + "---\n---\n# only a comment\n---\n" + POD.format(
-        name="b"
+    text = (
+        "---\n" + POD.format(name="a") + "---\n---\n# only a comment\n---\n" + POD.format(name="b")
     )
     docs = load_documents(text, source="x.yaml")
     assert [d["metadata"]["name"] for d in docs] == ["a", "b"]
 
 
 def test_json_is_yaml() -> None:
-    docs = load_documents('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "j"}}',
-                          source="p.json")
+    docs = load_documents(
+        '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "j"}}', source="p.json"
+    )
     assert docs == [{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "j"}}]
 
 
@@ -83,7 +84,9 @@ def test_tab_indentation_error() -> None:
 def test_document_not_a_mapping(text: str, what: str) -> None:
     with pytest.raises(BadRequestError) as info:
         load_documents(POD.format(name="a") + "---\n" + text, source="m.yaml")
-    assert str(info.value).startswith(f"m.yaml: document 2 is not a mapping of fields (got a {what})")
+    assert str(info.value).startswith(
+        f"m.yaml: document 2 is not a mapping of fields (got a {what})"
+    )
 
 
 def test_list_item_not_a_mapping() -> None:
@@ -95,13 +98,18 @@ def test_read_file(tmp_path: Path) -> None:
     path = tmp_path / "pods.yaml"
     path.write_text(POD.format(name="a") + "---\n" + POD.format(name="b"))
     pairs = read_manifests(str(path))
-    assert [(src, d["metadata"]["name"]) for src, d in pairs] == [(str(path), "a"), (str(path), "b")]
+    assert [(src, d["metadata"]["name"]) for src, d in pairs] == [
+        (str(path), "a"),
+        (str(path), "b"),
+    ]
 
 
 def test_read_directory_sorted_not_recursive(tmp_path: Path) -> None:
     (tmp_path / "b.yml").write_text(POD.format(name="b"))
     (tmp_path / "a.yaml").write_text(POD.format(name="a"))
-    (tmp_path / "c.json").write_text('{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "c"}}')
+    (tmp_path / "c.json").write_text(
+        '{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "c"}}'
+    )
     (tmp_path / "notes.txt").write_text("not a manifest")
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "d.yaml").write_text(POD.format(name="d"))

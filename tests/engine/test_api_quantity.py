@@ -55,8 +55,29 @@ def test_parse_vectors(text: str, milli: int, value: int, canonical: str) -> Non
 @pytest.mark.parametrize(
     "text",
     [
-        "1.1.M", "1+1.0M", "0.1mi", "0.1am", "aoeu", ".5i", "1i", "-3.01i", "-3.01e-",
-        " 1", "1 ", "1K", "1KB", "1KiB", "1Zi", "12Q", ".", "", "1e", "e3", "Mi", "1Mib", "0x10",
+        "1.1.M",
+        "1+1.0M",
+        "0.1mi",
+        "0.1am",
+        "aoeu",
+        ".5i",
+        "1i",
+        "-3.01i",
+        "-3.01e-",
+        " 1",
+        "1 ",
+        "1K",
+        "1KB",
+        "1KiB",
+        "1Zi",
+        "12Q",
+        ".",
+        "",
+        "1e",
+        "e3",
+        "Mi",
+        "1Mib",
+        "0x10",
     ],
 )
 def test_invalid(text: str) -> None:
@@ -100,7 +121,9 @@ def test_compare_and_hash() -> None:
     assert parse_quantity("3") == 3
     assert parse_quantity("0") == 0
     assert sorted([parse_quantity("1"), parse_quantity("10m"), parse_quantity("1Ki")]) == [
-        parse_quantity("10m"), parse_quantity("1"), parse_quantity("1024"),
+        parse_quantity("10m"),
+        parse_quantity("1"),
+        parse_quantity("1024"),
     ]
 
 
@@ -110,7 +133,9 @@ def test_add_and_sum() -> None:
     assert str(total) == "1750m"
     assert str(parse_quantity("1Gi") + parse_quantity("512Mi")) == "1536Mi"
     assert str(parse_quantity("2") - parse_quantity("500m")) == "1500m"
-    assert str(parse_quantity("0") + parse_quantity("1Gi")) == "1Gi"  # zero takes the other's family
+    assert (
+        str(parse_quantity("0") + parse_quantity("1Gi")) == "1Gi"
+    )  # zero takes the other's family
     assert str(-parse_quantity("1")) == "-1"
 
 
