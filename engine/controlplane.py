@@ -37,12 +37,13 @@ def running_pid(home: Path) -> int | None:
 
 class ControlPlane:
     def __init__(self, home: Path, *, ray_address: str | None, ray_auth: dict[str, str] | None = None,
-                 host: str = "127.0.0.1", port: int = 0) -> None:
+                 host: str = "127.0.0.1", port: int = 0, store_history: int = 10000) -> None:
         self.home = home
         self.ray_address = ray_address
         self.ray_auth = ray_auth
         self.host = host
         self.port = port
+        self.store_history = store_history
         self.store: Store | None = None
         self.runtime: Any = None
         self.scheduler: Scheduler | None = None
@@ -55,7 +56,7 @@ class ControlPlane:
             raise UnavailableError(f"a tugboat control plane (pid {other}) already runs for "
                                    f"{self.home}; stop it with `tug down`")
         self.home.mkdir(parents=True, exist_ok=True)
-        self.store = Store(self.home / "store.db")
+        self.store = Store(self.home / "store.db", history=self.store_history)
         for ns in ("default", "kube-system"):
             try:
                 self.store.create("namespaces", {"apiVersion": "v1", "kind": "Namespace",
@@ -73,7 +74,8 @@ class ControlPlane:
         await self.scheduler.start()
         token = write_config(self.home, server="http://placeholder").token
         server = Server(self.store, token=token, runtime=self.runtime)
-        self._runner = web.AppRunner(server.app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(server.app, access_log=None, handle_signals=False,
+                                    handler_cancellation=True, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
         await site.start()

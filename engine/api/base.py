@@ -40,13 +40,14 @@ NotImplementedField = Annotated[Any, NOT_IMPLEMENTED]
 
 def _quantity(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-        raise ValueError("expected a quantity such as 500m, 2 or 128Mi")
+        # pydantic turns ValueError (not TypeError) into a field error
+        raise ValueError("expected a quantity such as 500m, 2 or 128Mi")  # noqa: TRY004
     return str(parse_quantity(value))
 
 
 def _int_or_string(value: Any) -> int | str:
     if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise ValueError("expected an integer or a string")
+        raise ValueError("expected an integer or a string")  # noqa: TRY004
     return value
 
 

@@ -70,8 +70,10 @@ def port_number_or_name(path: str, value: Any) -> list[str]:
         if value.isdigit():
             return in_range(path, int(value), 1, 65535)
         return [
-            f"{path}: must be a port number (1-65535) or an IANA service name (at most 15 "
-            f"lower case letters, digits or '-', with at least one letter), got {show(value)}"
+            (
+                f"{path}: must be a port number (1-65535) or an IANA service name (at most 15 "
+                f"lower case letters, digits or '-', with at least one letter), got {show(value)}"
+            )
         ]
     return in_range(path, value, 1, 65535)
 
@@ -80,8 +82,10 @@ def int_or_percent(path: str, value: Any) -> list[str]:
     """A non-negative integer or "N%" (maxSurge, maxUnavailable)."""
     if isinstance(value, str) and not _PERCENT_RE.fullmatch(value):
         return [
-            f'{path}: must be a non-negative integer or a percentage such as "25%", '
-            f"got {show(value)}"
+            (
+                f'{path}: must be a non-negative integer or a percentage such as "25%", '
+                f"got {show(value)}"
+            )
         ]
     return non_negative(path, value)
 

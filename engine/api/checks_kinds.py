@@ -86,8 +86,10 @@ def _well_formed(selector: dict[str, Any]) -> bool:
 def _no_deadline(spec: dict[str, Any]) -> list[str]:
     if d(d(spec.get("template")).get("spec")).get("activeDeadlineSeconds") is not None:
         return [
-            "spec.template.spec.activeDeadlineSeconds: forbidden: activeDeadlineSeconds "
-            "in ReplicaSet is not Supported"
+            (
+                "spec.template.spec.activeDeadlineSeconds: forbidden: activeDeadlineSeconds "
+                "in ReplicaSet is not Supported"
+            )
         ]
     return []
 
@@ -359,8 +361,10 @@ def _time_zone(zone: Any) -> list[str]:
         or any(part in (".", "..") or not _TZ_PART_RE.fullmatch(part) for part in zone.split("/"))
     ):
         return [
-            f'{path}: must be a non-empty IANA time zone name such as "Europe/Paris" '
-            f"(not Local), got {show(zone)}"
+            (
+                f'{path}: must be a non-empty IANA time zone name such as "Europe/Paris" '
+                f"(not Local), got {show(zone)}"
+            )
         ]
     try:
         zoneinfo.ZoneInfo(zone)

@@ -133,7 +133,7 @@ def check_ingress(obj: dict[str, Any]) -> list[str]:
         here = f"spec.rules[{i}]"
         host = d(rule).get("host")
         if isinstance(host, str) and host:
-            bare = host[2:] if host.startswith("*.") else host
+            bare = host.removeprefix("*.")
             if not names.is_dns1123_subdomain(bare):
                 problems.append(
                     f"{here}.host: must be a DNS name, optionally starting with '*.', "
@@ -258,8 +258,10 @@ def check_priority_class(obj: dict[str, Any]) -> list[str]:
         return []
     if name.startswith("system-"):
         return [
-            f"metadata.name: the 'system-' prefix is reserved for "
-            f"{' and '.join(sorted(SYSTEM_PRIORITY_CLASSES))}, got {show(name)}"
+            (
+                f"metadata.name: the 'system-' prefix is reserved for "
+                f"{' and '.join(sorted(SYSTEM_PRIORITY_CLASSES))}, got {show(name)}"
+            )
         ]
     if value is not None and value > HIGHEST_USER_PRIORITY:
         return [f"value: must be less than or equal to {HIGHEST_USER_PRIORITY}, got {value}"]

@@ -255,13 +255,14 @@ def _env_var(path: str, env: dict[str, Any]) -> list[str]:
             f"resourceFieldRef, configMapKeyRef or secretKeyRef, got {len(kinds)}"
         )
     field_path = d(source.get("fieldRef")).get("fieldPath")
-    if isinstance(field_path, str):
-        if not (field_path in ENV_FIELD_PATHS or _ENV_FIELD_MAP_RE.fullmatch(field_path)):
-            problems += unsupported(
-                f"{path}.valueFrom.fieldRef.fieldPath",
-                field_path,
-                (*ENV_FIELD_PATHS, "metadata.labels['<KEY>']", "metadata.annotations['<KEY>']"),
-            )
+    if isinstance(field_path, str) and not (
+        field_path in ENV_FIELD_PATHS or _ENV_FIELD_MAP_RE.fullmatch(field_path)
+    ):
+        problems += unsupported(
+            f"{path}.valueFrom.fieldRef.fieldPath",
+            field_path,
+            (*ENV_FIELD_PATHS, "metadata.labels['<KEY>']", "metadata.annotations['<KEY>']"),
+        )
     api_version = d(source.get("fieldRef")).get("apiVersion")
     problems += unsupported(f"{path}.valueFrom.fieldRef.apiVersion", api_version, ("v1",))
     resource = d(source.get("resourceFieldRef")).get("resource")

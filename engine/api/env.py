@@ -37,7 +37,7 @@ def expand(text: str, env: Mapping[str, str]) -> str:
                     advance = 1
                 else:
                     name = text[cursor + 2 : close]
-                    out.append(env[name] if name in env else f"$({name})")
+                    out.append(env.get(name, f"$({name})"))
                     advance = close - cursor
             else:
                 out.append("$" + nxt)

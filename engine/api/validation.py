@@ -181,6 +181,6 @@ def _path_of(problem: str) -> str:
 
 def _is_covered(path: str, covered: set[str]) -> bool:
     for prefix in covered:
-        if path == prefix or path.startswith(prefix + ".") or path.startswith(prefix + "["):
+        if path == prefix or path.startswith((prefix + ".", prefix + "[")):
             return True
     return False

@@ -51,7 +51,7 @@ class Server:
         r.add_get("/healthz", self._healthz)
         r.add_get("/readyz", self._healthz)
         r.add_get("/livez", self._healthz)
-        r.add_get("/version", lambda _: self._ok(VERSION))
+        r.add_get("/version", self._version)
         r.add_get("/metrics", self._metrics)
         r.add_post("/apis/tugboat.dev/v1/apply", self._apply)
         r.add_post("/apis/tugboat.dev/v1/bench/ray-actors", self._bench_actors)
@@ -93,8 +93,8 @@ class Server:
 
     # ----- plain endpoints ---------------------------------------------------------------
 
-    async def _ok(self, data: Any) -> web.Response:
-        return _json(data)
+    async def _version(self, request: web.Request) -> web.Response:
+        return _json(VERSION)
 
     async def _healthz(self, request: web.Request) -> web.Response:
         self.store.resource_version()  # the store answers
@@ -255,11 +255,11 @@ class Server:
         return resp
 
     async def _logs(self, request: web.Request, target: Target) -> web.StreamResponse:
-        if self.runtime is None:
-            raise NotFoundError("this control plane has no runtime to read logs from")
         ns = target.namespace or "default"
         assert target.name is not None
         pod = self.store.get("pods", ns, target.name)
+        if self.runtime is None:
+            raise NotFoundError("this control plane has no runtime to read logs from")
         q = request.query
         try:
             tail = int(q.get("tailLines", "-1"))

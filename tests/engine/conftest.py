@@ -1,0 +1,46 @@
+"""A real control plane without Ray (store, scheduler, API server) in a background thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from engine.client import Client
+from engine.controlplane import ControlPlane
+
+
+class InProcessServer:
+    def __init__(self, home: Path, *, history: int = 10000) -> None:
+        self.home = home
+        self.loop = asyncio.new_event_loop()
+        self.cp = ControlPlane(home, ray_address=None, port=0, store_history=history)
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        asyncio.run_coroutine_threadsafe(self.cp.start(), self.loop).result(30)
+
+    def client(self) -> Client:
+        return Client.from_config(self.home)
+
+    def call(self, fn, *args, **kw):  # type: ignore[no-untyped-def]
+        """Run `fn` in the server's loop thread (the store is single-threaded)."""
+        async def run():  # type: ignore[no-untyped-def]
+            return fn(*args, **kw)
+        return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
+
+    def close(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.cp.stop(), self.loop).result(30)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture()
+def api_server(tmp_path: Path) -> Iterator[InProcessServer]:
+    srv = InProcessServer(tmp_path / "tug")
+    try:
+        yield srv
+    finally:
+        srv.close()

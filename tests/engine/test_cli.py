@@ -1,0 +1,85 @@
+"""The `tug` command line as a user runs it: real subprocesses against a real API server."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import build_parser
+
+from .conftest import InProcessServer
+
+VERBS = ["up", "down", "server", "apply", "create", "get", "describe", "delete", "logs",
+         "version", "bench"]
+
+
+def tug(home: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TUG_HOME": str(home)}
+    return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, input=input,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("verb", VERBS)
+def test_every_verb_has_help(verb: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([verb, "--help"])
+    assert exit_.value.code == 0
+    assert "usage: tug " + verb in capsys.readouterr().out
+
+
+def test_no_server_is_one_clear_line(tmp_path: Path) -> None:
+    out = tug(tmp_path, "get", "pods")
+    assert out.returncode == 1
+    assert out.stderr.startswith("error: no tugboat config at ")
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_user_mistakes_are_errors_not_tracebacks(api_server: InProcessServer) -> None:
+    home = api_server.home
+    bad = "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: [{name: c, image: i, bogus: 1}]}\n"
+    cases = [
+        (("get", "flurbs"), 'the server doesn\'t have a resource type "flurbs"'),
+        (("apply", "-f", "/no/such/file.yaml"), "/no/such/file.yaml"),
+        (("apply", "-f", "-"), "spec.containers[0].bogus: unknown field"),
+        (("apply", "-f", "-", "--dry-run"), "spec.containers[0].bogus"),
+        (("delete", "pods"), "no name was specified"),
+        (("logs", "nope"), 'pods "nope" not found'),
+    ]
+    for args, needle in cases:
+        out = tug(home, *args, input=bad)
+        assert out.returncode != 0, args
+        assert needle in out.stderr, (args, out.stderr)
+        assert "Traceback" not in out.stderr
+
+
+def test_apply_get_delete_round_trip(api_server: InProcessServer) -> None:
+    home = api_server.home
+    manifest = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, labels: {app: a}}\n"
+                "data: {k: v}\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: team}\n")
+    out = tug(home, "apply", "-f", "-", input=manifest)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines() == ["configmap/settings created", "namespace/team created"]
+    assert tug(home, "apply", "-f", "-", input=manifest).stdout.splitlines() == [
+        "configmap/settings unchanged", "namespace/team unchanged"]
+    assert tug(home, "get", "cm", "-o", "name").stdout == "configmap/settings\n"
+    listing = json.loads(tug(home, "get", "configmaps", "-o", "json").stdout)
+    assert listing["kind"] == "List" and listing["items"][0]["data"] == {"k": "v"}
+    one = json.loads(tug(home, "get", "cm", "settings", "-o", "json").stdout)
+    assert one["kind"] == "ConfigMap"
+    table = tug(home, "get", "cm", "--show-labels").stdout.splitlines()
+    assert table[0].split() == ["NAME", "DATA", "AGE", "LABELS"] and "app=a" in table[1]
+    assert tug(home, "get", "pods").stderr.strip() == "No resources found in default namespace."
+    out = tug(home, "delete", "-l", "app=a", "cm")
+    assert out.stdout.strip() == 'configmap "settings" deleted'
+    assert "No resources found" in tug(home, "get", "cm").stderr
+
+
+def test_version(api_server: InProcessServer) -> None:
+    out = tug(api_server.home, "version")
+    assert out.returncode == 0
+    assert out.stdout.startswith("Client Version: v0.1.0\nServer Version: v1.")

@@ -1,0 +1,151 @@
+"""The pod runner (the kubelet inside a pod actor) with real processes and no Ray."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.runtime.podrunner import PodRunner, crashloop_delay, should_restart
+
+
+@pytest.mark.parametrize("crashes,delay", [(1, 0), (2, 10), (3, 20), (4, 40), (5, 80), (6, 160),
+                                           (7, 300), (8, 300), (20, 300)])
+def test_crashloop_delays_follow_the_kubelet(crashes: int, delay: float) -> None:
+    assert crashloop_delay(crashes) == delay
+
+
+@pytest.mark.parametrize("policy,code,restart", [
+    ("Always", 0, True), ("Always", 1, True), ("OnFailure", 0, False), ("OnFailure", 2, True),
+    ("Never", 0, False), ("Never", 1, False)])
+def test_restart_policy(policy: str, code: int, restart: bool) -> None:
+    assert should_restart(policy, code) is restart
+
+
+def make_pod(containers: list[dict[str, Any]], *, restart: str = "Never",
+             init: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    spec: dict[str, Any] = {"restartPolicy": restart, "nodeName": "n1", "containers": containers}
+    if init:
+        spec["initContainers"] = init
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "default", "uid": "0123456789abcdef",
+                         "labels": {"app": "x"}},
+            "spec": spec, "status": {"hostIP": "10.0.0.1", "podIP": "10.0.0.1"}}
+
+
+def sh(name: str, script: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "image": "busybox", "command": ["sh", "-c", script], **extra}
+
+
+def run_until(runner: PodRunner, phases: tuple[str, ...], timeout: float = 30) -> dict[str, Any]:
+    version, events = 0, 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        snap = runner.watch(version, events, timeout=1.0)
+        version, events = snap["version"], snap["eventCount"]
+        if snap["status"]["phase"] in phases:
+            return snap["status"]
+    raise AssertionError(f"pod never reached {phases}")
+
+
+def test_env_fieldrefs_and_expansion_reach_the_process(tmp_path: Path) -> None:
+    c = sh("main", 'echo "$GREETING $MY_POD $MY_NODE $MY_IP $APP $HOSTNAME"; echo "$(GREETING)"',
+           env=[{"name": "WHO", "value": "world"},
+                {"name": "GREETING", "value": "hello $(WHO)"},
+                {"name": "MY_POD", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+                {"name": "MY_NODE", "valueFrom": {"fieldRef": {"fieldPath": "spec.nodeName"}}},
+                {"name": "MY_IP", "valueFrom": {"fieldRef": {"fieldPath": "status.podIP"}}},
+                {"name": "APP", "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['app']"}}}])
+    runner = PodRunner(make_pod([c]), log_root=tmp_path)
+    runner.start()
+    status = run_until(runner, ("Succeeded", "Failed"))
+    assert status["phase"] == "Succeeded"
+    text = runner.log_path("main", 0).read_text()
+    assert text == "hello world p n1 10.0.0.1 x p\nhello world\n"
+
+
+def test_init_containers_run_first_and_a_failing_one_fails_the_pod(tmp_path: Path) -> None:
+    marker = tmp_path / "init-ran"
+    ok = PodRunner(make_pod([sh("main", f"test -f {marker}")],
+                            init=[sh("prep", f"touch {marker}")]), log_root=tmp_path)
+    ok.start()
+    assert run_until(ok, ("Succeeded", "Failed"))["phase"] == "Succeeded"
+    bad = PodRunner(make_pod([sh("main", "true")], init=[sh("prep", "exit 4")]), log_root=tmp_path)
+    bad.start()
+    status = run_until(bad, ("Succeeded", "Failed"))
+    assert status["phase"] == "Failed"
+    assert status["initContainerStatuses"][0]["state"]["terminated"]["exitCode"] == 4
+    assert status["containerStatuses"][0]["started"] is False
+
+
+def test_missing_executable_is_a_start_error(tmp_path: Path) -> None:
+    c = {"name": "main", "image": "x", "command": ["/definitely/not/here"]}
+    runner = PodRunner(make_pod([c]), log_root=tmp_path)
+    runner.start()
+    status = run_until(runner, ("Succeeded", "Failed"))
+    term = status["containerStatuses"][0]["state"]["terminated"]
+    assert (term["reason"], term["exitCode"]) == ("StartError", 128)
+    assert "/definitely/not/here" in term["message"]
+
+
+def test_stop_runs_prestop_then_term_then_kill_after_grace(tmp_path: Path) -> None:
+    hook = tmp_path / "prestop"
+    c = sh("main", "trap 'echo term' TERM; echo up; while true; do sleep 0.1; done",
+           lifecycle={"preStop": {"exec": {"command": ["sh", "-c", f"echo hook > {hook}"]}}})
+    runner = PodRunner(make_pod([c], restart="Always"), log_root=tmp_path)
+    runner.start()
+    run_until(runner, ("Running",))
+    started = time.monotonic()
+    status = runner.stop(2.0)
+    assert time.monotonic() - started >= 1.9  # it ignored TERM, so it waited out the grace
+    term = status["containerStatuses"][0]["state"]["terminated"]
+    assert term["exitCode"] == 137
+    assert hook.read_text() == "hook\n"
+    assert "term" in runner.log_path("main", 0).read_text()
+
+
+def test_stop_kills_the_whole_process_group(tmp_path: Path) -> None:
+    pidfile = tmp_path / "child.pid"
+    c = sh("main", f"sleep 1000 & echo $! > {pidfile}; wait")
+    runner = PodRunner(make_pod([c], restart="Always"), log_root=tmp_path)
+    runner.start()
+    run_until(runner, ("Running",))
+    deadline = time.monotonic() + 10
+    while not pidfile.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    child = int(pidfile.read_text())
+    runner.stop(1.0)
+    time.sleep(0.2)
+    try:
+        state = Path(f"/proc/{child}/stat").read_text().split()[2]
+    except FileNotFoundError:
+        state = "gone"
+    assert state in ("gone", "Z")
+
+
+def test_no_command_and_no_runtime_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.runtime.podrunner as pr
+
+    monkeypatch.setitem(pr._runtime_cache, "rt", None)
+    runner = PodRunner(make_pod([{"name": "web", "image": "nginx"}]), log_root=tmp_path)
+    runner.start()
+    status = run_until(runner, ("Succeeded", "Failed"))
+    assert status["reason"] == "ContainerRuntimeUnavailable"
+    waiting = status["containerStatuses"][0]["state"]["waiting"]
+    assert waiting["reason"] == "ContainerRuntimeUnavailable"
+
+
+def test_args_without_command_run_as_the_command_line(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.runtime.podrunner as pr
+
+    monkeypatch.setitem(pr._runtime_cache, "rt", None)
+    c = {"name": "hello", "image": "busybox", "args": ["/bin/sh", "-c", "echo Hello"]}
+    runner = PodRunner(make_pod([c]), log_root=tmp_path)
+    runner.start()
+    assert run_until(runner, ("Succeeded", "Failed"))["phase"] == "Succeeded"
+    assert runner.log_path("hello", 0).read_text() == "Hello\n"
+    snap = runner.watch(0, 0, timeout=0)
+    assert any(e["reason"] == "EntrypointUnknown" for e in snap["events"])

@@ -1,0 +1,185 @@
+"""The API server over HTTP with the real store: auth, apply atomicity, CRUD, watch, errors."""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from engine.client import Client
+from engine.errors import (
+    AlreadyExistsError,
+    BadRequestError,
+    ConflictError,
+    GoneError,
+    InvalidError,
+    NotFoundError,
+    UnauthorizedError,
+)
+
+from .conftest import InProcessServer
+
+REPO = Path(__file__).resolve().parents[2]
+POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "labels": {"app": "a"}},
+       "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}
+
+
+def test_config_file_is_private_and_names_the_server(api_server: InProcessServer) -> None:
+    path = api_server.home / "config"
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    cfg = yaml.safe_load(path.read_text())
+    assert cfg["server"].startswith("http://127.0.0.1:") and len(cfg["token"]) >= 32
+
+
+@pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic abc"])
+def test_requests_without_the_token_get_401_and_change_nothing(
+        api_server: InProcessServer, header: str | None) -> None:
+    server = yaml.safe_load((api_server.home / "config").read_text())["server"]
+    headers = {"Authorization": header} if header else {}
+    for method, path in (("GET", "/healthz"), ("GET", "/api/v1/namespaces/default/pods"),
+                         ("POST", "/api/v1/namespaces/default/pods")):
+        resp = httpx.request(method, server + path, headers=headers, json=POD)
+        assert resp.status_code == 401
+        assert resp.json()["reason"] == "Unauthorized"
+    with api_server.client() as c:
+        assert c.list("pods")["items"] == []
+    with pytest.raises(UnauthorizedError):
+        Client(server, "wrong").list("pods")
+
+
+def test_bad_multi_document_apply_stores_nothing(api_server: InProcessServer) -> None:
+    docs = [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "good"}, "data": {"a": "b"}},
+        POD,
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+         "spec": {"replicas": "three", "selector": {"matchLabels": {"a": "b"}},
+                  "template": {"metadata": {"labels": {"a": "b"}},
+                               "spec": {"containers": [{"name": "c", "image": "nginx"}]}}}},
+    ]
+    with api_server.client() as c:
+        rv = c.list("pods")["metadata"]["resourceVersion"]
+        with pytest.raises(InvalidError) as err:
+            c.apply(docs)
+        assert any('spec.replicas: expected an integer, got "three"' in d
+                   for d in err.value.details)
+        assert c.list("configmaps")["items"] == [] and c.list("pods")["items"] == []
+        assert c.list("pods")["metadata"]["resourceVersion"] == rv
+
+
+def test_apply_creates_then_reports_unchanged_and_configured(api_server: InProcessServer) -> None:
+    cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm"}, "data": {"a": "1"}}
+    with api_server.client() as c:
+        assert c.apply([cm])["results"][0]["action"] == "created"
+        assert c.apply([cm])["results"][0]["action"] == "unchanged"
+        cm["data"]["a"] = "2"
+        assert c.apply([cm])["results"][0]["action"] == "configured"
+        assert c.get("configmaps", "cm")["data"] == {"a": "2"}
+        with pytest.raises(InvalidError) as err:
+            c.apply([cm], create_only=True)
+        assert err.value.details == ['document 1 (ConfigMap "cm"): configmaps "cm" already exists']
+
+
+def test_apply_warns_about_unimplemented_fields(api_server: InProcessServer) -> None:
+    pod = {**POD, "spec": {**POD["spec"], "hostNetwork": True}}
+    with api_server.client() as c:
+        out = c.apply([pod])
+    assert any("spec.hostNetwork" in w for w in out["warnings"])
+
+
+def test_crud_conflict_and_errors(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        created = c.create(POD)
+        assert created["metadata"]["uid"] and created["metadata"]["resourceVersion"]
+        with pytest.raises(AlreadyExistsError):
+            c.create(POD)
+        stale = dict(created)
+        fresh = c.patch("pods", "p1", {"metadata": {"labels": {"app": "b"}}})
+        assert fresh["metadata"]["labels"] == {"app": "b"}
+        with pytest.raises(ConflictError):
+            c.update({**stale, "metadata": {**stale["metadata"], "labels": {"x": "y"}}})
+        with pytest.raises(NotFoundError, match='pods "nope" not found'):
+            c.get("pods", "nope")
+        with pytest.raises(NotFoundError, match='namespaces "elsewhere" not found'):
+            c.create(POD, namespace="elsewhere")
+        with pytest.raises(BadRequestError, match="labelSelector|selector"):
+            c.list("pods", label_selector="a in (")
+        assert [p["metadata"]["name"] for p in c.list("pods", label_selector="app=b")["items"]] == ["p1"]
+        assert c.list("pods", label_selector="app=a")["items"] == []
+
+
+def test_unbound_pod_is_removed_at_once(api_server: InProcessServer) -> None:
+    pod = {**POD, "spec": {**POD["spec"], "nodeSelector": {"nowhere": "true"}}}
+    with api_server.client() as c:
+        c.create(pod)
+        c.delete("pods", "p1")
+        with pytest.raises(NotFoundError):
+            c.get("pods", "p1")
+
+
+def test_watch_streams_changes_in_order_and_410_when_too_old(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        rv = c.list("configmaps")["metadata"]["resourceVersion"]
+        for i in range(5):
+            c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"cm{i}"}})
+        c.delete("configmaps", "cm0")
+        events = []
+        for kind, obj in c.watch("configmaps", resource_version=rv, timeout=5):
+            events.append((kind, obj["metadata"]["name"]))
+            if len(events) == 6:
+                break
+        assert events == [("ADDED", f"cm{i}") for i in range(5)] + [("DELETED", "cm0")]
+
+
+def test_watch_from_a_compacted_resource_version_is_410(tmp_path: Path) -> None:
+    srv = InProcessServer(tmp_path / "tug", history=5)
+    try:
+        with srv.client() as c:
+            for i in range(120):
+                c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": f"x{i}"}})
+            with pytest.raises(GoneError):
+                for _ in c.watch("configmaps", resource_version="2", timeout=5):
+                    pass
+            resp = c._http.get("/api/v1/namespaces/default/configmaps",
+                               params={"watch": "true", "resourceVersion": "2"})
+            assert resp.status_code == 410
+    finally:
+        srv.close()
+
+
+def test_metrics_and_version(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        c.list("pods")
+        text = c._http.get("/metrics").text
+        assert "tugboat_apiserver_requests_total" in text and 'tugboat_pods{phase="Running"}' in text
+        assert c.version()["gitVersion"].startswith("v1.")
+
+
+def test_every_example_config_applies(api_server: InProcessServer) -> None:
+    from engine.api import read_manifests
+
+    files = sorted((REPO / "configs").rglob("*.yaml"))
+    assert files, "configs/ has example manifests"
+    with api_server.client() as c:
+        for f in files:
+            docs = [d for _, d in read_manifests(str(f))]
+            out = c.apply(docs)
+            assert all(r["action"] == "created" for r in out["results"]), f
+
+
+def test_every_kubernetes_docs_example_applies(api_server: InProcessServer) -> None:
+    from engine.api import read_manifests
+
+    examples = REPO.parent / "shared" / "k8s-examples"
+    if not examples.is_dir():
+        pytest.fail(f"{examples} is missing: the shared/ folder sits beside the repository")
+    docs = [d for _, d in read_manifests(str(examples))]
+    with api_server.client() as c:
+        out = c.apply(docs)
+    kinds = sorted(r["kind"] for r in out["results"])
+    assert kinds == ["CronJob", "Deployment", "Job", "Job", "Job", "ReplicaSet"]
+    assert any("batch/v1beta1 CronJob is deprecated" in w and "batch/v1" in w
+               for w in out["warnings"])
