@@ -6,24 +6,12 @@ Everything outside this package handles objects as plain JSON dicts (camelCase);
 
 from __future__ import annotations
 
-from engine.api.apps import Deployment, ReplicaSet
-from engine.api.base import NotImplementedField
-from engine.api.batch import CronJob, Job
-from engine.api.core import (
-    ConfigMap,
-    Endpoints,
-    Event,
-    Namespace,
-    Node,
-    PersistentVolumeClaim,
-    Secret,
-    Service,
-)
-from engine.api.env import container_env, expand_command
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Light names load at once; the pydantic models and validation load on first use, so a
+# client that only resolves kinds and reads manifests starts fast (`tug get pods`).
 from engine.api.manifests import load_documents, read_manifests
-from engine.api.meta import LabelSelector, ObjectMeta
-from engine.api.other import HorizontalPodAutoscaler, Ingress, PriorityClass
-from engine.api.pod import Container, Pod, PodSpec, PodTemplateSpec
 from engine.api.quantity import Quantity, parse_quantity
 from engine.api.registry import (
     RESOURCES,
@@ -33,8 +21,48 @@ from engine.api.registry import (
     deprecated_api_warning,
     resolve,
 )
-from engine.api.tugboat import Queue
-from engine.api.validation import Validated, validate_documents, validate_object
+
+_LAZY = {
+    "Deployment": "apps", "ReplicaSet": "apps", "NotImplementedField": "base",
+    "CronJob": "batch", "Job": "batch", "ConfigMap": "core", "Endpoints": "core",
+    "Event": "core", "Namespace": "core", "Node": "core", "PersistentVolumeClaim": "core",
+    "Secret": "core", "Service": "core", "container_env": "env", "expand_command": "env",
+    "LabelSelector": "meta", "ObjectMeta": "meta", "HorizontalPodAutoscaler": "other",
+    "Ingress": "other", "PriorityClass": "other", "Container": "pod", "Pod": "pod",
+    "PodSpec": "pod", "PodTemplateSpec": "pod", "Queue": "tugboat", "Validated": "validation",
+    "validate_documents": "validation", "validate_object": "validation",
+}
+
+if TYPE_CHECKING:
+    from engine.api.apps import Deployment, ReplicaSet
+    from engine.api.base import NotImplementedField
+    from engine.api.batch import CronJob, Job
+    from engine.api.core import (
+        ConfigMap,
+        Endpoints,
+        Event,
+        Namespace,
+        Node,
+        PersistentVolumeClaim,
+        Secret,
+        Service,
+    )
+    from engine.api.env import container_env, expand_command
+    from engine.api.meta import LabelSelector, ObjectMeta
+    from engine.api.other import HorizontalPodAutoscaler, Ingress, PriorityClass
+    from engine.api.pod import Container, Pod, PodSpec, PodTemplateSpec
+    from engine.api.tugboat import Queue
+    from engine.api.validation import Validated, validate_documents, validate_object
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.api' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"engine.api.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "RESOURCES",

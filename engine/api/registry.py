@@ -4,24 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pydantic import BaseModel
+import importlib
+from typing import TYPE_CHECKING
 
-from engine.api.apps import Deployment, ReplicaSet
-from engine.api.batch import CronJob, Job
-from engine.api.core import (
-    ConfigMap,
-    Endpoints,
-    Event,
-    Namespace,
-    Node,
-    PersistentVolumeClaim,
-    Secret,
-    Service,
-)
-from engine.api.other import HorizontalPodAutoscaler, Ingress, PriorityClass
-from engine.api.pod import Pod
-from engine.api.tugboat import Queue
 from engine.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 
 @dataclass(frozen=True)
@@ -35,7 +24,12 @@ class ResourceInfo:
     singular: str
     short_names: tuple[str, ...]
     namespaced: bool
-    model: type[BaseModel]
+    model_path: str  # "module:Class", imported on first use so clients need no pydantic
+
+    @property
+    def model(self) -> type[BaseModel]:
+        module, _, name = self.model_path.partition(":")
+        return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
     @property
     def api_version(self) -> str:
@@ -53,37 +47,37 @@ def _info(
     version: str,
     plural: str,
     short: tuple[str, ...],
-    model: type[BaseModel],
+    model: str,
     *,
     namespaced: bool = True,
 ) -> ResourceInfo:
-    return ResourceInfo(kind, group, version, plural, kind.lower(), short, namespaced, model)
+    return ResourceInfo(kind, group, version, plural, kind.lower(), short, namespaced,
+                        f"engine.api.{model}")
 
 
 RESOURCES: tuple[ResourceInfo, ...] = (
-    _info("Pod", "", "v1", "pods", ("po",), Pod),
-    _info("Node", "", "v1", "nodes", ("no",), Node, namespaced=False),
-    _info("Event", "", "v1", "events", ("ev",), Event),
-    _info("Namespace", "", "v1", "namespaces", ("ns",), Namespace, namespaced=False),
-    _info("Service", "", "v1", "services", ("svc",), Service),
-    _info("Endpoints", "", "v1", "endpoints", ("ep",), Endpoints),
-    _info(
-        "PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", ("pvc",), PersistentVolumeClaim
-    ),
-    _info("ConfigMap", "", "v1", "configmaps", ("cm",), ConfigMap),
-    _info("Secret", "", "v1", "secrets", (), Secret),
-    _info("Deployment", "apps", "v1", "deployments", ("deploy",), Deployment),
-    _info("ReplicaSet", "apps", "v1", "replicasets", ("rs",), ReplicaSet),
-    _info("Job", "batch", "v1", "jobs", (), Job),
-    _info("CronJob", "batch", "v1", "cronjobs", ("cj",), CronJob),
-    _info("Ingress", "networking.k8s.io", "v1", "ingresses", ("ing",), Ingress),
+    _info("Pod", "", "v1", "pods", ("po",), "pod:Pod"),
+    _info("Node", "", "v1", "nodes", ("no",), "core:Node", namespaced=False),
+    _info("Event", "", "v1", "events", ("ev",), "core:Event"),
+    _info("Namespace", "", "v1", "namespaces", ("ns",), "core:Namespace", namespaced=False),
+    _info("Service", "", "v1", "services", ("svc",), "core:Service"),
+    _info("Endpoints", "", "v1", "endpoints", ("ep",), "core:Endpoints"),
+    _info("PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", ("pvc",),
+          "core:PersistentVolumeClaim"),
+    _info("ConfigMap", "", "v1", "configmaps", ("cm",), "core:ConfigMap"),
+    _info("Secret", "", "v1", "secrets", (), "core:Secret"),
+    _info("Deployment", "apps", "v1", "deployments", ("deploy",), "apps:Deployment"),
+    _info("ReplicaSet", "apps", "v1", "replicasets", ("rs",), "apps:ReplicaSet"),
+    _info("Job", "batch", "v1", "jobs", (), "batch:Job"),
+    _info("CronJob", "batch", "v1", "cronjobs", ("cj",), "batch:CronJob"),
+    _info("Ingress", "networking.k8s.io", "v1", "ingresses", ("ing",), "other:Ingress"),
     _info(
         "HorizontalPodAutoscaler",
         "autoscaling",
         "v2",
         "horizontalpodautoscalers",
         ("hpa",),
-        HorizontalPodAutoscaler,
+        "other:HorizontalPodAutoscaler",
     ),
     _info(
         "PriorityClass",
@@ -91,10 +85,10 @@ RESOURCES: tuple[ResourceInfo, ...] = (
         "v1",
         "priorityclasses",
         ("pc",),
-        PriorityClass,
+        "other:PriorityClass",
         namespaced=False,
     ),
-    _info("Queue", "tugboat.dev", "v1", "queues", (), Queue),
+    _info("Queue", "tugboat.dev", "v1", "queues", (), "tugboat:Queue"),
 )
 
 # Older apiVersions still accepted with the schema of the current one, mapped to the releases
