@@ -28,18 +28,19 @@ def _pod(name: str, run: str) -> dict[str, Any]:
             "metadata": {"name": name, "labels": {"tugboat.dev/bench": run}},
             "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
                      "containers": [{"name": "c", "image": "busybox",
-                                     "command": ["sh", "-c", "exit 0"]}]}}
+                                     "command": ["sleep", "1"]}]}}
 
 
 def _run_pods(client: Client, ns: str, names: list[str], run: str, *,
-              timeout: float) -> tuple[dict[str, float], dict[str, float]]:
-    """Apply the pods named `names` at once; seconds to Running (or later) and to Succeeded."""
+              timeout: float) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
+    """Apply the pods named `names` at once; seconds to bound, to Running and to Succeeded."""
     listing = client.list("pods", namespace=ns, label_selector=f"tugboat.dev/bench={run}")
     rv = listing["metadata"]["resourceVersion"]
     applied: dict[str, float] = {}
     for name in names:
         applied[name] = time.perf_counter()
         client.create(_pod(name, run), namespace=ns)
+    bound: dict[str, float] = {}
     running: dict[str, float] = {}
     done: dict[str, float] = {}
     deadline = time.monotonic() + timeout
@@ -48,6 +49,8 @@ def _run_pods(client: Client, ns: str, names: list[str], run: str, *,
         now = time.perf_counter()
         name = pod["metadata"]["name"]
         phase = (pod.get("status") or {}).get("phase")
+        if name in applied and pod["spec"].get("nodeName") and name not in bound:
+            bound[name] = now - applied[name]
         if name in applied and phase in STARTED and name not in running:
             running[name] = now - applied[name]
         if name in applied and phase in ("Succeeded", "Failed") and name not in done:
@@ -58,7 +61,7 @@ def _run_pods(client: Client, ns: str, names: list[str], run: str, *,
             break
     if len(done) < len(names):
         raise TugError(f"only {len(done)} of {len(names)} bench pods finished in {timeout:g}s")
-    return running, done
+    return bound, running, done
 
 
 def pods(args: argparse.Namespace) -> int:
@@ -67,15 +70,20 @@ def pods(args: argparse.Namespace) -> int:
     ns = args.namespace
     run = uuid.uuid4().hex[:8]
     with Client.from_config() as client:
-        # Same shape for both: a burst of `count`, then `count` one at a time.
+        # A burst of `count` raw actors, then of `count` pods; then `count` of each one at a
+        # time, alternating, so both see the same machine.
         ray_burst = client.bench_ray_actors(count=args.count)
-        ray_seq = client.bench_ray_actors(count=args.count, sequential=True)
         names = [f"bench-{run}-b{i}" for i in range(args.count)]
-        burst_running, burst_done = _run_pods(client, ns, names, run, timeout=args.timeout)
+        burst_bound, burst_running, burst_done = _run_pods(client, ns, names, run,
+                                                           timeout=args.timeout)
+        ray_seq: list[float] = []
+        seq_bound: dict[str, float] = {}
         seq_running: dict[str, float] = {}
         seq_done: dict[str, float] = {}
         for i in range(args.count):
-            r, d = _run_pods(client, ns, [f"bench-{run}-s{i}"], run, timeout=args.timeout)
+            ray_seq += client.bench_ray_actors(count=1, sequential=True)
+            b, r, d = _run_pods(client, ns, [f"bench-{run}-s{i}"], run, timeout=args.timeout)
+            seq_bound.update(b)
             seq_running.update(r)
             seq_done.update(d)
         client.delete_collection("pods", namespace=ns, label_selector=f"tugboat.dev/bench={run}")
@@ -98,6 +106,10 @@ def pods(args: argparse.Namespace) -> int:
         "sequential_overhead_p50_ms": (_pct(seq_start, 50) - _pct(ray_seq, 50)) * 1000,
         "sequential_overhead_p99_ms": (_pct(seq_start, 99) - _pct(ray_seq, 99)) * 1000,
         "ratio_p50": _pct(pod_start, 50) / _pct(ray_burst, 50),
+        "bind_p50_ms": _pct(list(burst_bound.values()), 50) * 1000,
+        "bind_p99_ms": _pct(list(burst_bound.values()), 99) * 1000,
+        "sequential_bind_p50_ms": _pct(list(seq_bound.values()), 50) * 1000,
+        "sequential_bind_p99_ms": _pct(list(seq_bound.values()), 99) * 1000,
     }
     if args.output == "json":
         print(json.dumps(out, indent=2))
@@ -109,6 +121,9 @@ def pods(args: argparse.Namespace) -> int:
           f"p99 {out['sequential_pod_start_p99_s']:.3f}s (raw Ray actor p50 "
           f"{out['sequential_ray_actor_start_p50_s']:.3f}s); overhead p50 "
           f"{out['sequential_overhead_p50_ms']:.0f} ms, p99 {out['sequential_overhead_p99_ms']:.0f} ms")
+    print(f"apply -> bound to a node: p50 {out['sequential_bind_p50_ms']:.0f} ms, "
+          f"p99 {out['sequential_bind_p99_ms']:.0f} ms one at a time; "
+          f"p99 {out['bind_p99_ms']:.0f} ms in the burst")
     print(f"apply -> Succeeded: p50 {out['pod_succeeded_p50_s']:.3f}s "
           f"p99 {out['pod_succeeded_p99_s']:.3f}s; statistics over {args.count} pods")
     return 0

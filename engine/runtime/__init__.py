@@ -1,12 +1,38 @@
-"""The Ray side of tugboat: the only package that imports ray."""
+"""The Ray side of tugboat: the only package that imports ray.
 
-from engine.runtime.cluster import (
-    connect,
-    local_head_address,
-    start_local_head,
-    stop_local_head,
-)
-from engine.runtime.runtime import Runtime
+Names load on first use: a Ray worker that hosts a pod imports only the actor's module,
+not the control plane's half of the runtime."""
 
-__all__ = ["Runtime", "connect", "local_head_address", "start_local_head",
-           "stop_local_head"]
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+_LAZY = {
+    "Runtime": "runtime",
+    "connect": "cluster",
+    "local_head_address": "cluster",
+    "start_local_head": "cluster",
+    "stop_local_head": "cluster",
+}
+
+if TYPE_CHECKING:
+    from engine.runtime.cluster import (
+        connect,
+        local_head_address,
+        start_local_head,
+        stop_local_head,
+    )
+    from engine.runtime.runtime import Runtime
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.runtime' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"engine.runtime.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+__all__ = ["Runtime", "connect", "local_head_address", "start_local_head", "stop_local_head"]

@@ -89,10 +89,3 @@ class NodeAgent:
             "containerRuntimeVersion": os.path.basename(runtime) if runtime else "none (processes)",
         }
 
-
-@ray.remote(num_cpus=0)
-class Probe:
-    """The baseline for `tug bench`: the cheapest actor Ray can start (create + first call)."""
-
-    def ready(self) -> int:
-        return os.getpid()

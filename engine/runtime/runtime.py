@@ -17,7 +17,8 @@ from engine.clock import Clock, format_time, utcnow
 from engine.errors import BadRequestError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.objects import GPU, amount, internal_ip, is_ready, pod_requests
-from engine.runtime.actors import NodeAgent, PodActor, Probe
+from engine.runtime.actors import NodeAgent, PodActor
+from engine.runtime.probe import Probe
 from engine.runtime.cluster import RAY_NAMESPACE
 from engine.runtime.nodes import NODE_ID_LABEL, node_name, node_object
 
@@ -87,7 +88,7 @@ class Runtime:
         self.sync_nodes()
         items, rv = self.store.list("pods")
         for pod in items:
-            self._on_pod("ADDED", pod)
+            self._on_pod("ADDED", pod, adopt=True)
         self._collect_orphans()
         self._tasks = [asyncio.create_task(self._node_loop(), name="runtime-nodes"),
                        asyncio.create_task(self._pod_loop(rv), name="runtime-pods")]
@@ -188,9 +189,11 @@ class Runtime:
                 log.exception("pod watch failed; relisting")
                 items, since = self.store.list("pods")
                 for pod in items:
-                    self._on_pod("MODIFIED", pod)
+                    self._on_pod("MODIFIED", pod, adopt=True)
 
-    def _on_pod(self, kind: str, pod: dict[str, Any]) -> None:
+    def _on_pod(self, kind: str, pod: dict[str, Any], *, adopt: bool = False) -> None:
+        """React to one pod change. `adopt`: the pod may have an actor from an earlier
+        control plane (startup); otherwise only a pod that has started can have one."""
         meta, spec = pod["metadata"], pod.get("spec") or {}
         uid = meta["uid"]
         handle = self._pods.get(uid)
@@ -207,25 +210,27 @@ class Runtime:
                 if phase in TERMINAL or not (pod.get("status") or {}).get("startTime"):
                     self._finalize(pod)
                     return
-                handle = self._adopt_or_create(pod)
+                handle = self._adopt_or_create(pod, adopt=True)
             if not handle.stopping:
                 handle.stopping = True
                 asyncio.get_running_loop().create_task(self._stop(pod, handle))
             return
         if handle is None and phase not in TERMINAL:
-            self._adopt_or_create(pod)
+            log.debug("pod %s: bound to %s", meta["name"], spec["nodeName"])
+            self._adopt_or_create(pod, adopt=adopt)
 
-    def _adopt_or_create(self, pod: dict[str, Any]) -> _PodHandle:
+    def _adopt_or_create(self, pod: dict[str, Any], *, adopt: bool) -> _PodHandle:
         uid = pod["metadata"]["uid"]
         handle = _PodHandle(uid)
         self._pods[uid] = handle
+        adopt = adopt or bool((pod.get("status") or {}).get("startTime"))
         handle.task = asyncio.get_running_loop().create_task(
-            self._run_pod(pod, handle), name=f"pod-{pod['metadata']['name']}")
+            self._run_pod(pod, handle, adopt=adopt), name=f"pod-{pod['metadata']['name']}")
         return handle
 
-    async def _run_pod(self, pod: dict[str, Any], handle: _PodHandle) -> None:
+    async def _run_pod(self, pod: dict[str, Any], handle: _PodHandle, *, adopt: bool) -> None:
         try:
-            await self._drive(pod, handle)
+            await self._drive(pod, handle, adopt=adopt)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - report, never kill the loop
@@ -235,14 +240,16 @@ class Runtime:
             if not handle.stopping:
                 self._pods.pop(handle.uid, None)
 
-    async def _drive(self, pod: dict[str, Any], handle: _PodHandle) -> None:
+    async def _drive(self, pod: dict[str, Any], handle: _PodHandle, *, adopt: bool) -> None:
         meta = pod["metadata"]
         name = actor_name(pod)
-        try:
-            handle.actor = ray.get_actor(name, namespace=RAY_NAMESPACE)
-            adopted = True
-        except ValueError:
-            adopted = False
+        adopted = False
+        if adopt:  # a GCS round trip: only where an actor may already exist
+            try:
+                handle.actor = ray.get_actor(name, namespace=RAY_NAMESPACE)
+                adopted = True
+            except ValueError:
+                pass
         if not adopted:
             if (pod.get("status") or {}).get("startTime"):
                 self._fail(pod, "PodLost", "its Ray actor is gone (the node or the Ray cluster "
@@ -252,8 +259,8 @@ class Runtime:
             if node_id is None:
                 self._fail(pod, "NodeLost", f"node {pod['spec']['nodeName']} is unknown")
                 return
-            pod = self._with_addresses(pod)
-            self._write_status(pod, {**(pod.get("status") or {})})
+            pod = self._with_addresses(pod)  # the actor reports them back with its first status
+            log.debug("pod %s: creating actor on %s", meta["name"], node_id)
             handle.actor = PodActor.options(
                 name=name, namespace=RAY_NAMESPACE, lifetime="detached", max_restarts=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(
@@ -278,6 +285,7 @@ class Runtime:
                 self._lost(pod, exc)
                 return
             version, seen = snap["version"], snap["eventCount"]
+            log.debug("pod %s: actor reports %s", meta["name"], snap["status"].get("phase"))
             host = pod["spec"]["nodeName"]
             for ev in snap["events"]:
                 self.events.record(pod, ev["type"], ev["reason"], ev["message"], host=host,
