@@ -15,7 +15,7 @@ from engine.runtime.podrunner import PodRunner, container_runtime
 WATCH_TIMEOUT_S = 30.0
 
 
-@ray.remote(max_concurrency=32)
+@ray.remote(max_concurrency=4)  # watch, stop, and room to spare; more threads start slower
 class PodActor:
     """Hosts a PodRunner; the control plane long-polls `watch` and calls `stop` to delete."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -399,25 +400,33 @@ class Runtime:
                                 sequential: bool) -> list[float]:
         """Seconds from create to first answer of `count` raw Ray actors on `node` (the baseline
         `tug bench pods` compares pod start against), started all at once or one at a time."""
-        import time
-
         node_id = self.node_id(node) if node else None
         if node_id is None:
             node_id = next(iter(n["metadata"]["labels"][NODE_ID_LABEL]
                                 for n in self._nodes.values() if is_ready(n)))
         strategy = NodeAffinitySchedulingStrategy(node_id, soft=False)
 
+        actors: list[Any] = []
+
         async def one() -> float:
             t0 = time.perf_counter()
             actor = Probe.options(scheduling_strategy=strategy).remote()
+            actors.append(actor)
             await actor.ready.remote()
-            took = time.perf_counter() - t0
-            ray.kill(actor)
-            return took
+            return time.perf_counter() - t0
 
-        if sequential:
-            return [await one() for _ in range(count)]
-        return list(await asyncio.gather(*(one() for _ in range(count))))
+        try:
+            if sequential:
+                took = []
+                for _ in range(count):
+                    took.append(await one())
+                    self._kill_actor(actors.pop())
+                return took
+            # Like the pods they are compared with, they all stay up until the last is ready.
+            return list(await asyncio.gather(*(one() for _ in range(count))))
+        finally:
+            for actor in actors:
+                self._kill_actor(actor)
 
     # ----- logs -----------------------------------------------------------------------------
 
