@@ -3,10 +3,13 @@ and connect the control plane to a cluster (local or `--ray-address`)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import psutil
@@ -23,8 +26,17 @@ _HEAD_ENV = {
 }
 
 
+_MAX_RAY_DIR = 40  # Ray's session sockets live ~65 characters below it; AF_UNIX allows 107
+
+
 def ray_dir(home: Path) -> Path:
-    return home / "ray"
+    """Where the local head keeps its state: $TUG_HOME/ray, or a short path under the temp
+    directory when $TUG_HOME is too deep for Ray's unix sockets."""
+    path = home.resolve() / "ray"
+    if len(str(path)) <= _MAX_RAY_DIR:
+        return path
+    digest = hashlib.sha1(str(home.resolve()).encode()).hexdigest()[:10]
+    return Path(tempfile.gettempdir()) / f"tugboat-{digest}"
 
 
 def _answers(address: str, timeout: float = 1.0) -> bool:
@@ -79,31 +91,53 @@ def start_local_head(home: Path, *, num_cpus: int | None = None, node_ip: str = 
     return address
 
 
-def stop_local_head(home: Path, *, timeout: float = 15.0) -> int:
-    """Stop every process of this $TUG_HOME's Ray head (and so every pod); returns how many."""
+def stop_local_head(home: Path, *, timeout: float = 1.0) -> int:
+    """Stop every process of this $TUG_HOME's Ray head, and the workers under it (so every
+    pod: a container dies with its actor); returns how many processes there were."""
     marker = str(ray_dir(home)) + "/"
-    procs = []
+    found: dict[int, psutil.Process] = {}
     for proc in psutil.process_iter(["cmdline"]):
         try:
             if marker in " ".join(proc.info["cmdline"] or []):
-                procs.append(proc)
+                found[proc.pid] = proc
+                # Workers (ray::PodActor …) do not name the directory: take the raylet's children.
+                for child in proc.children(recursive=True):
+                    found[child.pid] = child
         except (psutil.NoSuchProcess, psutil.AccessDenied):
             continue
+    procs = list(found.values())
     for proc in procs:
         try:
             proc.terminate()
         except psutil.NoSuchProcess:
             pass
-    _, alive = psutil.wait_procs(procs, timeout=timeout)
+    alive = _wait_gone(procs, timeout)
     for proc in alive:
         try:
             proc.kill()
         except psutil.NoSuchProcess:
             pass
+    _wait_gone(alive, timeout)
     addr = ray_dir(home) / "address"
     if addr.exists():
         addr.unlink()
     return len(procs)
+
+
+def _wait_gone(procs: list[psutil.Process], timeout: float) -> list[psutil.Process]:
+    """Wait until every process has exited (a zombie counts as gone); the ones still alive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = []
+        for proc in procs:
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    alive.append(proc)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.05)
 
 
 def connect(address: str, *, auth: dict[str, str] | None = None) -> None:

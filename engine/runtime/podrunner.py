@@ -18,7 +18,7 @@ from typing import Any
 
 from engine.api import container_env, expand_command
 from engine.clock import format_time, utcnow
-from engine.runtime.process import ContainerProcess, ProcessSpec, run_hook
+from engine.runtime.process import ContainerProcess, GroupReaper, ProcessSpec, run_hook
 
 BACKOFF_INITIAL_S = 10.0
 BACKOFF_CAP_S = 300.0
@@ -111,6 +111,7 @@ class PodRunner:
         self._set_condition("ContainersReady", False, now)
         self._set_condition("Ready", False, now)
         self._main_thread: threading.Thread | None = None
+        self._reaper = GroupReaper()
 
     # ----- the control plane's view ------------------------------------------------------
 
@@ -234,6 +235,7 @@ class PodRunner:
                 self._event("Warning", "Failed", msg)
                 self._changed()
             return 128
+        self._reaper.watch(proc.pid)
         with self._cond:
             c.proc = proc
             c.status["state"] = {"running": {"startedAt": format_time(utcnow())}}
@@ -245,6 +247,9 @@ class PodRunner:
             self._changed()
         code = proc.wait()
         assert code is not None
+        # Like a container's PID namespace: when its main process ends, so does the rest.
+        proc.signal_group(signal.SIGKILL)
+        self._reaper.forget(proc.pid)
         with self._cond:
             started = c.status["state"].get("running", {}).get("startedAt")
             c.status["state"] = {"terminated": {

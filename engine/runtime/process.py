@@ -2,8 +2,10 @@
 
 The child gets a new session (so a stop signals its whole process group) and a
 parent-death signal (so it dies with the thread that started it, which is the
-container's supervisor thread inside the pod actor: a killed actor takes its
-containers with it). No Ray here; the pod runner drives this.
+container's supervisor thread inside the pod actor). What the container forks is in its
+group too: a GroupReaper process, which outlives the actor by design, kills every group
+still registered when the actor's end of its pipe closes (the actor died: kill -9, node
+agent gone, `tug down`). No Ray here; the pod runner drives this.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import ctypes
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -99,3 +103,57 @@ def run_hook(argv: list[str], *, env: dict[str, str], cwd: str | None, timeout: 
             pass
         proc.wait()
         return None
+
+
+# Reads "+PGID" / "-PGID" lines; at end of input (its parent is gone) SIGKILLs what is left.
+_REAPER = """
+import os, signal, sys
+groups = set()
+for line in sys.stdin:
+    line = line.strip()
+    if line[:1] == "+":
+        groups.add(int(line[1:]))
+    elif line[:1] == "-":
+        groups.discard(int(line[1:]))
+for pgid in groups:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except OSError:
+        pass
+"""
+
+
+class GroupReaper:
+    """Kills the process groups of a pod's containers if the pod actor dies without stopping
+    them; started on first use, one per pod."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def _send(self, line: str) -> None:
+        with self._lock:
+            if self._proc is None:
+                self._proc = subprocess.Popen(
+                    [sys.executable, "-I", "-S", "-c", _REAPER], stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                    close_fds=True)
+            assert self._proc.stdin is not None
+            try:
+                self._proc.stdin.write(line.encode() + b"\n")
+                self._proc.stdin.flush()
+            except BrokenPipeError:
+                pass
+
+    def watch(self, pgid: int) -> None:
+        self._send(f"+{pgid}")
+
+    def forget(self, pgid: int) -> None:
+        self._send(f"-{pgid}")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._proc is not None and self._proc.stdin is not None:
+                self._proc.stdin.close()
+                self._proc.wait()
+                self._proc = None

@@ -81,6 +81,8 @@ class Runtime:
         self._pods: dict[str, _PodHandle] = {}
         self._nodes: dict[str, dict[str, Any]] = {}  # node name -> node object
         self._agents: dict[str, Any] = {}
+        self._info: dict[str, dict[str, Any]] = {}  # Ray node id -> what its agent reported
+        self._info_pending: set[str] = set()
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- lifecycle ------------------------------------------------------------------------
@@ -137,15 +139,24 @@ class Runtime:
                 log.warning("node %s: %s", name, exc)
 
     def _node_info(self, entry: dict[str, Any]) -> dict[str, Any] | None:
-        cached = self._nodes.get(node_name(entry))
-        if cached is not None:
-            return (cached.get("status") or {}).get("nodeInfo")
+        """What the node's agent said about it; asked for in the background on first sight,
+        so a node whose agent is slow to start never stalls the control plane."""
+        node_id = str(entry["NodeID"])
+        if node_id in self._info:
+            return self._info[node_id]
+        if node_id not in self._info_pending:
+            self._info_pending.add(node_id)
+            asyncio.get_running_loop().create_task(self._fetch_info(node_id))
+        return None
+
+    async def _fetch_info(self, node_id: str) -> None:
         try:
-            agent = self._agent(str(entry["NodeID"]))
-            return ray.get(agent.info.remote(), timeout=30)
+            self._info[node_id] = await asyncio.wait_for(self._agent(node_id).info.remote(), 120)
+            self.sync_nodes()
         except Exception as exc:  # noqa: BLE001 - a node we cannot describe is still a node
-            log.warning("node %s: no node info: %s", entry.get("NodeID"), exc)
-            return None
+            log.warning("node %s: no node info: %s", node_id, exc)
+        finally:
+            self._info_pending.discard(node_id)
 
     def _agent(self, node_id: str) -> Any:
         if node_id not in self._agents:

@@ -149,3 +149,43 @@ def test_args_without_command_run_as_the_command_line(tmp_path: Path,
     assert runner.log_path("hello", 0).read_text() == "Hello\n"
     snap = runner.watch(0, 0, timeout=0)
     assert any(e["reason"] == "EntrypointUnknown" for e in snap["events"])
+
+
+def test_a_killed_runner_takes_the_whole_container_with_it(tmp_path: Path) -> None:
+    """kill -9 of the process hosting the runner (a pod actor's worker) ends every process the
+    container started, not just its main one."""
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    pidfile = tmp_path / "child.pid"
+    pod = make_pod([sh("main", f"sleep 1000 & echo $! > {pidfile}; wait")], restart="Always")
+    host = subprocess.Popen([sys.executable, "-c", (
+        "import json, sys, time, pathlib\n"
+        "from engine.runtime.podrunner import PodRunner\n"
+        f"r = PodRunner(json.loads(sys.argv[1]), log_root=pathlib.Path({str(tmp_path)!r}))\n"
+        "r.start()\n"
+        "time.sleep(1000)\n"), json.dumps(pod)])
+    try:
+        deadline = time.monotonic() + 20
+        while not (pidfile.exists() and pidfile.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        child = int(pidfile.read_text())
+        assert Path(f"/proc/{child}").exists()
+        os.kill(host.pid, signal.SIGKILL)
+        host.wait()
+
+        def gone() -> bool:
+            try:
+                return Path(f"/proc/{child}/stat").read_text().split()[2] == "Z"
+            except FileNotFoundError:
+                return True
+        deadline = time.monotonic() + 20
+        while not gone() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert gone()
+    finally:
+        if host.poll() is None:
+            host.kill()

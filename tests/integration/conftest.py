@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -40,6 +41,7 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 60.0, interval: float
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     from engine.config import ray_auth_env
     from engine.runtime import start_local_head, stop_local_head
+    from engine.runtime.cluster import ray_dir
 
     home = tmp_path_factory.mktemp("rayhome")
     address = start_local_head(home, num_cpus=4)
@@ -47,6 +49,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
         yield {"address": address, **ray_auth_env(home)}
     finally:
         stop_local_head(home)
+        shutil.rmtree(ray_dir(home), ignore_errors=True)
 
 
 class ControlPlaneProc:

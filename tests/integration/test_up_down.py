@@ -1,0 +1,102 @@
+"""`tug up` and `tug down` as the README uses them: a local Ray head of its own, the control
+plane in the foreground, the hello example, then everything stopped."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from engine.client import Client
+from engine.runtime.cluster import ray_dir
+
+from .conftest import REPO, pod_phase, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def _procs_under(path: Path) -> list[psutil.Process]:
+    marker = str(path)
+    out = []
+    for proc in psutil.process_iter(["cmdline"]):
+        try:
+            if marker in " ".join(proc.info["cmdline"] or []):
+                out.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return out
+
+
+def test_up_runs_the_hello_example_and_down_stops_everything(tmp_path: Path) -> None:
+    home = tmp_path / "tug"
+    env = {**os.environ, "TUG_HOME": str(home)}
+    for key in ("RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"):
+        env.pop(key, None)
+    log = open(tmp_path / "up.log", "wb")
+    up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up", "--headless", "--port", "0",
+                           "--num-cpus", "2"], env=env, stdout=log, stderr=log, cwd=REPO)
+    try:
+        def healthy() -> bool:
+            if up.poll() is not None:
+                raise AssertionError((tmp_path / "up.log").read_text())
+            if not (home / "server.pid").exists():
+                return False
+            with Client.from_config(home) as c:
+                return c.healthz() == "ok"
+        wait_for(healthy, timeout=180, what="tug up to serve")
+        assert (ray_dir(home) / "address").exists()
+
+        def tug(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, cwd=REPO,
+                                  capture_output=True, text=True, timeout=120)
+
+        assert tug("apply", "-f", "configs/examples/hello-pod.yaml").stdout == "pod/hello created\n"
+        with Client.from_config(home) as c:
+            done = wait_for(pod_phase(c, "hello", "Succeeded", "Failed"), timeout=120,
+                            what="hello to finish")
+        assert done["status"]["phase"] == "Succeeded"
+        logs = tug("logs", "hello").stdout
+        assert logs.startswith(f"Hello from hello on node {done['spec']['nodeName']}")
+        assert "tick 3\ndone\n" in logs
+        assert "Successfully assigned default/hello" in tug("describe", "pod", "hello").stdout
+
+        # A long-running pod: `tug down` must stop its process too.
+        pid_file = tmp_path / "sleeper.pid"
+        pod = ("apiVersion: v1\nkind: Pod\nmetadata: {name: sleeper}\nspec:\n  containers:\n"
+               f"  - {{name: s, image: busybox, command: [sh, -c, 'sleep 1000 & echo $! > {pid_file}; "
+               "wait']}\n")
+        out = subprocess.run([sys.executable, "-m", "engine.cli", "apply", "-f", "-"], env=env,
+                             input=pod, capture_output=True, text=True, cwd=REPO, timeout=60)
+        assert out.returncode == 0, out.stderr
+        wait_for(lambda: pid_file.exists() and pid_file.read_text().strip(), timeout=120,
+                 what="the sleeper to start")
+        sleeper = int(pid_file.read_text())
+        assert psutil.pid_exists(sleeper)
+
+        down = tug("down")
+        assert down.returncode == 0, down.stderr
+        assert "stopped the control plane" in down.stdout
+        up.wait(30)
+        wait_for(lambda: not _procs_under(ray_dir(home)), timeout=60,
+                 what="the local Ray cluster's processes to end")
+        def sleeper_gone() -> bool:
+            try:
+                return psutil.Process(sleeper).status() == psutil.STATUS_ZOMBIE
+            except psutil.NoSuchProcess:
+                return True
+        wait_for(sleeper_gone, timeout=30, what="the pod's process to end")
+        assert not (home / "server.pid").exists()
+        assert tug("get", "pods").returncode == 1  # nothing answers any more
+    finally:
+        if up.poll() is None:
+            up.kill()
+        for proc in _procs_under(ray_dir(home)):
+            proc.kill()
+        time.sleep(0.1)
+        shutil.rmtree(ray_dir(home), ignore_errors=True)
