@@ -65,6 +65,9 @@ class ControlPlane:
             except AlreadyExistsError:
                 pass
         if self.ray_address:
+            # We handle SIGTERM ourselves; Ray's handler would print a stack dump first. Ray
+            # reads this when it is imported, so it is set before the runtime is.
+            os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
             from engine.runtime import Runtime, connect
 
             connect(self.ray_address, auth=self.ray_auth)

@@ -43,6 +43,8 @@ def up(args: argparse.Namespace) -> int:
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
                       port=args.port)
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
+    print("control plane stopped; pods keep running on Ray (`tug down` stops them)",
+          file=sys.stderr)
     return 0
 
 

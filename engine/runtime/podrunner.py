@@ -9,6 +9,7 @@ import copy
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -31,6 +32,32 @@ def crashloop_delay(crashes: int) -> float:
     if crashes <= 1:
         return 0.0
     return min(BACKOFF_INITIAL_S * 2 ** (crashes - 2), BACKOFF_CAP_S)
+
+
+def allocate_ports(container: dict[str, Any]) -> list[dict[str, Any]]:
+    """A host port for each declared container port: its hostPort, or a free one on the node.
+    Processes share the node's network, so a port the container asks for is what it gets."""
+    out = []
+    for port in container.get("ports") or []:
+        host = port.get("hostPort")
+        if not host:
+            with socket.socket() as sock:
+                sock.bind(("", 0))
+                host = sock.getsockname()[1]
+        out.append({"name": port.get("name"), "containerPort": port.get("containerPort"),
+                    "hostPort": int(host), "protocol": port.get("protocol", "TCP")})
+    return out
+
+
+def port_env(ports: list[dict[str, Any]]) -> dict[str, str]:
+    """PORT (the first port) and PORT_<NAME> for each named one, as the process sees them."""
+    env: dict[str, str] = {}
+    if ports:
+        env["PORT"] = str(ports[0]["hostPort"])
+    for port in ports:
+        if port.get("name"):
+            env["PORT_" + str(port["name"]).upper().replace("-", "_")] = str(port["hostPort"])
+    return env
 
 
 def should_restart(policy: str, exit_code: int) -> bool:
@@ -77,6 +104,7 @@ class _Container:
     init: bool
     status: dict[str, Any]
     proc: ContainerProcess | None = None
+    ports: list[dict[str, Any]] = field(default_factory=list)
     done: bool = False
     wake: threading.Event = field(default_factory=threading.Event)
 
@@ -266,8 +294,12 @@ class PodRunner:
 
     def _process_spec(self, c: _Container) -> ProcessSpec:
         spec = c.spec
+        if spec.get("ports") and not c.ports:  # once: the same ports across restarts
+            c.ports = allocate_ports(spec)
+            with self._cond:
+                c.status["hostPorts"] = c.ports
         try:
-            env = container_env(self.pod, spec)
+            env = container_env(self.pod, spec, extra=port_env(c.ports))
         except ValueError as exc:
             raise StartFailure("CreateContainerConfigError", str(exc)) from exc
         # The node's basics, then what Ray decided for this actor (its GPUs), then the pod's env.
@@ -291,6 +323,9 @@ class PodRunner:
                 argv += ["-e", f"{key}={value}"]
             if spec.get("workingDir"):
                 argv += ["-w", spec["workingDir"]]
+            for port in c.ports:
+                argv += ["-p", f"{port['hostPort']}:{port['containerPort']}/"
+                               f"{str(port['protocol']).lower()}"]
             return ProcessSpec(argv + [image] + args, full_env, None, log_path)
         if args:
             with self._cond:

@@ -189,3 +189,17 @@ def test_a_killed_runner_takes_the_whole_container_with_it(tmp_path: Path) -> No
     finally:
         if host.poll() is None:
             host.kill()
+
+
+def test_declared_ports_get_host_ports_in_env_and_status(tmp_path: Path) -> None:
+    c = sh("web", 'echo "$PORT $PORT_HTTP $PORT_ADMIN_API"',
+           ports=[{"name": "http", "containerPort": 8080, "protocol": "TCP"},
+                  {"name": "admin-api", "containerPort": 9090, "hostPort": 45678, "protocol": "TCP"}])
+    runner = PodRunner(make_pod([c]), log_root=tmp_path)
+    runner.start()
+    status = run_until(runner, ("Succeeded", "Failed"))
+    ports = status["containerStatuses"][0]["hostPorts"]
+    assert [p["containerPort"] for p in ports] == [8080, 9090]
+    http = ports[0]["hostPort"]
+    assert 0 < http < 65536 and ports[1]["hostPort"] == 45678
+    assert runner.log_path("web", 0).read_text() == f"{http} {http} 45678\n"
