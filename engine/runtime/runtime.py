@@ -344,7 +344,9 @@ class Runtime:
         if not alive.get(node, False):
             self._fail(pod, "NodeLost", f"node {node} is gone (Ray reports it dead)")
         else:
-            self._fail(pod, "PodActorDied", f"the pod's Ray actor died: {type(exc).__name__}")
+            detail = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else ""
+            self._fail(pod, "PodActorDied",
+                       f"the pod's Ray actor died ({type(exc).__name__}){': ' + detail if detail else ''}")
 
     async def _stop(self, pod: dict[str, Any], handle: _PodHandle) -> None:
         grace = pod["metadata"].get("deletionGracePeriodSeconds")
