@@ -17,6 +17,7 @@ from engine.paths import object_path
 class Client:
     def __init__(self, server: str, token: str, *, timeout: float = 30.0) -> None:
         self.server = server.rstrip("/")
+        self.token = token
         self._http = httpx.Client(base_url=self.server, timeout=timeout,
                                   headers={"Authorization": f"Bearer {token}"})
         self.warnings: list[str] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import threading
 import time
 import uuid
 from typing import Any
@@ -33,34 +34,55 @@ def _pod(name: str, run: str) -> dict[str, Any]:
 
 def _run_pods(client: Client, ns: str, names: list[str], run: str, *,
               timeout: float) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    """Apply the pods named `names` at once; seconds to bound, to Running and to Succeeded."""
+    """Apply the pods named `names` at once; seconds to bound, to Running and to Succeeded,
+    each taken when the change reaches a watch that was open before the first apply."""
     listing = client.list("pods", namespace=ns, label_selector=f"tugboat.dev/bench={run}")
     rv = listing["metadata"]["resourceVersion"]
+    seen: list[tuple[float, dict[str, Any]]] = []
+    failure: list[BaseException] = []
+    finished = threading.Event()
+
+    def watch() -> None:
+        with Client(client.server, client.token) as watcher:
+            try:
+                for _, pod in watcher.watch("pods", namespace=ns, resource_version=rv,
+                                            label_selector=f"tugboat.dev/bench={run}",
+                                            timeout=timeout):
+                    seen.append((time.perf_counter(), pod))
+                    done = {p["metadata"]["name"] for _, p in seen
+                            if (p.get("status") or {}).get("phase") in ("Succeeded", "Failed")}
+                    if done >= set(names):
+                        break
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+                failure.append(exc)
+            finally:
+                finished.set()
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    time.sleep(0.2)  # the watch is open before the first pod is applied
     applied: dict[str, float] = {}
     for name in names:
         applied[name] = time.perf_counter()
         client.create(_pod(name, run), namespace=ns)
+    if not finished.wait(timeout):
+        raise TugError(f"bench pods did not finish in {timeout:g}s")
+    if failure:
+        raise failure[0]
     bound: dict[str, float] = {}
     running: dict[str, float] = {}
     done: dict[str, float] = {}
-    deadline = time.monotonic() + timeout
-    for kind, pod in client.watch("pods", namespace=ns, resource_version=rv,
-                                  label_selector=f"tugboat.dev/bench={run}", timeout=timeout):
-        now = time.perf_counter()
+    for now, pod in seen:
         name = pod["metadata"]["name"]
         phase = (pod.get("status") or {}).get("phase")
-        if name in applied and pod["spec"].get("nodeName") and name not in bound:
-            bound[name] = now - applied[name]
-        if name in applied and phase in STARTED and name not in running:
-            running[name] = now - applied[name]
-        if name in applied and phase in ("Succeeded", "Failed") and name not in done:
-            if phase == "Failed":
-                raise TugError(f"bench pod {name} failed: {(pod.get('status') or {}).get('message')}")
-            done[name] = now - applied[name]
-        if len(done) == len(names) or time.monotonic() > deadline:
-            break
-    if len(done) < len(names):
-        raise TugError(f"only {len(done)} of {len(names)} bench pods finished in {timeout:g}s")
+        if phase == "Failed":
+            raise TugError(f"bench pod {name} failed: {(pod.get('status') or {}).get('message')}")
+        if pod["spec"].get("nodeName"):
+            bound.setdefault(name, now - applied[name])
+        if phase in STARTED:
+            running.setdefault(name, now - applied[name])
+        if phase == "Succeeded":
+            done.setdefault(name, now - applied[name])
     return bound, running, done
 
 

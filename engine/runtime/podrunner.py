@@ -263,7 +263,6 @@ class PodRunner:
                 self._event("Warning", "Failed", msg)
                 self._changed()
             return 128
-        self._reaper.watch(proc.pid)
         with self._cond:
             c.proc = proc
             c.status["state"] = {"running": {"startedAt": format_time(utcnow())}}
@@ -273,6 +272,7 @@ class PodRunner:
             self._event("Normal", "Started", f"Started container {name}")
             self._refresh_ready()
             self._changed()
+        self._reaper.watch(proc.pid)  # after Running is out: it may start a process first
         code = proc.wait()
         assert code is not None
         # Like a container's PID namespace: when its main process ends, so does the rest.

@@ -273,12 +273,15 @@ class Runtime:
                 return
             pod = self._with_addresses(pod)  # the actor reports them back with its first status
             log.debug("pod %s: creating actor on %s", meta["name"], node_id)
+            t0 = time.perf_counter()
             handle.actor = PodActor.options(
                 name=name, namespace=RAY_NAMESPACE, lifetime="detached", max_restarts=0,
                 scheduling_strategy=NodeAffinitySchedulingStrategy(
                     node_id, soft=False, _fail_on_unavailable=True),
                 **ray_options(pod),
             ).remote(pod, str(self.log_root))
+            log.debug("pod %s: actor submitted in %.1f ms", meta["name"],
+                      (time.perf_counter() - t0) * 1000)
         version, seen = 0, 0
         unavailable = 0
         while True:
