@@ -1,0 +1,95 @@
+"""Streams and housekeeping through the real CLI: `logs -f`, `get -w`, orphan actors, bench."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from engine.client import Client
+
+from .conftest import REPO, ControlPlaneProc, pod_phase, wait_for
+from .test_pods import pod
+
+pytestmark = pytest.mark.integration
+
+
+def test_logs_follow_streams_until_the_container_ends(control_plane: ControlPlaneProc,
+                                                     client: Client) -> None:
+    client.create(pod("p-follow", "for i in 1 2 3 4; do echo line $i; sleep 0.5; done"))
+    wait_for(pod_phase(client, "p-follow", "Running", "Succeeded"), what="p-follow to start")
+    out = control_plane.tug("logs", "-f", "p-follow", timeout=60)
+    assert out.stdout == "line 1\nline 2\nline 3\nline 4\n"
+    assert control_plane.tug("logs", "p-follow", "--tail", "2").stdout == "line 3\nline 4\n"
+
+
+def test_get_watch_prints_changes(control_plane: ControlPlaneProc, client: Client) -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "get", "pods", "-w",
+                             "-l", "watch=me"], env=control_plane.env, cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)  # the CLI lists and opens its watch
+        body = pod("p-watched", "sleep 1")
+        body["metadata"]["labels"] = {"watch": "me"}
+        client.create(body)
+        wait_for(pod_phase(client, "p-watched", "Succeeded"), what="p-watched to finish")
+        time.sleep(0.5)
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=10)
+    lines = out.splitlines()
+    assert lines[0].split()[:3] == ["NAME", "READY", "STATUS"]
+    statuses = [line.split()[2] for line in lines[1:] if line.startswith("p-watched")]
+    assert "Running" in statuses and statuses[-1] == "Completed"
+
+
+def test_restart_cleans_up_actors_no_pod_owns(control_plane: ControlPlaneProc) -> None:
+    script = textwrap.dedent("""
+        import sys, ray
+        ray.init(address=sys.argv[1], namespace="tugboat", logging_level="ERROR")
+        from engine.runtime.actors import PodActor
+        pod = {"metadata": {"name": "ghost", "namespace": "default", "uid": "deadbeef0000"},
+               "spec": {"restartPolicy": "Never", "nodeName": "n",
+                        "containers": [{"name": "c", "image": "x", "command": ["sleep", "600"]}]}}
+        if sys.argv[2] == "make":
+            a = PodActor.options(name="pod.default.ghost.deadbeef", lifetime="detached",
+                                 num_cpus=0).remote(pod, "/tmp")
+            ray.get(a.pid.remote())
+        else:
+            try:
+                ray.get_actor("pod.default.ghost.deadbeef")
+                print("alive")
+            except ValueError:
+                print("gone")
+    """)
+
+    def ghost(action: str) -> str:
+        out = subprocess.run([sys.executable, "-c", script, control_plane.ray["address"], action],
+                             env=control_plane.env, capture_output=True, text=True, timeout=120,
+                             cwd=REPO)
+        assert out.returncode == 0, out.stderr
+        return out.stdout.strip()
+
+    ghost("make")
+    assert ghost("check") == "alive"
+    control_plane.kill9()
+    control_plane.start()
+    assert ghost("check") == "gone"
+
+
+def test_bench_pods_reports_its_keys(control_plane: ControlPlaneProc) -> None:
+    out = json.loads(control_plane.tug("bench", "pods", "--count", "2", "-o", "json",
+                                       timeout=300).stdout)
+    for key in ("pod_start_p50_s", "pod_start_p99_s", "ray_actor_start_p50_s",
+                "ray_actor_start_p99_s", "overhead_p99_ms"):
+        assert isinstance(out[key], float)
+    assert out["pod_start_p50_s"] > 0 and out["ray_actor_start_p50_s"] > 0
+    assert out["pod_succeeded_p50_s"] >= out["pod_start_p50_s"]
+    with control_plane.client() as c:
+        assert not [p for p in c.list("pods")["items"]
+                    if p["metadata"]["name"].startswith("bench-")
+                    and not p["metadata"].get("deletionTimestamp")]
