@@ -87,3 +87,21 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
             },
         },
     }
+
+
+def gone_node(previous: dict[str, Any], *, now: str) -> dict[str, Any] | None:
+    """`previous` marked NotReady because its Ray node is not in the cluster at all (the Ray
+    cluster was replaced or restarted); None when it is marked so already."""
+    status = previous.get("status") or {}
+    conditions = status.get("conditions") or []
+    ready = next((c for c in conditions if c.get("type") == "Ready"), None)
+    if ready is not None and ready.get("reason") == "RayNodeGone":
+        return None
+    gone = {"type": "Ready", "status": "False", "reason": "RayNodeGone",
+            "message": "this Ray node is not part of the Ray cluster the control plane is "
+                       "attached to (the cluster was restarted or replaced)",
+            "lastHeartbeatTime": (ready or {}).get("lastHeartbeatTime", now),
+            "lastTransitionTime": now if (ready or {}).get("status") != "False"
+            else ready.get("lastTransitionTime", now)}
+    others = [c for c in conditions if c.get("type") != "Ready"]
+    return {**previous, "status": {**status, "conditions": [gone, *others]}}

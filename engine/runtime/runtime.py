@@ -21,7 +21,7 @@ from engine.objects import GPU, amount, internal_ip, is_ready, pod_requests
 from engine.runtime.actors import NodeAgent, PodActor
 from engine.runtime.probe import Probe
 from engine.runtime.cluster import RAY_NAMESPACE
-from engine.runtime.nodes import NODE_ID_LABEL, node_name, node_object
+from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
 
 log = logging.getLogger("tugboat.runtime")
 
@@ -108,7 +108,19 @@ class Runtime:
     def sync_nodes(self) -> None:
         now = format_time(self.clock())
         stored = {n["metadata"]["name"]: n for n in self.store.list("nodes", None)[0]}
-        for entry in ray.nodes():
+        entries = ray.nodes()
+        present = {node_name(e) for e in entries}
+        for name, prev in stored.items():
+            if name not in present:
+                gone = gone_node(prev, now=now)
+                if gone is not None:
+                    self._nodes.pop(name, None)
+                    gone["metadata"].pop("resourceVersion", None)
+                    self.store.update_status("nodes", gone)
+                    self.events.record(gone, "Warning", "NodeNotReady",
+                                       f"Node {name} status is now: NodeNotReady (not in the "
+                                       f"Ray cluster)", component="node-controller")
+        for entry in entries:
             name = node_name(entry)
             prev = stored.get(name)
             if prev is None and not entry.get("Alive"):
@@ -274,12 +286,16 @@ class Runtime:
             pod = self._with_addresses(pod)  # the actor reports them back with its first status
             log.debug("pod %s: creating actor on %s", meta["name"], node_id)
             t0 = time.perf_counter()
-            handle.actor = PodActor.options(
-                name=name, namespace=RAY_NAMESPACE, lifetime="detached", max_restarts=0,
-                scheduling_strategy=NodeAffinitySchedulingStrategy(
-                    node_id, soft=False, _fail_on_unavailable=True),
-                **ray_options(pod),
-            ).remote(pod, str(self.log_root))
+            try:
+                handle.actor = PodActor.options(
+                    name=name, namespace=RAY_NAMESPACE, lifetime="detached", max_restarts=0,
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(
+                        node_id, soft=False, _fail_on_unavailable=True),
+                    **ray_options(pod),
+                ).remote(pod, str(self.log_root))
+            except Exception as exc:  # noqa: BLE001 - Ray refuses at once: node gone or full
+                self._lost(pod, exc)
+                return
             log.debug("pod %s: actor submitted in %.1f ms", meta["name"],
                       (time.perf_counter() - t0) * 1000)
         version, seen = 0, 0
