@@ -29,7 +29,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the control plane in the foreground without the TUI")
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs the local Ray node offers")
     p.add_argument("--simulate-gpus", type=int, default=None, metavar="N",
-                   help="declare N simulated GPUs (reserved: comes with GPU support)")
+                   help="declare N simulated GPUs on the local node (for machines without any)")
+    p.add_argument("--gpu-memory", type=int, default=81920, metavar="MIB",
+                   help="memory of each simulated GPU in MiB (default 81920)")
     p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
     p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
     p.add_argument("--node-ip", default="127.0.0.1",

@@ -27,9 +27,8 @@ def _announce(url: str, home: str) -> None:
 
 
 def up(args: argparse.Namespace) -> int:
-    if args.simulate_gpus is not None:
-        raise BadRequestError("--simulate-gpus: simulated GPUs come with GPU support, "
-                              "which is not built yet")
+    if args.simulate_gpus is not None and args.simulate_gpus < 1:
+        raise BadRequestError("--simulate-gpus: expected a positive number of GPUs")
     home = tug_home()
     os.environ.update(ray_auth_env(home))  # before ray is imported: it reads them then
     from engine.controlplane import ControlPlane, serve
@@ -39,7 +38,8 @@ def up(args: argparse.Namespace) -> int:
     if not args.headless:
         print("tug up: the terminal UI is not built yet; running headless", file=sys.stderr)
     print("Starting (or reusing) the local Ray head…", file=sys.stderr, flush=True)
-    address = start_local_head(home, num_cpus=args.num_cpus, node_ip=args.node_ip)
+    address = start_local_head(home, num_cpus=args.num_cpus, node_ip=args.node_ip,
+                               simulate_gpus=args.simulate_gpus, gpu_memory_mib=args.gpu_memory)
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
                       port=args.port)
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))

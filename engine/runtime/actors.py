@@ -11,6 +11,7 @@ from typing import Any
 import ray
 
 from engine.runtime.podrunner import PodRunner, container_runtime
+from gpu import Nvml
 
 WATCH_TIMEOUT_S = 30.0
 
@@ -20,7 +21,9 @@ class PodActor:
     """Hosts a PodRunner; the control plane long-polls `watch` and calls `stop` to delete."""
 
     def __init__(self, pod: dict[str, Any], log_root: str) -> None:
-        self.runner = PodRunner(pod, log_root=Path(log_root))
+        # The GPUs Ray gave this actor (it set CUDA_VISIBLE_DEVICES to them as well).
+        gpus = [int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()]
+        self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus)
         self.runner.start()
 
     def watch(self, since_version: int, since_event: int,
@@ -80,7 +83,13 @@ class NodeAgent:
         except OSError:
             pass
         runtime = container_runtime()
+        nvml = Nvml()
+        try:
+            inventory = nvml.discover()
+        finally:
+            nvml.close()
         return {
+            "gpu": inventory.to_dict(),
             "hostname": socket.gethostname(),
             "kernelVersion": uname.release,
             "osImage": os_image,

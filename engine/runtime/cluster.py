@@ -4,6 +4,7 @@ and connect the control plane to a cluster (local or `--ray-address`)."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import socket
 import subprocess
@@ -63,8 +64,19 @@ def local_head_address(home: Path) -> str | None:
     return address if _answers(address) else None
 
 
+SIMULATED_GPU = "tugboat_simulated_gpu"
+SIMULATED_GPU_MEMORY = "tugboat_simulated_gpu_memory_mib"
+
+
+def simulated_gpu_args(count: int, *, memory_mib: int) -> list[str]:
+    """`ray start` arguments that declare `count` simulated GPUs: Ray schedules them as GPUs,
+    and the marker resources tell tugboat they are simulated (and how big)."""
+    return [f"--num-gpus={count}",
+            "--resources=" + json.dumps({SIMULATED_GPU: count, SIMULATED_GPU_MEMORY: memory_mib})]
+
+
 def start_local_head(home: Path, *, num_cpus: int | None = None, node_ip: str = "127.0.0.1",
-                     num_gpus: int | None = None, resources: str | None = None) -> str:
+                     simulate_gpus: int | None = None, gpu_memory_mib: int = 81920) -> str:
     """Start (or reuse) the local Ray head of $TUG_HOME; it outlives the control plane."""
     existing = local_head_address(home)
     if existing:
@@ -77,10 +89,8 @@ def start_local_head(home: Path, *, num_cpus: int | None = None, node_ip: str = 
            "--include-dashboard=false", "--disable-usage-stats"]
     if num_cpus is not None:
         cmd.append(f"--num-cpus={num_cpus}")
-    if num_gpus is not None:
-        cmd.append(f"--num-gpus={num_gpus}")
-    if resources:
-        cmd.append(f"--resources={resources}")
+    if simulate_gpus:
+        cmd += simulated_gpu_args(simulate_gpus, memory_mib=gpu_memory_mib)
     env = {**os.environ, **ray_auth_env(home), **_HEAD_ENV}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     address = f"{node_ip}:{port}"

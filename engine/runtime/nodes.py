@@ -30,8 +30,10 @@ def _resources(raw: dict[str, float]) -> dict[str, str]:
 
 
 def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
-                previous: dict[str, Any] | None) -> dict[str, Any]:
-    """The Node object for one `ray.nodes()` entry; keeps transition times of `previous`."""
+                previous: dict[str, Any] | None,
+                gpu: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The Node object for one `ray.nodes()` entry; keeps transition times of `previous`.
+    `gpu` is `gpu.node_gpu_fields(...)` for the node's inventory, when it is known."""
     alive = bool(entry.get("Alive"))
     name = node_name(entry)
     info = info or {}
@@ -59,6 +61,22 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
         labels["kubernetes.io/arch"] = info["architecture"]
     if "node:__internal_head__" in raw:
         labels["node-role.kubernetes.io/control-plane"] = ""
+    conditions = [ready]
+    gpus: list[dict[str, Any]] | None = None
+    if gpu is not None:
+        labels.update(gpu["labels"])
+        if gpu["capacity"]:
+            capacity = {**capacity, "nvidia.com/gpu": str(gpu["capacity"])}
+        old = {c.get("type"): c for c in ((previous or {}).get("status") or {}).get("conditions") or []}
+        for cond in gpu["conditions"]:
+            was = old.get(cond["type"])
+            keep = was is not None and was.get("status") == cond["status"]
+            conditions.append({**cond, "lastHeartbeatTime": now,
+                               "lastTransitionTime": was["lastTransitionTime"] if keep else now})
+        gpus = gpu["gpus"] or None
+    allocatable = dict(capacity)
+    if gpu is not None and gpu["capacity"]:
+        allocatable["nvidia.com/gpu"] = str(gpu["allocatable"])
     meta_prev = (previous or {}).get("metadata") or {}
     for key, value in (meta_prev.get("labels") or {}).items():
         labels.setdefault(key, value)  # labels a user added stay
@@ -70,8 +88,9 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
         "spec": {**((previous or {}).get("spec") or {}), "providerID": f"ray://{entry['NodeID']}"},
         "status": {
             "capacity": capacity,
-            "allocatable": capacity,
-            "conditions": [ready],
+            "allocatable": allocatable,
+            "conditions": conditions,
+            **({"gpus": gpus} if gpus else {}),
             "addresses": [
                 {"type": "InternalIP", "address": str(entry.get("NodeManagerAddress", ""))},
                 {"type": "Hostname", "address": str(entry.get("NodeManagerHostname", ""))},

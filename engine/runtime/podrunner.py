@@ -86,7 +86,7 @@ def container_runtime() -> str | None:
     return _runtime_cache["rt"]
 
 
-_INHERITED_ENV = ("HOME", "LANG", "LC_ALL", "TMPDIR", "USER", "CUDA_VISIBLE_DEVICES")
+_INHERITED_ENV = ("HOME", "LANG", "LC_ALL", "TMPDIR", "USER")
 
 
 class StartFailure(Exception):
@@ -112,7 +112,7 @@ class _Container:
 class PodRunner:
     """Runs one pod on this node. `pod` is the pod object as bound by the scheduler."""
 
-    def __init__(self, pod: dict[str, Any], *, log_root: Path) -> None:
+    def __init__(self, pod: dict[str, Any], *, log_root: Path, gpus: list[int] | None = None) -> None:
         self.pod = pod
         meta, spec = pod["metadata"], pod["spec"]
         self.name = meta["name"]
@@ -135,6 +135,9 @@ class PodRunner:
             "podIP": old.get("podIP"),
             "startTime": now,
         }
+        self.gpus = list(gpus or [])
+        if gpus:  # the node's GPU indexes this pod holds; the control plane adds their UUIDs
+            self.status["gpus"] = [{"index": i} for i in gpus]
         self._set_condition("Initialized", not self._init, now)
         self._set_condition("ContainersReady", False, now)
         self._set_condition("Ready", False, now)
@@ -302,11 +305,13 @@ class PodRunner:
             env = container_env(self.pod, spec, extra=port_env(c.ports))
         except ValueError as exc:
             raise StartFailure("CreateContainerConfigError", str(exc)) from exc
-        # The node's basics, then what Ray decided for this actor (its GPUs), then the pod's env.
+        # The node's basics, then the GPUs Ray gave the pod (exactly those: none is "" so a pod
+        # that asked for no GPU sees none), then the pod's own env.
         base_env = {"PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")}
         for key in _INHERITED_ENV:
             if key in os.environ:
                 base_env[key] = os.environ[key]
+        base_env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in self.gpus)
         full_env = {**base_env, **env}
         command = expand_command(list(spec.get("command") or []), full_env)
         args = expand_command(list(spec.get("args") or []), full_env)
@@ -321,6 +326,8 @@ class PodRunner:
                     f"tug-{self.pod['metadata']['uid'][:8]}-{spec['name']}-{restart}"]
             for key, value in env.items():
                 argv += ["-e", f"{key}={value}"]
+            if self.gpus:
+                argv += ["--gpus", "device=" + ",".join(str(g) for g in self.gpus)]
             if spec.get("workingDir"):
                 argv += ["-w", spec["workingDir"]]
             for port in c.ports:

@@ -20,7 +20,8 @@ from engine.events import EventRecorder
 from engine.objects import GPU, amount, internal_ip, is_ready, pod_requests
 from engine.runtime.actors import NodeAgent, PodActor
 from engine.runtime.probe import Probe
-from engine.runtime.cluster import RAY_NAMESPACE
+from engine.runtime.cluster import RAY_NAMESPACE, SIMULATED_GPU, SIMULATED_GPU_MEMORY
+from gpu import Inventory, node_gpu_fields, simulated_inventory
 from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
 
 log = logging.getLogger("tugboat.runtime")
@@ -73,7 +74,8 @@ class _PodHandle:
 class Runtime:
     """Runs in the control plane's event loop; the only part of the control plane that calls Ray."""
 
-    def __init__(self, store: Any, *, log_root: Path, clock: Clock = utcnow) -> None:
+    def __init__(self, store: Any, *, log_root: Path, clock: Clock = utcnow,
+                 simulated_gpu_product: str = "Simulated GPU") -> None:
         self.store = store
         self.log_root = log_root
         self.clock = clock
@@ -83,6 +85,9 @@ class Runtime:
         self._agents: dict[str, Any] = {}
         self._info: dict[str, dict[str, Any]] = {}  # Ray node id -> what its agent reported
         self._info_pending: set[str] = set()
+        self._inventory: dict[str, Inventory] = {}  # node name -> its GPUs
+        self._unhealthy: dict[str, dict[str, str]] = {}  # node name -> {gpu uuid: reason}
+        self.simulated_gpu_product = simulated_gpu_product
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- lifecycle ------------------------------------------------------------------------
@@ -128,7 +133,8 @@ class Runtime:
             info = self._node_info(entry) if entry.get("Alive") else None
             if info is None and prev is not None:
                 info = {**(prev.get("status") or {}).get("nodeInfo", {})}
-            node = node_object(entry, info=info, now=now, previous=prev)
+            node = node_object(entry, info=info, now=now, previous=prev,
+                               gpu=self._gpu_fields(name, entry, info))
             self._nodes[name] = node
             try:
                 if prev is None:
@@ -149,6 +155,21 @@ class Runtime:
                                            component="node-controller")
             except TugError as exc:
                 log.warning("node %s: %s", name, exc)
+
+    def _gpu_fields(self, name: str, entry: dict[str, Any],
+                    info: dict[str, Any] | None) -> dict[str, Any] | None:
+        """The node's GPUs: simulated ones declared at `ray start`, or what NVML found there."""
+        raw = entry.get("Resources") or {}
+        if raw.get(SIMULATED_GPU):
+            inventory = simulated_inventory(
+                int(raw.get("GPU", 0)), product=self.simulated_gpu_product,
+                memory_mib=int(raw.get(SIMULATED_GPU_MEMORY, 81920)), node=name)
+        elif info and info.get("gpu"):
+            inventory = Inventory.from_dict(info["gpu"])
+        else:
+            return None
+        self._inventory[name] = inventory
+        return node_gpu_fields(inventory, self._unhealthy.get(name, {}))
 
     def _node_info(self, entry: dict[str, Any]) -> dict[str, Any] | None:
         """What the node's agent said about it; asked for in the background on first sight,
@@ -346,12 +367,24 @@ class Runtime:
         if cur["metadata"]["uid"] != meta["uid"]:
             return False
         merged = {**(cur.get("status") or {}), **status}
+        if merged.get("gpus"):
+            merged["gpus"] = self._describe_gpus(cur["spec"].get("nodeName"), merged["gpus"])
         merged["conditions"] = _merge_conditions((cur.get("status") or {}).get("conditions"),
                                                  status.get("conditions"))
         cur["status"] = merged
         cur["metadata"].pop("resourceVersion", None)
         self.store.update_status("pods", cur)
         return True
+
+    def _describe_gpus(self, node: str | None, held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The pod's GPU indexes with the UUID and product NVML (or the simulation) gives them."""
+        inventory = self._inventory.get(node or "")
+        by_index = {g.index: g for g in inventory.gpus if g.parent_uuid is None} if inventory else {}
+        out = []
+        for entry in held:
+            gpu = by_index.get(entry.get("index"))  # type: ignore[arg-type]
+            out.append({**entry, **({"uuid": gpu.uuid, "product": gpu.product} if gpu else {})})
+        return out
 
     def _fail(self, pod: dict[str, Any], reason: str, message: str) -> None:
         self.events.record(pod, "Warning", reason, message, host=pod["spec"].get("nodeName"))

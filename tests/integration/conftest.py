@@ -44,7 +44,7 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     from engine.runtime.cluster import ray_dir
 
     home = tmp_path_factory.mktemp("rayhome")
-    address = start_local_head(home, num_cpus=4)
+    address = start_local_head(home, num_cpus=4, simulate_gpus=4, gpu_memory_mib=16384)
     try:
         yield {"address": address, **ray_auth_env(home)}
     finally:

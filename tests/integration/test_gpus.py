@@ -1,0 +1,89 @@
+"""GPU pods on simulated GPUs (the session's Ray head declares 4): placement, isolation via
+CUDA_VISIBLE_DEVICES, attribution, and the plain reason when a request cannot fit."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from engine.client import Client
+from engine.errors import NotFoundError
+
+from .conftest import pod_phase, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def gpu_pod(name: str, gpus: int, script: str = 'echo "CVD=$CUDA_VISIBLE_DEVICES"; sleep 2',
+            restart: str = "Never") -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"restartPolicy": restart, "terminationGracePeriodSeconds": 1,
+                     "containers": [{"name": "cuda", "image": "nvidia/cuda",
+                                     "command": ["sh", "-c", script],
+                                     "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}]}}
+
+
+def cvd(client: Client, name: str) -> list[str]:
+    text = b"".join(client.logs(name)).decode()
+    line = next(line for line in text.splitlines() if line.startswith("CVD="))
+    return [x for x in line[4:].split(",") if x]
+
+
+def gone(client: Client, name: str) -> bool:
+    try:
+        client.get("pods", name)
+    except NotFoundError:
+        return True
+    return False
+
+
+def test_gpu_pods_get_their_own_gpus_and_a_full_node_says_why(client: Client) -> None:
+    client.create(gpu_pod("g-a", 2, 'echo "CVD=$CUDA_VISIBLE_DEVICES"; sleep 600', "Always"))
+    client.create(gpu_pod("g-b", 2, 'echo "CVD=$CUDA_VISIBLE_DEVICES"; sleep 600', "Always"))
+    a = wait_for(pod_phase(client, "g-a", "Running"), what="g-a to run")
+    b = wait_for(pod_phase(client, "g-b", "Running"), what="g-b to run")
+    wait_for(lambda: b"CVD=" in b"".join(client.logs("g-a")), what="g-a's output")
+    wait_for(lambda: b"CVD=" in b"".join(client.logs("g-b")), what="g-b's output")
+    seen_a, seen_b = cvd(client, "g-a"), cvd(client, "g-b")
+    assert len(seen_a) == 2 and len(seen_b) == 2
+    assert not set(seen_a) & set(seen_b), "two pods share a GPU"
+    for pod, seen in ((a, seen_a), (b, seen_b)):
+        held = (client.get("pods", pod["metadata"]["name"])["status"]).get("gpus") or []
+        assert sorted(str(g["index"]) for g in held) == sorted(seen)
+        assert all(g.get("uuid") for g in held)
+
+    client.create(gpu_pod("g-c", 1))
+    waiting = wait_for(lambda: next((c for c in (client.get("pods", "g-c").get("status") or {})
+                                     .get("conditions") or [] if c.get("reason") == "Unschedulable"),
+                                    None), what="g-c to be reported unschedulable")
+    assert "Insufficient nvidia.com/gpu (free 0, need 1)" in waiting["message"]
+
+    client.delete("pods", "g-a")
+    done = wait_for(pod_phase(client, "g-c", "Succeeded", "Failed"), timeout=120,
+                    what="g-c to run once g-a's GPUs are free")
+    assert done["status"]["phase"] == "Succeeded"
+    assert len(cvd(client, "g-c")) == 1
+    client.delete("pods", "g-b")
+    client.delete("pods", "g-c")
+    wait_for(lambda: gone(client, "g-a") and gone(client, "g-b"), what="the GPU pods to go")
+
+
+def test_more_gpus_than_any_node_has_stays_pending_and_says_why(client: Client) -> None:
+    client.create(gpu_pod("g-five", 5))
+    waiting = wait_for(lambda: next((c for c in (client.get("pods", "g-five").get("status") or {})
+                                     .get("conditions") or [] if c.get("reason") == "Unschedulable"),
+                                    None), what="g-five to be reported unschedulable")
+    assert "Insufficient nvidia.com/gpu (free 4, need 5)" in waiting["message"]
+    assert client.get("pods", "g-five")["status"]["phase"] == "Pending"
+    client.delete("pods", "g-five")
+
+
+def test_pods_without_a_gpu_request_see_no_gpu(client: Client) -> None:
+    client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "g-none"},
+                   "spec": {"restartPolicy": "Never", "containers": [
+                       {"name": "c", "image": "x",
+                        "command": ["sh", "-c", 'echo "CVD=${CUDA_VISIBLE_DEVICES-unset}"']}]}})
+    wait_for(pod_phase(client, "g-none", "Succeeded"), what="g-none to finish")
+    assert cvd(client, "g-none") == []
+    client.delete("pods", "g-none")
