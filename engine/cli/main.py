@@ -17,7 +17,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.cli import bench, objects, process, logs
+    from engine.cli import bench, objects, process, logs, top
 
     parser = argparse.ArgumentParser(prog="tug", description=(
         "tugboat: a small Kubernetes for GPU work, built on Ray. "
@@ -117,6 +117,24 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--timeout", type=float, default=300.0)
     bp.set_defaults(func=bench.pods)
     p.set_defaults(func=lambda a: _usage(p))
+
+    # Not `p`: bench's lambda above reads `p` when it runs, so `p` must stay bench's parser.
+    top_p = sub.add_parser("top", help="show CPU, memory and GPU use of nodes or pods")
+    tsub = top_p.add_subparsers(dest="what", metavar="WHAT")
+    tp = tsub.add_parser("nodes", aliases=["node", "no"],
+                         help="CPU, memory and GPU use of each node, then of each GPU")
+    tp.add_argument("--no-gpus", action="store_true", help="leave out the per-GPU table")
+    tp.add_argument("--no-headers", action="store_true")
+    tp.add_argument("-o", "--output", choices=["json"], default=None)
+    tp.set_defaults(func=top.nodes)
+    tp = tsub.add_parser("pods", aliases=["pod", "po"], help="CPU, memory and GPU use of each pod")
+    _common(tp)
+    tp.add_argument("-A", "--all-namespaces", action="store_true")
+    tp.add_argument("-l", "--selector", default=None, help="label selector, e.g. app=web,tier!=db")
+    tp.add_argument("--no-headers", action="store_true")
+    tp.add_argument("-o", "--output", choices=["json"], default=None)
+    tp.set_defaults(func=top.pods)
+    top_p.set_defaults(func=lambda a: _usage(top_p))
     return parser
 
 

@@ -7,6 +7,7 @@ from engine.printers.fmt import age_of, format_age, format_labels, format_select
 from engine.printers.pods import PodSummary, node_status, pod_status, summarize_pod
 from engine.printers.table import format_table, table_cells
 from engine.printers.tabwriter import tabwrite
+from engine.printers.top import format_top_gpus, format_top_nodes, format_top_pods
 
 __all__ = [
     "PodSummary",
@@ -16,6 +17,9 @@ __all__ = [
     "format_labels",
     "format_selector",
     "format_table",
+    "format_top_gpus",
+    "format_top_nodes",
+    "format_top_pods",
     "node_status",
     "pod_status",
     "summarize_pod",

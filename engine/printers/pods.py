@@ -184,8 +184,15 @@ def node_address(node: Obj, kind: str) -> str:
     return NONE
 
 
+def _gpu_count(node: Obj) -> str:
+    alloc = str(dig(node, "status", "allocatable", GPU_RESOURCE, default="0"))
+    cap = str(dig(node, "status", "capacity", GPU_RESOURCE, default=alloc))
+    return alloc if alloc == cap else f"{alloc}/{cap}"
+
+
 def node_row(node: Obj, now: datetime, wide: bool) -> list[str]:
-    """NAME STATUS ROLES AGE VERSION [INTERNAL-IP EXTERNAL-IP OS-IMAGE KERNEL RUNTIME GPU]."""
+    """NAME STATUS ROLES AGE VERSION [INTERNAL-IP EXTERNAL-IP OS-IMAGE KERNEL RUNTIME GPU
+    GPU-PRODUCT]: GPU is allocatable/capacity, the product as GPU feature discovery labels it."""
     info: Obj = dig(node, "status", "nodeInfo", default={})
     row = [str(dig(node, "metadata", "name", default="")), node_status(node), node_roles(node),
            age_of(node, now), str(info.get("kubeletVersion") or "")]
@@ -194,5 +201,6 @@ def node_row(node: Obj, now: datetime, wide: bool) -> list[str]:
                 str(info.get("osImage") or "<unknown>"),
                 str(info.get("kernelVersion") or "<unknown>"),
                 str(info.get("containerRuntimeVersion") or "<unknown>"),
-                str(dig(node, "status", "allocatable", GPU_RESOURCE, default="0"))]
+                _gpu_count(node),
+                str(dig(node, "metadata", "labels", "nvidia.com/gpu.product", default="<none>"))]
     return row

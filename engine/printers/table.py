@@ -40,7 +40,7 @@ COLUMNS: dict[str, Columns] = {
                     ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"], pod_row),
     "nodes": Columns(["NAME", "STATUS", "ROLES", "AGE", "VERSION"],
                      ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION",
-                      "CONTAINER-RUNTIME", "GPU"], node_row),
+                      "CONTAINER-RUNTIME", "GPU", "GPU-PRODUCT"], node_row),
     "events": Columns(["LAST SEEN", "TYPE", "REASON", "OBJECT", "MESSAGE"], [], c.event_row),
     "namespaces": Columns(["NAME", "STATUS", "AGE"], [], c.namespace_row),
     "deployments": Columns(["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"],

@@ -5,15 +5,21 @@ from __future__ import annotations
 import os
 import platform
 import socket
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import psutil
 import ray
 
 from engine.runtime.podrunner import PodRunner, container_runtime
 from gpu import Nvml
 
 WATCH_TIMEOUT_S = 30.0
+# Node agents are detached and outlive control planes; a new agent API gets a new name, and
+# the runtime retires agents of other versions.
+AGENT_VERSION = 3
 
 
 @ray.remote(max_concurrency=4)  # watch, stop, and room to spare; more threads start slower
@@ -35,6 +41,23 @@ class PodActor:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def usage(self, window: float = 0.5) -> dict[str, Any]:
+        """CPU cores and memory the pod's containers use now (their whole process trees)."""
+        return self.runner.usage(window)
+
+
+def _owner(pid: int, leaders: dict[int, str]) -> str | None:
+    """The pod whose container `pid` descends from, if any."""
+    try:
+        proc: psutil.Process | None = psutil.Process(pid)
+        while proc is not None:
+            if proc.pid in leaders:
+                return leaders[proc.pid]
+            proc = proc.parent()
+    except psutil.Error:
+        return None
+    return None
 
 
 def _read_tail(path: Path, lines: int) -> tuple[bytes, int]:
@@ -58,7 +81,46 @@ def _read_tail(path: Path, lines: int) -> tuple[bytes, int]:
 
 @ray.remote(num_cpus=0, max_concurrency=16)
 class NodeAgent:
-    """Per-node helper: reads container logs (which outlive pods) and describes the node."""
+    """Per-node helper: reads container logs (which outlive pods), describes the node, and
+    samples its CPU, memory and GPUs (NVML), naming the pod behind each GPU process."""
+
+    def __init__(self) -> None:
+        self._nvml = Nvml()
+        self._lock = threading.Lock()
+        self._inventory = None
+        self._cpu_last = psutil.cpu_times()
+
+    def sample(self, leaders: dict[int, str]) -> dict[str, Any]:
+        """One tick: GPU samples, node usage, and for each GPU process the pod it belongs to
+        (`leaders`: container main pid -> "namespace/name"; a process counts for the pod
+        whose container it descends from)."""
+        with self._lock:
+            if self._inventory is None:
+                self._inventory = self._nvml.discover()
+            samples = self._nvml.sample() if self._inventory.gpus else []
+        owners: dict[int, str] = {}
+        for s in samples:
+            for proc in s.processes:
+                owner = _owner(proc.pid, leaders)
+                if owner:
+                    owners[proc.pid] = owner
+        mem = psutil.virtual_memory()
+        cpus = float(psutil.cpu_count() or 1)
+        with self._lock:  # per-instance deltas: psutil.cpu_percent keeps per-thread state
+            now_cpu, last = psutil.cpu_times(), self._cpu_last
+            self._cpu_last = now_cpu
+        total = sum(now_cpu) - sum(last)
+        idle = (now_cpu.idle + getattr(now_cpu, "iowait", 0.0)) - (
+            last.idle + getattr(last, "iowait", 0.0))
+        busy = max(total - idle, 0.0) / total * cpus if total > 0 else 0.0
+        return {
+            "time": time.time(),
+            "gpus": [s.to_dict() for s in samples],
+            "owners": owners,
+            "usage": {"cpuCores": busy, "cpuCapacity": cpus,
+                      "memoryBytes": int(mem.total - mem.available),
+                      "memoryCapacity": int(mem.total)},
+        }
 
     def read_log(self, path: str, offset: int = 0, tail_lines: int = -1,
                  limit: int = 4 * 1024 * 1024) -> tuple[bytes, int]:
@@ -74,6 +136,7 @@ class NodeAgent:
         return data, offset + len(data)
 
     def info(self) -> dict[str, Any]:
+        """What the node is: OS, kernel, container runtime, and its GPUs as NVML finds them."""
         uname = platform.uname()
         os_image = "Linux"
         try:
@@ -83,11 +146,8 @@ class NodeAgent:
         except OSError:
             pass
         runtime = container_runtime()
-        nvml = Nvml()
-        try:
-            inventory = nvml.discover()
-        finally:
-            nvml.close()
+        with self._lock:
+            inventory = self._inventory = self._nvml.discover()
         return {
             "gpu": inventory.to_dict(),
             "hostname": socket.gethostname(),

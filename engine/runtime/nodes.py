@@ -71,8 +71,8 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
         for cond in gpu["conditions"]:
             was = old.get(cond["type"])
             keep = was is not None and was.get("status") == cond["status"]
-            conditions.append({**cond, "lastHeartbeatTime": now,
-                               "lastTransitionTime": was["lastTransitionTime"] if keep else now})
+            since = was.get("lastTransitionTime", now) if keep and was else now
+            conditions.append({**cond, "lastHeartbeatTime": since, "lastTransitionTime": since})
         gpus = gpu["gpus"] or None
     allocatable = dict(capacity)
     if gpu is not None and gpu["capacity"]:

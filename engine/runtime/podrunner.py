@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psutil
+
 from engine.api import container_env, expand_command
 from engine.clock import format_time, utcnow
 from engine.runtime.process import ContainerProcess, GroupReaper, ProcessSpec, run_hook
@@ -182,6 +184,47 @@ class PodRunner:
             self._main_thread.join(timeout=5)
         with self._cond:
             return self._snapshot()
+
+    def leaders(self) -> list[int]:
+        """Main pids of the containers running now."""
+        with self._cond:
+            return [c.proc.pid for c in self._init + self._main if c.proc and c.proc.running]
+
+    def usage(self, window: float) -> dict[str, Any]:
+        """CPU cores (averaged over `window` seconds) and resident memory of every process of
+        the running containers, as `kubectl top pod` reports them."""
+        def tree() -> list[psutil.Process]:
+            procs = []
+            for pid in self.leaders():
+                try:
+                    root = psutil.Process(pid)
+                    procs += [root, *root.children(recursive=True)]
+                except psutil.Error:
+                    continue
+            return procs
+
+        def cpu(procs: list[psutil.Process]) -> dict[int, float]:
+            out = {}
+            for p in procs:
+                try:
+                    t = p.cpu_times()
+                    out[p.pid] = t.user + t.system
+                except psutil.Error:
+                    continue
+            return out
+
+        before = cpu(tree())
+        time.sleep(max(window, 0.05))
+        procs = tree()
+        after = cpu(procs)
+        used = sum(after[pid] - before.get(pid, 0.0) for pid in after)
+        memory = 0
+        for p in procs:
+            try:
+                memory += p.memory_info().rss
+            except psutil.Error:
+                continue
+        return {"cpuCores": max(used, 0.0) / max(window, 0.05), "memoryBytes": memory}
 
     def log_path(self, container: str, restart: int) -> Path:
         return self.log_dir / container / f"{restart}.log"

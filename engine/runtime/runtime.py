@@ -18,9 +18,10 @@ from engine.clock import Clock, format_time, utcnow
 from engine.errors import BadRequestError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.objects import GPU, amount, internal_ip, is_ready, pod_requests
-from engine.runtime.actors import NodeAgent, PodActor
+from engine.runtime.actors import AGENT_VERSION, NodeAgent, PodActor
 from engine.runtime.probe import Probe
 from engine.runtime.cluster import RAY_NAMESPACE, SIMULATED_GPU, SIMULATED_GPU_MEMORY
+from engine.runtime.telemetry import Telemetry
 from gpu import Inventory, node_gpu_fields, simulated_inventory
 from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
 
@@ -29,6 +30,7 @@ log = logging.getLogger("tugboat.runtime")
 NODE_SYNC_PERIOD_S = 1.0
 TERMINAL = ("Succeeded", "Failed")
 POD_ACTOR_PREFIX = "pod."
+AGENT_PREFIX = "agent.v"
 
 
 def actor_name(pod: dict[str, Any]) -> str:
@@ -75,7 +77,7 @@ class Runtime:
     """Runs in the control plane's event loop; the only part of the control plane that calls Ray."""
 
     def __init__(self, store: Any, *, log_root: Path, clock: Clock = utcnow,
-                 simulated_gpu_product: str = "Simulated GPU") -> None:
+                 simulated_gpu_product: str = "Simulated GPU", sample_period: float = 2.0) -> None:
         self.store = store
         self.log_root = log_root
         self.clock = clock
@@ -88,6 +90,7 @@ class Runtime:
         self._inventory: dict[str, Inventory] = {}  # node name -> its GPUs
         self._unhealthy: dict[str, dict[str, str]] = {}  # node name -> {gpu uuid: reason}
         self.simulated_gpu_product = simulated_gpu_product
+        self.telemetry = Telemetry(self, period=sample_period)
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- lifecycle ------------------------------------------------------------------------
@@ -99,7 +102,8 @@ class Runtime:
             self._on_pod("ADDED", pod, adopt=True)
         self._collect_orphans()
         self._tasks = [asyncio.create_task(self._node_loop(), name="runtime-nodes"),
-                       asyncio.create_task(self._pod_loop(rv), name="runtime-pods")]
+                       asyncio.create_task(self._pod_loop(rv), name="runtime-pods"),
+                       asyncio.create_task(self.telemetry.run(), name="runtime-samples")]
 
     async def close(self) -> None:
         """Stop watching; the pod actors keep running (they are adopted on the next start)."""
@@ -193,7 +197,7 @@ class Runtime:
 
     def _agent(self, node_id: str) -> Any:
         if node_id not in self._agents:
-            name = f"agent.{node_id}"
+            name = f"{AGENT_PREFIX}{AGENT_VERSION}.{node_id}"
             try:
                 self._agents[node_id] = ray.get_actor(name, namespace=RAY_NAMESPACE)
             except ValueError:
@@ -210,6 +214,26 @@ class Runtime:
                 self.sync_nodes()
             except Exception:  # noqa: BLE001 - the loop never dies
                 log.exception("node sync failed")
+
+    # The runtime's view, for Telemetry (same process, same loop).
+    @property
+    def nodes(self) -> dict[str, dict[str, Any]]:
+        return self._nodes
+
+    def inventory(self, node: str) -> Inventory | None:
+        return self._inventory.get(node)
+
+    def set_unhealthy(self, node: str, unhealthy: dict[str, str]) -> None:
+        """New health verdicts for `node`'s GPUs: they leave (or rejoin) allocatable now."""
+        self._unhealthy[node] = dict(unhealthy)
+        self.sync_nodes()
+
+    def agent(self, node_id: str) -> Any:
+        return self._agent(node_id)
+
+    def pod_actor(self, uid: str) -> Any:
+        handle = self._pods.get(uid)
+        return handle.actor if handle is not None else None
 
     def node_id(self, name: str) -> str | None:
         node = self._nodes.get(name)
@@ -452,7 +476,9 @@ class Runtime:
             if entry.get("namespace") != RAY_NAMESPACE:
                 continue
             name = entry.get("name", "")
-            if name.startswith(POD_ACTOR_PREFIX) and name not in wanted:
+            stale_agent = name.startswith("agent.") and not name.startswith(
+                f"{AGENT_PREFIX}{AGENT_VERSION}.")
+            if (name.startswith(POD_ACTOR_PREFIX) and name not in wanted) or stale_agent:
                 try:
                     ray.kill(ray.get_actor(name, namespace=RAY_NAMESPACE))
                     log.info("killed orphan actor %s", name)

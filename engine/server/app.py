@@ -55,6 +55,9 @@ class Server:
         r.add_get("/metrics", self._metrics)
         r.add_post("/apis/tugboat.dev/v1/apply", self._apply)
         r.add_post("/apis/tugboat.dev/v1/bench/ray-actors", self._bench_actors)
+        r.add_get("/apis/tugboat.dev/v1/top/nodes", self._top_nodes)
+        r.add_get("/apis/tugboat.dev/v1/top/pods", self._top_pods)
+        r.add_get("/apis/tugboat.dev/v1/nodes/{name}/gpus", self._node_gpus)
         r.add_route("*", "/api/{version}/{tail:.*}", self._resource)
         r.add_route("*", "/apis/{group}/{version}/{tail:.*}", self._resource)
 
@@ -125,6 +128,32 @@ class Server:
         timings = await self.runtime.bench_actor_start(count=count, node=body.get("node"),
                                                        sequential=bool(body.get("sequential")))
         return _json({"startSeconds": timings})
+
+    # ----- live telemetry (memory only: never a store write per sample) -----------------------
+
+    def _need_runtime(self) -> Any:
+        if self.runtime is None:
+            raise NotFoundError("this control plane has no runtime, so no live samples")
+        return self.runtime
+
+    async def _top_nodes(self, request: web.Request) -> web.Response:
+        return _json({"items": self._need_runtime().telemetry.top_nodes()})
+
+    async def _top_pods(self, request: web.Request) -> web.Response:
+        runtime = self._need_runtime()
+        ns = request.query.get("namespace") or None
+        pods, _ = self.store.list("pods", ns, **self._selectors(request))
+        return _json({"items": await runtime.telemetry.top_pods(pods)})
+
+    async def _node_gpus(self, request: web.Request) -> web.Response:
+        runtime = self._need_runtime()
+        name = request.match_info["name"]
+        self.store.get("nodes", None, name)  # 404 for a node that does not exist
+        try:
+            since = float(request.query.get("since") or 0)
+        except ValueError:
+            raise BadRequestError("since: expected a unix time in seconds") from None
+        return _json(runtime.telemetry.gpu_history(name, since=since))
 
     # ----- resources -------------------------------------------------------------------------
 

@@ -261,12 +261,21 @@ def test_node_table() -> None:
 def test_node_wide_shows_addresses_and_gpus() -> None:
     bare = {"metadata": {"name": "cpu-1"}}
     lines = format_table("nodes", [node("gpu-1", "True"), bare], now=NOW, wide=True).split("\n")
-    assert lines[0].split()[-6:] == ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION",
-                                     "CONTAINER-RUNTIME", "GPU"]
-    assert lines[1].endswith("192.168.1.11   <none>        Ubuntu 22.04   5.15.0           "
-                             "ray://2.60.0        8")
-    assert lines[2].split()[-6:] == ["<none>", "<none>", "<unknown>", "<unknown>", "<unknown>",
-                                     "0"]
+    assert lines[0].split()[-7:] == ["INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION",
+                                     "CONTAINER-RUNTIME", "GPU", "GPU-PRODUCT"]
+    assert "192.168.1.11   <none>        Ubuntu 22.04   5.15.0           ray://2.60.0        8" \
+        in lines[1]
+    assert lines[2].split()[-7:] == ["<none>", "<none>", "<unknown>", "<unknown>", "<unknown>",
+                                     "0", "<none>"]
+
+
+def test_node_wide_shows_gpu_product_and_unhealthy_gpus() -> None:
+    gpu = node("gpu-1", "True")
+    gpu["metadata"].setdefault("labels", {})["nvidia.com/gpu.product"] = "NVIDIA-H100-80GB-HBM3"
+    gpu["status"]["capacity"] = {"nvidia.com/gpu": "8"}
+    gpu["status"]["allocatable"]["nvidia.com/gpu"] = "7"
+    line = format_table("nodes", [gpu], now=NOW, wide=True).split("\n")[1]
+    assert line.split()[-2:] == ["7/8", "NVIDIA-H100-80GB-HBM3"]
 
 
 # ---- events ---------------------------------------------------------------------------------

@@ -1,0 +1,106 @@
+"""Live telemetry of the cluster: every node agent sampled each tick (GPUs through NVML,
+CPU and memory), kept in memory only, GPU health verdicts fed back to the nodes, and the
+`tug top` views. Runs in the control plane's loop beside the runtime it reads from."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from engine.objects import is_ready
+from engine.runtime.gpus import GpuMonitor, container_leaders, holders, node_top, pod_gpu_top
+from engine.runtime.nodes import NODE_ID_LABEL
+from gpu import GpuSample, simulated_samples
+
+if TYPE_CHECKING:
+    from engine.runtime.runtime import Runtime
+
+log = logging.getLogger("tugboat.telemetry")
+
+
+class Telemetry:
+    def __init__(self, runtime: Runtime, *, period: float = 2.0) -> None:
+        self.rt = runtime
+        self.monitor = GpuMonitor(period=period)
+        self._unhealthy: dict[str, dict[str, str]] = {}
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self.monitor.period)
+            try:
+                await self.sample_once()
+            except Exception:  # noqa: BLE001 - the loop never dies
+                log.exception("sampling failed")
+
+    async def sample_once(self) -> None:
+        """One tick on every ready node, all at once."""
+        by_node: dict[str, list[dict[str, Any]]] = {}
+        for pod in self.rt.store.list("pods")[0]:
+            by_node.setdefault((pod.get("spec") or {}).get("nodeName") or "", []).append(pod)
+        await asyncio.gather(*(self._sample_node(name, node, by_node.get(name, []))
+                               for name, node in list(self.rt.nodes.items()) if is_ready(node)))
+
+    async def _sample_node(self, name: str, node: dict[str, Any],
+                           pods: list[dict[str, Any]]) -> None:
+        node_id = (node["metadata"].get("labels") or {}).get(NODE_ID_LABEL)
+        if not node_id:
+            return
+        try:
+            tick = await asyncio.wait_for(
+                self.rt.agent(node_id).sample.remote(container_leaders(pods)), 10)
+        except Exception as exc:  # noqa: BLE001 - a slow or gone agent skips a tick
+            log.debug("node %s: no sample: %s", name, exc)
+            return
+        inventory = self.rt.inventory(name)
+        if inventory is not None and inventory.simulated:
+            samples = simulated_samples(inventory, tick["time"])
+        else:
+            samples = [GpuSample.from_dict(d) for d in tick["gpus"]]
+        if not self.monitor.record(name, samples, now=tick["time"], usage=tick["usage"],
+                                   owners=tick["owners"]):
+            return
+        before = self._unhealthy.get(name, {})
+        self._unhealthy[name] = self.monitor.unhealthy(name)
+        self.rt.set_unhealthy(name, self._unhealthy[name])
+        held = holders(pods)
+        for uuid, reason in self._unhealthy[name].items():
+            if before.get(uuid) == reason:
+                continue
+            for key in held.get(uuid, []):
+                pod = next(p for p in pods if f"{p['metadata']['namespace']}/"
+                           f"{p['metadata']['name']}" == key)
+                self.rt.events.record(pod, "Warning", "GPUUnhealthy",
+                                   f"GPU {uuid} on node {name} is unhealthy: {reason}", host=name)
+
+    def gpu_history(self, node: str, *, since: float = 0.0) -> dict[str, Any]:
+        inventory = self.rt.inventory(node)
+        return {"node": node, "inventory": inventory.to_dict() if inventory else None,
+                "periodSeconds": self.monitor.period,
+                "unhealthy": self.monitor.unhealthy(node),
+                "samples": self.monitor.history(node, since=since)}
+
+    def top_nodes(self) -> list[dict[str, Any]]:
+        held = holders(self.rt.store.list("pods")[0])
+        return [node_top(name, node, self.monitor.latest(name), self.rt.inventory(name), held)
+                for name, node in sorted(self.rt.nodes.items()) if is_ready(node)]
+
+    async def top_pods(self, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`tug top pods` rows for the running pods among `pods` (usage measured now)."""
+        running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"
+                   and self.rt.pod_actor(p["metadata"]["uid"]) is not None]
+
+        async def one(pod: dict[str, Any]) -> dict[str, Any]:
+            actor = self.rt.pod_actor(pod["metadata"]["uid"])
+            try:
+                usage = await asyncio.wait_for(actor.usage.remote(0.5), 10)
+            except Exception:  # noqa: BLE001 - a pod that just ended shows n/a
+                usage = {}
+            node = pod["spec"]["nodeName"]
+            return {"namespace": pod["metadata"]["namespace"], "name": pod["metadata"]["name"],
+                    "node": node, "cpuCores": usage.get("cpuCores"),
+                    "memoryBytes": usage.get("memoryBytes"),
+                    "gpus": pod_gpu_top(pod, self.monitor.latest(node), self.rt.inventory(node))}
+
+        return list(await asyncio.gather(*(one(p) for p in running)))
+
