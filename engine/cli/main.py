@@ -32,11 +32,26 @@ def build_parser() -> argparse.ArgumentParser:
                    help="declare N simulated GPUs on the local node (for machines without any)")
     p.add_argument("--gpu-memory", type=int, default=81920, metavar="MIB",
                    help="memory of each simulated GPU in MiB (default 81920)")
+    p.add_argument("--config", default=None, metavar="FILE",
+                   help="a ClusterConfig (see configs/clusters/) declaring the local nodes")
     p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
     p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
     p.add_argument("--node-ip", default="127.0.0.1",
                    help="address of the local Ray head (use the machine's IP to let others join)")
     p.set_defaults(func=process.up)
+
+    p = sub.add_parser("dev-cluster",
+                       help="several Ray nodes with simulated GPUs on this machine, and the "
+                            "control plane on top (for demos and tests)")
+    p.add_argument("--nodes", type=int, default=3)
+    p.add_argument("--gpus-per-node", type=int, default=4)
+    p.add_argument("--cpus-per-node", type=int, default=None)
+    p.add_argument("--gpu-memory", type=int, default=81920, metavar="MIB")
+    p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
+    p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
+    p.add_argument("--headless", action="store_true",
+                   help="run the control plane in the foreground without the TUI")
+    p.set_defaults(func=process.dev_cluster)
 
     p = sub.add_parser("down", help="stop the control plane, every pod and the local Ray cluster")
     p.set_defaults(func=process.down)

@@ -149,7 +149,11 @@ def describe(args: argparse.Namespace) -> int:
             meta = obj["metadata"]
             events = client.list("events", namespace=meta.get("namespace") or "default",
                                  field_selector=f"involvedObject.uid={meta['uid']}")["items"]
-            texts.append(describe_text(info.plural, obj, events=events, now=utcnow()).rstrip("\n"))
+            pods = client.list("pods", namespace=None,
+                               field_selector=f"spec.nodeName={meta['name']}")["items"] \
+                if info.plural == "nodes" else []
+            texts.append(describe_text(info.plural, obj, events=events, now=utcnow(),
+                                       pods=pods).rstrip("\n"))
         print("\n\n\n".join(texts))
     return 0
 

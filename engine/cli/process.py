@@ -9,7 +9,10 @@ import os
 import signal
 import sys
 import time
+from pathlib import Path
 
+from engine.clusterconfig import NodeSpec, load_config
+from engine.clusterconfig import dev_cluster as dev_cluster_nodes
 from engine.config import ray_auth_env, tug_home
 from engine.errors import BadRequestError
 
@@ -27,19 +30,45 @@ def _announce(url: str, home: str) -> None:
 
 
 def up(args: argparse.Namespace) -> int:
-    if args.simulate_gpus is not None and args.simulate_gpus < 1:
-        raise BadRequestError("--simulate-gpus: expected a positive number of GPUs")
+    if args.config and args.simulate_gpus is not None:
+        raise BadRequestError("--config and --simulate-gpus: give one (the config declares GPUs)")
+    if args.config:
+        nodes = load_config(Path(args.config))
+    else:
+        if args.simulate_gpus is not None and args.simulate_gpus < 1:
+            raise BadRequestError("--simulate-gpus: expected a positive number of GPUs")
+        nodes = [NodeSpec(cpus=args.num_cpus, gpus=args.simulate_gpus or 0,
+                          gpu_memory_mib=args.gpu_memory)]
+    return _run_local(args, nodes)
+
+
+def dev_cluster(args: argparse.Namespace) -> int:
+    return _run_local(args, dev_cluster_nodes(args.nodes, args.gpus_per_node,
+                                              cpus_per_node=args.cpus_per_node,
+                                              gpu_memory_mib=args.gpu_memory))
+
+
+def _run_local(args: argparse.Namespace, nodes: list[NodeSpec]) -> int:
+    """Start (or reuse) the local Ray cluster of $TUG_HOME with `nodes`, then serve."""
     home = tug_home()
     os.environ.update(ray_auth_env(home))  # before ray is imported: it reads them then
     from engine.controlplane import ControlPlane, serve
-    from engine.runtime import start_local_head
+    from engine.runtime import local_head_address, start_local_head
+    from engine.runtime.cluster import join_local_node
 
     _logging()
     if not args.headless:
-        print("tug up: the terminal UI is not built yet; running headless", file=sys.stderr)
-    print("Starting (or reusing) the local Ray head…", file=sys.stderr, flush=True)
-    address = start_local_head(home, num_cpus=args.num_cpus, node_ip=args.node_ip,
-                               simulate_gpus=args.simulate_gpus, gpu_memory_mib=args.gpu_memory)
+        print("tug: the terminal UI is not built yet; running headless", file=sys.stderr)
+    node_ip = getattr(args, "node_ip", "127.0.0.1")
+    if local_head_address(home):
+        print("Reusing the local Ray cluster of this $TUG_HOME (`tug down` to start afresh)",
+              file=sys.stderr, flush=True)
+        address = start_local_head(home, node=nodes[0], node_ip=node_ip)
+    else:
+        print(f"Starting a local Ray cluster of {len(nodes)} node(s)…", file=sys.stderr, flush=True)
+        address = start_local_head(home, node=nodes[0], node_ip=node_ip)
+        for node in nodes[1:]:
+            join_local_node(home, node, node_ip=node_ip)
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
                       port=args.port)
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))

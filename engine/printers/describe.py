@@ -54,7 +54,42 @@ def _write_resources(w: PrefixWriter, title: str, resources: dict[str, Any]) -> 
             w.field(1, name, resources[name])
 
 
-def _describe_node(node: Obj, events: Sequence[Obj], now: datetime) -> str:
+def _write_node_gpus(w: PrefixWriter, gpus: list[Obj], pods: Sequence[Obj]) -> None:
+    """tugboat: each GPU with its health and the pod holding it."""
+    held: dict[str, list[str]] = {}
+    for pod in pods:
+        key = f"{pod['metadata'].get('namespace')}/{pod['metadata'].get('name')}"
+        for g in (pod.get("status") or {}).get("gpus") or []:
+            held.setdefault(str(g.get("uuid")), []).append(key)
+    w.write(0, "GPUs:\n  Index\tUUID\tProduct\tMemory\tHealth\tPod\n")
+    w.write(1, "-----\t----\t-------\t------\t------\t---\n")
+    for g in gpus:
+        memory = f"{g['memoryMiB']}Mi" if g.get("memoryMiB") else "<unknown>"
+        product = str(g.get("product", "")) + (" (simulated)" if g.get("simulated") else "")
+        health = str(g.get("health", "")) + (f": {g['reason']}" if g.get("reason") else "")
+        w.write(1, f"{g.get('index', '')}\t{g.get('uuid', '')}\t{product}\t{memory}\t"
+                   f"{health}\t{','.join(held.get(str(g.get('uuid')), [])) or NONE}\n")
+
+
+def _write_node_pods(w: PrefixWriter, pods: Sequence[Obj]) -> None:
+    """kubectl's "Non-terminated Pods" table, with the GPUs each holds."""
+    live = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    w.write(0, f"Non-terminated Pods:\t({len(live)} in total)\n")
+    if not live:
+        return
+    w.write(1, "Namespace\tName\tCPU Requests\tMemory Requests\tGPUs\n")
+    w.write(1, "---------\t----\t------------\t---------------\t----\n")
+    for pod in live:
+        req: dict[str, str] = {}
+        for c in (pod.get("spec") or {}).get("containers") or []:
+            req.update(((c.get("resources") or {}).get("requests") or {}))
+        gpus = ",".join(str(g.get("index")) for g in (pod.get("status") or {}).get("gpus") or [])
+        w.write(1, f"{pod['metadata'].get('namespace')}\t{pod['metadata'].get('name')}\t"
+                   f"{req.get('cpu', '0')}\t{req.get('memory', '0')}\t{gpus or NONE}\n")
+
+
+def _describe_node(node: Obj, events: Sequence[Obj], now: datetime,
+                   pods: Sequence[Obj] = ()) -> str:
     spec: Obj = node.get("spec") or {}
     status: Obj = node.get("status") or {}
     meta: Obj = node.get("metadata") or {}
@@ -91,6 +126,9 @@ def _describe_node(node: Obj, events: Sequence[Obj], now: datetime) -> str:
         w.field(0, "PodCIDRs", ",".join(spec["podCIDRs"]))
     if spec.get("providerID"):
         w.field(0, "ProviderID", spec["providerID"])
+    if status.get("gpus"):
+        _write_node_gpus(w, status["gpus"], pods)
+    _write_node_pods(w, pods)
     write_events(w, events, now)
     return w.render()
 
@@ -165,14 +203,17 @@ _DESCRIBERS: dict[str, Describer] = {
 }
 
 
-def describe(resource: str, obj: Obj, *, events: Sequence[Obj], now: datetime) -> str:
+def describe(resource: str, obj: Obj, *, events: Sequence[Obj], now: datetime,
+             pods: Sequence[Obj] = ()) -> str:
     """The text `kubectl describe <resource> <name>` prints, without a trailing newline.
 
     `events` are the events already selected for this object (involvedObject matches);
-    they are shown oldest first.
+    they are shown oldest first. For a node, `pods` are the pods bound to it.
     """
     now = aware(now)
     resource = resource.lower()
     if resource == "pods":
         return describe_pod(obj, events=events, now=now)
+    if resource == "nodes":
+        return _describe_node(obj, events, now, pods)
     return _DESCRIBERS.get(resource, _describe_generic)(obj, events, now)

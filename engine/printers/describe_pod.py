@@ -286,6 +286,12 @@ def describe_pod(pod: Obj, *, events: Sequence[Obj], now: datetime) -> str:
         w.write(0, "IPs:\n")
         for ip in ips:
             w.field(1, "IP", ip)
+    gpus = status.get("gpus") or []
+    if gpus:  # tugboat: which of the node's GPUs this pod holds (CUDA_VISIBLE_DEVICES)
+        w.write(0, "GPUs:\n  Index\tUUID\tProduct\n  -----\t----\t-------\n")
+        for g in gpus:
+            w.write(1, f"{g.get('index', '')}\t{g.get('uuid') or '<unknown>'}\t"
+                       f"{g.get('product') or '<unknown>'}\n")
     if controller_of(pod):
         w.field(0, "Controlled By", controller_of(pod))
     if status.get("nominatedNodeName"):

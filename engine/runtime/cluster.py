@@ -4,7 +4,6 @@ and connect the control plane to a cluster (local or `--ray-address`)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import socket
 import subprocess
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import psutil
 
+from engine.clusterconfig import NodeSpec
 from engine.config import ray_auth_env
 from engine.errors import UnavailableError
 
@@ -64,19 +64,12 @@ def local_head_address(home: Path) -> str | None:
     return address if _answers(address) else None
 
 
-SIMULATED_GPU = "tugboat_simulated_gpu"
-SIMULATED_GPU_MEMORY = "tugboat_simulated_gpu_memory_mib"
+def _ray() -> str:
+    return os.path.join(os.path.dirname(sys.executable), "ray")
 
 
-def simulated_gpu_args(count: int, *, memory_mib: int) -> list[str]:
-    """`ray start` arguments that declare `count` simulated GPUs: Ray schedules them as GPUs,
-    and the marker resources tell tugboat they are simulated (and how big)."""
-    return [f"--num-gpus={count}",
-            "--resources=" + json.dumps({SIMULATED_GPU: count, SIMULATED_GPU_MEMORY: memory_mib})]
-
-
-def start_local_head(home: Path, *, num_cpus: int | None = None, node_ip: str = "127.0.0.1",
-                     simulate_gpus: int | None = None, gpu_memory_mib: int = 81920) -> str:
+def start_local_head(home: Path, *, node: NodeSpec | None = None,
+                     node_ip: str = "127.0.0.1") -> str:
     """Start (or reuse) the local Ray head of $TUG_HOME; it outlives the control plane."""
     existing = local_head_address(home)
     if existing:
@@ -84,13 +77,9 @@ def start_local_head(home: Path, *, num_cpus: int | None = None, node_ip: str = 
     rdir = ray_dir(home)
     rdir.mkdir(parents=True, exist_ok=True)
     port = _free_port(node_ip)
-    cmd = [os.path.join(os.path.dirname(sys.executable), "ray"), "start", "--head",
-           f"--port={port}", f"--node-ip-address={node_ip}", f"--temp-dir={rdir}",
-           "--include-dashboard=false", "--disable-usage-stats"]
-    if num_cpus is not None:
-        cmd.append(f"--num-cpus={num_cpus}")
-    if simulate_gpus:
-        cmd += simulated_gpu_args(simulate_gpus, memory_mib=gpu_memory_mib)
+    cmd = [_ray(), "start", "--head", f"--port={port}", f"--node-ip-address={node_ip}",
+           f"--temp-dir={rdir}", "--include-dashboard=false", "--disable-usage-stats",
+           *(node or NodeSpec()).ray_args()]
     env = {**os.environ, **ray_auth_env(home), **_HEAD_ENV}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     address = f"{node_ip}:{port}"
@@ -99,6 +88,21 @@ def start_local_head(home: Path, *, num_cpus: int | None = None, node_ip: str = 
         raise UnavailableError(f"could not start the local Ray head: {tail}")
     (rdir / "address").write_text(address + "\n")
     return address
+
+
+def join_local_node(home: Path, node: NodeSpec, *, node_ip: str = "127.0.0.1") -> None:
+    """Add one more Ray node on this machine to $TUG_HOME's local cluster (`tug down` stops
+    it with the head: its processes live under the head's session directory)."""
+    address = local_head_address(home)
+    if address is None:
+        raise UnavailableError("no local Ray head runs for this $TUG_HOME to join")
+    cmd = [_ray(), "start", f"--address={address}", f"--node-ip-address={node_ip}",
+           "--disable-usage-stats", *node.ray_args()]
+    proc = subprocess.run(cmd, env={**os.environ, **ray_auth_env(home)}, capture_output=True,
+                          text=True, timeout=120)
+    if proc.returncode != 0:
+        tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+        raise UnavailableError(f"could not start a Ray node: {tail}")
 
 
 def stop_local_head(home: Path, *, timeout: float = 1.0) -> int:

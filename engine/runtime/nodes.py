@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.api import parse_quantity
+from engine.clusterconfig import declared
 from engine.objects import MAX_PODS
 
 VERSION = "tugboat-0.1.0"
@@ -12,7 +13,11 @@ NODE_ID_LABEL = "tugboat.dev/ray-node-id"
 
 
 def node_name(entry: dict[str, Any]) -> str:
-    """Stable name for a Ray node: its hostname plus the first hex digits of its id."""
+    """Stable name for a Ray node: the name it was declared with, or its hostname plus the
+    first hex digits of its id."""
+    name = declared(entry.get("Resources") or {})["name"]
+    if name:
+        return str(name)
     host = str(entry.get("NodeManagerHostname") or "node").split(".")[0].lower()
     return f"{host}-{str(entry['NodeID'])[:8]}"
 
@@ -59,6 +64,7 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
     }
     if info.get("architecture"):
         labels["kubernetes.io/arch"] = info["architecture"]
+    labels.update(declared(raw)["labels"])
     if "node:__internal_head__" in raw:
         labels["node-role.kubernetes.io/control-plane"] = ""
     conditions = [ready]

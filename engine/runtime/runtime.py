@@ -20,7 +20,8 @@ from engine.events import EventRecorder
 from engine.objects import GPU, amount, internal_ip, is_ready, pod_requests
 from engine.runtime.actors import AGENT_VERSION, NodeAgent, PodActor
 from engine.runtime.probe import Probe
-from engine.runtime.cluster import RAY_NAMESPACE, SIMULATED_GPU, SIMULATED_GPU_MEMORY
+from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
+from engine.runtime.cluster import RAY_NAMESPACE
 from engine.runtime.telemetry import Telemetry
 from gpu import Inventory, node_gpu_fields, simulated_inventory
 from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
@@ -166,7 +167,8 @@ class Runtime:
         raw = entry.get("Resources") or {}
         if raw.get(SIMULATED_GPU):
             inventory = simulated_inventory(
-                int(raw.get("GPU", 0)), product=self.simulated_gpu_product,
+                int(raw.get("GPU", 0)),
+                product=declared(raw)["gpu_product"] or self.simulated_gpu_product,
                 memory_mib=int(raw.get(SIMULATED_GPU_MEMORY, 81920)), node=name)
         elif info and info.get("gpu"):
             inventory = Inventory.from_dict(info["gpu"])

@@ -312,3 +312,29 @@ def test_describe_configmap_and_long_annotations() -> None:
     data = lines[lines.index("Data"):]
     assert data[:6] == ["Data", "====", "train.yaml:", "----", "lr: 0.1", "epochs: 3"]
     assert lines[-1] == "Events:  <none>"
+
+
+def test_describe_shows_which_pod_holds_which_gpu() -> None:
+    from datetime import datetime, timezone
+
+    from engine.printers import describe as describe_text
+
+    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    node = {"metadata": {"name": "gpu-a", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "status": {"gpus": [
+                {"index": 0, "uuid": "GPU-0", "product": "H100", "memoryMiB": 81920,
+                 "health": "Healthy"},
+                {"index": 1, "uuid": "GPU-1", "product": "H100", "memoryMiB": 81920,
+                 "health": "Unhealthy", "reason": "critical XID 79"}]}}
+    pod = {"metadata": {"name": "train", "namespace": "ml", "creationTimestamp": "2026-01-01T00:00:00Z"},
+           "spec": {"nodeName": "gpu-a", "containers": [
+               {"name": "c", "image": "x", "resources": {"requests": {"cpu": "2"}}}]},
+           "status": {"phase": "Running", "gpus": [{"index": 0, "uuid": "GPU-0", "product": "H100"}]}}
+    text = describe_text("nodes", node, events=[], now=now, pods=[pod])
+    gpu_lines = text.split("GPUs:\n")[1].splitlines()
+    assert gpu_lines[2].split() == ["0", "GPU-0", "H100", "81920Mi", "Healthy", "ml/train"]
+    assert gpu_lines[3].split()[:5] == ["1", "GPU-1", "H100", "81920Mi", "Unhealthy:"]
+    assert gpu_lines[3].split()[-1] == "<none>"
+    assert "Non-terminated Pods:" in text and "(1 in total)" in text
+    pod_text = describe_text("pods", pod, events=[], now=now)
+    assert pod_text.split("GPUs:\n")[1].splitlines()[2].split() == ["0", "GPU-0", "H100"]

@@ -39,12 +39,13 @@ def wait_for(check: Callable[[], Any], *, timeout: float = 60.0, interval: float
 
 @pytest.fixture(scope="session")
 def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    from engine.clusterconfig import NodeSpec
     from engine.config import ray_auth_env
     from engine.runtime import start_local_head, stop_local_head
     from engine.runtime.cluster import ray_dir
 
     home = tmp_path_factory.mktemp("rayhome")
-    address = start_local_head(home, num_cpus=4, simulate_gpus=4, gpu_memory_mib=16384)
+    address = start_local_head(home, node=NodeSpec(cpus=4, gpus=4, gpu_memory_mib=16384))
     try:
         yield {"address": address, **ray_auth_env(home)}
     finally:

@@ -1,0 +1,138 @@
+"""Declared local nodes: what `tug up --config FILE` and `tug dev-cluster` start on one
+machine (CPUs, simulated GPUs, a name, labels), and how a node carries that through Ray.
+
+Ray has no node names or labels of its own here, so a declared node carries them as
+zero-cost marker resources (`tugboat.dev/name:gpu-a`, `tugboat.dev/label:zone=a`,
+`tugboat.dev/gpu-product:…`) that the runtime reads back from `ray.nodes()`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from engine.errors import InvalidError
+
+SIMULATED_GPU = "tugboat_simulated_gpu"
+SIMULATED_GPU_MEMORY = "tugboat_simulated_gpu_memory_mib"
+NAME_PREFIX = "tugboat.dev/name:"
+LABEL_PREFIX = "tugboat.dev/label:"
+PRODUCT_PREFIX = "tugboat.dev/gpu-product:"
+DEFAULT_GPU_PRODUCT = "Simulated GPU"
+DEFAULT_GPU_MEMORY_MIB = 81920
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_NODE_KEYS = {"name", "cpus", "gpus", "gpuProduct", "gpuMemoryMiB", "labels"}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    cpus: int | None = None
+    gpus: int = 0
+    gpu_product: str = DEFAULT_GPU_PRODUCT
+    gpu_memory_mib: int = DEFAULT_GPU_MEMORY_MIB
+    name: str | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+
+    def ray_args(self) -> list[str]:
+        """The `ray start` arguments that make a Ray node this one."""
+        args = [] if self.cpus is None else [f"--num-cpus={self.cpus}"]
+        resources: dict[str, float] = {}
+        if self.gpus:
+            args.append(f"--num-gpus={self.gpus}")
+            resources.update({SIMULATED_GPU: self.gpus, SIMULATED_GPU_MEMORY: self.gpu_memory_mib,
+                              PRODUCT_PREFIX + self.gpu_product: 1})
+        if self.name:
+            resources[NAME_PREFIX + self.name] = 1
+        for key, value in self.labels.items():
+            resources[f"{LABEL_PREFIX}{key}={value}"] = 1
+        if resources:
+            args.append("--resources=" + json.dumps(resources))
+        return args
+
+
+def declared(resources: dict[str, Any]) -> dict[str, Any]:
+    """What a Ray node's resources say was declared: name, labels, simulated GPU product."""
+    out: dict[str, Any] = {"name": None, "labels": {}, "gpu_product": None}
+    for key in resources:
+        if key.startswith(NAME_PREFIX):
+            out["name"] = key[len(NAME_PREFIX):]
+        elif key.startswith(LABEL_PREFIX):
+            k, _, v = key[len(LABEL_PREFIX):].partition("=")
+            out["labels"][k] = v
+        elif key.startswith(PRODUCT_PREFIX):
+            out["gpu_product"] = key[len(PRODUCT_PREFIX):]
+    return out
+
+
+def dev_cluster(nodes: int, gpus_per_node: int, *, cpus_per_node: int | None = None,
+                gpu_memory_mib: int = DEFAULT_GPU_MEMORY_MIB) -> list[NodeSpec]:
+    if nodes < 1:
+        raise InvalidError("--nodes: expected at least 1", details=["--nodes: expected >= 1"])
+    if gpus_per_node < 0:
+        raise InvalidError("--gpus-per-node: expected 0 or more",
+                           details=["--gpus-per-node: expected >= 0"])
+    return [NodeSpec(cpus=cpus_per_node, gpus=gpus_per_node, gpu_memory_mib=gpu_memory_mib,
+                     name=f"node-{i}") for i in range(nodes)]
+
+
+def load_config(path: Path) -> list[NodeSpec]:
+    """The nodes of a cluster config file; every problem named by its field path."""
+    try:
+        data = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise InvalidError(f"cannot read {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        raise InvalidError(f"{path} is not valid YAML", details=[str(exc)]) from None
+    problems: list[str] = []
+    if not isinstance(data, dict) or data.get("kind") != "ClusterConfig":
+        raise InvalidError(f"{path}: expected a document with kind: ClusterConfig",
+                           details=["kind: expected \"ClusterConfig\""])
+    for key in set(data) - {"apiVersion", "kind", "nodes"}:
+        problems.append(f"{key}: unknown field")
+    raw_nodes = data.get("nodes")
+    if not isinstance(raw_nodes, list) or not raw_nodes:
+        problems.append("nodes: expected a list of at least one node")
+        raw_nodes = []
+    specs: list[NodeSpec] = []
+    names: set[str] = set()
+    for i, raw in enumerate(raw_nodes):
+        where = f"nodes[{i}]"
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: expected a mapping")
+            continue
+        problems += [f"{where}.{k}: unknown field" for k in sorted(set(raw) - _NODE_KEYS)]
+        name = raw.get("name")
+        if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
+            problems.append(f"{where}.name: expected a lowercase DNS label, got {name!r}")
+            name = None
+        if name in names:
+            problems.append(f"{where}.name: {name!r} is used twice")
+        names.add(name or "")
+        ints = {}
+        for key, minimum in (("cpus", 1), ("gpus", 0), ("gpuMemoryMiB", 1)):
+            value = raw.get(key)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)
+                                      or value < minimum):
+                problems.append(f"{where}.{key}: expected an integer >= {minimum}, got {value!r}")
+                value = None
+            ints[key] = value
+        labels = raw.get("labels") or {}
+        if not isinstance(labels, dict) or not all(
+                isinstance(k, str) and isinstance(v, str) for k, v in labels.items()):
+            problems.append(f"{where}.labels: expected a map of strings to strings")
+            labels = {}
+        product = raw.get("gpuProduct", DEFAULT_GPU_PRODUCT)
+        if not isinstance(product, str) or not product:
+            problems.append(f"{where}.gpuProduct: expected a string")
+            product = DEFAULT_GPU_PRODUCT
+        specs.append(NodeSpec(cpus=ints["cpus"], gpus=ints["gpus"] or 0, gpu_product=product,
+                              gpu_memory_mib=ints["gpuMemoryMiB"] or DEFAULT_GPU_MEMORY_MIB,
+                              name=name, labels=dict(labels)))
+    if problems:
+        raise InvalidError(f"{path} is invalid: {len(problems)} problem(s)", details=problems)
+    return specs

@@ -1,0 +1,69 @@
+"""Declared local nodes: config files, dev clusters, and the marker resources they ride on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.clusterconfig import (
+    NAME_PREFIX,
+    NodeSpec,
+    declared,
+    dev_cluster,
+    load_config,
+)
+from engine.errors import InvalidError
+from engine.runtime.nodes import node_name, node_object
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "configs" / "clusters").glob("*.yaml")))
+def test_every_cluster_config_in_configs_loads(path: Path) -> None:
+    nodes = load_config(path)
+    assert nodes and all(isinstance(n, NodeSpec) for n in nodes)
+
+
+def test_config_round_trips_through_ray_resources() -> None:
+    a, b = load_config(REPO / "configs" / "clusters" / "two-gpu-nodes.yaml")
+    args = a.ray_args()
+    assert "--num-cpus=2" in args and "--num-gpus=4" in args
+    import json
+    resources = json.loads(next(x for x in args if x.startswith("--resources="))[12:])
+    entry = {"NodeID": "ff00", "Alive": True, "NodeManagerHostname": "box",
+             "Resources": {"CPU": 2.0, "GPU": 4.0, **resources}}
+    assert declared(resources) == {"name": "gpu-a", "labels": {"zone": "a"},
+                                   "gpu_product": "NVIDIA H100 80GB HBM3 (simulated)"}
+    assert node_name(entry) == "gpu-a"
+    node = node_object(entry, info=None, now="T", previous=None)
+    assert node["metadata"]["labels"]["zone"] == "a"
+    assert b.gpus == 2 and b.gpu_memory_mib == 40960
+
+
+def test_bad_config_names_every_field(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: ClusterConfig\nnodes:\n- name: Bad_Name\n  gpus: -1\n  cpu: 2\n"
+                   "  labels: {a: 1}\n- name: ok\n  gpus: two\n")
+    with pytest.raises(InvalidError) as err:
+        load_config(bad)
+    assert sorted(err.value.details) == sorted([
+        "nodes[0].cpu: unknown field",
+        "nodes[0].name: expected a lowercase DNS label, got 'Bad_Name'",
+        "nodes[0].gpus: expected an integer >= 0, got -1",
+        "nodes[0].labels: expected a map of strings to strings",
+        "nodes[1].gpus: expected an integer >= 0, got 'two'",
+    ])
+    (tmp_path / "nope.yaml").write_text("kind: Pod\n")
+    with pytest.raises(InvalidError, match="ClusterConfig"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_dev_cluster_nodes() -> None:
+    nodes = dev_cluster(3, 4, cpus_per_node=1)
+    assert [n.name for n in nodes] == ["node-0", "node-1", "node-2"]
+    assert all(n.gpus == 4 and n.cpus == 1 for n in nodes)
+    assert any(a.startswith("--resources=") and NAME_PREFIX + "node-2" in a
+               for a in nodes[2].ray_args())
+    with pytest.raises(InvalidError):
+        dev_cluster(0, 1)

@@ -1,0 +1,97 @@
+"""`tug dev-cluster`: several Ray nodes with simulated GPUs on one machine; GPU pods spread
+over the nodes that have free GPUs, and `tug down` stops every node."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import psutil
+import pytest
+
+from engine.client import Client
+from engine.runtime.cluster import ray_dir
+
+from .conftest import REPO, pod_phase, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def gpu_pod(name: str, gpus: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [
+                {"name": "c", "image": "cuda", "command": ["sleep", "600"],
+                 "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}]}}
+
+
+def test_dev_cluster_spreads_gpu_pods_and_down_stops_all_nodes(tmp_path: Path) -> None:
+    home = tmp_path / "tug"
+    env = {**os.environ, "TUG_HOME": str(home)}
+    for key in ("RAY_AUTH_TOKEN_PATH", "RAY_AUTH_MODE"):
+        env.pop(key, None)
+    log = open(tmp_path / "dev.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "dev-cluster", "--nodes", "2",
+                             "--gpus-per-node", "2", "--cpus-per-node", "1", "--port", "0",
+                             "--headless"], env=env, stdout=log, stderr=log, cwd=REPO)
+    try:
+        def nodes() -> list[dict[str, Any]] | None:
+            if proc.poll() is not None:
+                raise AssertionError((tmp_path / "dev.log").read_text())
+            if not (home / "server.pid").exists():
+                return None
+            with Client.from_config(home) as c:
+                items = c.list("nodes", namespace=None)["items"]
+            ready = [n for n in items if n["status"]["conditions"][0]["status"] == "True"
+                     and n["status"]["allocatable"].get("nvidia.com/gpu") == "2"]
+            return items if len(ready) == 2 else None
+        items = wait_for(nodes, timeout=180, what="two ready GPU nodes")
+        assert sorted(n["metadata"]["name"] for n in items) == ["node-0", "node-1"]
+        for n in items:
+            assert n["metadata"]["labels"]["tugboat.dev/gpu-simulated"] == "true"
+            assert n["metadata"]["labels"]["nvidia.com/gpu.count"] == "2"
+
+        with Client.from_config(home) as c:
+            c.create(gpu_pod("train-a", 2))
+            c.create(gpu_pod("train-b", 2))
+            a = wait_for(pod_phase(c, "train-a", "Running"), timeout=120, what="train-a")
+            b = wait_for(pod_phase(c, "train-b", "Running"), timeout=120, what="train-b")
+            assert {a["spec"]["nodeName"], b["spec"]["nodeName"]} == {"node-0", "node-1"}
+            c.create(gpu_pod("train-c", 1))
+            cond = wait_for(lambda: next((x for x in (c.get("pods", "train-c").get("status")
+                                                      or {}).get("conditions") or []
+                                          if x.get("reason") == "Unschedulable"), None),
+                            what="train-c to wait")
+            assert cond["message"] == ("0/2 nodes are available: 2 Insufficient nvidia.com/gpu "
+                                       "(free 0, need 1).")
+            top = c.request("GET", "/apis/tugboat.dev/v1/top/nodes")["items"]
+            held = {g["uuid"]: g["pods"] for n in top for g in n["gpus"]}
+            assert sorted(p for pods in held.values() for p in pods) == \
+                ["default/train-a"] * 2 + ["default/train-b"] * 2
+
+        down = subprocess.run([sys.executable, "-m", "engine.cli", "down"], env=env, cwd=REPO,
+                              capture_output=True, text=True, timeout=120)
+        assert down.returncode == 0, down.stderr
+        proc.wait(30)
+        marker = str(ray_dir(home))
+
+        def leftovers() -> list[int]:
+            out = []
+            for p in psutil.process_iter(["cmdline"]):
+                try:
+                    if marker in " ".join(p.info["cmdline"] or []) and \
+                            p.status() != psutil.STATUS_ZOMBIE:
+                        out.append(p.pid)
+                except psutil.Error:
+                    continue
+            return out
+        wait_for(lambda: not leftovers(), timeout=30, what="every node's processes to end")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        subprocess.run([sys.executable, "-m", "engine.cli", "down"], env=env, cwd=REPO,
+                       capture_output=True, timeout=120)
+        shutil.rmtree(ray_dir(home), ignore_errors=True)
