@@ -172,6 +172,9 @@ class Runtime:
                 memory_mib=int(raw.get(SIMULATED_GPU_MEMORY, 81920)), node=name)
         elif info and info.get("gpu"):
             inventory = Inventory.from_dict(info["gpu"])
+            if not inventory.gpus and name not in self._inventory:  # say it once per node
+                log.warning("node %s has no GPUs (%s); `tug up --simulate-gpus N` declares "
+                            "simulated ones to try GPU jobs", name, inventory.reason)
         else:
             return None
         self._inventory[name] = inventory
