@@ -37,13 +37,15 @@ def running_pid(home: Path) -> int | None:
 
 class ControlPlane:
     def __init__(self, home: Path, *, ray_address: str | None, ray_auth: dict[str, str] | None = None,
-                 host: str = "127.0.0.1", port: int = 0, store_history: int = 10000) -> None:
+                 host: str = "127.0.0.1", port: int = 0, store_history: int = 10000,
+                 sample_period: float = 2.0) -> None:
         self.home = home
         self.ray_address = ray_address
         self.ray_auth = ray_auth
         self.host = host
         self.port = port
         self.store_history = store_history
+        self.sample_period = sample_period
         self.store: Store | None = None
         self.runtime: Any = None
         self.scheduler: Scheduler | None = None
@@ -71,7 +73,8 @@ class ControlPlane:
             from engine.runtime import Runtime, connect
 
             connect(self.ray_address, auth=self.ray_auth)
-            self.runtime = Runtime(self.store, log_root=self.home / "logs")
+            self.runtime = Runtime(self.store, log_root=self.home / "logs",
+                                   sample_period=self.sample_period)
             await self.runtime.start()
         self.scheduler = Scheduler(self.store)
         await self.scheduler.start()

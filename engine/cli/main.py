@@ -36,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a ClusterConfig (see configs/clusters/) declaring the local nodes")
     p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
     p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
+    p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
+                   help="how often node agents sample GPUs, CPU and memory (at least 1)")
     p.add_argument("--node-ip", default="127.0.0.1",
                    help="address of the local Ray head (use the machine's IP to let others join)")
     p.set_defaults(func=process.up)
@@ -49,6 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--gpu-memory", type=int, default=81920, metavar="MIB")
     p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
     p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
+    p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
+                   help="how often node agents sample GPUs, CPU and memory (at least 1)")
     p.add_argument("--headless", action="store_true",
                    help="run the control plane in the foreground without the TUI")
     p.set_defaults(func=process.dev_cluster)
@@ -60,6 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ray-address", required=True, help="HOST:PORT of the Ray head (GCS)")
     p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
     p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
+    p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
+                   help="how often node agents sample GPUs, CPU and memory (at least 1)")
     p.set_defaults(func=process.server)
 
     for verb, helptext in (("apply", "create or update objects from manifests"),

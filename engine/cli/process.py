@@ -22,6 +22,12 @@ def _logging() -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def _period(args: argparse.Namespace) -> float:
+    if args.sample_period < 1:
+        raise BadRequestError(f"--sample-period: expected at least 1 second, got {args.sample_period:g}")
+    return float(args.sample_period)
+
+
 def _announce(url: str, home: str) -> None:
     print(f"tugboat is up: API {url}, config {home}/config\n"
           f"  try: tug apply -f configs/examples/hello-pod.yaml && tug get pods -w\n"
@@ -50,6 +56,7 @@ def dev_cluster(args: argparse.Namespace) -> int:
 
 def _run_local(args: argparse.Namespace, nodes: list[NodeSpec]) -> int:
     """Start (or reuse) the local Ray cluster of $TUG_HOME with `nodes`, then serve."""
+    period = _period(args)  # every user mistake before anything starts
     home = tug_home()
     os.environ.update(ray_auth_env(home))  # before ray is imported: it reads them then
     from engine.controlplane import ControlPlane, serve
@@ -70,7 +77,7 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec]) -> int:
         for node in nodes[1:]:
             join_local_node(home, node, node_ip=node_ip)
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
-                      port=args.port)
+                      port=args.port, sample_period=period)
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
     print("control plane stopped; pods keep running on Ray (`tug down` stops them)",
           file=sys.stderr)
@@ -82,7 +89,8 @@ def server(args: argparse.Namespace) -> int:
 
     _logging()
     home = tug_home()
-    cp = ControlPlane(home, ray_address=args.ray_address, host=args.bind, port=args.port)
+    cp = ControlPlane(home, ray_address=args.ray_address, host=args.bind, port=args.port,
+                      sample_period=_period(args))
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
     return 0
 

@@ -83,3 +83,17 @@ def test_version(api_server: InProcessServer) -> None:
     out = tug(api_server.home, "version")
     assert out.returncode == 0
     assert out.stdout.startswith("Client Version: v0.1.0\nServer Version: v1.")
+
+
+@pytest.mark.parametrize("args,needle", [
+    (("up", "--sample-period", "0.5"), "--sample-period: expected at least 1 second"),
+    (("up", "--simulate-gpus", "0"), "--simulate-gpus: expected a positive number"),
+    (("up", "--config", "/no/such/cluster.yaml"), "cannot read /no/such/cluster.yaml"),
+    (("dev-cluster", "--nodes", "0"), "--nodes: expected at least 1"),
+])
+def test_bad_up_flags_start_nothing(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
+    from engine.runtime.cluster import ray_dir
+
+    out = tug(tmp_path, *args)
+    assert out.returncode == 1 and needle in out.stderr and "Traceback" not in out.stderr
+    assert not ray_dir(tmp_path).exists()
