@@ -6,8 +6,9 @@ Everything outside this package handles objects as plain JSON dicts (camelCase);
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from engine.lazy import lazy_attributes
 
 # Light names load at once; the pydantic models and validation load on first use, so a
 # client that only resolves kinds and reads manifests starts fast (`tug get pods`).
@@ -55,13 +56,7 @@ if TYPE_CHECKING:
     from engine.api.validation import Validated, validate_documents, validate_object
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engine.api' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"engine.api.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = [

@@ -5,8 +5,9 @@ not the control plane's half of the runtime."""
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from engine.lazy import lazy_attributes
 
 _LAZY = {
     "Runtime": "runtime",
@@ -26,13 +27,7 @@ if TYPE_CHECKING:
     from engine.runtime.runtime import Runtime
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engine.runtime' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"engine.runtime.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY)
 
 
 __all__ = ["Runtime", "connect", "local_head_address", "start_local_head", "stop_local_head"]
