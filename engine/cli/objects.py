@@ -16,6 +16,7 @@ from engine.clock import utcnow
 from engine.errors import BadRequestError, NotFoundError, TugError
 from engine.printers import describe as describe_text
 from engine.printers import format_table
+from gpu.attribution import node_gpu_processes, pod_gpu_top
 
 CLIENT_VERSION = "v0.1.0"
 
@@ -152,10 +153,43 @@ def describe(args: argparse.Namespace) -> int:
             pods = client.list("pods", namespace=None,
                                field_selector=f"spec.nodeName={meta['name']}")["items"] \
                 if info.plural == "nodes" else []
+            obj = _with_gpu_use(client, info.plural, obj)
             texts.append(describe_text(info.plural, obj, events=events, now=utcnow(),
                                        pods=pods).rstrip("\n"))
         print("\n\n\n".join(texts))
     return 0
+
+
+def _latest_tick(client: Client, node: str | None) -> dict[str, Any] | None:
+    """The node's latest live sample, or None where there is none (no runtime, no GPUs)."""
+    if not node:
+        return None
+    try:
+        history = client.request("GET", f"/apis/tugboat.dev/v1/nodes/{node}/gpus",
+                                 params={"since": time.time() - 60})
+    except TugError:
+        return None
+    return (history.get("samples") or [None])[-1]
+
+
+def _with_gpu_use(client: Client, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """A node or pod with what its GPUs' processes use now, for `describe` to show."""
+    status = obj.get("status") or {}
+    if plural not in ("nodes", "pods") or not status.get("gpus"):
+        return obj
+    node = obj["metadata"]["name"] if plural == "nodes" else (obj.get("spec") or {}).get("nodeName")
+    tick = _latest_tick(client, node)
+    if tick is None:
+        return obj
+    if plural == "nodes":
+        procs = node_gpu_processes(tick)
+        used = {g["uuid"]: g.get("memoryUsedMiB") for g in tick.get("gpus") or []}
+        gpus = [{**g, "memoryUsedMiB": used.get(g.get("uuid")),
+                 "processes": procs.get(g.get("uuid"), [])} for g in status["gpus"]]
+    else:
+        mine = {g["uuid"]: g.get("memoryUsedMiB") for g in pod_gpu_top(obj, tick, None)}
+        gpus = [{**g, "podMemoryUsedMiB": mine.get(g.get("uuid"))} for g in status["gpus"]]
+    return {**obj, "status": {**status, "gpus": gpus}}
 
 
 def delete(args: argparse.Namespace) -> int:

@@ -64,11 +64,19 @@ def _write_node_gpus(w: PrefixWriter, gpus: list[Obj], pods: Sequence[Obj]) -> N
     w.write(0, "GPUs:\n  Index\tUUID\tProduct\tMemory\tHealth\tPod\n")
     w.write(1, "-----\t----\t-------\t------\t------\t---\n")
     for g in gpus:
-        memory = f"{g['memoryMiB']}Mi" if g.get("memoryMiB") else "<unknown>"
+        total = f"{g['memoryMiB']}Mi" if g.get("memoryMiB") else "<unknown>"
+        used = g.get("memoryUsedMiB")
+        memory = f"{used}Mi/{total}" if used is not None else total
         product = str(g.get("product", "")) + (" (simulated)" if g.get("simulated") else "")
         health = str(g.get("health", "")) + (f": {g['reason']}" if g.get("reason") else "")
         w.write(1, f"{g.get('index', '')}\t{g.get('uuid', '')}\t{product}\t{memory}\t"
                    f"{health}\t{','.join(held.get(str(g.get('uuid')), [])) or NONE}\n")
+    procs = [(g.get("index"), p) for g in gpus for p in g.get("processes") or []]
+    if procs:
+        w.write(0, "GPU Processes:\n  GPU\tPID\tPod\tMemory\n  ---\t---\t---\t------\n")
+        for index, p in procs:
+            mem = f"{p['usedMemoryMiB']}Mi" if p.get("usedMemoryMiB") is not None else "n/a"
+            w.write(1, f"{index}\t{p.get('pid')}\t{p.get('pod') or NONE}\t{mem}\n")
 
 
 def _write_node_pods(w: PrefixWriter, pods: Sequence[Obj]) -> None:

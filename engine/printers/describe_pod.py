@@ -288,10 +288,13 @@ def describe_pod(pod: Obj, *, events: Sequence[Obj], now: datetime) -> str:
             w.field(1, "IP", ip)
     gpus = status.get("gpus") or []
     if gpus:  # tugboat: which of the node's GPUs this pod holds (CUDA_VISIBLE_DEVICES)
-        w.write(0, "GPUs:\n  Index\tUUID\tProduct\n  -----\t----\t-------\n")
+        w.write(0, "GPUs:\n  Index\tUUID\tProduct\tMemory Used By Pod\n"
+                   "  -----\t----\t-------\t------------------\n")
         for g in gpus:
+            used = g.get("podMemoryUsedMiB")
             w.write(1, f"{g.get('index', '')}\t{g.get('uuid') or '<unknown>'}\t"
-                       f"{g.get('product') or '<unknown>'}\n")
+                       f"{g.get('product') or '<unknown>'}\t"
+                       f"{f'{used}Mi' if used is not None else 'n/a'}\n")
     if controller_of(pod):
         w.field(0, "Controlled By", controller_of(pod))
     if status.get("nominatedNodeName"):

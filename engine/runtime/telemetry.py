@@ -9,7 +9,8 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from engine.objects import is_ready
-from engine.runtime.gpus import GpuMonitor, container_leaders, holders, node_top, pod_gpu_top
+from engine.runtime.gpus import GpuMonitor
+from gpu.attribution import container_leaders, holders, node_top, pod_gpu_top
 from engine.runtime.nodes import NODE_ID_LABEL
 from gpu import GpuSample, simulated_samples
 

@@ -337,4 +337,15 @@ def test_describe_shows_which_pod_holds_which_gpu() -> None:
     assert gpu_lines[3].split()[-1] == "<none>"
     assert "Non-terminated Pods:" in text and "(1 in total)" in text
     pod_text = describe_text("pods", pod, events=[], now=now)
-    assert pod_text.split("GPUs:\n")[1].splitlines()[2].split() == ["0", "GPU-0", "H100"]
+    assert pod_text.split("GPUs:\n")[1].splitlines()[2].split() == ["0", "GPU-0", "H100", "n/a"]
+    pod["status"]["gpus"][0]["podMemoryUsedMiB"] = 2048
+    pod_text = describe_text("pods", pod, events=[], now=now)
+    assert pod_text.split("GPUs:\n")[1].splitlines()[2].split() == ["0", "GPU-0", "H100", "2048Mi"]
+    node["status"]["gpus"][0].update(memoryUsedMiB=2100, processes=[
+        {"pid": 4242, "usedMemoryMiB": 2048, "pod": "ml/train"},
+        {"pid": 77, "usedMemoryMiB": 52, "pod": None}])
+    text = describe_text("nodes", node, events=[], now=now, pods=[pod])
+    assert text.split("GPUs:\n")[1].splitlines()[2].split()[3] == "2100Mi/81920Mi"
+    procs = text.split("GPU Processes:\n")[1].splitlines()
+    assert procs[2].split() == ["0", "4242", "ml/train", "2048Mi"]
+    assert procs[3].split() == ["0", "77", "<none>", "52Mi"]

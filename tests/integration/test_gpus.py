@@ -10,7 +10,7 @@ import pytest
 from engine.client import Client
 from engine.errors import NotFoundError
 
-from .conftest import pod_phase, wait_for
+from .conftest import ControlPlaneProc, pod_phase, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -38,7 +38,8 @@ def gone(client: Client, name: str) -> bool:
     return False
 
 
-def test_gpu_pods_get_their_own_gpus_and_a_full_node_says_why(client: Client) -> None:
+def test_gpu_pods_get_their_own_gpus_and_a_full_node_says_why(
+        client: Client, control_plane: ControlPlaneProc) -> None:
     client.create(gpu_pod("g-a", 2, 'echo "CVD=$CUDA_VISIBLE_DEVICES"; sleep 600', "Always"))
     client.create(gpu_pod("g-b", 2, 'echo "CVD=$CUDA_VISIBLE_DEVICES"; sleep 600', "Always"))
     a = wait_for(pod_phase(client, "g-a", "Running"), what="g-a to run")
@@ -52,6 +53,15 @@ def test_gpu_pods_get_their_own_gpus_and_a_full_node_says_why(client: Client) ->
         held = (client.get("pods", pod["metadata"]["name"])["status"]).get("gpus") or []
         assert sorted(str(g["index"]) for g in held) == sorted(seen)
         assert all(g.get("uuid") for g in held)
+
+    held_a = client.get("pods", "g-a")["status"]["gpus"]
+    described = control_plane.tug("describe", "pod", "g-a").stdout
+    assert all(g["uuid"] in described for g in held_a)
+    node_text = control_plane.tug("describe", "node", a["spec"]["nodeName"]).stdout
+    gpu_rows = node_text.split("GPUs:\n")[1].split("\n\n")[0]
+    assert sum("default/g-a" in line for line in gpu_rows.splitlines()) == 2
+    top = control_plane.tug("top", "pods").stdout
+    assert any(line.split()[:1] == ["g-a"] and line.split()[3] == "2" for line in top.splitlines())
 
     client.create(gpu_pod("g-c", 1))
     waiting = wait_for(lambda: next((c for c in (client.get("pods", "g-c").get("status") or {})
