@@ -44,3 +44,21 @@ def api_server(tmp_path: Path) -> Iterator[InProcessServer]:
         yield srv
     finally:
         srv.close()
+
+
+# -- store fixtures shared by test_store.py and test_store_gc.py ---------------------------------
+from engine.store import Store  # noqa: E402
+
+from .store_helpers import FakeClock  # noqa: E402
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    s = Store(tmp_path / "store.db", clock=clock)
+    yield s
+    s.close()

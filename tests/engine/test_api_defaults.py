@@ -11,10 +11,7 @@ import pytest
 from engine.api import validate_object
 from engine.api.defaults import MAX_INT32, image_pull_policy
 
-
-def pod(**spec: Any) -> dict[str, Any]:
-    spec.setdefault("containers", [{"name": "main", "image": "busybox:1.36"}])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": spec}
+from .api_builders import pod
 
 
 def template(restart: str = "Never", **spec: Any) -> dict[str, Any]:

@@ -6,14 +6,7 @@ from typing import Any
 
 import pytest
 
-from engine.api import validate_object
-from engine.errors import InvalidError
-
-
-def problems_of(doc: Any, **kw: Any) -> list[str]:
-    with pytest.raises(InvalidError) as info:
-        validate_object(doc, **kw)
-    return info.value.details
+from .api_builders import problems_of
 
 
 @pytest.mark.parametrize(

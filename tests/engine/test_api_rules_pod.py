@@ -7,37 +7,8 @@ from typing import Any
 import pytest
 
 from engine.api import validate_object
-from engine.errors import InvalidError
 
-NI = "not implemented by tugboat yet; accepted and ignored"
-
-
-def problems_of(doc: Any, **kw: Any) -> list[str]:
-    with pytest.raises(InvalidError) as info:
-        validate_object(doc, **kw)
-    return info.value.details
-
-
-def container(**fields: Any) -> dict[str, Any]:
-    return {"name": "main", "image": "busybox:1.36", **fields}
-
-
-def pod(name: str = "p", **spec: Any) -> dict[str, Any]:
-    spec.setdefault("containers", [container()])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name}, "spec": spec}
-
-
-def deployment(name: str = "web", **spec: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "selector": {"matchLabels": {"app": "web"}},
-        "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [container()]}},
-    }
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name},
-        "spec": {**base, **spec},
-    }
+from .api_builders import NI, container, deployment, pod, problems_of
 
 
 # -- containers and pods -------------------------------------------------------------------------

@@ -7,8 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,28 +24,9 @@ from engine.errors import (
 from engine.store import ApplyResult, Store
 from engine.store import objects as store_objects
 
+from .store_helpers import T0, FakeClock
+
 ROOT = Path(__file__).resolve().parents[2]
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    s = Store(tmp_path / "store.db", clock=clock)
-    yield s
-    s.close()
 
 
 def pod(name: str, ns: str = "default", **extra: Any) -> dict[str, Any]:

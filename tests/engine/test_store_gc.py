@@ -3,37 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import timedelta
 from typing import Any
-
-import pytest
 
 from engine.errors import NotFoundError
 from engine.store import Store
 
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    s = Store(tmp_path / "store.db", clock=clock)
-    yield s
-    s.close()
+from .store_helpers import T0, FakeClock
 
 
 def owned_by(*owners: dict[str, Any]) -> list[dict[str, Any]]:
