@@ -16,6 +16,22 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-n", "--namespace", default=None, help="the namespace (default: default)")
 
 
+def _serve_flags(p: argparse.ArgumentParser) -> None:
+    """What every command that runs a control plane takes."""
+    p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
+    p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
+    p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
+                   help="how often node agents sample GPUs, CPU and memory (at least 1)")
+
+
+def _local_flags(p: argparse.ArgumentParser) -> None:
+    """What the commands that start a local Ray cluster take, besides _serve_flags."""
+    p.add_argument("--headless", action="store_true",
+                   help="run the control plane in the foreground without the TUI")
+    p.add_argument("--gpu-memory", type=int, default=81920, metavar="MIB",
+                   help="memory of each simulated GPU in MiB (default 81920)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from engine.cli import bench, objects, process, logs, top
 
@@ -25,19 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="verb", metavar="VERB")
 
     p = sub.add_parser("up", help="start a local Ray cluster and the control plane")
-    p.add_argument("--headless", action="store_true",
-                   help="run the control plane in the foreground without the TUI")
+    _local_flags(p)
     p.add_argument("--num-cpus", type=int, default=None, help="CPUs the local Ray node offers")
     p.add_argument("--simulate-gpus", type=int, default=None, metavar="N",
                    help="declare N simulated GPUs on the local node (for machines without any)")
-    p.add_argument("--gpu-memory", type=int, default=81920, metavar="MIB",
-                   help="memory of each simulated GPU in MiB (default 81920)")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="a ClusterConfig (see configs/clusters/) declaring the local nodes")
-    p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
-    p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
-    p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
-                   help="how often node agents sample GPUs, CPU and memory (at least 1)")
+    _serve_flags(p)
     p.add_argument("--node-ip", default="127.0.0.1",
                    help="address of the local Ray head (use the machine's IP to let others join)")
     p.set_defaults(func=process.up)
@@ -48,13 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--nodes", type=int, default=3)
     p.add_argument("--gpus-per-node", type=int, default=4)
     p.add_argument("--cpus-per-node", type=int, default=None)
-    p.add_argument("--gpu-memory", type=int, default=81920, metavar="MIB")
-    p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
-    p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
-    p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
-                   help="how often node agents sample GPUs, CPU and memory (at least 1)")
-    p.add_argument("--headless", action="store_true",
-                   help="run the control plane in the foreground without the TUI")
+    _local_flags(p)
+    _serve_flags(p)
     p.set_defaults(func=process.dev_cluster)
 
     p = sub.add_parser("down", help="stop the control plane, every pod and the local Ray cluster")
@@ -62,10 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("server", help="run the control plane on an existing Ray cluster")
     p.add_argument("--ray-address", required=True, help="HOST:PORT of the Ray head (GCS)")
-    p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
-    p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
-    p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
-                   help="how often node agents sample GPUs, CPU and memory (at least 1)")
+    _serve_flags(p)
     p.set_defaults(func=process.server)
 
     for verb, helptext in (("apply", "create or update objects from manifests"),
