@@ -130,6 +130,8 @@ class NodeAgent:
             raise FileNotFoundError(path)
         if tail_lines >= 0 and offset == 0:
             return _read_tail(p, tail_lines)
+        if offset > p.stat().st_size:
+            offset = 0  # the file was rotated since the last read: go on from its start
         with open(p, "rb") as fh:
             fh.seek(offset)
             data = fh.read(limit)

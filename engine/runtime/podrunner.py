@@ -324,6 +324,7 @@ class PodRunner:
         # Like a container's PID namespace: when its main process ends, so does the rest.
         proc.signal_group(signal.SIGKILL)
         self._reaper.forget(proc.pid)
+        proc.drain()  # its last words are in the log before the status says it ended
         with self._cond:
             started = c.status["state"].get("running", {}).get("startedAt")
             c.status["state"] = {"terminated": {

@@ -31,37 +31,81 @@ def _child_setup() -> None:  # runs in the child between fork and exec
         pass
 
 
+MAX_LOG_BYTES = 10 * 1024 * 1024  # the kubelet's containerLogMaxSize default
+
+
 @dataclass
 class ProcessSpec:
     argv: list[str]
     env: dict[str, str]
     cwd: str | None
     log_path: Path
+    max_log_bytes: int = MAX_LOG_BYTES
+
+
+class _LogPump(threading.Thread):
+    """Copies a container's output into its log file; past `max_bytes` the file is rotated
+    to `<file>.1` (one old file kept), so a chatty container cannot fill the node's disk."""
+
+    def __init__(self, fd: int, path: Path, max_bytes: int) -> None:
+        super().__init__(name=f"logs-{path.parent.name}", daemon=True)
+        self._fd, self._path, self._max = fd, path, max(max_bytes, 1)
+
+    def run(self) -> None:
+        out = open(self._path, "ab", buffering=0)
+        size = out.tell()
+        try:
+            while True:
+                data = os.read(self._fd, 65536)
+                if not data:
+                    break
+                while data:
+                    room = self._max - size
+                    if len(data) <= room:
+                        part, data = data, b""
+                    else:  # fill the file up to its last whole line that fits, then rotate
+                        cut = data.rfind(b"\n", 0, room) + 1 or (room if size == 0 else 0)
+                        part, data = data[:cut], data[cut:]
+                    if part:
+                        out.write(part)
+                        size += len(part)
+                    if data:
+                        out.close()
+                        os.replace(self._path, f"{self._path}.1")
+                        out = open(self._path, "ab", buffering=0)
+                        size = 0
+        finally:
+            out.close()
+            os.close(self._fd)
 
 
 class ContainerProcess:
-    """A started container process writing stdout and stderr to its log file."""
+    """A started container process whose stdout and stderr go to its (capped) log file."""
 
     def __init__(self, spec: ProcessSpec) -> None:
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
-        self._log = open(spec.log_path, "ab", buffering=0)
         cwd = spec.cwd
         if cwd:
             Path(cwd).mkdir(parents=True, exist_ok=True)
+        read_end, write_end = os.pipe()
         try:
             self._popen = subprocess.Popen(
                 spec.argv,
                 env=spec.env,
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
-                stdout=self._log,
+                stdout=write_end,
                 stderr=subprocess.STDOUT,
                 preexec_fn=_child_setup,
                 close_fds=True,
             )
         except BaseException:
-            self._log.close()
+            os.close(read_end)
             raise
+        finally:
+            os.close(write_end)
+        self._pump = _LogPump(read_end, spec.log_path, spec.max_log_bytes)
+        self._pump.start()
         self.pid = self._popen.pid
         self.started = time.time()
 
@@ -71,8 +115,11 @@ class ContainerProcess:
             code = self._popen.wait(timeout)
         except subprocess.TimeoutExpired:
             return None
-        self._log.close()
         return 128 - code if code < 0 else code
+
+    def drain(self, timeout: float = 5.0) -> None:
+        """Wait until everything the container wrote is in its log file (the group is gone)."""
+        self._pump.join(timeout)
 
     @property
     def running(self) -> bool:

@@ -203,3 +203,19 @@ def test_declared_ports_get_host_ports_in_env_and_status(tmp_path: Path) -> None
     http = ports[0]["hostPort"]
     assert 0 < http < 65536 and ports[1]["hostPort"] == 45678
     assert runner.log_path("web", 0).read_text() == f"{http} {http} 45678\n"
+
+
+def test_logs_are_capped_and_rotated(tmp_path: Path) -> None:
+    from engine.runtime.process import ContainerProcess, ProcessSpec
+
+    log = tmp_path / "c" / "0.log"
+    script = "i=0; while [ $i -lt 400 ]; do echo line-$i; i=$((i+1)); done"
+    proc = ContainerProcess(ProcessSpec(["sh", "-c", script], {"PATH": "/usr/bin:/bin"}, None,
+                                        log, max_log_bytes=1000))
+    assert proc.wait() == 0
+    proc.drain()
+    current, old = log.read_text(), Path(f"{log}.1").read_text()
+    assert len(current) <= 1000 and len(old) <= 1000
+    lines = (old + current).splitlines()
+    assert lines[-1] == "line-399"
+    assert lines == [f"line-{i}" for i in range(400 - len(lines), 400)]  # no gap, in order
