@@ -13,6 +13,7 @@ from typing import Any
 from aiohttp import web
 
 from engine.config import write_config
+from engine.controllers import EventTTL
 from engine.errors import AlreadyExistsError, UnavailableError
 from engine.scheduler import Scheduler
 from engine.server import Server
@@ -50,6 +51,7 @@ class ControlPlane:
         self.runtime: Any = None
         self.scheduler: Scheduler | None = None
         self._runner: web.AppRunner | None = None
+        self._event_ttl: asyncio.Task[None] | None = None
         self.url = ""
 
     async def start(self) -> None:
@@ -78,6 +80,7 @@ class ControlPlane:
             await self.runtime.start()
         self.scheduler = Scheduler(self.store)
         await self.scheduler.start()
+        self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
         token = write_config(self.home, server="http://placeholder").token
         server = Server(self.store, token=token, runtime=self.runtime)
         self._runner = web.AppRunner(server.app, access_log=None, handle_signals=False,
@@ -97,6 +100,9 @@ class ControlPlane:
             await self._runner.cleanup()
         if self.scheduler is not None:
             await self.scheduler.close()
+        if self._event_ttl is not None:
+            self._event_ttl.cancel()
+            await asyncio.gather(self._event_ttl, return_exceptions=True)
         if self.runtime is not None:
             await self.runtime.close()
         if self.store is not None:
