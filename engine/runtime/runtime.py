@@ -416,8 +416,23 @@ class Runtime:
         return out
 
     def _fail(self, pod: dict[str, Any], reason: str, message: str) -> None:
+        """The pod failed without its containers telling how: mark it, and them, as Kubernetes
+        does for containers that cannot be located (ContainerStatusUnknown, 137)."""
         self.events.record(pod, "Warning", reason, message, host=pod["spec"].get("nodeName"))
-        self._write_status(pod, {"phase": "Failed", "reason": reason, "message": message})
+        now = format_time(self.clock())
+        try:
+            current = self.store.get("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
+        except NotFoundError:
+            return
+        status: dict[str, Any] = {"phase": "Failed", "reason": reason, "message": message}
+        for key in ("containerStatuses", "initContainerStatuses"):
+            statuses = (current.get("status") or {}).get(key)
+            if statuses:
+                status[key] = [_unknown_end(c, now) for c in statuses]
+        status["conditions"] = [
+            {"type": kind, "status": "False", "reason": "PodFailed", "lastTransitionTime": now}
+            for kind in ("ContainersReady", "Ready")]
+        self._write_status(pod, status)
 
     def _lost(self, pod: dict[str, Any], exc: Exception) -> None:
         node = pod["spec"]["nodeName"]
@@ -555,6 +570,18 @@ class Runtime:
         except FileNotFoundError as exc:
             raise NotFoundError(f"no log for container {name} of pod {meta['name']}") from exc
         return data, nxt
+
+
+def _unknown_end(container: dict[str, Any], now: str) -> dict[str, Any]:
+    state = container.get("state") or {}
+    if "terminated" in state:
+        return container
+    started = (state.get("running") or {}).get("startedAt")
+    return {**container, "ready": False, "lastState": container.get("lastState") or {},
+            "state": {"terminated": {
+                "exitCode": 137, "reason": "ContainerStatusUnknown",
+                "message": "The container could not be located when the pod was terminated",
+                **({"startedAt": started} if started else {}), "finishedAt": now}}}
 
 
 def _waiting_reason(status: dict[str, Any] | None) -> str:

@@ -160,3 +160,26 @@ def test_get_json_is_a_list(control_plane: ControlPlaneProc) -> None:
     node = out["items"][0]
     assert node["status"]["conditions"][0]["status"] == "True"
     assert node["status"]["allocatable"]["cpu"] == "4"
+
+
+def test_a_killed_pod_actor_fails_the_pod_within_seconds(client: Client) -> None:
+    import os
+    import signal
+
+    import psutil
+
+    client.create(pod("p-victim", "sleep 1000", restart="Always"))
+    running = wait_for(pod_phase(client, "p-victim", "Running"), what="p-victim to run")
+    main_pid = int(container(running)["containerID"].split("://")[1])
+    worker = psutil.Process(main_pid).parent()
+    assert worker is not None and "PodActor" in " ".join(worker.cmdline())
+    os.kill(worker.pid, signal.SIGKILL)
+    failed = wait_for(pod_phase(client, "p-victim", "Failed"), timeout=60,
+                      what="p-victim to be marked Failed")
+    assert failed["status"]["reason"] == "PodActorDied"
+    term = container(failed)["state"]["terminated"]
+    assert (term["reason"], term["exitCode"]) == ("ContainerStatusUnknown", 137)
+    wait_for(lambda: not psutil.pid_exists(main_pid)
+             or psutil.Process(main_pid).status() == psutil.STATUS_ZOMBIE,
+             timeout=30, what="the container process to die with its actor")
+    client.delete("pods", "p-victim")
