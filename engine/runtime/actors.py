@@ -13,13 +13,13 @@ from typing import Any
 import psutil
 import ray
 
-from engine.runtime.podrunner import PodRunner, container_runtime
+from engine.runtime.podrunner import PodRunner, container_runtime, node_log_roots
 from gpu import Nvml
 
 WATCH_TIMEOUT_S = 30.0
 # Node agents are detached and outlive control planes; a new agent API gets a new name, and
 # the runtime retires agents of other versions.
-AGENT_VERSION = 3
+AGENT_VERSION = 4
 
 
 @ray.remote(max_concurrency=4)  # watch, stop, and room to spare; more threads start slower
@@ -122,12 +122,14 @@ class NodeAgent:
                       "memoryCapacity": int(mem.total)},
         }
 
-    def read_log(self, path: str, offset: int = 0, tail_lines: int = -1,
+    def read_log(self, log_root: str, relative: str, offset: int = 0, tail_lines: int = -1,
                  limit: int = 4 * 1024 * 1024) -> tuple[bytes, int]:
-        """Bytes of a log file from `offset` (or its last `tail_lines` lines) and the next offset."""
-        p = Path(path)
-        if not p.exists():
-            raise FileNotFoundError(path)
+        """Bytes of a log file from `offset` (or its last `tail_lines` lines) and the next
+        offset; `relative` is looked up under each of the node's log roots."""
+        p = next((root / relative for root in node_log_roots(Path(log_root))
+                  if (root / relative).exists()), None)
+        if p is None:
+            raise FileNotFoundError(relative)
         if tail_lines >= 0 and offset == 0:
             return _read_tail(p, tail_lines)
         if offset > p.stat().st_size:

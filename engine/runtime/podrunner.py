@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,18 @@ def crashloop_delay(crashes: int) -> float:
     if crashes <= 1:
         return 0.0
     return min(BACKOFF_INITIAL_S * 2 ** (crashes - 2), BACKOFF_CAP_S)
+
+
+def node_log_roots(preferred: Path) -> list[Path]:
+    """Where a node keeps container logs: the control plane's log directory where this node
+    can write it (always, on the control plane's machine), else one under the node's temp
+    directory. Pod actors write to the first that works; node agents read from either."""
+    return [preferred, Path(tempfile.gettempdir()) / "tugboat-logs"]
+
+
+def pod_log_dir(pod: dict[str, Any]) -> str:
+    meta = pod["metadata"]
+    return f"{meta.get('namespace', 'default')}_{meta['name']}_{meta['uid']}"
 
 
 def allocate_ports(container: dict[str, Any]) -> list[dict[str, Any]]:
@@ -119,7 +132,7 @@ class PodRunner:
         meta, spec = pod["metadata"], pod["spec"]
         self.name = meta["name"]
         self.policy = spec.get("restartPolicy", "Always")
-        self.log_dir = log_root / f"{meta.get('namespace', 'default')}_{meta['name']}_{meta['uid']}"
+        self.log_dir = self._writable(node_log_roots(log_root)) / pod_log_dir(pod)
         self._cond = threading.Condition()
         self._version = 1
         self._events: list[dict[str, str]] = []
@@ -452,6 +465,16 @@ class PodRunner:
         status["initContainerStatuses"] = [copy.deepcopy(c.status) for c in self._init] or None
         status["containerStatuses"] = [copy.deepcopy(c.status) for c in self._main]
         return {k: v for k, v in status.items() if v is not None}
+
+    @staticmethod
+    def _writable(roots: list[Path]) -> Path:
+        for root in roots:
+            try:
+                root.mkdir(parents=True, exist_ok=True)
+                return root
+            except OSError:
+                continue
+        return roots[-1]
 
     @staticmethod
     def _waiting(spec: dict[str, Any], reason: str) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from engine.errors import BadRequestError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.objects import GPU, amount, internal_ip, is_ready, pod_requests
 from engine.runtime.actors import AGENT_VERSION, NodeAgent, PodActor
+from engine.runtime.podrunner import pod_log_dir
 from engine.runtime.probe import Probe
 from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
 from engine.runtime.cluster import RAY_NAMESPACE
@@ -562,9 +563,10 @@ class Runtime:
         node_id = self.node_id(pod["spec"].get("nodeName") or "")
         if node_id is None:
             raise NotFoundError(f"node {pod['spec'].get('nodeName')} of pod {meta['name']} is gone")
-        path = self.log_root / f"{meta['namespace']}_{meta['name']}_{meta['uid']}" / name / f"{run}.log"
+        relative = f"{pod_log_dir(pod)}/{name}/{run}.log"
         try:
-            data, nxt = await self._agent(node_id).read_log.remote(str(path), offset, tail_lines)
+            data, nxt = await self._agent(node_id).read_log.remote(
+                str(self.log_root), relative, offset, tail_lines)
         except (RayActorError, ActorUnavailableError) as exc:
             raise NotFoundError(f"the node agent of {pod['spec']['nodeName']} is gone: {exc}") from exc
         except FileNotFoundError as exc:

@@ -219,3 +219,19 @@ def test_logs_are_capped_and_rotated(tmp_path: Path) -> None:
     lines = (old + current).splitlines()
     assert lines[-1] == "line-399"
     assert lines == [f"line-{i}" for i in range(400 - len(lines), 400)]  # no gap, in order
+
+
+def test_logs_fall_back_to_a_node_local_directory(tmp_path: Path) -> None:
+    """A node that cannot write the control plane's log directory keeps logs under its temp
+    directory, where its node agent looks too."""
+    from engine.runtime.podrunner import node_log_roots, pod_log_dir
+
+    blocked = tmp_path / "file-not-dir"
+    blocked.write_text("")
+    pod = make_pod([sh("main", "echo here")])
+    runner = PodRunner(pod, log_root=blocked / "logs")
+    runner.start()
+    run_until(runner, ("Succeeded", "Failed"))
+    fallback = node_log_roots(blocked / "logs")[1]
+    assert runner.log_path("main", 0) == fallback / pod_log_dir(pod) / "main" / "0.log"
+    assert runner.log_path("main", 0).read_text() == "here\n"
