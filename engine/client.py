@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 
@@ -23,14 +24,14 @@ class Client:
         self.warnings: list[str] = []
 
     @classmethod
-    def from_config(cls, home: Path | None = None, **kw: Any) -> "Client":
+    def from_config(cls, home: Path | None = None, **kw: Any) -> Client:
         cfg: ClientConfig = read_config(home)
         return cls(cfg.server, cfg.token, **kw)
 
     def close(self) -> None:
         self._http.close()
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *exc: object) -> None:

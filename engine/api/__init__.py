@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.lazy import lazy_attributes
-
 # Light names load at once; the pydantic models and validation load on first use, so a
 # client that only resolves kinds and reads manifests starts fast (`tug get pods`).
 from engine.api.manifests import load_documents, read_manifests
@@ -22,6 +20,7 @@ from engine.api.registry import (
     deprecated_api_warning,
     resolve,
 )
+from engine.lazy import lazy_attributes
 
 _LAZY = {
     "Deployment": "apps", "ReplicaSet": "apps", "NotImplementedField": "base",

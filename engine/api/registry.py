@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import importlib
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from engine.errors import NotFoundError

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from engine.errors import TugError
 
@@ -33,7 +33,7 @@ def _local_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.cli import bench, objects, process, logs, top
+    from engine.cli import bench, logs, objects, process, top
 
     parser = argparse.ArgumentParser(prog="tug", description=(
         "tugboat: a small Kubernetes for GPU work, built on Ray. "

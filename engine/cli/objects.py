@@ -119,7 +119,7 @@ def _watch(client: Client, args: argparse.Namespace, info: ResourceInfo, ns: str
            names: list[str], rv: str, *, header: bool = False) -> None:
     """Print each change as a row (or a document with -o json|yaml), like `kubectl get -w`."""
     first = True
-    for kind, obj in client.watch(info, namespace=ns, resource_version=rv,
+    for _kind, obj in client.watch(info, namespace=ns, resource_version=rv,
                                   label_selector=args.selector, field_selector=args.field_selector):
         if names and obj["metadata"]["name"] not in names:
             continue

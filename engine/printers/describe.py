@@ -90,7 +90,7 @@ def _write_node_pods(w: PrefixWriter, pods: Sequence[Obj]) -> None:
     for pod in live:
         req: dict[str, str] = {}
         for c in (pod.get("spec") or {}).get("containers") or []:
-            req.update(((c.get("resources") or {}).get("requests") or {}))
+            req.update((c.get("resources") or {}).get("requests") or {})
         gpus = ",".join(str(g.get("index")) for g in (pod.get("status") or {}).get("gpus") or [])
         w.write(1, f"{pod['metadata'].get('namespace')}\t{pod['metadata'].get('name')}\t"
                    f"{req.get('cpu', '0')}\t{req.get('memory', '0')}\t{gpus or NONE}\n")

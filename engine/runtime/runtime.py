@@ -15,17 +15,17 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from engine.clock import Clock, format_time, utcnow
+from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
 from engine.errors import BadRequestError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.objects import GPU, amount, internal_ip, is_ready, pod_requests
 from engine.runtime.actors import AGENT_VERSION, NodeAgent, PodActor
+from engine.runtime.cluster import RAY_NAMESPACE
+from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
 from engine.runtime.podrunner import pod_log_dir
 from engine.runtime.probe import Probe
-from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
-from engine.runtime.cluster import RAY_NAMESPACE
 from engine.runtime.telemetry import Telemetry
 from gpu import Inventory, node_gpu_fields, simulated_inventory
-from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
 
 log = logging.getLogger("tugboat.runtime")
 

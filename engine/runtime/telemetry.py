@@ -10,9 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from engine.objects import is_ready
 from engine.runtime.gpus import GpuMonitor
-from gpu.attribution import container_leaders, holders, node_top, pod_gpu_top
 from engine.runtime.nodes import NODE_ID_LABEL
 from gpu import GpuSample, simulated_samples
+from gpu.attribution import container_leaders, holders, node_top, pod_gpu_top
 
 if TYPE_CHECKING:
     from engine.runtime.runtime import Runtime

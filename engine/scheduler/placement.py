@@ -10,6 +10,7 @@ from typing import Any
 from engine.api import parse_quantity
 from engine.objects import MAX_PODS, amount, is_ready, pod_requests
 
+
 @dataclass
 class NodeState:
     """A node and what the pods bound to it already request."""

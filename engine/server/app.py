@@ -8,16 +8,17 @@ import hmac
 import json
 import logging
 import time
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from aiohttp import web
 
 from engine.api import ResourceInfo
 from engine.errors import BadRequestError, NotFoundError, TugError, UnauthorizedError
 from engine.labels import parse_field_selector, parse_selector
+from engine.paths import Target, parse_target
 from engine.server.crud import Api
 from engine.server.metrics import Metrics
-from engine.paths import Target, parse_target
 
 log = logging.getLogger("tugboat.server")
 

@@ -183,7 +183,7 @@ class Api:
         if problems:
             raise InvalidError(f"{len(problems)} problem(s); nothing was applied", details=problems)
         if not dry_run and ops:
-            for index, obj in zip(op_results, _objects(self.store.apply_all(ops))):
+            for index, obj in zip(op_results, _objects(self.store.apply_all(ops)), strict=True):
                 results[index]["name"] = obj["metadata"]["name"]  # generateName resolved
         return results, warnings
 

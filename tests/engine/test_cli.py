@@ -41,7 +41,8 @@ def test_no_server_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_user_mistakes_are_errors_not_tracebacks(api_server: InProcessServer) -> None:
     home = api_server.home
-    bad = "apiVersion: v1\nkind: Pod\nmetadata: {name: x}\nspec: {containers: [{name: c, image: i, bogus: 1}]}\n"
+    bad = ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}\n"
+           "spec: {containers: [{name: c, image: i, bogus: 1}]}\n")
     cases = [
         (("get", "flurbs"), 'the server doesn\'t have a resource type "flurbs"'),
         (("apply", "-f", "/no/such/file.yaml"), "/no/such/file.yaml"),

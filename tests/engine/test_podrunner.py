@@ -228,7 +228,10 @@ def test_logs_fall_back_to_a_node_local_directory(tmp_path: Path) -> None:
 
     blocked = tmp_path / "file-not-dir"
     blocked.write_text("")
+    import uuid
+
     pod = make_pod([sh("main", "echo here")])
+    pod["metadata"]["uid"] = uuid.uuid4().hex  # the fallback directory is shared by the node
     runner = PodRunner(pod, log_root=blocked / "logs")
     runner.start()
     run_until(runner, ("Succeeded", "Failed"))

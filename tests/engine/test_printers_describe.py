@@ -315,11 +315,11 @@ def test_describe_configmap_and_long_annotations() -> None:
 
 
 def test_describe_shows_which_pod_holds_which_gpu() -> None:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from engine.printers import describe as describe_text
 
-    now = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    now = datetime(2026, 1, 1, tzinfo=UTC)
     node = {"metadata": {"name": "gpu-a", "creationTimestamp": "2026-01-01T00:00:00Z"},
             "status": {"gpus": [
                 {"index": 0, "uuid": "GPU-0", "product": "H100", "memoryMiB": 81920,
