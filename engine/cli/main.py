@@ -33,7 +33,7 @@ def _local_flags(p: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from engine.cli import bench, logs, objects, process, top
+    from engine.cli import bench, logs, nodes, objects, process, top
 
     parser = argparse.ArgumentParser(prog="tug", description=(
         "tugboat: a small Kubernetes for GPU work, built on Ray. "
@@ -125,6 +125,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-c", "--container", default=None)
     p.add_argument("--tail", type=int, default=None)
     p.set_defaults(func=logs.logs)
+
+    p = sub.add_parser("cordon", help="mark a node unschedulable")
+    p.add_argument("node")
+    p.set_defaults(func=nodes.cordon)
+    p = sub.add_parser("uncordon", help="mark a node schedulable again")
+    p.add_argument("node")
+    p.set_defaults(func=nodes.uncordon)
+    p = sub.add_parser("drain", help="cordon a node and evict its pods, honouring grace periods")
+    p.add_argument("node")
+    p.add_argument("--force", action="store_true",
+                   help="also delete pods that no controller will recreate")
+    p.add_argument("--grace-period", type=int, default=None,
+                   help="seconds each pod gets (default: its own terminationGracePeriodSeconds)")
+    p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the pods")
+    p.set_defaults(func=nodes.drain)
 
     p = sub.add_parser("version", help="print the client and server versions")
     p.add_argument("--client", action="store_true")

@@ -1,5 +1,6 @@
-"""Node placement for one pod: filters (readiness, nodeSelector, resource fit) that say why a
-node is rejected, a least-allocated score, and one plain sentence when nothing fits."""
+"""Node placement for one pod over a snapshot of node usage: the filters (scheduler/filters.py)
+say why each node is rejected, the scores (scheduler/scores.py) rank the rest, and when
+nothing fits the reasons are counted into one plain sentence with numbers."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.api import parse_quantity
-from engine.objects import MAX_PODS, amount, is_ready, pod_requests
+from engine.objects import amount, pod_requests
+from engine.scheduler.filters import run_filters
+from engine.scheduler.scores import score_nodes
 
 
 @dataclass
@@ -52,60 +55,21 @@ def snapshot(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> dict[st
     return states
 
 
-def _fmt(resource: str, value: float) -> str:
-    if resource == "memory":
-        return f"{value / 2**20:.0f}Mi"
-    return f"{value:g}"
-
-
-def _reject(state: NodeState, pod: dict[str, Any], req: dict[str, float]) -> str | None:
-    """Why `pod` cannot go to this node, or None when it fits."""
-    node = state.node
-    if not is_ready(node):
-        return "node(s) were not ready"
-    if (node.get("spec") or {}).get("unschedulable"):
-        return "node(s) were unschedulable"
-    selector = (pod.get("spec") or {}).get("nodeSelector") or {}
-    labels = node["metadata"].get("labels") or {}
-    if any(labels.get(k) != v for k, v in selector.items()):
-        return "node(s) didn't match Pod's node affinity/selector"
-    if state.pods + 1 > MAX_PODS:
-        return "Too many pods"
-    for resource, need in sorted(req.items()):
-        if need <= 0:
-            continue
-        free = state.allocatable(resource) - state.requested.get(resource, 0.0)
-        if need > free + 1e-9:
-            return (f"Insufficient {resource} (free {_fmt(resource, max(free, 0.0))}, "
-                    f"need {_fmt(resource, need)})")
-    return None
-
-
-def _score(state: NodeState, req: dict[str, float]) -> float:
-    """LeastAllocated over cpu and memory, as kube-scheduler's default (0..100)."""
-    scores = []
-    for resource in ("cpu", "memory"):
-        cap = state.allocatable(resource)
-        if cap <= 0:
-            continue
-        used = state.requested.get(resource, 0.0) + req.get(resource, 0.0)
-        scores.append(0.0 if used > cap else (cap - used) * 100.0 / cap)
-    return sum(scores) / len(scores) if scores else 0.0
-
-
-def place(pod: dict[str, Any], states: dict[str, NodeState]) -> Decision:
-    """Choose a node for `pod`, or explain in one sentence why none fits."""
-    req = {k: amount(q, k) for k, q in pod_requests(pod).items()}
+def place(pod: dict[str, Any], states: dict[str, NodeState], *,
+          strategy: str = "LeastAllocated",
+          resources: list[tuple[str, int]] | None = None) -> Decision:
+    """Filter → score → choose for `pod`, or explain in one sentence why no node fits."""
     fits: list[NodeState] = []
     reasons: Counter[str] = Counter()
     for state in states.values():
-        why = _reject(state, pod, req)
+        why = run_filters(pod, state.node, state)
         if why is None:
             fits.append(state)
         else:
             reasons[why] += 1
     if fits:
-        best = max(fits, key=lambda s: (_score(s, req), s.name))
+        scores = score_nodes(pod, fits, strategy=strategy, resources=resources)
+        best = max(fits, key=lambda s: (scores[s.name], s.name))
         return Decision(best.name, "")
     total = len(states)
     if total == 0:

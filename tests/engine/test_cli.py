@@ -14,7 +14,8 @@ from engine.cli import build_parser
 
 from .conftest import InProcessServer
 
-VERBS = ["up", "down", "server", "apply", "create", "get", "describe", "delete", "logs",
+VERBS = ["up", "dev-cluster", "down", "server", "apply", "create", "get", "describe", "delete", "logs",
+         "cordon", "uncordon", "drain", "top",
          "version", "bench"]
 
 
@@ -98,3 +99,18 @@ def test_bad_up_flags_start_nothing(tmp_path: Path, args: tuple[str, ...], needl
     out = tug(tmp_path, *args)
     assert out.returncode == 1 and needle in out.stderr and "Traceback" not in out.stderr
     assert not ray_dir(tmp_path).exists()
+
+
+def test_cordon_and_uncordon_a_node(api_server: InProcessServer) -> None:
+    home = api_server.home
+    node = ("apiVersion: v1\nkind: Node\nmetadata: {name: n1}\n")
+    assert tug(home, "apply", "-f", "-", input=node).returncode == 0
+    assert tug(home, "cordon", "n1").stdout.strip() == "node/n1 cordoned"
+    assert tug(home, "cordon", "n1").stdout.strip() == "node/n1 already cordoned"
+    with api_server.client() as c:
+        assert c.get("nodes", "n1")["spec"]["unschedulable"] is True
+    assert tug(home, "uncordon", "n1").stdout.strip() == "node/n1 uncordoned"
+    with api_server.client() as c:
+        assert not c.get("nodes", "n1")["spec"].get("unschedulable")
+    out = tug(home, "drain", "nope")
+    assert out.returncode == 1 and 'nodes "nope" not found' in out.stderr

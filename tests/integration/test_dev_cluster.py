@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,25 @@ def test_dev_cluster_spreads_gpu_pods_and_down_stops_all_nodes(tmp_path: Path) -
             held = {g["uuid"]: g["pods"] for n in top for g in n["gpus"]}
             assert sorted(p for pods in held.values() for p in pods) == \
                 ["default/train-a"] * 2 + ["default/train-b"] * 2
+
+            # Drain the node of train-a: refused for a bare pod without --force, then done.
+            def tug(*args: str) -> subprocess.CompletedProcess[str]:
+                return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env,
+                                      cwd=REPO, capture_output=True, text=True, timeout=180)
+            node_a = a["spec"]["nodeName"]
+            refused = tug("drain", node_a)
+            assert refused.returncode == 1 and "use --force" in refused.stderr
+            assert not c.get("nodes", node_a)["spec"].get("unschedulable")
+            drained = tug("drain", node_a, "--force", "--grace-period", "1")
+            assert drained.returncode == 0, drained.stderr
+            assert drained.stdout.splitlines()[-1] == f"node/{node_a} drained"
+            assert "SchedulingDisabled" in tug("get", "nodes").stdout
+            time.sleep(2)  # train-c must not land on the cordoned node
+            assert c.get("pods", "train-c")["status"]["phase"] == "Pending"
+            assert tug("uncordon", node_a).stdout.strip() == f"node/{node_a} uncordoned"
+            placed = wait_for(pod_phase(c, "train-c", "Running"), timeout=120,
+                              what="train-c once the node is back")
+            assert placed["spec"]["nodeName"] == node_a
 
         down = subprocess.run([sys.executable, "-m", "engine.cli", "down"], env=env, cwd=REPO,
                               capture_output=True, text=True, timeout=120)

@@ -1,0 +1,201 @@
+"""Scheduler filter plugins: pure (pod, node, state) checks that return why a node is rejected."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from engine.api import parse_quantity
+from engine.objects import MAX_PODS, amount, is_ready, pod_requests
+
+if TYPE_CHECKING:  # placement may import this module, so NodeState is only a type here
+    from engine.scheduler.placement import NodeState
+
+Filter = Callable[[dict[str, Any], dict[str, Any], "NodeState"], "str | None"]
+
+GPU_MEMORY = "tugboat.dev/gpu-memory"  # per-GPU memory wanted by the pod; never a node resource
+GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"  # MiB per GPU, as GPU feature discovery labels it
+UNSCHEDULABLE_TAINT = {"key": "node.kubernetes.io/unschedulable", "effect": "NoSchedule"}
+NOT_RESOURCES = frozenset({GPU_MEMORY, "pods"})
+_INT64 = re.compile(r"[+-]?[0-9]+")  # what Go's strconv.ParseInt(s, 10, 64) accepts
+
+
+def fmt_amount(resource: str, value: float) -> str:
+    """Numbers in reasons, as placement writes them: memory in Mi, the rest as plain numbers."""
+    if resource == "memory":
+        return f"{value / 2**20:.0f}Mi"
+    return f"{value:g}"
+
+
+def _spec(obj: dict[str, Any]) -> dict[str, Any]:
+    return obj.get("spec") or {}
+
+
+def _tolerations(pod: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(_spec(pod).get("tolerations") or [])
+
+
+# -- helpers -----------------------------------------------------------------------------------
+
+
+def tolerates(tolerations: Iterable[Mapping[str, Any]], taint: Mapping[str, Any]) -> bool:
+    """Whether any toleration matches the taint (v1.Toleration.ToleratesTaint)."""
+    for t in tolerations:
+        effect, key = t.get("effect") or "", t.get("key") or ""
+        if effect and effect != taint.get("effect"):
+            continue
+        if key and key != taint.get("key"):
+            continue
+        op = t.get("operator") or "Equal"
+        if op == "Exists" or (op == "Equal" and (t.get("value") or "") == (taint.get("value") or "")):
+            return True
+    return False
+
+
+def _int64(text: Any) -> int | None:
+    if not isinstance(text, str) or not _INT64.fullmatch(text):
+        return None
+    value = int(text)
+    return value if -(2**63) <= value < 2**63 else None
+
+
+def match_expression(expr: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
+    """One node selector requirement against a label (or field) set; a malformed one matches nothing."""
+    key, op = expr.get("key"), expr.get("operator")
+    values = list(expr.get("values") or [])
+    present = key in labels
+    if op == "In":
+        return present and labels[key] in values
+    if op == "NotIn":
+        return not present or labels[key] not in values
+    if op == "Exists":
+        return present
+    if op == "DoesNotExist":
+        return not present
+    if op in ("Gt", "Lt"):
+        if len(values) != 1 or not present:
+            return False
+        want, have = _int64(values[0]), _int64(labels[key])
+        if want is None or have is None:
+            return False
+        return have > want if op == "Gt" else have < want
+    return False
+
+
+def match_node_selector_term(term: Mapping[str, Any], node: dict[str, Any]) -> bool:
+    """matchExpressions (labels) AND matchFields (metadata.name); an empty term matches nothing."""
+    exprs = term.get("matchExpressions") or []
+    fields = term.get("matchFields") or []
+    if not exprs and not fields:
+        return False
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    node_fields = {"metadata.name": str((node.get("metadata") or {}).get("name", ""))}
+    return (all(match_expression(e, labels) for e in exprs)
+            and all(match_expression(f, node_fields) for f in fields))
+
+
+def match_node_selector_terms(terms: Iterable[Mapping[str, Any]], node: dict[str, Any]) -> bool:
+    """Terms are ORed; an empty list matches nothing."""
+    return any(match_node_selector_term(t, node) for t in terms)
+
+
+def node_affinity(pod: dict[str, Any]) -> dict[str, Any]:
+    return ((_spec(pod).get("affinity") or {}).get("nodeAffinity")) or {}
+
+
+def gpu_memory_request(pod: dict[str, Any]) -> int:
+    """Bytes of memory wanted on each GPU: the largest tugboat.dev/gpu-memory of any container."""
+    spec = _spec(pod)
+    need = 0
+    for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
+        res = c.get("resources") or {}
+        raw = (res.get("requests") or {}).get(GPU_MEMORY, (res.get("limits") or {}).get(GPU_MEMORY))
+        if raw is not None:
+            need = max(need, parse_quantity(raw).value())
+    return need
+
+
+# -- filters -----------------------------------------------------------------------------------
+
+
+def node_ready(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+    return None if is_ready(node) else "node(s) were not ready"
+
+
+def node_unschedulable(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+    if not _spec(node).get("unschedulable") or tolerates(_tolerations(pod), UNSCHEDULABLE_TAINT):
+        return None
+    return "node(s) were unschedulable"
+
+
+def node_selector_and_affinity(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+    reason = "node(s) didn't match Pod's node affinity/selector"
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    for key, value in (_spec(pod).get("nodeSelector") or {}).items():
+        if key not in labels or labels[key] != value:
+            return reason
+    required = node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution")
+    if required is not None and not match_node_selector_terms(required.get("nodeSelectorTerms") or [], node):
+        return reason
+    return None
+
+
+def taints(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+    tolerations = _tolerations(pod)
+    for taint in _spec(node).get("taints") or []:
+        if taint.get("effect") not in ("NoSchedule", "NoExecute") or tolerates(tolerations, taint):
+            continue
+        shown = f"{taint.get('key', '')}: {taint['value']}" if taint.get("value") else taint.get("key", "")
+        return f"node(s) had untolerated taint {{{shown}}}"
+    return None
+
+
+def _resource_order(resource: str) -> tuple[int, str]:
+    # Kubernetes checks cpu, memory, ephemeral-storage, then the scalar resources.
+    fixed = ("cpu", "memory", "ephemeral-storage")
+    return (fixed.index(resource), "") if resource in fixed else (len(fixed), resource)
+
+
+def resources(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+    alloc_pods = ((node.get("status") or {}).get("allocatable") or {}).get("pods")
+    max_pods = state.allocatable("pods") if alloc_pods is not None else MAX_PODS
+    if state.pods + 1 > max_pods:
+        return "Too many pods"
+    req = {k: amount(q, k) for k, q in pod_requests(pod).items() if k not in NOT_RESOURCES}
+    for resource in sorted(req, key=_resource_order):
+        need = req[resource]
+        if need <= 0:
+            continue
+        free = state.allocatable(resource) - state.requested.get(resource, 0.0)
+        if need > free + 1e-9:
+            return (f"Insufficient {resource} (free {fmt_amount(resource, max(free, 0.0))}, "
+                    f"need {fmt_amount(resource, need)})")
+    return None
+
+
+def gpu_memory(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+    need = gpu_memory_request(pod)
+    if need <= 0:
+        return None
+    have_mib = _int64(((node.get("metadata") or {}).get("labels") or {}).get(GPU_MEMORY_LABEL))
+    if have_mib is None:
+        return "node(s) had no GPU memory label"
+    if need > have_mib * 2**20:
+        return (f"node(s) had GPUs with too little memory ({have_mib}Mi each, "
+                f"need {fmt_amount('memory', float(need))})")
+    return None
+
+
+FILTERS: tuple[Filter, ...] = (node_ready, node_unschedulable, node_selector_and_affinity, taints,
+                               gpu_memory, resources)
+
+
+def run_filters(pod: dict[str, Any], node: dict[str, Any], state: NodeState,
+                *, filters: Iterable[Filter] = FILTERS) -> str | None:
+    """The first failing filter's reason, or None when the node passes them all."""
+    for check in filters:
+        why = check(pod, node, state)
+        if why is not None:
+            return why
+    return None
