@@ -80,8 +80,55 @@ def dev_cluster(nodes: int, gpus_per_node: int, *, cpus_per_node: int | None = N
                      name=f"node-{i}") for i in range(nodes)]
 
 
-def load_config(path: Path) -> list[NodeSpec]:
-    """The nodes of a cluster config file; every problem named by its field path."""
+@dataclass(frozen=True)
+class SchedulerConfig:
+    """How the scheduler ranks nodes: kube-scheduler's NodeResourcesFit scoringStrategy."""
+
+    strategy: str = "LeastAllocated"
+    resources: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
+
+
+@dataclass(frozen=True)
+class ClusterConfig:
+    nodes: list[NodeSpec]
+    scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+
+
+def _scheduler(raw: Any, problems: list[str]) -> SchedulerConfig:
+    if raw is None:
+        return SchedulerConfig()
+    if not isinstance(raw, dict):
+        problems.append("scheduler: expected a mapping")
+        return SchedulerConfig()
+    problems += [f"scheduler.{k}: unknown field" for k in sorted(set(raw) - {"scoringStrategy"})]
+    strategy = raw.get("scoringStrategy") or {}
+    if not isinstance(strategy, dict):
+        problems.append("scheduler.scoringStrategy: expected a mapping")
+        return SchedulerConfig()
+    problems += [f"scheduler.scoringStrategy.{k}: unknown field"
+                 for k in sorted(set(strategy) - {"type", "resources"})]
+    kind = strategy.get("type", "LeastAllocated")
+    if kind not in ("LeastAllocated", "MostAllocated"):
+        problems.append(f'scheduler.scoringStrategy.type: Unsupported value "{kind}": supported '
+                        f'values "LeastAllocated", "MostAllocated"')
+    resources: list[tuple[str, int]] = []
+    for i, r in enumerate(strategy.get("resources") or [{"name": "cpu", "weight": 1},
+                                                         {"name": "memory", "weight": 1}]):
+        where = f"scheduler.scoringStrategy.resources[{i}]"
+        if not isinstance(r, dict) or not isinstance(r.get("name"), str):
+            problems.append(f"{where}.name: expected a resource name")
+            continue
+        weight = r.get("weight", 1)
+        if not isinstance(weight, int) or isinstance(weight, bool) or not 1 <= weight <= 100:
+            problems.append(f"{where}.weight: expected an integer from 1 to 100, got {weight!r}")
+            continue
+        resources.append((r["name"], weight))
+    return SchedulerConfig(strategy=str(kind), resources=tuple(resources))
+
+
+def load_config(path: Path) -> ClusterConfig:
+    """A cluster config file: its nodes and scheduler settings; every problem named by its
+    field path."""
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -92,8 +139,9 @@ def load_config(path: Path) -> list[NodeSpec]:
     if not isinstance(data, dict) or data.get("kind") != "ClusterConfig":
         raise InvalidError(f"{path}: expected a document with kind: ClusterConfig",
                            details=["kind: expected \"ClusterConfig\""])
-    for key in set(data) - {"apiVersion", "kind", "nodes"}:
+    for key in set(data) - {"apiVersion", "kind", "nodes", "scheduler"}:
         problems.append(f"{key}: unknown field")
+    scheduler = _scheduler(data.get("scheduler"), problems)
     raw_nodes = data.get("nodes")
     if not isinstance(raw_nodes, list) or not raw_nodes:
         problems.append("nodes: expected a list of at least one node")
@@ -135,4 +183,4 @@ def load_config(path: Path) -> list[NodeSpec]:
                               name=name, labels=dict(labels)))
     if problems:
         raise InvalidError(f"{path} is invalid: {len(problems)} problem(s)", details=problems)
-    return specs
+    return ClusterConfig(nodes=specs, scheduler=scheduler)

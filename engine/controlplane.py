@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from engine.clusterconfig import SchedulerConfig
 from engine.config import write_config
 from engine.controllers import EventTTL
 from engine.errors import AlreadyExistsError, UnavailableError
@@ -39,7 +40,7 @@ def running_pid(home: Path) -> int | None:
 class ControlPlane:
     def __init__(self, home: Path, *, ray_address: str | None, ray_auth: dict[str, str] | None = None,
                  host: str = "127.0.0.1", port: int = 0, store_history: int = 10000,
-                 sample_period: float = 2.0) -> None:
+                 sample_period: float = 2.0, scheduler: SchedulerConfig | None = None) -> None:
         self.home = home
         self.ray_address = ray_address
         self.ray_auth = ray_auth
@@ -47,6 +48,7 @@ class ControlPlane:
         self.port = port
         self.store_history = store_history
         self.sample_period = sample_period
+        self.scheduler_config = scheduler or SchedulerConfig()
         self.store: Store | None = None
         self.runtime: Any = None
         self.scheduler: Scheduler | None = None
@@ -78,7 +80,7 @@ class ControlPlane:
             self.runtime = Runtime(self.store, log_root=self.home / "logs",
                                    sample_period=self.sample_period)
             await self.runtime.start()
-        self.scheduler = Scheduler(self.store)
+        self.scheduler = Scheduler(self.store, config=self.scheduler_config)
         await self.scheduler.start()
         self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
         token = write_config(self.home, server="http://placeholder").token

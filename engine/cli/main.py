@@ -22,6 +22,9 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
     p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
                    help="how often node agents sample GPUs, CPU and memory (at least 1)")
+    p.add_argument("--scoring-strategy", choices=["LeastAllocated", "MostAllocated"],
+                   default=None, help="how the scheduler ranks nodes that fit (default "
+                                      "LeastAllocated; MostAllocated bin-packs)")
 
 
 def _local_flags(p: argparse.ArgumentParser) -> None:

@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from engine.clusterconfig import NodeSpec, load_config
+from engine.clusterconfig import NodeSpec, SchedulerConfig, load_config
 from engine.clusterconfig import dev_cluster as dev_cluster_nodes
 from engine.config import ray_auth_env, tug_home
 from engine.errors import BadRequestError
@@ -38,14 +38,16 @@ def _announce(url: str, home: str) -> None:
 def up(args: argparse.Namespace) -> int:
     if args.config and args.simulate_gpus is not None:
         raise BadRequestError("--config and --simulate-gpus: give one (the config declares GPUs)")
+    scheduler = None
     if args.config:
-        nodes = load_config(Path(args.config))
+        config = load_config(Path(args.config))
+        nodes, scheduler = config.nodes, config.scheduler
     else:
         if args.simulate_gpus is not None and args.simulate_gpus < 1:
             raise BadRequestError("--simulate-gpus: expected a positive number of GPUs")
         nodes = [NodeSpec(cpus=args.num_cpus, gpus=args.simulate_gpus or 0,
                           gpu_memory_mib=args.gpu_memory)]
-    return _run_local(args, nodes)
+    return _run_local(args, nodes, scheduler=scheduler)
 
 
 def dev_cluster(args: argparse.Namespace) -> int:
@@ -54,7 +56,16 @@ def dev_cluster(args: argparse.Namespace) -> int:
                                               gpu_memory_mib=args.gpu_memory))
 
 
-def _run_local(args: argparse.Namespace, nodes: list[NodeSpec]) -> int:
+def _scheduler(args: argparse.Namespace, given: SchedulerConfig | None) -> SchedulerConfig:
+    """--scoring-strategy wins over a config file's choice; the default is LeastAllocated."""
+    if args.scoring_strategy:
+        return SchedulerConfig(strategy=args.scoring_strategy,
+                               resources=(given or SchedulerConfig()).resources)
+    return given or SchedulerConfig()
+
+
+def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
+               scheduler: SchedulerConfig | None = None) -> int:
     """Start (or reuse) the local Ray cluster of $TUG_HOME with `nodes`, then serve."""
     period = _period(args)  # every user mistake before anything starts
     home = tug_home()
@@ -77,7 +88,8 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec]) -> int:
         for node in nodes[1:]:
             join_local_node(home, node, node_ip=node_ip)
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
-                      port=args.port, sample_period=period)
+                      port=args.port, sample_period=period,
+                      scheduler=_scheduler(args, scheduler))
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
     print("control plane stopped; pods keep running on Ray (`tug down` stops them)",
           file=sys.stderr)
@@ -90,7 +102,7 @@ def server(args: argparse.Namespace) -> int:
     _logging()
     home = tug_home()
     cp = ControlPlane(home, ray_address=args.ray_address, host=args.bind, port=args.port,
-                      sample_period=_period(args))
+                      sample_period=_period(args), scheduler=_scheduler(args, None))
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
     return 0
 

@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from engine.clock import Clock, format_time, utcnow
+from engine.clusterconfig import SchedulerConfig
 from engine.errors import ConflictError, NotFoundError
 from engine.events import EventRecorder
 from engine.scheduler.placement import place, snapshot
@@ -25,8 +26,10 @@ def _pending(pod: dict[str, Any]) -> bool:
 
 
 class Scheduler:
-    def __init__(self, store: Any, *, clock: Clock = utcnow) -> None:
+    def __init__(self, store: Any, *, clock: Clock = utcnow,
+                 config: SchedulerConfig | None = None) -> None:
         self.store = store
+        self.config = config or SchedulerConfig()
         self.clock = clock
         self.events = EventRecorder(store, component=SCHEDULER_NAME, clock=clock)
         self._pods: dict[str, dict[str, Any]] = {}
@@ -88,7 +91,8 @@ class Scheduler:
         states = snapshot(list(self._nodes.values()), list(self._pods.values()))
         bound = 0
         for pod in pending:
-            decision = place(pod, states)
+            decision = place(pod, states, strategy=self.config.strategy,
+                             resources=list(self.config.resources))
             if decision.node is None:
                 self._unschedulable(pod, decision.message)
                 continue

@@ -21,12 +21,15 @@ REPO = Path(__file__).resolve().parents[2]
 
 @pytest.mark.parametrize("path", sorted((REPO / "configs" / "clusters").glob("*.yaml")))
 def test_every_cluster_config_in_configs_loads(path: Path) -> None:
-    nodes = load_config(path)
+    nodes = load_config(path).nodes
     assert nodes and all(isinstance(n, NodeSpec) for n in nodes)
 
 
 def test_config_round_trips_through_ray_resources() -> None:
-    a, b = load_config(REPO / "configs" / "clusters" / "two-gpu-nodes.yaml")
+    config = load_config(REPO / "configs" / "clusters" / "two-gpu-nodes.yaml")
+    a, b = config.nodes
+    assert config.scheduler.strategy == "MostAllocated"
+    assert config.scheduler.resources == (("nvidia.com/gpu", 5), ("cpu", 1), ("memory", 1))
     args = a.ray_args()
     assert "--num-cpus=2" in args and "--num-gpus=4" in args
     import json
@@ -67,3 +70,15 @@ def test_dev_cluster_nodes() -> None:
                for a in nodes[2].ray_args())
     with pytest.raises(InvalidError):
         dev_cluster(0, 1)
+
+
+def test_bad_scheduler_settings_are_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: ClusterConfig\nnodes: [{gpus: 1}]\nscheduler:\n  scoringStrategy:\n"
+                   "    type: Random\n    resources: [{name: cpu, weight: 0}]\n")
+    with pytest.raises(InvalidError) as err:
+        load_config(bad)
+    assert err.value.details == [
+        'scheduler.scoringStrategy.type: Unsupported value "Random": supported values '
+        '"LeastAllocated", "MostAllocated"',
+        "scheduler.scoringStrategy.resources[0].weight: expected an integer from 1 to 100, got 0"]

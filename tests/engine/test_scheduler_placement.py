@@ -82,3 +82,25 @@ def test_too_many_pods(requested: str, fits: bool) -> None:
     pods = [pod(f"x{i}", node_name="a") for i in range(int(requested))]
     d = place(pod("p"), snapshot([node("a")], pods))
     assert (d.node == "a") is fits
+
+
+def test_most_allocated_bin_packs_gpus_and_least_allocated_spreads() -> None:
+    nodes = [node("a", gpu=8), node("b", gpu=8)]
+    states = snapshot(nodes, [pod("x", gpu=6, node_name="a")])
+    gpu_first = [("nvidia.com/gpu", 5), ("cpu", 1), ("memory", 1)]
+    assert place(pod("p", gpu=1), states, strategy="MostAllocated", resources=gpu_first).node == "a"
+    assert place(pod("p", gpu=1), states, strategy="LeastAllocated", resources=gpu_first).node == "b"
+
+
+def test_taints_and_affinity_reach_the_sentence() -> None:
+    tainted = node("t", labels={"zone": "a"})
+    tainted["spec"]["taints"] = [{"key": "gpu", "value": "maintenance", "effect": "NoSchedule"}]
+    other = node("o", labels={"zone": "b"})
+    p = pod("p")
+    p["spec"]["affinity"] = {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+        "nodeSelectorTerms": [{"matchExpressions": [
+            {"key": "zone", "operator": "In", "values": ["a"]}]}]}}}
+    d = place(p, snapshot([tainted, other], []))
+    assert d.node is None
+    assert d.message == ("0/2 nodes are available: 1 node(s) didn't match Pod's node "
+                         "affinity/selector, 1 node(s) had untolerated taint {gpu: maintenance}.")
