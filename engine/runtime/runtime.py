@@ -23,6 +23,7 @@ from engine.runtime.actors import AGENT_VERSION, NodeAgent, PodActor
 from engine.runtime.cluster import RAY_NAMESPACE
 from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
 from engine.runtime.podrunner import pod_log_dir
+from engine.runtime.podstatus import merge_conditions, pick_container, unknown_end, waiting_reason
 from engine.runtime.probe import Probe
 from engine.runtime.telemetry import Telemetry
 from gpu import Inventory, node_gpu_fields, simulated_inventory
@@ -49,21 +50,6 @@ def ray_options(pod: dict[str, Any]) -> dict[str, Any]:
     if GPU in req:
         opts["num_gpus"] = amount(req[GPU], GPU)
     return opts
-
-
-def _pick_container(pod: dict[str, Any], container: str | None, *, init: bool = False) -> str:
-    names = [c["name"] for c in pod["spec"].get("containers") or []]
-    inits = [c["name"] for c in pod["spec"].get("initContainers") or []]
-    if container:
-        if container not in names + inits:
-            raise BadRequestError(
-                f"container {container} is not valid for pod {pod['metadata']['name']}")
-        return container
-    if len(names) == 1:
-        return names[0]
-    raise BadRequestError(
-        f"a container name must be specified for pod {pod['metadata']['name']}, "
-        f"choose one of: [{' '.join(names)}]")
 
 
 class _PodHandle:
@@ -399,7 +385,7 @@ class Runtime:
         merged = {**(cur.get("status") or {}), **status}
         if merged.get("gpus"):
             merged["gpus"] = self._describe_gpus(cur["spec"].get("nodeName"), merged["gpus"])
-        merged["conditions"] = _merge_conditions((cur.get("status") or {}).get("conditions"),
+        merged["conditions"] = merge_conditions((cur.get("status") or {}).get("conditions"),
                                                  status.get("conditions"))
         cur["status"] = merged
         cur["metadata"].pop("resourceVersion", None)
@@ -429,7 +415,7 @@ class Runtime:
         for key in ("containerStatuses", "initContainerStatuses"):
             statuses = (current.get("status") or {}).get(key)
             if statuses:
-                status[key] = [_unknown_end(c, now) for c in statuses]
+                status[key] = [unknown_end(c, now) for c in statuses]
         status["conditions"] = [
             {"type": kind, "status": "False", "reason": "PodFailed", "lastTransitionTime": now}
             for kind in ("ContainersReady", "Ready")]
@@ -546,7 +532,7 @@ class Runtime:
                        tail_lines: int, offset: int) -> tuple[bytes, int]:
         """Bytes of a container's log (current or previous run) from the node that ran it."""
         meta = pod["metadata"]
-        name = _pick_container(pod, container)
+        name = pick_container(pod, container)
         statuses = ((pod.get("status") or {}).get("containerStatuses") or []) + \
             ((pod.get("status") or {}).get("initContainerStatuses") or [])
         status = next((s for s in statuses if s.get("name") == name), None)
@@ -559,7 +545,7 @@ class Runtime:
                 status.get("lastState") or {}) and "terminated" not in (status.get("state") or {}):
             raise BadRequestError(
                 f'container "{name}" in pod "{meta["name"]}" is waiting to start: '
-                f'{_waiting_reason(status)}')
+                f'{waiting_reason(status)}')
         node_id = self.node_id(pod["spec"].get("nodeName") or "")
         if node_id is None:
             raise NotFoundError(f"node {pod['spec'].get('nodeName')} of pod {meta['name']} is gone")
@@ -572,30 +558,3 @@ class Runtime:
         except FileNotFoundError as exc:
             raise NotFoundError(f"no log for container {name} of pod {meta['name']}") from exc
         return data, nxt
-
-
-def _unknown_end(container: dict[str, Any], now: str) -> dict[str, Any]:
-    state = container.get("state") or {}
-    if "terminated" in state:
-        return container
-    started = (state.get("running") or {}).get("startedAt")
-    return {**container, "ready": False, "lastState": container.get("lastState") or {},
-            "state": {"terminated": {
-                "exitCode": 137, "reason": "ContainerStatusUnknown",
-                "message": "The container could not be located when the pod was terminated",
-                **({"startedAt": started} if started else {}), "finishedAt": now}}}
-
-
-def _waiting_reason(status: dict[str, Any] | None) -> str:
-    waiting = ((status or {}).get("state") or {}).get("waiting") or {}
-    return str(waiting.get("reason") or "ContainerCreating")
-
-
-def _merge_conditions(old: list[dict[str, Any]] | None,
-                      new: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    by_type = {c["type"]: c for c in old or []}
-    for c in new or []:
-        by_type[c["type"]] = c
-    order = ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
-    return sorted(by_type.values(),
-                  key=lambda c: order.index(c["type"]) if c["type"] in order else 99)
