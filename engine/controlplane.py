@@ -10,6 +10,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import psutil
 from aiohttp import web
 
 from engine.clusterconfig import SchedulerConfig
@@ -28,13 +29,14 @@ def pid_path(home: Path) -> Path:
 
 
 def running_pid(home: Path) -> int | None:
-    """The pid of this home's control plane, if one runs."""
+    """The pid of this home's control plane, if one runs (a stale pid file, whose pid now
+    belongs to some other program, counts as none)."""
     try:
         pid = int(pid_path(home).read_text().strip())
-        os.kill(pid, 0)
-        return pid
-    except (OSError, ValueError):
+        cmdline = " ".join(psutil.Process(pid).cmdline())
+    except (OSError, ValueError, psutil.Error):
         return None
+    return pid if ("tug" in cmdline or "engine.cli" in cmdline) else None
 
 
 class ControlPlane:
@@ -89,7 +91,11 @@ class ControlPlane:
                                     handler_cancellation=True, shutdown_timeout=2.0)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            raise UnavailableError(f"cannot listen on {self.host}:{self.port}: {exc.strerror}; "
+                                   f"is another tugboat using it? pick one with --port") from None
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         self.url = f"http://{host}:{port}"
@@ -119,10 +125,10 @@ async def serve(cp: ControlPlane, *, ready: Any = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await cp.start()
-    if ready is not None:
-        ready(cp)
     try:
+        await cp.start()
+        if ready is not None:
+            ready(cp)
         await stop.wait()
     finally:
         await cp.stop()

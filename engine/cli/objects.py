@@ -56,6 +56,8 @@ def _split_kind(args: argparse.Namespace) -> tuple[ResourceInfo, list[str]]:
     kind, names = args.kind, list(args.names)
     if "/" in kind:
         kind, _, first = kind.partition("/")
+        if not first:
+            raise BadRequestError(f"{args.kind}: a name is required after the slash")
         names.insert(0, first)
     return resolve(kind), names
 
@@ -206,7 +208,11 @@ def delete(args: argparse.Namespace) -> int:
                 info = resolve(doc.get("kind") or "")
                 meta = doc.get("metadata") or {}
                 ns = meta.get("namespace") or _ns(args)
-                targets.append((info, ns, meta.get("name") or ""))
+                if not meta.get("name"):
+                    raise BadRequestError(
+                        f"{info.kind} in {', '.join(args.filename)} has no metadata.name "
+                        f"(generateName objects are deleted by name or with -l)")
+                targets.append((info, ns, meta["name"]))
         else:
             if not args.kind:
                 raise BadRequestError("give a resource type and names, -l SELECTOR, --all, or -f FILE")

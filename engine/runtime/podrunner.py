@@ -187,6 +187,7 @@ class PodRunner:
             self._stopping = True
             for c in self._init + self._main:
                 c.wake.set()
+        deadline = time.monotonic() + grace_seconds + MIN_GRACE_AFTER_TERM_S
         threads = [threading.Thread(target=self._stop_one, args=(c, grace_seconds), daemon=True)
                    for c in self._init + self._main if c.proc is not None and c.proc.running]
         for t in threads:
@@ -194,7 +195,14 @@ class PodRunner:
         for t in threads:
             t.join()
         if self._main_thread is not None:
-            self._main_thread.join(timeout=5)
+            # A container that was starting when stop() began got SIGTERM from its supervisor;
+            # past the grace period it gets SIGKILL like the others.
+            self._main_thread.join(timeout=max(deadline - time.monotonic(), 0.5))
+            if self._main_thread.is_alive():
+                for c in self._init + self._main:
+                    if c.proc is not None and c.proc.running:
+                        c.proc.signal_group(signal.SIGKILL)
+                self._main_thread.join(timeout=5)
         with self._cond:
             return self._snapshot()
 
@@ -324,6 +332,8 @@ class PodRunner:
             return 128
         with self._cond:
             c.proc = proc
+            if self._stopping:  # stop() began while this (re)start was under way
+                proc.signal_group(signal.SIGTERM)
             c.status["state"] = {"running": {"startedAt": format_time(utcnow())}}
             c.status["started"] = True
             c.status["ready"] = not c.init

@@ -16,7 +16,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
-from engine.errors import BadRequestError, NotFoundError, TugError
+from engine.errors import BadRequestError, NotFoundError, TugError, UnavailableError
 from engine.events import EventRecorder
 from engine.objects import GPU, amount, internal_ip, is_ready, pod_requests
 from engine.runtime.actors import AGENT_VERSION, NodeAgent, PodActor
@@ -31,6 +31,7 @@ from gpu import Inventory, node_gpu_fields, simulated_inventory
 log = logging.getLogger("tugboat.runtime")
 
 NODE_SYNC_PERIOD_S = 1.0
+STOP_SLACK_S = 15.0
 TERMINAL = ("Succeeded", "Failed")
 POD_ACTOR_PREFIX = "pod."
 AGENT_PREFIX = "agent.v"
@@ -87,7 +88,7 @@ class Runtime:
         self.sync_nodes()
         items, rv = self.store.list("pods")
         for pod in items:
-            self._on_pod("ADDED", pod, adopt=True)
+            self._on_pod_safely("ADDED", pod, adopt=True)
         self._collect_orphans()
         self._tasks = [asyncio.create_task(self._node_loop(), name="runtime-nodes"),
                        asyncio.create_task(self._pod_loop(rv), name="runtime-pods"),
@@ -243,14 +244,26 @@ class Runtime:
             try:
                 async for kind, pod in self.store.watch("pods", since=since):
                     since = pod["metadata"]["resourceVersion"]
-                    self._on_pod(kind, pod)
+                    self._on_pod_safely(kind, pod)
             except asyncio.CancelledError:
                 raise
             except Exception:  # noqa: BLE001 - relist and go on
                 log.exception("pod watch failed; relisting")
                 items, since = self.store.list("pods")
+                listed = {p["metadata"]["uid"] for p in items}
+                for uid, handle in list(self._pods.items()):
+                    if uid not in listed and not handle.stopping:  # deleted during the gap
+                        handle.stopping = True
+                        asyncio.get_running_loop().create_task(self._kill(handle))
                 for pod in items:
-                    self._on_pod("MODIFIED", pod, adopt=True)
+                    self._on_pod_safely("MODIFIED", pod, adopt=True)
+
+    def _on_pod_safely(self, kind: str, pod: dict[str, Any], *, adopt: bool = False) -> None:
+        """One bad pod object must not stop the runtime from serving the others."""
+        try:
+            self._on_pod(kind, pod, adopt=adopt)
+        except Exception:  # noqa: BLE001
+            log.exception("pod %s: cannot act on it", (pod.get("metadata") or {}).get("name"))
 
     def _on_pod(self, kind: str, pod: dict[str, Any], *, adopt: bool = False) -> None:
         """React to one pod change. `adopt`: the pod may have an actor from an earlier
@@ -296,6 +309,7 @@ class Runtime:
             raise
         except Exception as exc:  # noqa: BLE001 - report, never kill the loop
             log.exception("pod %s", pod["metadata"]["name"])
+            self._kill_actor(handle.actor)  # never leave a detached actor holding resources
             self._fail(pod, "RuntimeError", f"tugboat runtime error: {exc}")
         finally:
             if not handle.stopping:
@@ -336,6 +350,9 @@ class Runtime:
             log.debug("pod %s: actor submitted in %.1f ms", meta["name"],
                       (time.perf_counter() - t0) * 1000)
         version, seen = 0, 0
+        # An adopted actor replays its whole event list: record only what is newer than the
+        # events already stored for this pod.
+        recorded_until = self._last_event_time(pod) if adopted else ""
         unavailable = 0
         while True:
             try:
@@ -356,14 +373,25 @@ class Runtime:
             log.debug("pod %s: actor reports %s", meta["name"], snap["status"].get("phase"))
             host = pod["spec"]["nodeName"]
             for ev in snap["events"]:
+                if recorded_until and str(ev.get("time", "")) <= recorded_until:
+                    continue
                 self.events.record(pod, ev["type"], ev["reason"], ev["message"], host=host,
                                    when=ev.get("time"))
             status = snap["status"]
             if not self._write_status(pod, status):
-                return  # the pod is gone from the store
+                if not handle.stopping:  # the pod is gone from the store: so is its actor
+                    self._kill_actor(handle.actor)
+                return
             if status.get("phase") in TERMINAL and not handle.stopping:
                 self._kill_actor(handle.actor)  # frees its resources; the logs stay on the node
                 return
+
+    def _last_event_time(self, pod: dict[str, Any]) -> str:
+        meta = pod["metadata"]
+        events, _ = self.store.list("events", meta.get("namespace"),
+                                    field_selector=f"involvedObject.uid={meta['uid']}")
+        return max((str(e.get("lastTimestamp") or "") for e in events
+                    if (e.get("source") or {}).get("component") == "kubelet"), default="")
 
     def _with_addresses(self, pod: dict[str, Any]) -> dict[str, Any]:
         node = self._nodes.get(pod["spec"]["nodeName"])
@@ -441,10 +469,13 @@ class Runtime:
                     break
                 await asyncio.sleep(0.05)
             if handle.actor is not None:
-                status = await handle.actor.stop.remote(float(grace))
+                # An actor Ray never placed, or a process the kernel cannot end, must not
+                # leave the pod Terminating forever: past grace + STOP_SLACK_S it is killed.
+                status = await asyncio.wait_for(handle.actor.stop.remote(float(grace)),
+                                                float(grace) + STOP_SLACK_S)
                 self._write_status(pod, status)
-        except (RayActorError, ActorUnavailableError):
-            pass  # already gone: nothing left to stop
+        except (RayActorError, ActorUnavailableError, TimeoutError):
+            pass  # already gone, or would not stop in time: killed below
         except Exception:  # noqa: BLE001
             log.exception("stopping pod %s", pod["metadata"]["name"])
         finally:
@@ -500,8 +531,11 @@ class Runtime:
         `tug bench pods` compares pod start against), started all at once or one at a time."""
         node_id = self.node_id(node) if node else None
         if node_id is None:
-            node_id = next(iter(n["metadata"]["labels"][NODE_ID_LABEL]
-                                for n in self._nodes.values() if is_ready(n)))
+            ready = [n["metadata"]["labels"][NODE_ID_LABEL] for n in self._nodes.values()
+                     if is_ready(n)]
+            if not ready:
+                raise UnavailableError("no ready node to start baseline actors on")
+            node_id = ready[0]
         strategy = NodeAffinitySchedulingStrategy(node_id, soft=False)
 
         actors: list[Any] = []

@@ -123,8 +123,8 @@ class Server:
         if self.runtime is None:
             raise NotFoundError("this control plane has no runtime")
         body = await self._body(request)
-        count = int(body.get("count", 10))
-        if not 1 <= count <= 1000:
+        count = body.get("count", 10)
+        if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= 1000:
             raise BadRequestError("count: expected an integer from 1 to 1000")
         timings = await self.runtime.bench_actor_start(count=count, node=body.get("node"),
                                                        sequential=bool(body.get("sequential")))
@@ -301,7 +301,11 @@ class Server:
                                                    tail_lines=tail, offset=0)
         resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
         await resp.prepare(request)
-        await resp.write(data)
+        while data:  # the whole file, a few MiB per read
+            await resp.write(data)
+            data, offset = await self.runtime.read_log(pod, container=container,
+                                                       previous=previous, tail_lines=-1,
+                                                       offset=offset)
         if _flag(request, "follow") and not previous:
             await self._follow(resp, pod, container, offset)
         await resp.write_eof()

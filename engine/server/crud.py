@@ -72,6 +72,9 @@ class Api:
 
     def patch(self, info: ResourceInfo, namespace: str | None, name: str, patch: dict[str, Any]
               ) -> tuple[dict[str, Any], list[str]]:
+        if not isinstance(patch.get("metadata", {}), dict) or not isinstance(patch.get("spec", {}),
+                                                                            (dict, type(None))):
+            raise BadRequestError("the patch's metadata and spec must be objects")
         current = self.store.get(info.plural, namespace, name)
         merged = merge_patch(_strip_status(current), patch)
         merged.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
@@ -81,8 +84,12 @@ class Api:
                       body: dict[str, Any]) -> dict[str, Any]:
         if (body.get("metadata") or {}).get("name") not in (None, name):
             raise BadRequestError("the name of the object does not match the name on the URL")
+        status = body.get("status")
+        if status is not None and not isinstance(status, dict):
+            raise InvalidError(f"{info.kind} \"{name}\" is invalid: 1 problem(s)",
+                               details=[f"status: expected an object, got {type(status).__name__}"])
         current = self.store.get(info.plural, namespace, name)
-        current["status"] = body.get("status")
+        current["status"] = status
         rv = (body.get("metadata") or {}).get("resourceVersion")
         if rv:
             current["metadata"]["resourceVersion"] = str(rv)

@@ -114,3 +114,15 @@ def test_cordon_and_uncordon_a_node(api_server: InProcessServer) -> None:
         assert not c.get("nodes", "n1")["spec"].get("unschedulable")
     out = tug(home, "drain", "nope")
     assert out.returncode == 1 and 'nodes "nope" not found' in out.stderr
+
+
+def test_delete_by_file_needs_names(api_server: InProcessServer) -> None:
+    home = api_server.home
+    keep = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: keep}\n"
+    assert tug(home, "apply", "-f", "-", input=keep).returncode == 0
+    out = tug(home, "delete", "-f", "-", input="apiVersion: v1\nkind: ConfigMap\n"
+                                               "metadata: {generateName: run-}\n")
+    assert out.returncode == 1 and "has no metadata.name" in out.stderr
+    out = tug(home, "delete", "cm/")
+    assert out.returncode == 1 and "a name is required" in out.stderr
+    assert tug(home, "get", "cm", "-o", "name").stdout == "configmap/keep\n"

@@ -184,3 +184,48 @@ def test_every_kubernetes_docs_example_applies(api_server: InProcessServer) -> N
     assert kinds == ["CronJob", "Deployment", "Job", "Job", "Job", "ReplicaSet"]
     assert any("batch/v1beta1 CronJob is deprecated" in w and "batch/v1" in w
                for w in out["warnings"])
+
+
+def test_empty_names_never_address_a_whole_collection(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        c.create(POD)
+        for call in (lambda: c.delete("pods", ""), lambda: c.get("pods", ""),
+                     lambda: c.patch("pods", "", {})):
+            with pytest.raises(BadRequestError, match="name is required"):
+                call()
+        assert [p["metadata"]["name"] for p in c.list("pods")["items"]] == ["p1"]
+
+
+def test_status_must_be_an_object_and_patches_must_be_objects(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        created = c.create(POD)
+        with pytest.raises(InvalidError) as err:
+            c.update_status({**created, "status": ["x"]})
+        assert err.value.details == ["status: expected an object, got list"]
+        with pytest.raises(BadRequestError):
+            c.patch("pods", "p1", {"metadata": "oops"})
+        stored = c.get("pods", "p1")
+        assert stored["metadata"]["labels"] == {"app": "a"}
+        assert isinstance(stored.get("status", {}), dict)
+
+
+def test_a_taken_port_is_a_clear_error(tmp_path: Path, api_server: InProcessServer) -> None:
+    import asyncio
+
+    from engine.controlplane import ControlPlane, running_pid
+    from engine.errors import UnavailableError
+
+    port = int(yaml.safe_load((api_server.home / "config").read_text())["server"].rsplit(":", 1)[1])
+    cp = ControlPlane(tmp_path / "other", ray_address=None, port=port)
+
+    async def start() -> None:
+        try:
+            await cp.start()
+        finally:
+            await cp.stop()
+    with pytest.raises(UnavailableError, match=f"cannot listen on 127.0.0.1:{port}"):
+        asyncio.run(start())
+    # A pid file whose pid is some other program is stale, not a running control plane.
+    (tmp_path / "stale").mkdir()
+    (tmp_path / "stale" / "server.pid").write_text(f"{os.getpid()}\n")
+    assert running_pid(tmp_path / "stale") is None
