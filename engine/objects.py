@@ -39,6 +39,12 @@ def amount(q: Quantity | None, resource: str) -> float:
 
 
 MAX_PODS = 110  # kubelet's default maxPods
+TERMINAL_PHASES = ("Succeeded", "Failed")
+
+
+def finished(pod: dict[str, Any]) -> bool:
+    """The pod ended for good: Succeeded or Failed."""
+    return (pod.get("status") or {}).get("phase") in TERMINAL_PHASES
 
 
 def is_ready(node: dict[str, Any]) -> bool:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from typing import Any
 
+from engine.api import resolve
+from engine.cli.objects import wait_gone
 from engine.client import Client
-from engine.errors import BadRequestError, NotFoundError, TugError
-
-TERMINAL = ("Succeeded", "Failed")
+from engine.errors import BadRequestError, NotFoundError
+from engine.objects import finished
 
 
 def _set_unschedulable(client: Client, name: str, value: bool) -> bool:
@@ -47,7 +47,7 @@ def drain(args: argparse.Namespace) -> int:
         client.get("nodes", args.node)  # NotFound before anything changes
         pods = [p for p in client.list("pods", namespace=None,
                                        field_selector=f"spec.nodeName={args.node}")["items"]
-                if (p.get("status") or {}).get("phase") not in TERMINAL]
+                if not finished(p)]
         bare = [p for p in pods if not _controlled(p)]
         if bare and not args.force:
             names = ", ".join(f"{p['metadata']['namespace']}/{p['metadata']['name']}" for p in bare)
@@ -63,21 +63,10 @@ def drain(args: argparse.Namespace) -> int:
                               grace_seconds=args.grace_period)
             except NotFoundError:
                 continue
-        deadline = time.monotonic() + args.timeout
+        wait_gone(client, [(resolve("pods"), p["metadata"]["namespace"], p["metadata"]["name"],
+                             p["metadata"]["uid"]) for p in pods], timeout=args.timeout)
         for pod in pods:
-            meta = pod["metadata"]
-            while True:
-                try:
-                    current = client.get("pods", meta["name"], namespace=meta["namespace"])
-                except NotFoundError:
-                    break
-                if current["metadata"]["uid"] != meta["uid"]:
-                    break
-                if time.monotonic() > deadline:
-                    raise TugError(f"timed out after {args.timeout:g}s waiting for pod "
-                                   f"{meta['namespace']}/{meta['name']} to stop")
-                time.sleep(0.2)
-            print(f"pod/{meta['name']} evicted")
+            print(f"pod/{pod['metadata']['name']} evicted")
     print(f"node/{args.node} drained")
     sys.stdout.flush()
     return 0

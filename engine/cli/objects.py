@@ -246,12 +246,12 @@ def delete(args: argparse.Namespace) -> int:
                    or "")
             uids.append((info, ns, name, uid))
         if args.wait:
-            _wait_gone(client, uids, timeout=args.timeout)
+            wait_gone(client, uids, timeout=args.timeout)
     return 1 if failed else 0
 
 
-def _wait_gone(client: Client, targets: list[tuple[ResourceInfo, str, str, str]], *,
-               timeout: float) -> None:
+def wait_gone(client: Client, targets: list[tuple[ResourceInfo, str, str, str]], *,
+              timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for info, ns, name, uid in targets:
         while True:

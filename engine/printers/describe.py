@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from engine.objects import finished
 from engine.printers.describe_pod import describe_pod
 from engine.printers.fmt import NONE, Obj, aware, rfc1123z
 from engine.printers.pods import node_roles
@@ -81,7 +82,7 @@ def _write_node_gpus(w: PrefixWriter, gpus: list[Obj], pods: Sequence[Obj]) -> N
 
 def _write_node_pods(w: PrefixWriter, pods: Sequence[Obj]) -> None:
     """kubectl's "Non-terminated Pods" table, with the GPUs each holds."""
-    live = [p for p in pods if (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    live = [p for p in pods if not finished(p)]
     w.write(0, f"Non-terminated Pods:\t({len(live)} in total)\n")
     if not live:
         return

@@ -18,7 +18,7 @@ from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
 from engine.errors import BadRequestError, NotFoundError, TugError, UnavailableError
 from engine.events import EventRecorder
-from engine.objects import GPU, amount, internal_ip, is_ready, pod_requests
+from engine.objects import GPU, TERMINAL_PHASES, amount, internal_ip, is_ready, pod_requests
 from engine.runtime.actors import AGENT_VERSION, NodeAgent, PodActor
 from engine.runtime.cluster import RAY_NAMESPACE
 from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
@@ -32,7 +32,6 @@ log = logging.getLogger("tugboat.runtime")
 
 NODE_SYNC_PERIOD_S = 1.0
 STOP_SLACK_S = 15.0
-TERMINAL = ("Succeeded", "Failed")
 POD_ACTOR_PREFIX = "pod."
 AGENT_PREFIX = "agent.v"
 
@@ -281,7 +280,7 @@ class Runtime:
         phase = (pod.get("status") or {}).get("phase")
         if meta.get("deletionTimestamp"):
             if handle is None:
-                if phase in TERMINAL or not (pod.get("status") or {}).get("startTime"):
+                if phase in TERMINAL_PHASES or not (pod.get("status") or {}).get("startTime"):
                     self._finalize(pod)
                     return
                 handle = self._adopt_or_create(pod, adopt=True)
@@ -289,7 +288,7 @@ class Runtime:
                 handle.stopping = True
                 asyncio.get_running_loop().create_task(self._stop(pod, handle))
             return
-        if handle is None and phase not in TERMINAL:
+        if handle is None and phase not in TERMINAL_PHASES:
             log.debug("pod %s: bound to %s", meta["name"], spec["nodeName"])
             self._adopt_or_create(pod, adopt=adopt)
 
@@ -382,7 +381,7 @@ class Runtime:
                 if not handle.stopping:  # the pod is gone from the store: so is its actor
                     self._kill_actor(handle.actor)
                 return
-            if status.get("phase") in TERMINAL and not handle.stopping:
+            if status.get("phase") in TERMINAL_PHASES and not handle.stopping:
                 self._kill_actor(handle.actor)  # frees its resources; the logs stay on the node
                 return
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.api import parse_quantity
-from engine.objects import amount, pod_requests
+from engine.objects import amount, finished, pod_requests
 from engine.scheduler.filters import run_filters
 from engine.scheduler.scores import score_nodes
 
@@ -49,8 +49,7 @@ def snapshot(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> dict[st
     states = {n["metadata"]["name"]: NodeState(n) for n in nodes}
     for pod in pods:
         node = (pod.get("spec") or {}).get("nodeName")
-        phase = (pod.get("status") or {}).get("phase")
-        if node in states and phase not in ("Succeeded", "Failed"):
+        if node in states and not finished(pod):
             states[node].add(pod)
     return states
 

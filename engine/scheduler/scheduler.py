@@ -25,6 +25,14 @@ def _pending(pod: dict[str, Any]) -> bool:
             and spec.get("schedulerName", SCHEDULER_NAME) == SCHEDULER_NAME)
 
 
+def _scheduled(pod: dict[str, Any], condition: dict[str, Any]) -> dict[str, Any]:
+    """The pod's status, still Pending, with `condition` as its PodScheduled condition."""
+    status = {**(pod.get("status") or {}), "phase": "Pending"}
+    status["conditions"] = [condition] + [c for c in status.get("conditions") or []
+                                          if c.get("type") != "PodScheduled"]
+    return status
+
+
 class Scheduler:
     def __init__(self, store: Any, *, clock: Clock = utcnow,
                  config: SchedulerConfig | None = None) -> None:
@@ -110,11 +118,8 @@ class Scheduler:
                 return False
             cur["spec"]["nodeName"] = node
             cur = self.store.update("pods", cur)
-            status = {**(cur.get("status") or {}), "phase": "Pending"}
-            status["conditions"] = [c for c in status.get("conditions") or []
-                                    if c.get("type") != "PodScheduled"]
-            status["conditions"].insert(0, {"type": "PodScheduled", "status": "True",
-                                            "lastTransitionTime": now})
+            status = _scheduled(cur, {"type": "PodScheduled", "status": "True",
+                                      "lastTransitionTime": now})
             status.pop("reason", None)
             status.pop("message", None)
             cur["status"] = status
@@ -139,13 +144,9 @@ class Scheduler:
             cur = self.store.get("pods", meta["namespace"], meta["name"])
         except NotFoundError:
             return
-        status = {**(cur.get("status") or {}), "phase": "Pending"}
-        status["conditions"] = [c for c in status.get("conditions") or []
-                                if c.get("type") != "PodScheduled"]
-        status["conditions"].insert(0, {
+        cur["status"] = _scheduled(cur, {
             "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
             "message": message, "lastTransitionTime": format_time(self.clock())})
-        cur["status"] = status
         cur["metadata"].pop("resourceVersion", None)
         self.store.update_status("pods", cur)
         self.events.record(cur, "Warning", "FailedScheduling", message)

@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.api import ResourceInfo, Validated, resolve, validate_documents, validate_object
 from engine.errors import BadRequestError, InvalidError, NotFoundError
+from engine.objects import finished
 
 # Fields of metadata that the system owns: an apply or update never sets them from input.
 _SYSTEM_META = ("uid", "resourceVersion", "generation", "creationTimestamp",
@@ -109,13 +110,12 @@ class Api:
         obj = self.store.get(info.plural, namespace, name)
         graceful = False
         if info.plural == "pods":
-            spec, status = obj.get("spec") or {}, obj.get("status") or {}
+            spec = obj.get("spec") or {}
             bound = bool(spec.get("nodeName"))
-            finished = status.get("phase") in ("Succeeded", "Failed")
             if grace is None:
                 grace = int(spec.get("terminationGracePeriodSeconds", 30))
-            graceful = bound and not finished and grace > 0
-            if bound and not finished and grace == 0:
+            graceful = bound and not finished(obj) and grace > 0
+            if bound and not finished(obj) and grace == 0:
                 graceful = False  # force: removed now, the runtime kills the actor on DELETED
         if info.plural == "namespaces":
             self._delete_namespace_contents(name)

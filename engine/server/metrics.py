@@ -13,6 +13,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from engine.objects import is_ready
+
 
 def _route(path: str) -> str:
     """Collapse names out of a path so the label set stays small: /api/v1/pods, /healthz…"""
@@ -60,9 +62,7 @@ class Metrics:
             self.pods.labels(phase).set(n)
         ready = {"true": 0, "false": 0}
         for node in self.store.list("nodes")[0]:
-            ok = any(c.get("type") == "Ready" and c.get("status") == "True"
-                     for c in (node.get("status") or {}).get("conditions") or [])
-            ready["true" if ok else "false"] += 1
+            ready["true" if is_ready(node) else "false"] += 1
         for key, n in ready.items():
             self.nodes.labels(key).set(n)
         return generate_latest(self.registry), CONTENT_TYPE_LATEST

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from engine.client import Client
-from engine.errors import TugError
+from engine.errors import NotFoundError, TugError
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -132,3 +132,20 @@ def pod_phase(client: Client, name: str, *phases: str) -> Callable[[], dict[str,
         pod = client.get("pods", name)
         return pod if (pod.get("status") or {}).get("phase") in phases else None
     return check
+
+
+def gone(client: Client, name: str) -> bool:
+    """The pod `name` is no longer in the store."""
+    try:
+        client.get("pods", name)
+    except NotFoundError:
+        return True
+    return False
+
+
+def unschedulable_message(client: Client, name: str) -> str:
+    """Wait for the pod's PodScheduled=False/Unschedulable condition; its message."""
+    def check() -> dict[str, Any] | None:
+        conditions = (client.get("pods", name).get("status") or {}).get("conditions") or []
+        return next((c for c in conditions if c.get("reason") == "Unschedulable"), None)
+    return str(wait_for(check, what=f"{name} to be reported unschedulable")["message"])

@@ -17,7 +17,7 @@ import pytest
 from engine.client import Client
 from engine.runtime.cluster import ray_dir
 
-from .conftest import REPO, pod_phase, wait_for
+from .conftest import REPO, pod_phase, unschedulable_message, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -62,12 +62,8 @@ def test_dev_cluster_spreads_gpu_pods_and_down_stops_all_nodes(tmp_path: Path) -
             b = wait_for(pod_phase(c, "train-b", "Running"), timeout=120, what="train-b")
             assert {a["spec"]["nodeName"], b["spec"]["nodeName"]} == {"node-0", "node-1"}
             c.create(gpu_pod("train-c", 1))
-            cond = wait_for(lambda: next((x for x in (c.get("pods", "train-c").get("status")
-                                                      or {}).get("conditions") or []
-                                          if x.get("reason") == "Unschedulable"), None),
-                            what="train-c to wait")
-            assert cond["message"] == ("0/2 nodes are available: 2 Insufficient nvidia.com/gpu "
-                                       "(free 0, need 1).")
+            assert unschedulable_message(c, "train-c") == (
+                "0/2 nodes are available: 2 Insufficient nvidia.com/gpu (free 0, need 1).")
             top = c.request("GET", "/apis/tugboat.dev/v1/top/nodes")["items"]
             held = {g["uuid"]: g["pods"] for n in top for g in n["gpus"]}
             assert sorted(p for pods in held.values() for p in pods) == \

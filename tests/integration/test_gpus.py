@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 
 from engine.client import Client
-from engine.errors import NotFoundError
 
-from .conftest import ControlPlaneProc, pod_phase, wait_for
+from .conftest import ControlPlaneProc, gone, pod_phase, unschedulable_message, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -28,14 +27,6 @@ def cvd(client: Client, name: str) -> list[str]:
     text = b"".join(client.logs(name)).decode()
     line = next(line for line in text.splitlines() if line.startswith("CVD="))
     return [x for x in line[4:].split(",") if x]
-
-
-def gone(client: Client, name: str) -> bool:
-    try:
-        client.get("pods", name)
-    except NotFoundError:
-        return True
-    return False
 
 
 def test_gpu_pods_get_their_own_gpus_and_a_full_node_says_why(
@@ -64,10 +55,8 @@ def test_gpu_pods_get_their_own_gpus_and_a_full_node_says_why(
     assert any(line.split()[:1] == ["g-a"] and line.split()[3] == "2" for line in top.splitlines())
 
     client.create(gpu_pod("g-c", 1))
-    waiting = wait_for(lambda: next((c for c in (client.get("pods", "g-c").get("status") or {})
-                                     .get("conditions") or [] if c.get("reason") == "Unschedulable"),
-                                    None), what="g-c to be reported unschedulable")
-    assert "Insufficient nvidia.com/gpu (free 0, need 1)" in waiting["message"]
+    waiting = unschedulable_message(client, "g-c")
+    assert "Insufficient nvidia.com/gpu (free 0, need 1)" in waiting
 
     client.delete("pods", "g-a")
     done = wait_for(pod_phase(client, "g-c", "Succeeded", "Failed"), timeout=120,
@@ -81,10 +70,8 @@ def test_gpu_pods_get_their_own_gpus_and_a_full_node_says_why(
 
 def test_more_gpus_than_any_node_has_stays_pending_and_says_why(client: Client) -> None:
     client.create(gpu_pod("g-five", 5))
-    waiting = wait_for(lambda: next((c for c in (client.get("pods", "g-five").get("status") or {})
-                                     .get("conditions") or [] if c.get("reason") == "Unschedulable"),
-                                    None), what="g-five to be reported unschedulable")
-    assert "Insufficient nvidia.com/gpu (free 4, need 5)" in waiting["message"]
+    waiting = unschedulable_message(client, "g-five")
+    assert "Insufficient nvidia.com/gpu (free 4, need 5)" in waiting
     assert client.get("pods", "g-five")["status"]["phase"] == "Pending"
     client.delete("pods", "g-five")
 

@@ -9,9 +9,8 @@ from typing import Any
 import pytest
 
 from engine.client import Client
-from engine.errors import NotFoundError
 
-from .conftest import ControlPlaneProc, pod_phase, wait_for
+from .conftest import ControlPlaneProc, gone, pod_phase, unschedulable_message, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -29,14 +28,6 @@ def pod(name: str, script: str, *, restart: str = "Never", grace: int | None = N
 
 def container(p: dict[str, Any]) -> dict[str, Any]:
     return p["status"]["containerStatuses"][0]
-
-
-def gone(client: Client, name: str) -> bool:
-    try:
-        client.get("pods", name)
-    except NotFoundError:
-        return True
-    return False
 
 
 def test_pod_prints_and_exits_zero(client: Client, control_plane: ControlPlaneProc) -> None:
@@ -115,10 +106,8 @@ def test_on_failure_restarts_until_success(client: Client, tmp_path: Any) -> Non
 
 def test_unschedulable_pod_says_why(client: Client) -> None:
     client.create(pod("p-huge", "true", cpu="64"))
-    pending = wait_for(lambda: next((c for c in (client.get("pods", "p-huge").get("status") or {})
-                                     .get("conditions") or [] if c.get("reason") == "Unschedulable"),
-                                    None), what="an Unschedulable condition")
-    assert "Insufficient cpu" in pending["message"] and "need 64" in pending["message"]
+    pending = unschedulable_message(client, "p-huge")
+    assert "Insufficient cpu" in pending and "need 64" in pending
     client.delete("pods", "p-huge")
     wait_for(lambda: gone(client, "p-huge"), what="p-huge to be removed")
 

@@ -8,17 +8,10 @@ import pytest
 
 from engine.client import Client
 
-from .conftest import pod_phase, wait_for
+from .conftest import pod_phase, unschedulable_message, wait_for
 from .test_pods import pod
 
 pytestmark = pytest.mark.integration
-
-
-def unschedulable_message(client: Client, name: str) -> str:
-    cond = wait_for(lambda: next((c for c in (client.get("pods", name).get("status") or {})
-                                  .get("conditions") or [] if c.get("reason") == "Unschedulable"),
-                                 None), what=f"{name} to be reported unschedulable")
-    return str(cond["message"])
 
 
 def test_taints_keep_pods_off_unless_tolerated(client: Client) -> None:
