@@ -157,12 +157,17 @@ def _resource_order(resource: str) -> tuple[int, str]:
     return (fixed.index(resource), "") if resource in fixed else (len(fixed), resource)
 
 
-def resources(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+def fit_requests(pod: dict[str, Any]) -> dict[str, float]:
+    """The pod's requests that a node must have free, in each resource's natural unit."""
+    return {k: amount(q, k) for k, q in pod_requests(pod).items() if k not in NOT_RESOURCES}
+
+
+def resource_reason(req: Mapping[str, float], node: dict[str, Any], state: NodeState) -> str | None:
+    """Why `req` (from fit_requests) does not fit the node's free resources, or None."""
     alloc_pods = ((node.get("status") or {}).get("allocatable") or {}).get("pods")
     max_pods = state.allocatable("pods") if alloc_pods is not None else MAX_PODS
     if state.pods + 1 > max_pods:
         return "Too many pods"
-    req = {k: amount(q, k) for k, q in pod_requests(pod).items() if k not in NOT_RESOURCES}
     for resource in sorted(req, key=_resource_order):
         need = req[resource]
         if need <= 0:
@@ -172,6 +177,10 @@ def resources(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> st
             return (f"Insufficient {resource} (free {fmt_amount(resource, max(free, 0.0))}, "
                     f"need {fmt_amount(resource, need)})")
     return None
+
+
+def resources(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+    return resource_reason(fit_requests(pod), node, state)
 
 
 def gpu_memory(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
@@ -187,8 +196,10 @@ def gpu_memory(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> s
     return None
 
 
-FILTERS: tuple[Filter, ...] = (node_ready, node_unschedulable, node_selector_and_affinity, taints,
-                               gpu_memory, resources)
+# The filters that read only the node object (not what is bound to it), then the one that does.
+STATIC_FILTERS: tuple[Filter, ...] = (node_ready, node_unschedulable, node_selector_and_affinity,
+                                      taints, gpu_memory)
+FILTERS: tuple[Filter, ...] = (*STATIC_FILTERS, resources)
 
 
 def run_filters(pod: dict[str, Any], node: dict[str, Any], state: NodeState,

@@ -11,7 +11,7 @@ from typing import Any
 from engine.api import parse_quantity
 from engine.objects import amount, finished, pod_requests
 from engine.scheduler.filters import run_filters
-from engine.scheduler.scores import score_nodes
+from engine.scheduler.scores import NON_ZERO, score_nodes, scoring_requests
 
 
 @dataclass
@@ -21,21 +21,41 @@ class NodeState:
     node: dict[str, Any]
     requested: dict[str, float] = field(default_factory=dict)
     pods: int = 0
+    # cpu (millicores) and memory (bytes) requested with the scoring defaults for containers that
+    # ask for none (kube-scheduler's NonZeroRequested); left out, it is `requested` itself
+    non_zero: dict[str, int] = field(default=None)  # type: ignore[assignment]
+    _allocatable: dict[str, float] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.non_zero is None:
+            self.non_zero = {"cpu": round(self.requested.get("cpu", 0.0) * 1000),
+                             "memory": round(self.requested.get("memory", 0.0))}
+        raw = (self.node.get("status") or {}).get("allocatable") or {}
+        self._allocatable = {k: amount(parse_quantity(v), k) for k, v in raw.items()}
 
     @property
     def name(self) -> str:
         return str(self.node["metadata"]["name"])
 
     def allocatable(self, resource: str) -> float:
-        raw = ((self.node.get("status") or {}).get("allocatable") or {}).get(resource)
-        if raw is None:
-            return 0.0
-        return amount(parse_quantity(raw), resource)
+        return self._allocatable.get(resource, 0.0)
 
-    def add(self, pod: dict[str, Any]) -> None:
-        for key, q in pod_requests(pod).items():
-            self.requested[key] = self.requested.get(key, 0.0) + amount(q, key)
+    def add(self, pod: dict[str, Any], usage: Usage | None = None) -> None:
+        """Count `pod` as bound here; `usage` is usage_of(pod) when the caller has it already."""
+        requested, non_zero = usage or usage_of(pod)
+        for key, value in requested.items():
+            self.requested[key] = self.requested.get(key, 0.0) + value
+        for key, units in non_zero.items():
+            self.non_zero[key] = self.non_zero.get(key, 0) + units
         self.pods += 1
+
+
+Usage = tuple[dict[str, float], dict[str, int]]
+
+
+def usage_of(pod: dict[str, Any]) -> Usage:
+    """What a bound pod takes from its node: its requests, and its non-zero cpu/memory for scores."""
+    return ({k: amount(q, k) for k, q in pod_requests(pod).items()}, scoring_requests(pod, NON_ZERO))
 
 
 @dataclass(frozen=True)
@@ -57,7 +77,8 @@ def snapshot(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> dict[st
 def place(pod: dict[str, Any], states: dict[str, NodeState], *,
           strategy: str = "LeastAllocated",
           resources: list[tuple[str, int]] | None = None) -> Decision:
-    """Filter → score → choose for `pod`, or explain in one sentence why no node fits."""
+    """Filter → score → choose for `pod` over every node (the naive full scan; buckets.Placer
+    decides the same faster), or explain in one sentence why no node fits."""
     fits: list[NodeState] = []
     reasons: Counter[str] = Counter()
     for state in states.values():
@@ -70,7 +91,11 @@ def place(pod: dict[str, Any], states: dict[str, NodeState], *,
         scores = score_nodes(pod, fits, strategy=strategy, resources=resources)
         best = max(fits, key=lambda s: (scores[s.name], s.name))
         return Decision(best.name, "")
-    total = len(states)
+    return no_fit(len(states), reasons)
+
+
+def no_fit(total: int, reasons: Counter[str]) -> Decision:
+    """One sentence for "nothing fits": how many nodes said each reason, most first."""
     if total == 0:
         return Decision(None, "0/0 nodes are available: no nodes are registered yet.")
     detail = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))

@@ -17,6 +17,7 @@ DEFAULT_MILLI_CPU_REQUEST = 100  # schedutil.DefaultMilliCPURequest
 DEFAULT_MEMORY_REQUEST = 200 * 2**20  # schedutil.DefaultMemoryRequest
 DEFAULT_RESOURCES: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
 _NATIVE = frozenset({"cpu", "memory", "ephemeral-storage"})
+NON_ZERO = ("cpu", "memory")  # the resources whose absent requests count as the defaults above
 
 # default_plugins.go weights of the score plugins we run.
 FIT_WEIGHT = 1  # NodeResourcesFit
@@ -83,10 +84,8 @@ def _most(requested: int, capacity: int) -> int:
     return min(requested, capacity) * MAX_NODE_SCORE // capacity
 
 
-def _fit_score(pod: dict[str, Any], state: NodeState, resources: ResourceWeights | None,
+def _fit_score(pod_req: Mapping[str, int], weights: Sequence[tuple[str, int]], state: NodeState,
                per_resource: Callable[[int, int], int]) -> int:
-    weights = _weights(resources)
-    pod_req = scoring_requests(pod, [name for name, _ in weights])
     total = weight_sum = 0
     for name, weight in weights:
         if name not in _NATIVE and pod_req[name] == 0:
@@ -94,7 +93,9 @@ def _fit_score(pod: dict[str, Any], state: NodeState, resources: ResourceWeights
         capacity = _units(state.allocatable(name), name)
         if capacity == 0:
             continue
-        requested = _units(state.requested.get(name, 0.0), name) + pod_req[name]
+        bound = (state.non_zero.get(name, 0) if name in NON_ZERO
+                 else _units(state.requested.get(name, 0.0), name))
+        requested = bound + pod_req[name]
         total += per_resource(requested, capacity) * weight
         weight_sum += weight
     return total // weight_sum if weight_sum else 0
@@ -103,13 +104,30 @@ def _fit_score(pod: dict[str, Any], state: NodeState, resources: ResourceWeights
 def least_allocated(pod: dict[str, Any], state: NodeState, *,
                     resources: ResourceWeights | None = None) -> int:
     """Σ (free after the pod / allocatable)·100·w / Σw: spreads pods."""
-    return _fit_score(pod, state, resources, _least)
+    return fit_scorer(pod, ScoringStrategy.LEAST_ALLOCATED, resources)(state)
 
 
 def most_allocated(pod: dict[str, Any], state: NodeState, *,
                    resources: ResourceWeights | None = None) -> int:
     """Σ (used after the pod / allocatable)·100·w / Σw: packs pods (GPU bin-packing)."""
-    return _fit_score(pod, state, resources, _most)
+    return fit_scorer(pod, ScoringStrategy.MOST_ALLOCATED, resources)(state)
+
+
+def strategy_of(strategy: str) -> ScoringStrategy:
+    try:
+        return ScoringStrategy(strategy)
+    except ValueError:
+        allowed = ", ".join(s.value for s in ScoringStrategy)
+        raise ValueError(f"scoringStrategy.type: unsupported value {strategy!r} (one of {allowed})") from None
+
+
+def fit_scorer(pod: dict[str, Any], strategy: str,
+               resources: ResourceWeights | None = None) -> Callable[[NodeState], int]:
+    """The NodeResourcesFit score of `pod` as a function of a node, with the pod's requests read once."""
+    per_resource = _least if strategy_of(strategy) is ScoringStrategy.LEAST_ALLOCATED else _most
+    weights = _weights(resources)
+    pod_req = scoring_requests(pod, [name for name, _ in weights])
+    return lambda state: _fit_score(pod_req, weights, state, per_resource)
 
 
 # -- node affinity -----------------------------------------------------------------------------
@@ -154,16 +172,19 @@ def normalize_taint(counts: Mapping[str, int]) -> dict[str, int]:
 # -- all together ------------------------------------------------------------------------------
 
 
+def combine(fit: Mapping[str, int], affinity_raw: Mapping[str, int],
+            taint_counts: Mapping[str, int]) -> dict[str, int]:
+    """Weighted sum of the plugin scores over one feasible set (normalization needs all of it)."""
+    affinity = normalize_affinity(affinity_raw)
+    taint = normalize_taint(taint_counts)
+    return {name: FIT_WEIGHT * fit[name] + AFFINITY_WEIGHT * affinity[name] + TAINT_WEIGHT * taint[name]
+            for name in fit}
+
+
 def score_nodes(pod: dict[str, Any], states: Sequence[NodeState], *, strategy: str = "LeastAllocated",
                 resources: ResourceWeights | None = None) -> dict[str, int]:
     """Weighted sum of the normalized plugin scores for each feasible node, keyed by node name."""
-    try:
-        chosen = ScoringStrategy(strategy)
-    except ValueError:
-        allowed = ", ".join(s.value for s in ScoringStrategy)
-        raise ValueError(f"scoringStrategy.type: unsupported value {strategy!r} (one of {allowed})") from None
-    fit = least_allocated if chosen is ScoringStrategy.LEAST_ALLOCATED else most_allocated
-    affinity = normalize_affinity({s.name: preferred_affinity_raw(pod, s.node) for s in states})
-    taint = normalize_taint({s.name: prefer_no_schedule_count(pod, s.node) for s in states})
-    return {s.name: FIT_WEIGHT * fit(pod, s, resources=resources) + AFFINITY_WEIGHT * affinity[s.name]
-            + TAINT_WEIGHT * taint[s.name] for s in states}
+    fit = fit_scorer(pod, strategy, resources)
+    return combine({s.name: fit(s) for s in states},
+                   {s.name: preferred_affinity_raw(pod, s.node) for s in states},
+                   {s.name: prefer_no_schedule_count(pod, s.node) for s in states})

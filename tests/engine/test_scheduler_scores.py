@@ -181,3 +181,16 @@ def test_score_nodes_strategy() -> None:
     assert score_nodes(p, []) == {}
     with pytest.raises(ValueError, match="RequestedToCapacityRatio"):
         score_nodes(p, states, strategy="RequestedToCapacityRatio")
+
+
+def test_bound_pods_without_requests_count_the_non_zero_defaults() -> None:
+    # §5.2: each bound container with no request counts as 100m / 200Mi in the score, so pods that
+    # ask for nothing still spread over nodes instead of piling onto the first one.
+    empty, idle = NodeState(node("empty", memory="8Gi")), NodeState(node("idle", memory="8Gi"))
+    for _ in range(3):
+        empty.add(pod(None))
+    assert empty.requested == {} and empty.non_zero == {"cpu": 300, "memory": 600 * 2**20}
+    p = pod(None)
+    assert least_allocated(p, idle) > least_allocated(p, empty)
+    # requests given alone stand for themselves
+    assert NodeState(node(), {"cpu": 2.0, "memory": 3000.0}).non_zero == {"cpu": 2000, "memory": 3000}
