@@ -17,6 +17,7 @@ class _Store(Protocol):
     def create(self, resource: str, obj: dict[str, Any], *, namespaced: bool = True) -> dict[str, Any]: ...
     def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]: ...
     def update(self, resource: str, obj: dict[str, Any]) -> dict[str, Any]: ...
+    def apply_all(self, ops: Any) -> Any: ...
 
 
 class EventRecorder:
@@ -31,7 +32,6 @@ class EventRecorder:
                when: str | None = None) -> None:
         """Record `reason`/`message` (type `kind`: Normal or Warning) about `obj`."""
         meta = obj.get("metadata") or {}
-        namespace = meta.get("namespace") or "default"
         now = when or format_time(self._clock())
         key = (str(meta.get("uid")), kind, reason, message)
         if key in self._seen:
@@ -46,11 +46,33 @@ class EventRecorder:
                 event["metadata"].pop("resourceVersion", None)
                 self._store.update("events", event)
                 return
-        name = f"{meta.get('name', 'unknown')}.{uuid.uuid4().hex[:16]}"
-        self._store.create("events", {
+        event = self._new(obj, kind, reason, message, now, host=host, component=component)
+        self._store.create("events", event)
+        self._remember(key, event)
+
+    def record_all(self, items: list[tuple[dict[str, Any], str, str, str]]) -> None:
+        """Record many (obj, type, reason, message) at once: new events in one store transaction."""
+        now = format_time(self._clock())
+        new: list[tuple[tuple[str, str, str, str], dict[str, Any]]] = []
+        for obj, kind, reason, message in items:
+            key = (str((obj.get("metadata") or {}).get("uid")), kind, reason, message)
+            if key in self._seen:
+                self.record(obj, kind, reason, message, when=now)
+            else:
+                new.append((key, self._new(obj, kind, reason, message, now)))
+        if new:
+            self._store.apply_all([("create", "events", event) for _, event in new])
+        for key, event in new:
+            self._remember(key, event)
+
+    def _new(self, obj: dict[str, Any], kind: str, reason: str, message: str, now: str, *,
+             host: str | None = None, component: str | None = None) -> dict[str, Any]:
+        meta = obj.get("metadata") or {}
+        return {
             "apiVersion": "v1",
             "kind": "Event",
-            "metadata": {"name": name, "namespace": namespace},
+            "metadata": {"name": f"{meta.get('name', 'unknown')}.{uuid.uuid4().hex[:16]}",
+                         "namespace": meta.get("namespace") or "default"},
             "involvedObject": {
                 "apiVersion": obj.get("apiVersion"),
                 "kind": obj.get("kind"),
@@ -67,7 +89,9 @@ class EventRecorder:
             "source": {"component": component or self._component,
                        **({"host": host} if host else {})},
             "reportingComponent": component or self._component,
-        })
+        }
+
+    def _remember(self, key: tuple[str, str, str, str], event: dict[str, Any]) -> None:
         if len(self._seen) > 10000:
             self._seen.clear()
-        self._seen[key] = (namespace, name)
+        self._seen[key] = (event["metadata"]["namespace"], event["metadata"]["name"])

@@ -130,6 +130,12 @@ def parse_quantity(text: str | float) -> Quantity:
         return Quantity(Decimal(repr(text)))
     if not isinstance(text, str):
         raise ValueError(QUANTITY_ERROR)  # noqa: TRY004
+    return _parse_text(text)
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_text(text: str) -> Quantity:
+    """The string form, remembered: Quantity is immutable and schedulers read the same few often."""
     match = _QUANTITY_RE.fullmatch(text)
     if match is None:
         raise ValueError(QUANTITY_ERROR)

@@ -149,3 +149,31 @@ def pods(args: argparse.Namespace) -> int:
     print(f"apply -> Succeeded: p50 {out['pod_succeeded_p50_s']:.3f}s "
           f"p99 {out['pod_succeeded_p99_s']:.3f}s; statistics over {args.count} pods")
     return 0
+
+
+def scheduler(args: argparse.Namespace) -> int:
+    for flag, value in (("--nodes", args.nodes), ("--gpus-per-node", args.gpus_per_node + 1),
+                        ("--pods", args.pods), ("--baseline-pods", args.baseline_pods)):
+        if value < 1:
+            raise TugError(f"{flag}: expected a positive integer")
+    from engine.scheduler import bench as sched_bench
+
+    quiet = args.output == "json"
+    out = sched_bench.run(nodes=args.nodes, gpus_per_node=args.gpus_per_node, pods=args.pods,
+                          baseline_pods=min(args.baseline_pods, args.pods),
+                          progress=(lambda _: None) if quiet else (lambda m: print(f"... {m}", flush=True)))
+    if quiet:
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"placement, {out['pods']} pods on {out['nodes']} nodes x {out['gpus_per_node']} GPUs: "
+          f"{out['decisions_per_s']:,.0f} decisions/s, p50 {out['p50_decision_ms']:.3f} ms, "
+          f"p99 {out['p99_decision_ms']:.3f} ms ({out['placed']} placed)")
+    print(f"baseline full scan, first {out['baseline_pods']} pods: "
+          f"{out['baseline_decisions_per_s']:,.0f} decisions/s, "
+          f"p50 {out['baseline_p50_decision_ms']:.3f} ms, "
+          f"p99 {out['baseline_p99_decision_ms']:.3f} ms; same choices: {out['baseline_agrees']}; "
+          f"speedup {out['speedup']:,.0f}x")
+    print(f"end to end through the store: {out['bound_pods_per_s']:,.0f} bound pods/s "
+          f"({out['bound']} bound, {out['unschedulable']} unschedulable, {out['end_to_end_s']:.1f} s); "
+          f"baseline {out['baseline_bound_pods_per_s']:,.0f} bound pods/s ({out['baseline_bound']} pods)")
+    return 0

@@ -157,6 +157,15 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("-o", "--output", choices=["json"], default=None)
     bp.add_argument("--timeout", type=float, default=300.0)
     bp.set_defaults(func=bench.pods)
+    bp = bsub.add_parser("scheduler", help="placement decisions/s and bound pods/s on simulated "
+                         "nodes (no Ray), against a full scan of every node")
+    bp.add_argument("--nodes", type=int, default=1000)
+    bp.add_argument("--gpus-per-node", type=int, default=8)
+    bp.add_argument("--pods", type=int, default=10000)
+    bp.add_argument("--baseline-pods", type=int, default=200,
+                    help="pods the slow full-scan baseline places (the first N of the same workload)")
+    bp.add_argument("-o", "--output", choices=["json"], default=None)
+    bp.set_defaults(func=bench.scheduler)
     p.set_defaults(func=lambda a: _usage(p))
 
     # Not `p`: bench's lambda above reads `p` when it runs, so `p` must stay bench's parser.

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.objects import is_ready
 from engine.scheduler.filters import (
+    GPU_MEMORY_LABEL,
     STATIC_FILTERS,
     fit_requests,
     resource_reason,
@@ -39,12 +40,28 @@ class _Bucket:
     names: list[str] = field(default_factory=list)  # sorted: names[-1] wins a tie, as in place()
 
 
-def _node_class(node: dict[str, Any]) -> str:
-    """Everything the static filters and the pod-independent scores read from a node."""
+def _node_class(node: dict[str, Any], keys: frozenset[str]) -> str:
+    """Everything the static filters and the pod-independent scores read from a node: its labels
+    only under `keys` (those some pod asks about; hostname labels would make every node unique)."""
     meta, spec = node.get("metadata") or {}, node.get("spec") or {}
-    return json.dumps([meta.get("labels") or {}, spec.get("taints") or [], bool(spec.get("unschedulable")),
+    labels = {k: v for k, v in (meta.get("labels") or {}).items() if k in keys}
+    return json.dumps([labels, spec.get("taints") or [], bool(spec.get("unschedulable")),
                        is_ready(node), (node.get("status") or {}).get("allocatable") or {}],
                       sort_keys=True)
+
+
+def _label_keys(pod: dict[str, Any]) -> frozenset[str]:
+    """The node label keys that the pod's selector and node affinity read."""
+    spec = pod.get("spec") or {}
+    keys = set(spec.get("nodeSelector") or {})
+    affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
+    terms = list(((affinity.get("requiredDuringSchedulingIgnoredDuringExecution") or {})
+                  .get("nodeSelectorTerms")) or [])
+    terms += [t.get("preference") or {}
+              for t in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+    for term in terms:
+        keys.update(str(e.get("key")) for e in term.get("matchExpressions") or [])
+    return frozenset(keys)
 
 
 def _pod_signature(pod: dict[str, Any]) -> str | None:
@@ -65,6 +82,7 @@ class _Shape:
     req: dict[str, float]
     fit: Callable[[NodeState], int]
     usage: Usage
+    label_keys: frozenset[str]
     # bucket key -> (why it does not fit, fit score, preferred-affinity raw, untolerated soft taints)
     verdicts: dict[BucketKey, tuple[str | None, int, int, int]] = field(default_factory=dict)
 
@@ -77,18 +95,26 @@ class Placer:
         self.states = states
         self.strategy = strategy_of(strategy).value
         self.resources = list(resources) if resources is not None else None
+        self._keys = frozenset({GPU_MEMORY_LABEL})  # the label keys that classes tell apart
+        self._static: dict[tuple[str, int], str | None] = {}
+        self._shapes: dict[str, _Shape] = {}
+        self._last: tuple[dict[str, Any], str | None] | None = None  # the pod placed last, its signature
+        self._build()
+
+    def _build(self) -> None:
+        """Sort the nodes into classes and buckets (again, when a pod reads a new label key)."""
         self._class_ids: dict[str, int] = {}
         self._class_rep: dict[int, NodeState] = {}
         self._node_class: dict[str, int] = {}
         self._buckets: dict[BucketKey, _Bucket] = {}
         self._node_bucket: dict[str, BucketKey] = {}
-        self._static: dict[tuple[str, int], str | None] = {}
-        self._shapes: dict[str, _Shape] = {}
-        self._last: tuple[dict[str, Any], str | None] | None = None  # the pod placed last, its signature
-        for name in sorted(states):
-            text = _node_class(states[name].node)
+        self._static.clear()
+        for shape in self._shapes.values():
+            shape.verdicts.clear()
+        for name in sorted(self.states):
+            text = _node_class(self.states[name].node, self._keys)
             cls = self._class_ids.setdefault(text, len(self._class_ids))
-            self._class_rep.setdefault(cls, states[name])
+            self._class_rep.setdefault(cls, self.states[name])
             self._node_class[name] = cls
             self._enter(name)
 
@@ -103,20 +129,30 @@ class Placer:
         if sig is None:
             return place(pod, self.states, strategy=self.strategy, resources=self.resources)
         shape = self._shape(pod, sig)
-        feasible: list[tuple[str, int, int, int]] = []  # (winning name, fit, affinity, taints)
-        reasons: Counter[str] = Counter()
+        if not shape.label_keys <= self._keys:
+            self._keys |= shape.label_keys
+            self._build()
+        verdicts = shape.verdicts
+        best: tuple[int, str] | None = None  # (fit score, name) of the best without preferences
+        preferences = False
         for key, bucket in self._buckets.items():
-            verdict = shape.verdicts.get(key)
+            verdict = verdicts.get(key)
             if verdict is None:
-                verdict = shape.verdicts[key] = self._verdict(pod, sig, shape, bucket)
+                verdict = verdicts[key] = self._verdict(pod, sig, shape, bucket)
             if verdict[0] is None:
-                feasible.append((bucket.names[-1], *verdict[1:]))
-            else:
-                reasons[verdict[0]] += len(bucket.names)
-        if not feasible:
+                preferences = preferences or bool(verdict[2] or verdict[3])
+                candidate = (verdict[1], bucket.names[-1])
+                if best is None or candidate > best:
+                    best = candidate
+        if best is None:
+            reasons: Counter[str] = Counter()
+            for key, bucket in self._buckets.items():
+                reasons[str(verdicts[key][0])] += len(bucket.names)
             return no_fit(len(self.states), reasons)
-        if not any(f[2] or f[3] for f in feasible):  # no preferences: only the fit score differs
-            return Decision(max(feasible, key=lambda f: (f[1], f[0]))[0], "")
+        if not preferences:  # then only the fit score differs between nodes
+            return Decision(best[1], "")
+        feasible = [(b.names[-1], *verdicts[k][1:]) for k, b in self._buckets.items()
+                    if verdicts[k][0] is None]
         scores = combine({f[0]: f[1] for f in feasible}, {f[0]: f[2] for f in feasible},
                          {f[0]: f[3] for f in feasible})
         return Decision(max(scores, key=lambda name: (scores[name], name)), "")
@@ -168,7 +204,7 @@ class Placer:
             if len(self._shapes) >= _MAX_SHAPES:
                 self._shapes.clear()
             fit = fit_scorer(pod, self.strategy, self.resources)
-            shape = self._shapes[sig] = _Shape(fit_requests(pod), fit, usage_of(pod))
+            shape = self._shapes[sig] = _Shape(fit_requests(pod), fit, usage_of(pod), _label_keys(pod))
         elif len(shape.verdicts) >= _MAX_VERDICTS:
             shape.verdicts.clear()
         return shape

@@ -5,6 +5,7 @@ nothing fits the reasons are counted into one plain sentence with numbers."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -64,13 +65,15 @@ class Decision:
     message: str  # why nothing fits, when node is None
 
 
-def snapshot(nodes: list[dict[str, Any]], pods: list[dict[str, Any]]) -> dict[str, NodeState]:
-    """Per-node usage from the pods that are bound and not finished."""
+def snapshot(nodes: list[dict[str, Any]], pods: list[dict[str, Any]], *,
+             usage: Callable[[dict[str, Any]], Usage] = usage_of) -> dict[str, NodeState]:
+    """Per-node usage from the pods that are bound and not finished (`usage` may remember
+    each pod's, since a pod's requests do not change)."""
     states = {n["metadata"]["name"]: NodeState(n) for n in nodes}
     for pod in pods:
         node = (pod.get("spec") or {}).get("nodeName")
         if node in states and not finished(pod):
-            states[node].add(pod)
+            states[node].add(pod, usage(pod))
     return states
 
 
@@ -100,3 +103,19 @@ def no_fit(total: int, reasons: Counter[str]) -> Decision:
         return Decision(None, "0/0 nodes are available: no nodes are registered yet.")
     detail = ", ".join(f"{n} {why}" for why, n in sorted(reasons.items(), key=lambda x: (-x[1], x[0])))
     return Decision(None, f"0/{total} nodes are available: {detail}.")
+
+
+class FullScan:
+    """The naive placer: every decision filters and scores every node (the bench's baseline)."""
+
+    def __init__(self, states: dict[str, NodeState], *, strategy: str = "LeastAllocated",
+                 resources: list[tuple[str, int]] | None = None) -> None:
+        self.states = states
+        self.strategy = strategy
+        self.resources = resources
+
+    def place(self, pod: dict[str, Any]) -> Decision:
+        return place(pod, self.states, strategy=self.strategy, resources=self.resources)
+
+    def assume(self, pod: dict[str, Any], node: str) -> None:
+        self.states[node].add(pod)

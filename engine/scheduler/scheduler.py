@@ -4,18 +4,22 @@ pending pod to a node (or records, once, why it waits). It never calls Ray."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import copy
 import logging
 from typing import Any
 
 from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SchedulerConfig
-from engine.errors import ConflictError, NotFoundError
+from engine.errors import NotFoundError
 from engine.events import EventRecorder
-from engine.scheduler.placement import place, snapshot
+from engine.scheduler.buckets import Placer
+from engine.scheduler.placement import FullScan, Usage, snapshot, usage_of
 
 log = logging.getLogger("tugboat.scheduler")
 
 SCHEDULER_NAME = "default-scheduler"
+BATCH = 256  # pods bound (or marked unschedulable) per store transaction
 
 
 def _pending(pod: dict[str, Any]) -> bool:
@@ -35,8 +39,9 @@ def _scheduled(pod: dict[str, Any], condition: dict[str, Any]) -> dict[str, Any]
 
 class Scheduler:
     def __init__(self, store: Any, *, clock: Clock = utcnow,
-                 config: SchedulerConfig | None = None) -> None:
+                 config: SchedulerConfig | None = None, placer: type[Placer | FullScan] = Placer) -> None:
         self.store = store
+        self.placer = placer  # FullScan only for the benchmark's baseline
         self.config = config or SchedulerConfig()
         self.clock = clock
         self.events = EventRecorder(store, component=SCHEDULER_NAME, clock=clock)
@@ -44,6 +49,7 @@ class Scheduler:
         self._nodes: dict[str, dict[str, Any]] = {}
         self._dirty = asyncio.Event()
         self._told: dict[str, str] = {}  # pod uid -> the last unschedulable message recorded
+        self._usage: dict[str, Usage] = {}  # pod uid -> its requests, read once
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -68,6 +74,7 @@ class Scheduler:
                     if kind == "DELETED":
                         cache.pop(uid, None)
                         self._told.pop(uid, None)
+                        self._usage.pop(uid, None)
                     else:
                         cache[uid] = obj
                     self._dirty.set()
@@ -96,57 +103,68 @@ class Scheduler:
                                         p["metadata"]["name"]))
         if not pending:
             return 0
-        states = snapshot(list(self._nodes.values()), list(self._pods.values()))
-        bound = 0
+        placer = self.placer(snapshot(list(self._nodes.values()), list(self._pods.values()),
+                                      usage=self._usage_of),
+                        strategy=self.config.strategy, resources=list(self.config.resources))
+        binds: list[tuple[dict[str, Any], str]] = []
+        waits: list[tuple[dict[str, Any], str]] = []
         for pod in pending:
-            decision = place(pod, states, strategy=self.config.strategy,
-                             resources=list(self.config.resources))
+            decision = placer.place(pod)
             if decision.node is None:
-                self._unschedulable(pod, decision.message)
-                continue
-            if self._bind(pod, decision.node):
-                states[decision.node].add(pod)
-                bound += 1
+                waits.append((pod, decision.message))
+            else:
+                placer.assume(pod, decision.node)
+                binds.append((pod, decision.node))
+        bound = sum(self._bind(binds[i:i + BATCH]) for i in range(0, len(binds), BATCH))
+        for i in range(0, len(waits), BATCH):
+            self._unschedulable(waits[i:i + BATCH])
         return bound
 
-    def _bind(self, pod: dict[str, Any], node: str) -> bool:
-        meta = pod["metadata"]
-        now = format_time(self.clock())
-        try:
-            cur = self.store.get("pods", meta["namespace"], meta["name"])
-            if cur["metadata"]["uid"] != meta["uid"] or not _pending(cur):
-                return False
-            cur["spec"]["nodeName"] = node
-            cur = self.store.update("pods", cur)
-            status = _scheduled(cur, {"type": "PodScheduled", "status": "True",
-                                      "lastTransitionTime": now})
-            status.pop("reason", None)
-            status.pop("message", None)
-            cur["status"] = status
-            cur["metadata"].pop("resourceVersion", None)
-            cur = self.store.update_status("pods", cur)
-        except (ConflictError, NotFoundError):
-            self._dirty.set()
-            return False
-        self._pods[meta["uid"]] = cur
-        self._told.pop(meta["uid"], None)
-        self.events.record(cur, "Normal", "Scheduled",
-                           f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}")
-        return True
-
-    def _unschedulable(self, pod: dict[str, Any], message: str) -> None:
+    def _usage_of(self, pod: dict[str, Any]) -> Usage:
         uid = pod["metadata"]["uid"]
-        if self._told.get(uid) == message:
+        if uid not in self._usage:
+            self._usage[uid] = usage_of(pod)
+        return self._usage[uid]
+
+    def _bind(self, binds: list[tuple[dict[str, Any], str]]) -> int:
+        """Bind a batch in one store transaction, then record their Scheduled events together."""
+        results = self.store.bind([(p["metadata"]["namespace"], p["metadata"]["name"],
+                                    p["metadata"]["uid"], node) for p, node in binds])
+        events = []
+        for (pod, node), cur in zip(binds, results, strict=True):
+            meta = pod["metadata"]
+            if cur is None:
+                self._dirty.set()  # it changed under us: the next pass sees it as it is
+                continue
+            self._pods[meta["uid"]] = cur
+            self._told.pop(meta["uid"], None)
+            events.append((cur, "Normal", "Scheduled",
+                           f"Successfully assigned {meta['namespace']}/{meta['name']} to {node}"))
+        self.events.record_all(events)
+        return len(events)
+
+    def _unschedulable(self, waits: list[tuple[dict[str, Any], str]]) -> None:
+        """Write each waiting pod's PodScheduled=False condition and event, once per new reason."""
+        now = format_time(self.clock())
+        told = []
+        for pod, message in waits:
+            uid = pod["metadata"]["uid"]
+            if self._told.get(uid) == message:
+                continue
+            self._told[uid] = message
+            cur = copy.deepcopy(pod)
+            cur["status"] = _scheduled(cur, {
+                "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": message, "lastTransitionTime": now})
+            cur["metadata"].pop("resourceVersion", None)
+            told.append(cur)
+        if not told:
             return
-        self._told[uid] = message
-        meta = pod["metadata"]
         try:
-            cur = self.store.get("pods", meta["namespace"], meta["name"])
-        except NotFoundError:
-            return
-        cur["status"] = _scheduled(cur, {
-            "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
-            "message": message, "lastTransitionTime": format_time(self.clock())})
-        cur["metadata"].pop("resourceVersion", None)
-        self.store.update_status("pods", cur)
-        self.events.record(cur, "Warning", "FailedScheduling", message)
+            self.store.apply_all([("update_status", "pods", p) for p in told])
+        except NotFoundError:  # one went away meanwhile: write the rest one by one
+            for p in told:
+                with contextlib.suppress(NotFoundError):
+                    self.store.update_status("pods", p)
+        self.events.record_all([(p, "Warning", "FailedScheduling", p["status"]["conditions"][0]["message"])
+                                for p in told])

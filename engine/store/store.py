@@ -22,7 +22,7 @@ from engine.store.writes import ApplyResult, not_found
 ApplyOp = tuple[Any, ...]  # (action, resource, obj) or (action, resource, obj, namespaced)
 
 _COMPACT_EVERY = 100
-_ACTIONS = ("create", "update", "create_or_update")
+_ACTIONS = ("create", "update", "update_status", "create_or_update")
 
 
 class Store:
@@ -87,6 +87,12 @@ class Store:
         with self._write() as tx:
             return writes.update_status(tx, resource, obj)
 
+    def bind(self, bindings: Sequence[tuple[str, str, str, str]]) -> builtins.list[Obj | None]:
+        """Bind pods to nodes, (namespace, name, uid, node) each, in one transaction; each result
+        is the bound pod, or None where the pod is gone, replaced, bound or no longer Pending."""
+        with self._write() as tx:
+            return [writes.bind(tx, *b) for b in bindings]
+
     def create_or_update(self, resource: str, obj: Obj, *,
                          namespaced: bool = True) -> tuple[ApplyResult, Obj]:
         return self.apply_all([("create_or_update", resource, obj, namespaced)])[0]
@@ -94,8 +100,9 @@ class Store:
     def apply_all(self, ops: Sequence[ApplyOp]) -> builtins.list[tuple[ApplyResult, Obj]]:
         """Run (action, resource, obj[, namespaced=True]) ops in one transaction: all or none.
 
-        action is "create", "update" (checks resourceVersion) or "create_or_update"
-        (`kubectl apply`: ignores resourceVersion). Returns (result, stored object) per op.
+        action is "create", "update" (checks resourceVersion), "update_status" (status only;
+        checks a given resourceVersion) or "create_or_update" (`kubectl apply`: ignores
+        resourceVersion). Returns (result, stored object) per op.
         """
         with self._write() as tx:
             return [self._apply_one(tx, op) for op in ops]
@@ -166,13 +173,17 @@ class Store:
     def _apply_one(self, tx: Txn, op: ApplyOp) -> tuple[ApplyResult, Obj]:
         if len(op) not in (3, 4) or op[0] not in _ACTIONS:
             raise BadRequestError(f"apply_all: bad operation {op[:2]!r}: expected "
-                                  "(create|update|create_or_update, resource, obj[, namespaced])")
+                                  "(create|update|update_status|create_or_update, resource, obj"
+                                  "[, namespaced])")
         action, resource, obj = op[0], str(op[1]), op[2]
         namespaced = bool(op[3]) if len(op) == 4 else True
         if action == "create":
             return ApplyResult.CREATED, writes.create(tx, resource, obj, namespaced=namespaced)
         if action == "update":
             return writes.update(tx, self._collector(tx), resource, obj)
+        if action == "update_status":
+            stored = writes.update_status(tx, resource, obj)
+            return ApplyResult.CONFIGURED, stored
         return writes.create_or_update(tx, self._collector(tx), resource, obj,
                                        namespaced=namespaced)
 

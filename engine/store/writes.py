@@ -81,6 +81,27 @@ def update_status(tx: Txn, resource: str, obj: Obj) -> Obj:
     return tx.replace(resource, new, stored)
 
 
+def bind(tx: Txn, namespace: str, name: str, uid: str, node: str) -> Obj | None:
+    """The pods/binding subresource: set spec.nodeName and PodScheduled=True in one change, only
+    while the pod (same uid) is unbound, not being deleted and Pending; None when it is not."""
+    stored = tx.find("pods", namespace, name)
+    if stored is None or metadata(stored).get("uid") != uid:
+        return None
+    spec, status = stored.get("spec") or {}, stored.get("status") or {}
+    if spec.get("nodeName") or metadata(stored).get("deletionTimestamp") \
+            or status.get("phase", "Pending") != "Pending":
+        return None
+    new = objects.clone(stored)
+    new.setdefault("spec", {})["nodeName"] = node
+    cond = {"type": "PodScheduled", "status": "True", "lastTransitionTime": format_time(tx.now)}
+    status = {k: v for k, v in status.items() if k not in ("reason", "message")}
+    status["phase"] = "Pending"
+    status["conditions"] = [cond, *(c for c in status.get("conditions") or []
+                                    if c.get("type") != "PodScheduled")]
+    new["status"] = status
+    return tx.replace("pods", new, stored)
+
+
 def create_or_update(tx: Txn, gc: Collector, resource: str, obj: Obj, *,
                      namespaced: bool) -> tuple[ApplyResult, Obj]:
     """`kubectl apply`: update what exists (any resourceVersion), create the rest."""

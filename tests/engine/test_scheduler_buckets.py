@@ -22,6 +22,7 @@ def _node(rng: random.Random, i: int) -> dict[str, Any]:
     if gpus:
         alloc["nvidia.com/gpu"] = str(gpus)
     labels = {"zone": rng.choice("ab"), "nvidia.com/gpu.product": product,
+              "kubernetes.io/hostname": f"node-{i:03d}",
               "nvidia.com/gpu.memory": "81559" if "80GB" in product else "40960"}
     spec: dict[str, Any] = {}
     roll = rng.random()
@@ -48,6 +49,8 @@ def _pod(rng: random.Random, i: int) -> dict[str, Any]:
     roll = rng.random()
     if roll < 0.15:
         spec["nodeSelector"] = {"zone": rng.choice("ab")}
+    elif roll < 0.17:  # a label every node has its own value of: classes must split again
+        spec["nodeSelector"] = {"kubernetes.io/hostname": f"node-{rng.randrange(30):03d}"}
     elif roll < 0.25:
         spec["affinity"] = {"nodeAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": [
             {"weight": rng.choice([1, 50]),

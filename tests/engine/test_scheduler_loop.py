@@ -1,0 +1,116 @@
+"""The scheduler loop on a real store (no Ray): batched binds, one Unschedulable verdict per
+reason, the pods/binding store write and `tug bench scheduler`."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+from engine.client import Client
+from engine.store import Store
+from engine.store.writes import ApplyResult
+
+from .conftest import InProcessServer
+
+
+def _node(name: str, *, gpus: int = 4) -> dict[str, Any]:
+    alloc = {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": str(gpus)}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "status": {"allocatable": alloc, "capacity": alloc,
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def _pod(name: str, gpus: int) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["true"],
+                                     "resources": {"requests": {"nvidia.com/gpu": str(gpus)}}}]}}
+
+
+def _until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+
+
+def test_bind_sets_node_and_condition_once(store: Store) -> None:
+    pod = store.create("pods", _pod("p", 1))
+    gone = store.create("pods", _pod("q", 1))
+    store.delete("pods", "default", "q")
+    out = store.bind([("default", "p", pod["metadata"]["uid"], "n1"),
+                      ("default", "q", gone["metadata"]["uid"], "n1"),
+                      ("default", "p", "another-uid", "n2")])
+    assert out[1] is None and out[2] is None
+    bound = store.get("pods", "default", "p")
+    assert out[0] == bound and bound["spec"]["nodeName"] == "n1"
+    assert bound["status"]["conditions"][0]["type"] == "PodScheduled"
+    assert bound["status"]["conditions"][0]["status"] == "True"
+    assert store.bind([("default", "p", pod["metadata"]["uid"], "n2")]) == [None]  # already bound
+    assert store.get("pods", "default", "p")["spec"]["nodeName"] == "n1"
+
+
+def test_apply_all_updates_status_only(store: Store) -> None:
+    pod = store.create("pods", _pod("p", 1))
+    changed = {**pod, "spec": {**pod["spec"], "nodeName": "ignored"}, "status": {"phase": "Pending",
+                                                                                "message": "x"}}
+    [(result, stored)] = store.apply_all([("update_status", "pods", changed)])
+    assert result is ApplyResult.CONFIGURED
+    assert stored["status"]["message"] == "x" and "nodeName" not in stored["spec"]
+
+
+def test_scheduler_binds_what_fits_and_says_why_once(api_server: InProcessServer) -> None:
+    store = api_server.cp.store
+    api_server.call(store.apply_all, [("create", "nodes", _node(f"n{i}"), False) for i in range(3)])
+    api_server.call(store.apply_all, [("create", "pods", _pod(f"p{i}", 1)) for i in range(12)]
+                    + [("create", "pods", _pod("big", 5))])
+    with Client.from_config(api_server.home) as c:
+        def settled() -> list[dict[str, Any]] | None:
+            pods = c.list("pods")["items"]
+            big = next(p for p in pods if p["metadata"]["name"] == "big")
+            told = any(x.get("reason") == "Unschedulable" for x in big["status"].get("conditions") or [])
+            return pods if told and all(p["spec"].get("nodeName") for p in pods if p is not big) else None
+
+        pods = _until(settled)
+        per_node: dict[str, int] = {}
+        for p in pods:
+            if p["spec"].get("nodeName"):
+                per_node[p["spec"]["nodeName"]] = per_node.get(p["spec"]["nodeName"], 0) + 1
+        assert per_node == {"n0": 4, "n1": 4, "n2": 4}  # 12 one-GPU pods fill 3 × 4 GPUs
+        big = next(p for p in pods if p["metadata"]["name"] == "big")
+        message = next(x["message"] for x in big["status"]["conditions"] if x["type"] == "PodScheduled")
+        assert message == "0/3 nodes are available: 3 Insufficient nvidia.com/gpu (free 0, need 5)."
+        events = c.list("events")["items"]
+        assert sum(1 for e in events if e["reason"] == "Scheduled") == 12
+        failed = [e for e in events if e["reason"] == "FailedScheduling"]
+        # one event per distinct reason (the scheduler may first see `big` before the others)
+        said = [e["message"] for e in sorted(failed, key=lambda e: int(e["metadata"]["resourceVersion"]))]
+        assert said[-1] == message and len(said) == len(set(said))
+        assert all(e["count"] == 1 for e in failed)
+
+
+def test_bench_scheduler_json() -> None:
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "bench", "scheduler", "--nodes", "20",
+                          "--pods", "300", "--baseline-pods", "40", "-o", "json"],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    for key in ("decisions_per_s", "baseline_decisions_per_s", "bound_pods_per_s", "p99_decision_ms"):
+        assert result[key] > 0, key
+    assert result["baseline_agrees"] is True
+    assert result["bound"] == result["placed"] > 0
+    assert result["bound"] + result["unschedulable"] == 300
+
+
+def test_bench_scheduler_bad_flags() -> None:
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "bench", "scheduler", "--nodes", "0"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "--nodes: expected a positive integer" in out.stderr
+    assert "Traceback" not in out.stderr
