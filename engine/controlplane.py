@@ -4,6 +4,7 @@ one event loop, started and stopped together; `tug up` and `tug server` run it."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -72,6 +73,10 @@ class ControlPlane:
                                                  "status": {"phase": "Active"}}, namespaced=False)
             except AlreadyExistsError:
                 pass
+        with contextlib.suppress(AlreadyExistsError):  # the queue every Job and bare Pod joins by default
+            self.store.create("queues", {"apiVersion": "tugboat.dev/v1", "kind": "Queue",
+                                         "metadata": {"name": "default"},
+                                         "spec": {"strategy": "BestEffortFIFO"}}, namespaced=False)
         if self.ray_address:
             # We handle SIGTERM ourselves; Ray's handler would print a stack dump first. Ray
             # reads this when it is imported, so it is set before the runtime is.

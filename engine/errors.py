@@ -52,6 +52,11 @@ class UnauthorizedError(TugError):
     reason = "Unauthorized"
 
 
+class ForbiddenError(TugError):
+    code = 403
+    reason = "Forbidden"
+
+
 class NotFoundError(TugError):
     code = 404
     reason = "NotFound"
@@ -92,6 +97,7 @@ _BY_REASON: dict[str, type[TugError]] = {
     for cls in (
         BadRequestError,
         UnauthorizedError,
+        ForbiddenError,
         NotFoundError,
         AlreadyExistsError,
         ConflictError,

@@ -1,4 +1,5 @@
-"""Reading pod and node objects: a pod's effective requests, a node's readiness and address."""
+"""Reading pod and node objects: a pod's effective requests, a node's readiness and address,
+the queue a workload waits in."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from typing import Any
 from engine.api import Quantity, parse_quantity
 
 GPU = "nvidia.com/gpu"
+QUEUE_LABEL = "tugboat.dev/queue"
+DEFAULT_QUEUE = "default"
+ADMISSION = "tugboat.dev/admission"  # on a Job: "Pending" (suspended by its queue) or "Admitted"
+PENDING, ADMITTED = "Pending", "Admitted"
 
 
 def pod_requests(pod: dict[str, Any]) -> dict[str, Quantity]:
@@ -57,3 +62,17 @@ def internal_ip(node: dict[str, Any]) -> str:
         if addr.get("type") == "InternalIP":
             return str(addr.get("address"))
     return ""
+
+
+def queued(obj: dict[str, Any]) -> bool:
+    """Whether queue admission governs `obj`: a Job, or a Pod that no controller owns."""
+    if obj.get("kind") == "Job":
+        return True
+    if obj.get("kind") != "Pod":
+        return False
+    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return not any(o.get("controller") for o in owners)
+
+
+def queue_of(obj: dict[str, Any]) -> str:
+    return str(((obj.get("metadata") or {}).get("labels") or {}).get(QUEUE_LABEL) or DEFAULT_QUEUE)

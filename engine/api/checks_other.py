@@ -299,7 +299,5 @@ OTHER_CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "PriorityClass": check_priority_class,
     "Node": check_node,
     "Event": check_event,
-    "Queue": lambda obj: check_quantity_map(
-        "spec.nominalQuota", d(obj.get("spec")).get("nominalQuota")
-    ),
+    "Queue": lambda obj: check_quantity_map("spec.quota", d(obj.get("spec")).get("quota")),
 }

@@ -87,7 +87,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
         "other:PriorityClass",
         namespaced=False,
     ),
-    _info("Queue", "tugboat.dev", "v1", "queues", (), "tugboat:Queue"),
+    _info("Queue", "tugboat.dev", "v1", "queues", ("q",), "tugboat:Queue", namespaced=False),
 )
 
 # Older apiVersions still accepted with the schema of the current one, mapped to the releases

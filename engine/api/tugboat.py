@@ -1,4 +1,5 @@
-"""tugboat's own kinds (group tugboat.dev/v1): Queue, a resource quota for the pods that name it."""
+"""tugboat's own kinds (group tugboat.dev/v1): Queue, cluster-scoped, where Jobs and bare Pods that
+name it (label tugboat.dev/queue) wait for admission under its quota."""
 
 from __future__ import annotations
 
@@ -7,9 +8,12 @@ from typing import Any, Literal
 from engine.api.base import ApiModel, ResourceList
 from engine.api.meta import ObjectMeta
 
+STRATEGIES = ("BestEffortFIFO", "StrictFIFO")
+
 
 class QueueSpec(ApiModel):
-    nominal_quota: ResourceList | None = None
+    quota: ResourceList | None = None
+    strategy: Literal["BestEffortFIFO", "StrictFIFO"] = "BestEffortFIFO"
 
 
 class Queue(ApiModel):

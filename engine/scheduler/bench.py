@@ -100,7 +100,9 @@ async def _end_to_end(placer_cls: type[Placer | FullScan], nodes: list[dict[str,
     store = Store(home / "bench.db")
     scheduler = Scheduler(store, placer=placer_cls)
     try:
-        store.apply_all([("create", "nodes", n, False) for n in nodes])
+        store.apply_all([("create", "nodes", n, False) for n in nodes]
+                        + [("create", "queues", {"apiVersion": "tugboat.dev/v1", "kind": "Queue",
+                                                 "metadata": {"name": "default"}, "spec": {}}, False)])
         await scheduler.start()
         since = store.resource_version()
         bound: set[str] = set()

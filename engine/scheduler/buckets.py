@@ -165,6 +165,14 @@ class Placer:
         self.states[node].add(pod, usage)
         self._enter(node)
 
+    def release(self, pod: dict[str, Any], node: str) -> None:
+        """Undo `assume` (a trial placement of a gang that did not fit whole)."""
+        sig = _pod_signature(pod)
+        usage = self._shape(pod, sig).usage if sig is not None else None
+        self._leave(node)
+        self.states[node].remove(pod, usage)
+        self._enter(node)
+
     def place_all(self, pods: Sequence[dict[str, Any]]) -> list[Decision]:
         """Place in order, each decision seeing the ones before it."""
         out = []

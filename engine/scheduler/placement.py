@@ -50,6 +50,19 @@ class NodeState:
             self.non_zero[key] = self.non_zero.get(key, 0) + units
         self.pods += 1
 
+    def remove(self, pod: dict[str, Any], usage: Usage | None = None) -> None:
+        """Undo `add` (a trial placement that did not hold)."""
+        requested, non_zero = usage or usage_of(pod)
+        for key, value in requested.items():
+            left = self.requested.get(key, 0.0) - value
+            if abs(left) < 1e-9:
+                self.requested.pop(key, None)
+            else:
+                self.requested[key] = left
+        for key, units in non_zero.items():
+            self.non_zero[key] = self.non_zero.get(key, 0) - units
+        self.pods -= 1
+
 
 Usage = tuple[dict[str, float], dict[str, int]]
 
@@ -119,3 +132,6 @@ class FullScan:
 
     def assume(self, pod: dict[str, Any], node: str) -> None:
         self.states[node].add(pod)
+
+    def release(self, pod: dict[str, Any], node: str) -> None:
+        self.states[node].remove(pod)

@@ -11,10 +11,13 @@ from typing import Any
 
 from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SchedulerConfig
-from engine.errors import NotFoundError
+from engine.errors import ConflictError, NotFoundError
 from engine.events import EventRecorder
+from engine.objects import ADMISSION, ADMITTED, queued
 from engine.scheduler.buckets import Placer
 from engine.scheduler.placement import FullScan, Usage, snapshot, usage_of
+from engine.scheduler.queues import BEHIND, UNSCHEDULABLE, QueueState, Verdict, Workload, admit, queue_states
+from engine.scheduler.workloads import collect, queue_status
 
 log = logging.getLogger("tugboat.scheduler")
 
@@ -47,15 +50,19 @@ class Scheduler:
         self.events = EventRecorder(store, component=SCHEDULER_NAME, clock=clock)
         self._pods: dict[str, dict[str, Any]] = {}
         self._nodes: dict[str, dict[str, Any]] = {}
+        self._jobs: dict[str, dict[str, Any]] = {}
+        self._queues: dict[str, dict[str, Any]] = {}
+        self._classes: dict[str, dict[str, Any]] = {}
         self._dirty = asyncio.Event()
         self._told: dict[str, str] = {}  # pod uid -> the last unschedulable message recorded
         self._usage: dict[str, Usage] = {}  # pod uid -> its requests, read once
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._follow("nodes", self._nodes)),
-                       asyncio.create_task(self._follow("pods", self._pods)),
-                       asyncio.create_task(self._loop())]
+        self._tasks = [asyncio.create_task(self._follow(resource, cache)) for resource, cache in (
+            ("nodes", self._nodes), ("pods", self._pods), ("jobs", self._jobs), ("queues", self._queues),
+            ("priorityclasses", self._classes))]
+        self._tasks.append(asyncio.create_task(self._loop()))
 
     async def close(self) -> None:
         for t in self._tasks:
@@ -96,28 +103,45 @@ class Scheduler:
                 self._dirty.set()
 
     def schedule_pending(self) -> int:
-        """One pass: bind every pending pod that fits, highest priority then oldest first."""
+        """One pass. Pods that controllers own are placed first (their workload was admitted);
+        then queue admission for Jobs and bare Pods, whose admitted bare pods are bound here."""
         pending = sorted((p for p in self._pods.values() if _pending(p)),
                          key=lambda p: (-int((p.get("spec") or {}).get("priority") or 0),
                                         p["metadata"].get("creationTimestamp", ""),
                                         p["metadata"]["name"]))
-        if not pending:
+        workloads = collect(self._pods.values(), self._jobs.values(),
+                            {c["metadata"]["name"]: c for c in self._classes.values()},
+                            {p["metadata"]["uid"] for p in pending})
+        if not pending and not any(not w.admitted for w in workloads):
+            self._write_queues(queue_states(list(self._queues.values())), workloads, [])
             return 0
         placer = self.placer(snapshot(list(self._nodes.values()), list(self._pods.values()),
                                       usage=self._usage_of),
-                        strategy=self.config.strategy, resources=list(self.config.resources))
+                             strategy=self.config.strategy, resources=list(self.config.resources))
         binds: list[tuple[dict[str, Any], str]] = []
-        waits: list[tuple[dict[str, Any], str]] = []
-        for pod in pending:
+        waits: list[tuple[dict[str, Any], str, str]] = []
+        for pod in (p for p in pending if not queued(p)):
             decision = placer.place(pod)
             if decision.node is None:
-                waits.append((pod, decision.message))
+                waits.append((pod, UNSCHEDULABLE, decision.message))
             else:
                 placer.assume(pod, decision.node)
                 binds.append((pod, decision.node))
+        queues = queue_states(list(self._queues.values()))
+        verdicts = admit(queues, workloads, placer)
+        jobs: list[Verdict] = []
+        for v in verdicts:
+            if v.workload.kind == "Job":
+                jobs.append(v)
+            elif v.admitted:
+                binds.append((v.workload.obj, v.nodes[0]))
+            else:
+                waits.append((v.workload.obj, v.reason, v.message))
         bound = sum(self._bind(binds[i:i + BATCH]) for i in range(0, len(binds), BATCH))
         for i in range(0, len(waits), BATCH):
             self._unschedulable(waits[i:i + BATCH])
+        self._write_jobs(jobs)
+        self._write_queues(queues, workloads, verdicts)
         return bound
 
     def _usage_of(self, pod: dict[str, Any]) -> Usage:
@@ -143,28 +167,69 @@ class Scheduler:
         self.events.record_all(events)
         return len(events)
 
-    def _unschedulable(self, waits: list[tuple[dict[str, Any], str]]) -> None:
-        """Write each waiting pod's PodScheduled=False condition and event, once per new reason."""
+    def _unschedulable(self, waits: list[tuple[dict[str, Any], str, str]]) -> None:
+        """Write each waiting pod's PodScheduled=False condition (reason, message) and event, once
+        per new message."""
         now = format_time(self.clock())
         told = []
-        for pod, message in waits:
+        for pod, reason, message in waits:
             uid = pod["metadata"]["uid"]
             if self._told.get(uid) == message:
                 continue
             self._told[uid] = message
             cur = copy.deepcopy(pod)
             cur["status"] = _scheduled(cur, {
-                "type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "type": "PodScheduled", "status": "False", "reason": reason,
                 "message": message, "lastTransitionTime": now})
             cur["metadata"].pop("resourceVersion", None)
-            told.append(cur)
+            told.append((cur, reason, message))
         if not told:
             return
         try:
-            self.store.apply_all([("update_status", "pods", p) for p in told])
+            self.store.apply_all([("update_status", "pods", p) for p, _, _ in told])
         except NotFoundError:  # one went away meanwhile: write the rest one by one
-            for p in told:
+            for p, _, _ in told:
                 with contextlib.suppress(NotFoundError):
                     self.store.update_status("pods", p)
-        self.events.record_all([(p, "Warning", "FailedScheduling", p["status"]["conditions"][0]["message"])
-                                for p in told])
+        self.events.record_all([(p, "Warning", "FailedScheduling" if reason == UNSCHEDULABLE else reason,
+                                 message) for p, reason, message in told])
+
+    def _write_jobs(self, verdicts: list[Verdict]) -> None:
+        """Admitted Jobs are unsuspended (their controller then creates the pods); the others get
+        an event when the reason they wait changes."""
+        events = []
+        for v in verdicts:
+            job = v.workload.obj
+            uid = job["metadata"]["uid"]
+            if not v.admitted:
+                if self._told.get(uid) != v.message:
+                    self._told[uid] = v.message
+                    events.append((job, "Normal" if v.reason == BEHIND else "Warning", v.reason, v.message))
+                continue
+            cur = copy.deepcopy(job)
+            cur["spec"]["suspend"] = False
+            cur["metadata"].setdefault("annotations", {})[ADMISSION] = ADMITTED
+            try:
+                cur = self.store.update("jobs", cur)
+            except (ConflictError, NotFoundError):
+                self._dirty.set()  # changed under us: judged again in the next pass
+                continue
+            self._jobs[uid] = cur
+            self._told.pop(uid, None)
+            events.append((cur, "Normal", "Admitted", f"Admitted by queue {v.workload.queue}"))
+        self.events.record_all(events)
+
+    def _write_queues(self, queues: dict[str, QueueState], workloads: list[Workload],
+                      verdicts: list[Verdict]) -> None:
+        """Each Queue's status, written only when it changed."""
+        for uid, obj in list(self._queues.items()):
+            state = queues.get(obj["metadata"]["name"])
+            if state is None:
+                continue
+            status = queue_status(state, workloads, verdicts)
+            if obj.get("status") == status:
+                continue
+            cur = {**obj, "status": status, "metadata": {k: v for k, v in obj["metadata"].items()
+                                                          if k != "resourceVersion"}}
+            with contextlib.suppress(NotFoundError):
+                self._queues[uid] = self.store.update_status("queues", cur)

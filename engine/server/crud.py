@@ -7,8 +7,9 @@ import copy
 from typing import Any
 
 from engine.api import ResourceInfo, Validated, resolve, validate_documents, validate_object
-from engine.errors import BadRequestError, InvalidError, NotFoundError
+from engine.errors import BadRequestError, ForbiddenError, InvalidError, NotFoundError
 from engine.objects import finished
+from engine.server.admission import admit
 
 # Fields of metadata that the system owns: an apply or update never sets them from input.
 _SYSTEM_META = ("uid", "resourceVersion", "generation", "creationTimestamp",
@@ -54,7 +55,7 @@ class Api:
                ) -> tuple[dict[str, Any], list[str]]:
         checked = self._validate(info, namespace, body)
         self.ensure_namespace(info, checked.obj["metadata"].get("namespace"))
-        obj = _strip_system(checked.obj)
+        obj = admit(self.store, info.plural, _strip_system(checked.obj), None)
         return self.store.create(info.plural, obj, namespaced=info.namespaced), checked.warnings
 
     def update(self, info: ResourceInfo, namespace: str | None, name: str, body: dict[str, Any]
@@ -65,7 +66,7 @@ class Api:
                 f'the name of the object ({checked.obj["metadata"].get("name")}) does not match '
                 f'the name on the URL ({name})')
         current = self.store.get(info.plural, namespace, name)
-        obj = self._merge_update(info, current, checked.obj)
+        obj = admit(self.store, info.plural, self._merge_update(info, current, checked.obj), current)
         rv = (body.get("metadata") or {}).get("resourceVersion")
         if rv:
             obj["metadata"]["resourceVersion"] = str(rv)
@@ -141,6 +142,7 @@ class Api:
         checked = validate_documents(documents, default_namespace=namespace)
         new_namespaces = {c.obj["metadata"]["name"] for c in checked
                           if c.resource.plural == "namespaces"}
+        new_queues = frozenset(c.obj["metadata"]["name"] for c in checked if c.resource.plural == "queues")
         problems: list[str] = []
         ops: list[tuple[str, str, dict[str, Any], bool]] = []
         results: list[dict[str, Any]] = []
@@ -169,6 +171,15 @@ class Api:
                     current = self.store.get(info.plural, ns, meta["name"])
                 except NotFoundError:
                     current = None
+            try:
+                if current is None:
+                    obj = admit(self.store, info.plural, obj, None, new_queues=new_queues)
+                else:
+                    updated = admit(self.store, info.plural, self._merge_update(info, current, obj),
+                                    current, new_queues=new_queues)
+            except (InvalidError, ForbiddenError) as exc:
+                problems += [f"document {i} ({ident}): {d}" for d in exc.details or [str(exc)]]
+                continue
             if current is None:
                 ops.append(("create", info.plural, _strip_system(obj), info.namespaced))
                 op_results.append(len(results))
@@ -177,11 +188,6 @@ class Api:
                 problems.append(f'document {i} ({ident}): {info.plural} "{meta["name"]}" '
                                 f"already exists")
             else:
-                try:
-                    updated = self._merge_update(info, current, obj)
-                except InvalidError as exc:
-                    problems += [f"document {i} ({ident}): {d}" for d in exc.details or [str(exc)]]
-                    continue
                 same = _comparable(updated) == _comparable(current)
                 if not same:
                     ops.append(("update", info.plural, updated, info.namespaced))

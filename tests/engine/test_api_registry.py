@@ -93,7 +93,7 @@ def test_resolve_unknown(name: str) -> None:
         ("Ingress", "networking.k8s.io/v1", True, "ingresses"),
         ("HorizontalPodAutoscaler", "autoscaling/v2", True, "horizontalpodautoscalers"),
         ("PriorityClass", "scheduling.k8s.io/v1", False, "priorityclasses"),
-        ("Queue", "tugboat.dev/v1", True, "queues"),
+        ("Queue", "tugboat.dev/v1", False, "queues"),
         ("PersistentVolumeClaim", "v1", True, "persistentvolumeclaims"),
     ],
 )

@@ -253,18 +253,18 @@ from .api_builders import problems_of
                 "apiVersion": "tugboat.dev/v1",
                 "kind": "Queue",
                 "metadata": {"name": "q"},
-                "spec": {"nominalQuota": {"nvidia.com/gpu": "-1"}},
+                "spec": {"quota": {"nvidia.com/gpu": "-1"}},
             },
-            'spec.nominalQuota[nvidia.com/gpu]: must be greater than or equal to 0, got "-1"',
+            'spec.quota[nvidia.com/gpu]: must be greater than or equal to 0, got "-1"',
         ),
         (
             {
                 "apiVersion": "tugboat.dev/v1",
                 "kind": "Queue",
                 "metadata": {"name": "q"},
-                "spec": {"nominalQuota": {"cpu": "lots"}},
+                "spec": {"quota": {"cpu": "lots"}},
             },
-            "spec.nominalQuota[cpu]: quantities must match the regular expression",
+            "spec.quota[cpu]: quantities must match the regular expression",
         ),
         (
             {

@@ -274,7 +274,7 @@ VALID_OTHERS: list[dict[str, Any]] = [
         "apiVersion": "tugboat.dev/v1",
         "kind": "Queue",
         "metadata": {"name": "research"},
-        "spec": {"nominalQuota": {"nvidia.com/gpu": 8, "cpu": "64", "memory": "512Gi"}},
+        "spec": {"quota": {"nvidia.com/gpu": 8, "cpu": "64", "memory": "512Gi"}, "strategy": "StrictFIFO"},
     },
     {"apiVersion": "tugboat.dev/v1", "kind": "Queue", "metadata": {"name": "empty"}},
 ]

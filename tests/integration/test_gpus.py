@@ -61,7 +61,7 @@ def test_gpu_pods_get_their_own_gpus_and_a_full_node_says_why(
     client.delete("pods", "g-a")
     done = wait_for(pod_phase(client, "g-c", "Succeeded", "Failed"), timeout=120,
                     what="g-c to run once g-a's GPUs are free")
-    assert done["status"]["phase"] == "Succeeded"
+    assert done["status"]["phase"] == "Succeeded", done["status"]
     assert len(cvd(client, "g-c")) == 1
     client.delete("pods", "g-b")
     client.delete("pods", "g-c")

@@ -1,0 +1,161 @@
+"""Queue admission (Kueue's model over kube-scheduler's): workloads (a Job with all its pods, or a
+bare Pod) wait in their Queue and are admitted by priority then age when the queue's quota and
+the cluster's capacity allow. Pure: the scheduler loop reads the store and writes the verdicts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from engine.objects import amount, pod_requests
+from engine.scheduler.filters import NOT_RESOURCES, fmt_amount
+from engine.scheduler.placement import Decision
+
+# Why a workload still waits (the pod condition's reason; the queue status repeats it).
+UNSCHEDULABLE = "Unschedulable"  # no node has room now
+QUOTA = "QuotaExceeded"  # its queue's quota is used up
+BEHIND = "WaitingInQueue"  # StrictFIFO: an older workload of its queue waits first
+NO_QUEUE = "QueueNotFound"  # its queue was deleted
+
+
+class Placement(Protocol):
+    def place(self, pod: dict[str, Any]) -> Decision: ...
+    def assume(self, pod: dict[str, Any], node: str) -> None: ...
+    def release(self, pod: dict[str, Any], node: str) -> None: ...
+
+
+@dataclass
+class Workload:
+    """What a queue admits as one: a bare Pod, or a Job with the pods it runs at once."""
+
+    kind: str  # "Pod" or "Job"
+    namespace: str
+    name: str
+    queue: str
+    priority: int
+    created: str
+    pods: list[dict[str, Any]]  # placed together; a Job's are its template, parallelism times
+    admitted: bool = False  # holds quota already (a bound bare pod, an admitted Job)
+    obj: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    def requests(self) -> dict[str, float]:
+        """What it charges to its queue's quota: the sum of its pods' requests."""
+        total: dict[str, float] = {}
+        for pod in self.pods:
+            for res, q in pod_requests(pod).items():
+                if res not in NOT_RESOURCES:
+                    total[res] = total.get(res, 0.0) + amount(q, res)
+        return total
+
+
+@dataclass
+class QueueState:
+    name: str
+    quota: dict[str, float]  # resource -> limit; a resource not named is not limited
+    strict: bool  # StrictFIFO: the head blocks the rest
+    used: dict[str, float] = field(default_factory=dict)
+    admitted: int = 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    workload: Workload
+    nodes: tuple[str, ...]  # where its pods go when admitted (a Job's pods are placed later)
+    reason: str = ""  # empty when admitted
+    message: str = ""
+    position: int = 0  # 1-based among its queue's waiting workloads, 0 when admitted
+
+    @property
+    def admitted(self) -> bool:
+        return not self.reason
+
+
+def queue_states(queues: Sequence[Mapping[str, Any]]) -> dict[str, QueueState]:
+    from engine.api import parse_quantity
+
+    out = {}
+    for q in queues:
+        spec = q.get("spec") or {}
+        quota = {res: amount(parse_quantity(v), res) for res, v in (spec.get("quota") or {}).items()}
+        out[q["metadata"]["name"]] = QueueState(q["metadata"]["name"], quota,
+                                                spec.get("strategy") == "StrictFIFO")
+    return out
+
+
+def order_key(w: Workload) -> tuple[int, str, str, str]:
+    """Higher priority first, then the older, then by name (PrioritySort's order)."""
+    return (-w.priority, w.created, w.namespace, w.name)
+
+
+def _quota_problem(q: QueueState, need: Mapping[str, float]) -> str | None:
+    for res in sorted(q.quota):
+        want = need.get(res, 0.0)
+        if want > 0 and q.used.get(res, 0.0) + want > q.quota[res] + 1e-9:
+            return (f"queue {q.name} is at its quota: {res} {fmt_amount(res, q.used.get(res, 0.0))}/"
+                    f"{fmt_amount(res, q.quota[res])} in use (need {fmt_amount(res, want)})")
+    return None
+
+
+def _place_all(w: Workload, placer: Placement) -> tuple[tuple[str, ...], str]:
+    """Place every pod of `w` or none: (nodes, "") or ((), why the first that failed cannot fit)."""
+    placed: list[tuple[dict[str, Any], str]] = []
+    for pod in w.pods:
+        decision = placer.place(pod)
+        if decision.node is None:
+            for p, node in reversed(placed):
+                placer.release(p, node)
+            prefix = f"{len(placed)}/{len(w.pods)} pods fit; " if len(w.pods) > 1 else ""
+            return (), prefix + decision.message
+        placer.assume(pod, decision.node)
+        placed.append((pod, decision.node))
+    return tuple(node for _, node in placed), ""
+
+
+def admit(queues: dict[str, QueueState], workloads: Sequence[Workload],
+          placer: Placement) -> list[Verdict]:
+    """One admission pass. Admitted workloads charge their queue; the waiting ones, in order,
+    are admitted while quota and capacity allow (their pods assumed on `placer`). In a
+    BestEffortFIFO queue a later workload may pass one that cannot fit; in StrictFIFO not."""
+    for w in workloads:
+        q = queues.get(w.queue)
+        if w.admitted and q is not None:
+            for res, value in w.requests().items():
+                q.used[res] = q.used.get(res, 0.0) + value
+            q.admitted += 1
+    verdicts: list[Verdict] = []
+    positions: dict[str, int] = {}
+    heads: dict[str, Workload] = {}  # StrictFIFO queue -> the first workload that could not go
+    for w in sorted((w for w in workloads if not w.admitted), key=order_key):
+        q = queues.get(w.queue)
+        if q is None:
+            verdicts.append(Verdict(w, (), NO_QUEUE, f"queue {w.queue} does not exist", 0))
+            continue
+        position = positions.get(q.name, 0) + 1
+        if q.name in heads:
+            head = heads[q.name]
+            positions[q.name] = position
+            verdicts.append(Verdict(w, (), BEHIND, f"waiting behind {head.kind.lower()} "
+                                    f"{head.namespace}/{head.name} in StrictFIFO queue {q.name}",
+                                    position))
+            continue
+        need = w.requests()
+        why, reason, nodes = _quota_problem(q, need), QUOTA, ()
+        if why is None:
+            nodes, why = _place_all(w, placer)
+            reason = UNSCHEDULABLE
+        if why:
+            positions[q.name] = position
+            verdicts.append(Verdict(w, (), reason, why, position))
+            if q.strict:
+                heads[q.name] = w
+            continue
+        for res, value in need.items():
+            q.used[res] = q.used.get(res, 0.0) + value
+        q.admitted += 1
+        verdicts.append(Verdict(w, nodes))
+    return verdicts

@@ -1,0 +1,99 @@
+"""Admission on create and update, after validation: what Kubernetes' Priority plugin and
+Kueue's webhook do. A pod's priorityClassName becomes spec.priority; a queue label must name a
+Queue; a Job waits suspended in its queue until the scheduler admits it."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any, Protocol
+
+from engine.api.checks_other import SYSTEM_PRIORITY_CLASSES
+from engine.errors import ForbiddenError, InvalidError, NotFoundError
+from engine.objects import ADMISSION, ADMITTED, DEFAULT_QUEUE, PENDING, QUEUE_LABEL, queue_of, queued
+
+
+class _Store(Protocol):
+    def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]: ...
+    def list(self, resource: str, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]: ...
+
+
+def admit(store: _Store, plural: str, obj: dict[str, Any], current: dict[str, Any] | None,
+          *, new_queues: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """The object to store (a copy when changed), or ForbiddenError / InvalidError.
+    `new_queues` are Queues created in the same apply."""
+    if plural not in ("pods", "jobs"):
+        return obj
+    out = copy.deepcopy(obj)
+    if queued(out):
+        _check_queue(store, out, new_queues)
+    if plural == "pods" and current is None:
+        _resolve_priority(store, out)
+    if plural == "jobs":
+        _hold_job(out, current)
+    return out
+
+
+def _check_queue(store: _Store, obj: dict[str, Any], new_queues: frozenset[str]) -> None:
+    name = queue_of(obj)
+    if name == DEFAULT_QUEUE or name in new_queues:
+        return
+    try:
+        store.get("queues", None, name)
+    except NotFoundError:
+        known = sorted({q["metadata"]["name"] for q in store.list("queues")[0]} | {DEFAULT_QUEUE})
+        raise InvalidError(
+            f'{obj["kind"]} "{obj["metadata"].get("name") or obj["metadata"].get("generateName")}" '
+            f"is invalid: 1 problem(s)",
+            details=[f'metadata.labels[{QUEUE_LABEL}]: queue "{name}" not found '
+                     f"(queues: {', '.join(known)})"]) from None
+
+
+def _resolve_priority(store: _Store, pod: dict[str, Any]) -> None:
+    spec = pod.setdefault("spec", {})
+    name = spec.get("priorityClassName")
+    pod_name = pod["metadata"].get("name") or pod["metadata"].get("generateName")
+    if name:
+        if name in SYSTEM_PRIORITY_CLASSES:
+            value, policy = SYSTEM_PRIORITY_CLASSES[name], None
+        else:
+            try:
+                pc = store.get("priorityclasses", None, name)
+            except NotFoundError:
+                raise ForbiddenError(f'pods "{pod_name}" is forbidden: no PriorityClass with name '
+                                     f"{name} was found") from None
+            value, policy = int(pc.get("value") or 0), pc.get("preemptionPolicy")
+    else:
+        default = next((pc for pc in store.list("priorityclasses")[0] if pc.get("globalDefault")), None)
+        if default is not None:
+            spec["priorityClassName"] = default["metadata"]["name"]
+        value = int(default.get("value") or 0) if default else 0
+        policy = default.get("preemptionPolicy") if default else None
+    given = spec.get("priority")
+    if given is not None and given != value:
+        raise ForbiddenError(f'pods "{pod_name}" is forbidden: the integer value of priority ({given}) '
+                             f"must not be provided in pod spec; priority admission controller "
+                             f"computed {value} from the given PriorityClass name")
+    spec["priority"] = value
+    if policy and not spec.get("preemptionPolicy"):
+        spec["preemptionPolicy"] = policy
+
+
+def _hold_job(job: dict[str, Any], current: dict[str, Any] | None) -> None:
+    """A Job that would run waits suspended in its queue until the scheduler admits it. The
+    admission annotation is the system's: input never sets it. An admitted Job that its owner
+    suspends leaves its admission (and its quota); resumed, it queues again."""
+    annotations = job["metadata"].setdefault("annotations", {})
+    before = ((current or {}).get("metadata") or {}).get("annotations") or {}
+    annotations.pop(ADMISSION, None)
+    state = before.get(ADMISSION)
+    spec = job.setdefault("spec", {})
+    if spec.get("suspend"):
+        if state == PENDING:
+            annotations[ADMISSION] = PENDING  # still the queue's suspension
+    elif state == ADMITTED:
+        annotations[ADMISSION] = ADMITTED
+    else:
+        spec["suspend"] = True
+        annotations[ADMISSION] = PENDING
+    if not annotations:
+        del job["metadata"]["annotations"]
