@@ -16,6 +16,8 @@ from engine.clock import utcnow
 from engine.errors import BadRequestError, NotFoundError, TugError
 from engine.printers import describe as describe_text
 from engine.printers import format_table
+from engine.printers.fmt import QUEUE_PLACE
+from engine.printers.queues import places
 from gpu.attribution import node_gpu_processes, pod_gpu_top
 
 CLIENT_VERSION = "v0.1.0"
@@ -77,11 +79,21 @@ def _print_objects(args: argparse.Namespace, info: ResourceInfo, items: list[dic
         for obj in items:
             print(f"{info.kind.lower()}{group}/{obj['metadata']['name']}")
     else:
+        if info.plural == "jobs" and args.output == "wide":
+            items = _with_queue_places(items)
         text = format_table(info.plural, items, now=utcnow(), wide=args.output == "wide",
                             all_namespaces=args.all_namespaces, show_labels=args.show_labels,
                             no_headers=getattr(args, "no_headers", False))
         if text:
             print(text.rstrip("\n"))
+
+
+def _with_queue_places(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Copies of `jobs`, each waiting one with its place in its queue (from the queues' status)."""
+    with Client.from_config() as client:
+        where = places(client.list("queues", namespace=None)["items"])
+    return [{**j, QUEUE_PLACE: where.get(("Job", j["metadata"].get("namespace"), j["metadata"]["name"]))}
+            for j in jobs]
 
 
 def get(args: argparse.Namespace) -> int:

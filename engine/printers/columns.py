@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from engine.objects import ADMISSION, DEFAULT_QUEUE, PENDING, QUEUE_LABEL
 from engine.printers.fmt import (
     NONE,
+    QUEUE_PLACE,
     Obj,
     age_of,
     aware,
@@ -72,6 +74,8 @@ def job_status(job: Obj) -> str:
         return "Failed"
     if dig(job, "metadata", "deletionTimestamp") is not None:
         return "Terminating"
+    if dig(job, "metadata", "annotations", ADMISSION) == PENDING and dig(job, "spec", "suspend"):
+        return "Queued"  # suspended by its queue until admitted
     for ctype in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):
         if has_condition(job, ctype):
             return ctype
@@ -79,7 +83,7 @@ def job_status(job: Obj) -> str:
 
 
 def job_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
-    """NAME STATUS COMPLETIONS DURATION AGE [CONTAINERS IMAGES SELECTOR]."""
+    """NAME STATUS COMPLETIONS DURATION AGE [CONTAINERS IMAGES SELECTOR QUEUE POSITION REASON]."""
     spec: Obj = obj.get("spec") or {}
     succeeded = _int(dig(obj, "status", "succeeded"))
     if spec.get("completions") is not None:
@@ -92,7 +96,12 @@ def job_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
     end = to_time(dig(obj, "status", "completionTime")) or aware(now)
     duration = "" if start is None else format_age((end - start).total_seconds())
     row = [name_of(obj), job_status(obj), completions, duration, age_of(obj, now)]
-    return row + (_wide_template(spec, spec.get("selector")) if wide else [])
+    if not wide:
+        return row
+    place = obj.get(QUEUE_PLACE) or {}  # attached by the CLI from the queues' status
+    queue = str(dig(obj, "metadata", "labels", QUEUE_LABEL) or DEFAULT_QUEUE)
+    return row + _wide_template(spec, spec.get("selector")) + [
+        queue, str(place.get("position", NONE)), str(place.get("message") or NONE)]
 
 
 def cronjob_row(obj: Obj, now: datetime, wide: bool) -> list[str]:

@@ -15,6 +15,7 @@ from engine.objects import finished
 from engine.printers.describe_pod import describe_pod
 from engine.printers.fmt import NONE, Obj, aware, rfc1123z
 from engine.printers.pods import node_roles
+from engine.printers.queues import describe_queue
 from engine.printers.writer import (
     PrefixWriter,
     clean,
@@ -207,6 +208,7 @@ def _describe_generic(obj: Obj, events: Sequence[Obj], now: datetime) -> str:
 
 _DESCRIBERS: dict[str, Describer] = {
     "nodes": _describe_node,
+    "queues": describe_queue,
     "secrets": _describe_secret,
     "configmaps": _describe_configmap,
 }

@@ -11,6 +11,7 @@ from engine.clock import parse_time
 Obj = Mapping[str, Any]
 
 NONE = "<none>"
+QUEUE_PLACE = "_queue"  # key of the waiting-place a CLI attaches to a copy of a Job it prints
 UNKNOWN = "<unknown>"
 
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from engine.printers import columns as c
 from engine.printers import network as n
+from engine.printers import queues as q
 from engine.printers.fmt import Obj, aware, dig, format_labels
 from engine.printers.pods import node_row, pod_row
 from engine.printers.tabwriter import GET_MINWIDTH, GET_PADDING, tabwrite
@@ -18,7 +19,7 @@ TableFn = Callable[[Sequence[Obj], datetime, bool], tuple[list[str], list[list[s
 _WORKLOAD_WIDE = ["CONTAINERS", "IMAGES", "SELECTOR"]
 
 # Cluster-scoped resources never get a NAMESPACE column, even with --all-namespaces.
-CLUSTER_SCOPED = frozenset({"nodes", "namespaces", "priorityclasses"})
+CLUSTER_SCOPED = frozenset({"nodes", "namespaces", "priorityclasses", "queues"})
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,9 @@ COLUMNS: dict[str, Columns] = {
     "replicasets": Columns(["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
                            _WORKLOAD_WIDE, c.replicaset_row),
     "jobs": Columns(["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
-                    _WORKLOAD_WIDE, c.job_row),
+                    [*_WORKLOAD_WIDE, "QUEUE", "POSITION", "REASON"], c.job_row),
+    "queues": Columns(["NAME", "STRATEGY", "PENDING", "ADMITTED", "RUNNING", "QUOTA (USED/LIMIT)", "AGE"],
+                      [], q.queue_row),
     "cronjobs": Columns(["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE",
                          "AGE"], _WORKLOAD_WIDE, c.cronjob_row),
     "services": Columns(["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
@@ -68,7 +71,7 @@ COLUMNS: dict[str, Columns] = {
 _WIDE_EVENT_HEADERS = ["LAST SEEN", "TYPE", "REASON", "OBJECT", "SUBOBJECT", "SOURCE", "MESSAGE",
                        "FIRST SEEN", "COUNT", "NAME"]
 _GENERIC = Columns(["NAME", "AGE"], [], c.generic_row)
-_DYNAMIC: dict[str, TableFn] = {"queues": c.spec_table}
+_DYNAMIC: dict[str, TableFn] = {}
 
 
 def _cell(value: str) -> str:

@@ -133,14 +133,18 @@ def test_hpa_pvc_and_config_tables() -> None:
         "NAME   VALUE   GLOBAL-DEFAULT   AGE", "high   1000    true             60s"]
 
 
-def test_queues_show_spec_fields_and_unknown_kinds_name_age() -> None:
+def test_queues_show_counts_and_quota_used_over_limit() -> None:
     queues = [{"metadata": {"name": "research", "creationTimestamp": ago(100)},
-               "spec": {"weight": 2, "quota": {"nvidia.com/gpu": 16}, "preemptible": True}},
-              {"metadata": {"name": "prod", "creationTimestamp": ago(1000)},
-               "spec": {"weight": 5, "cohortName": "a"}}]
-    assert format_table("queues", queues, now=NOW).split("\n") == [
-        "NAME       WEIGHT   QUOTA               PREEMPTIBLE   COHORT-NAME   AGE",
-        "research   2        nvidia.com/gpu=16   true          <none>        100s",
-        "prod       5        <none>              <none>        a             16m"]
+               "spec": {"strategy": "StrictFIFO", "quota": {"nvidia.com/gpu": "8", "cpu": "64"}},
+               "status": {"pendingWorkloads": 2, "admittedWorkloads": 3, "runningWorkloads": 1,
+                          "used": {"nvidia.com/gpu": "8"}}},
+              {"metadata": {"name": "default", "creationTimestamp": ago(1000)}, "spec": {}}]
+    assert format_table("queues", queues, now=NOW, all_namespaces=True).split("\n") == [
+        "NAME       STRATEGY         PENDING   ADMITTED   RUNNING   QUOTA (USED/LIMIT)             AGE",
+        "research   StrictFIFO       2         3          1         cpu 0/64, nvidia.com/gpu 8/8   100s",
+        "default    BestEffortFIFO   0         0          0         <none>                         16m"]
+
+
+def test_unknown_kinds_show_name_and_age() -> None:
     assert format_table("widgets", [{"metadata": meta("w", 5)}], now=NOW,
                         all_namespaces=True) == "NAMESPACE   NAME   AGE\ndefault     w      5s"

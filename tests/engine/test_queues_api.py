@@ -1,0 +1,124 @@
+"""Queues through the real API and scheduler (no Ray): the default queue, queue labels checked
+at apply, PriorityClass resolution, Jobs held suspended until admitted, quota holding a Job
+back with its place and reason in `tug get jobs -o wide`, `tug get queues`, `tug describe queue`."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from engine.client import Client
+from engine.errors import ForbiddenError, InvalidError
+
+from .conftest import InProcessServer
+from .test_cli import tug
+
+
+def _until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    deadline = time.monotonic() + timeout
+    while not (value := check()):
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.05)
+    return value
+
+
+def job(name: str, gpus: int, *, queue: str | None = None, parallelism: int = 1,
+        suspend: bool | None = None) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name}
+    if queue:
+        meta["labels"] = {"tugboat.dev/queue": queue}
+    spec: dict[str, Any] = {"parallelism": parallelism, "template": {"spec": {
+        "restartPolicy": "Never",
+        "containers": [{"name": "c", "image": "busybox", "command": ["true"],
+                        "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}]}}}
+    if suspend is not None:
+        spec["suspend"] = suspend
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta, "spec": spec}
+
+
+def gpu_node(name: str, gpus: int) -> dict[str, Any]:
+    alloc = {"cpu": "16", "memory": "64Gi", "pods": "110", "nvidia.com/gpu": str(gpus)}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "status": {"allocatable": alloc, "capacity": alloc,
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+
+
+def admission(c: Client, name: str) -> str | None:
+    return (c.get("jobs", name)["metadata"].get("annotations") or {}).get("tugboat.dev/admission")
+
+
+def test_queue_labels_are_checked_and_the_default_queue_exists(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        assert c.get("queues", "default", namespace=None)["spec"]["strategy"] == "BestEffortFIFO"
+        with pytest.raises(InvalidError) as err:
+            c.create(job("j", 1, queue="team-a"))
+        want = 'metadata.labels[tugboat.dev/queue]: queue "team-a" not found (queues: default)'
+        assert want in err.value.details
+        assert c.list("jobs")["items"] == []  # nothing was stored
+        queue = {"apiVersion": "tugboat.dev/v1", "kind": "Queue", "metadata": {"name": "team-a"},
+                 "spec": {"quota": {"nvidia.com/gpu": "2"}}}
+        c.apply([queue, job("j", 1, queue="team-a")])  # one apply may bring its own queue
+        assert c.get("jobs", "j")["metadata"]["labels"]["tugboat.dev/queue"] == "team-a"
+
+
+def test_pod_priority_comes_from_its_class(api_server: InProcessServer) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+           "spec": {"priorityClassName": "high",
+                    "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}
+    with api_server.client() as c:
+        with pytest.raises(ForbiddenError, match='pods "p" is forbidden: no PriorityClass with name high'):
+            c.create(pod)
+        c.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                  "metadata": {"name": "high"}, "value": 1000, "preemptionPolicy": "Never"},
+                 namespace="default")
+        c.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                  "metadata": {"name": "normal"}, "value": 10, "globalDefault": True}, namespace="default")
+        spec = c.create(pod)["spec"]
+        assert spec["priority"] == 1000 and spec["preemptionPolicy"] == "Never"
+        plain = c.create({**pod, "metadata": {"name": "q"},
+                          "spec": {"containers": pod["spec"]["containers"]}})["spec"]
+        assert plain["priority"] == 10 and plain["priorityClassName"] == "normal"
+
+
+def test_jobs_wait_suspended_until_their_queue_admits_them(api_server: InProcessServer) -> None:
+    home = api_server.home
+    store = api_server.cp.store
+    api_server.call(store.create, "nodes", gpu_node("g1", 4), namespaced=False)
+    with api_server.client() as c:
+        c.apply([{"apiVersion": "tugboat.dev/v1", "kind": "Queue", "metadata": {"name": "team-a"},
+                  "spec": {"quota": {"nvidia.com/gpu": "2"}, "strategy": "StrictFIFO"}},
+                 job("first", 1, queue="team-a", parallelism=2),
+                 job("second", 1, queue="team-a")])
+        _until(lambda: admission(c, "first") == "Admitted")
+        assert c.get("jobs", "first")["spec"]["suspend"] is False
+        def waiting() -> list[dict[str, Any]]:
+            return (c.get("queues", "team-a", namespace=None).get("status") or {}).get("pending", [])
+
+        second = _until(lambda: next((w for w in waiting() if w["name"] == "second"), None))
+        assert second["position"] == 1 and second["reason"] == "QuotaExceeded"
+        assert second["message"] == "queue team-a is at its quota: nvidia.com/gpu 2/2 in use (need 1)"
+        assert c.get("jobs", "second")["spec"]["suspend"] is True
+        # a user's own suspension is not the queue's: such a Job is not admitted
+        c.create(job("mine", 1, suspend=True))
+        time.sleep(0.5)
+        assert admission(c, "mine") is None and c.get("jobs", "mine")["spec"]["suspend"] is True
+        # re-applying an admitted Job keeps it admitted
+        c.apply([job("first", 1, queue="team-a", parallelism=2)])
+        assert admission(c, "first") == "Admitted" and c.get("jobs", "first")["spec"]["suspend"] is False
+
+    wide = tug(home, "get", "jobs", "-o", "wide").stdout
+    row = next(line for line in wide.splitlines() if line.startswith("second "))
+    assert "Queued" in row and "team-a" in row
+    assert row.split("team-a", 1)[1].split()[0] == "1"
+    assert "queue team-a is at its quota: nvidia.com/gpu 2/2 in use (need 1)" in row
+    queues = tug(home, "get", "queues").stdout.splitlines()
+    team = next(line for line in queues if line.startswith("team-a "))
+    assert team.split()[:5] == ["team-a", "StrictFIFO", "1", "1", "0"]
+    assert "nvidia.com/gpu 2/2" in team
+    described = tug(home, "describe", "queue", "team-a").stdout
+    assert "Strategy:" in described and "StrictFIFO" in described
+    assert "default/second" in described and "QuotaExceeded" in described
