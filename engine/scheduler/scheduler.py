@@ -13,9 +13,10 @@ from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SchedulerConfig
 from engine.errors import ConflictError, NotFoundError
 from engine.events import EventRecorder
-from engine.objects import ADMISSION, ADMITTED, queued
+from engine.objects import ADMISSION, ADMITTED, finished, queued
 from engine.scheduler.buckets import Placer
-from engine.scheduler.placement import FullScan, Usage, snapshot, usage_of
+from engine.scheduler.placement import FullScan, NodeState, Usage, snapshot, usage_of
+from engine.scheduler.preemption import Candidate, choose, eligible, priority_of
 from engine.scheduler.queues import BEHIND, UNSCHEDULABLE, QueueState, Verdict, Workload, admit, queue_states
 from engine.scheduler.workloads import collect, queue_status
 
@@ -140,6 +141,8 @@ class Scheduler:
         bound = sum(self._bind(binds[i:i + BATCH]) for i in range(0, len(binds), BATCH))
         for i in range(0, len(waits), BATCH):
             self._unschedulable(waits[i:i + BATCH])
+        self._preempt([pod for pod, reason, _ in waits if reason == UNSCHEDULABLE and eligible(pod)],
+                      placer.states)
         self._write_jobs(jobs)
         self._write_queues(queues, workloads, verdicts)
         return bound
@@ -193,6 +196,56 @@ class Scheduler:
                     self.store.update_status("pods", p)
         self.events.record_all([(p, "Warning", "FailedScheduling" if reason == UNSCHEDULABLE else reason,
                                  message) for p, reason, message in told])
+
+    def _preempt(self, preemptors: list[dict[str, Any]], states: dict[str, NodeState]) -> None:
+        """For each pod that fits nowhere, highest priority first: evict the fewest lower-priority
+        pods on the best node (gracefully, marked DisruptionTarget) and nominate that node."""
+        if not preemptors:
+            return
+        bound: dict[str, list[dict[str, Any]]] = {}
+        for p in self._pods.values():
+            node = (p.get("spec") or {}).get("nodeName")
+            if node and not finished(p):
+                bound.setdefault(node, []).append(p)
+        used: set[str] = set()
+        for pod in sorted(preemptors, key=lambda p: -priority_of(p)):
+            nominated = (pod.get("status") or {}).get("nominatedNodeName")
+            if nominated and any(p["metadata"].get("deletionTimestamp") for p in bound.get(nominated, ())):
+                continue  # its victims are still stopping
+            chosen = choose(pod, states, bound, skip=frozenset(used))
+            if chosen is None:
+                continue
+            used.add(chosen.node)
+            self._evict(pod, chosen)
+
+    def _evict(self, preemptor: dict[str, Any], chosen: Candidate) -> None:
+        meta = preemptor["metadata"]
+        who = f"{meta['namespace']}/{meta['name']}"
+        now = format_time(self.clock())
+        for victim in chosen.victims:
+            vm = victim["metadata"]
+            try:
+                cur = self.store.get("pods", vm["namespace"], vm["name"])
+                status = cur.setdefault("status", {})
+                status["conditions"] = [c for c in status.get("conditions") or []
+                                        if c.get("type") != "DisruptionTarget"]
+                status["conditions"].append({
+                    "type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
+                    "message": f"{SCHEDULER_NAME}: preempting to accommodate a higher priority pod ({who})",
+                    "lastTransitionTime": now})
+                self.store.update_status("pods", cur)
+                grace = int((victim.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+                self.store.delete("pods", vm["namespace"], vm["name"], grace_seconds=grace, uid=vm["uid"])
+            except (NotFoundError, ConflictError):
+                continue
+            self.events.record(cur, "Normal", "Preempted", f"Preempted by {who} on node {chosen.node}")
+        with contextlib.suppress(NotFoundError):
+            cur = self.store.get("pods", meta["namespace"], meta["name"])
+            cur.setdefault("status", {})["nominatedNodeName"] = chosen.node
+            cur["metadata"].pop("resourceVersion", None)
+            self.store.update_status("pods", cur)
+            self.events.record(cur, "Normal", "Nominated", f"preempting {len(chosen.victims)} "
+                               f"lower-priority pod(s) on node {chosen.node}")
 
     def _write_jobs(self, verdicts: list[Verdict]) -> None:
         """Admitted Jobs are unsuspended (their controller then creates the pods); the others get

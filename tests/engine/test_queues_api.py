@@ -122,3 +122,43 @@ def test_jobs_wait_suspended_until_their_queue_admits_them(api_server: InProcess
     described = tug(home, "describe", "queue", "team-a").stdout
     assert "Strategy:" in described and "StrictFIFO" in described
     assert "default/second" in described and "QuotaExceeded" in described
+
+
+def test_a_higher_priority_pod_preempts_the_fewest_lower_ones(api_server: InProcessServer) -> None:
+    store = api_server.cp.store
+    api_server.call(store.apply_all, [("create", "nodes", gpu_node(n, 4), False) for n in ("g1", "g2")])
+
+    def gpu_pod(name: str, gpus: int, **spec: Any) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {**spec, "terminationGracePeriodSeconds": 5, "containers": [
+                    {"name": "c", "image": "busybox", "command": ["sleep", "600"],
+                     "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}]}}
+
+    with api_server.client() as c:
+        c.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                  "metadata": {"name": "urgent"}, "value": 1000})
+        c.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                  "metadata": {"name": "polite"}, "value": 1000, "preemptionPolicy": "Never"})
+        for name, gpus in (("big", 4), ("small-1", 2), ("small-2", 2)):
+            c.create(gpu_pod(name, gpus))
+        _until(lambda: all(c.get("pods", n)["spec"].get("nodeName") for n in ("big", "small-1", "small-2")))
+        c.create(gpu_pod("waits", 2, priorityClassName="polite"))  # may not preempt: it waits
+        c.create(gpu_pod("urgent", 4, priorityClassName="urgent"))
+        urgent = _until(lambda: (c.get("pods", "urgent").get("status") or {}).get("nominatedNodeName")
+                        and c.get("pods", "urgent"))
+        victims = [n for n in ("big", "small-1", "small-2")
+                   if c.get("pods", n)["metadata"].get("deletionTimestamp")]
+        assert len(victims) == 1  # one victim of priority 0 beats two
+        victim = c.get("pods", victims[0])
+        assert urgent["status"]["nominatedNodeName"] == victim["spec"]["nodeName"]
+        target = next(x for x in victim["status"]["conditions"] if x["type"] == "DisruptionTarget")
+        assert target["reason"] == "PreemptionByScheduler" and "default/urgent" in target["message"]
+        assert victim["metadata"]["deletionGracePeriodSeconds"] == 5  # graceful, with its own grace
+        assert not c.get("pods", "waits")["metadata"].get("deletionTimestamp")
+        assert not (c.get("pods", "waits").get("status") or {}).get("nominatedNodeName")
+        c.delete("pods", victims[0], grace_seconds=0)  # its runtime would report it stopped
+        bound = _until(lambda: c.get("pods", "urgent")["spec"].get("nodeName"))
+        assert bound == victim["spec"]["nodeName"]
+        reasons = {e["reason"] for e in c.list("events")["items"]
+                   if e["involvedObject"]["name"] == victims[0]}
+        assert "Preempted" in reasons
