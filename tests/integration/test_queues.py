@@ -54,11 +54,11 @@ def test_quota_holds_a_pod_back_until_the_running_one_ends(client: Client) -> No
 
 
 def test_the_higher_priority_goes_first_when_gpus_free_up(client: Client) -> None:
-    for name, value in (("it-low", 10), ("it-high", 1000)):
+    for name, value in (("it-low", 10), ("it-high", 1000), ("it-top", 1000000)):
         client.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
                        "metadata": {"name": name}, "value": value})
     try:
-        client.create(gpu_pod("prio-blocker", 4, seconds=600))
+        client.create(gpu_pod("prio-blocker", 4, seconds=600, priority_class="it-top"))  # not preempted
         wait_for(pod_phase(client, "prio-blocker", "Running"), what="the blocker to run")
         client.create(gpu_pod("prio-low", 3, seconds=600, priority_class="it-low"))
         unschedulable_message(client, "prio-low")
@@ -74,7 +74,39 @@ def test_the_higher_priority_goes_first_when_gpus_free_up(client: Client) -> Non
         for name in ("prio-blocker", "prio-low", "prio-high"):
             if not gone(client, name):
                 client.delete("pods", name, grace_seconds=0)
-        for name in ("it-low", "it-high"):
+        for name in ("it-low", "it-high", "it-top"):
             client.delete("priorityclasses", name)
         wait_for(lambda: all(gone(client, n) for n in ("prio-blocker", "prio-low", "prio-high")),
                  what="the priority pods to go")
+
+
+def test_preemption_stops_the_victim_gracefully_and_runs_the_preemptor(client: Client) -> None:
+    client.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                   "metadata": {"name": "it-urgent"}, "value": 100000})
+    try:
+        victim = gpu_pod("pre-victim", 4, seconds=600)
+        victim["spec"]["terminationGracePeriodSeconds"] = 10
+        victim["spec"]["containers"][0]["command"] = [
+            "sh", "-c", "trap 'echo got TERM; exit 0' TERM; while true; do sleep 0.2; done"]
+        client.create(victim)
+        wait_for(pod_phase(client, "pre-victim", "Running"), what="the victim to run")
+        rv = client.list("pods")["metadata"]["resourceVersion"]
+        client.create(gpu_pod("pre-urgent", 4, seconds=1, priority_class="it-urgent"))
+        last = None
+        for kind, pod in client.watch("pods", resource_version=rv, timeout=90):
+            if pod["metadata"]["name"] == "pre-victim" and kind == "DELETED":
+                last = pod
+                break
+        assert last is not None, "the victim was not stopped"
+        target = next(c for c in last["status"]["conditions"] if c["type"] == "DisruptionTarget")
+        assert target["reason"] == "PreemptionByScheduler"
+        terminated = last["status"]["containerStatuses"][0]["state"]["terminated"]
+        assert terminated["exitCode"] == 0  # it got TERM and exited itself, not KILL
+        done = wait_for(pod_phase(client, "pre-urgent", "Succeeded"), timeout=90, what="the preemptor to run")
+        assert done["spec"]["nodeName"] == last["spec"]["nodeName"]
+    finally:
+        for name in ("pre-victim", "pre-urgent"):
+            if not gone(client, name):
+                client.delete("pods", name, grace_seconds=0)
+        client.delete("priorityclasses", "it-urgent")
+        wait_for(lambda: gone(client, "pre-victim") and gone(client, "pre-urgent"), what="the pods to go")
