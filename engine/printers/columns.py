@@ -17,6 +17,7 @@ from engine.printers.fmt import (
     aware,
     container_cells,
     dig,
+    estimated,
     format_age,
     format_selector,
     has_condition,
@@ -83,7 +84,7 @@ def job_status(job: Obj) -> str:
 
 
 def job_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
-    """NAME STATUS COMPLETIONS DURATION AGE [CONTAINERS IMAGES SELECTOR QUEUE POSITION REASON]."""
+    """NAME STATUS COMPLETIONS DURATION AGE [CONTAINERS IMAGES SELECTOR QUEUE POSITION START REASON]."""
     spec: Obj = obj.get("spec") or {}
     succeeded = _int(dig(obj, "status", "succeeded"))
     if spec.get("completions") is not None:
@@ -101,7 +102,8 @@ def job_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
     place = obj.get(QUEUE_PLACE) or {}  # attached by the CLI from the queues' status
     queue = str(dig(obj, "metadata", "labels", QUEUE_LABEL) or DEFAULT_QUEUE)
     return row + _wide_template(spec, spec.get("selector")) + [
-        queue, str(place.get("position", NONE)), str(place.get("message") or NONE)]
+        queue, str(place.get("position", NONE)), estimated(obj.get(QUEUE_PLACE), now),
+        str(place.get("message") or NONE)]
 
 
 def cronjob_row(obj: Obj, now: datetime, wide: bool) -> list[str]:

@@ -192,3 +192,17 @@ def lb_ingress(obj: Obj, *, wide: bool) -> str:
     if not wide and len(text) > 16:
         return text[:13] + "..."
     return text
+
+
+def estimated(place: Obj | None, now: datetime) -> str:
+    """When a waiting workload should start: "in 12m", "now", "unknown" (no basis), or <none>."""
+    if not place:
+        return NONE
+    text = place.get("estimatedStart")
+    if not text:
+        return "unknown"
+    when = to_time(text)
+    if when is None:
+        return "unknown"
+    seconds = (when - now).total_seconds()
+    return "now" if seconds <= 0 else f"in {format_age(seconds)}"

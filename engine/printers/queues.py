@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from engine.printers.fmt import NONE, Obj, dig
+from engine.printers.fmt import NONE, Obj, dig, estimated
 from engine.printers.writer import PrefixWriter, clean, write_events, write_metadata
 
 
@@ -56,10 +56,10 @@ def describe_queue(queue: Obj, events: Sequence[Obj], now: datetime) -> str:
     pending = status.get("pending") or []
     w.field(0, "Pending Workloads", status.get("pendingWorkloads", 0))
     if pending:
-        w.write(1, "Position\tKind\tName\tPriority\tReason\tMessage\n")
+        w.write(1, "Position\tKind\tName\tPriority\tStart\tReason\tMessage\n")
         for p in pending:
             w.write(1, f"{clean(p.get('position'))}\t{clean(p.get('kind'))}\t"
                        f"{clean(p.get('namespace'))}/{clean(p.get('name'))}\t{clean(p.get('priority', 0))}\t"
-                       f"{clean(p.get('reason'))}\t{clean(p.get('message'))}\n")
+                       f"{clean(estimated(p, now))}\t{clean(p.get('reason'))}\t{clean(p.get('message'))}\n")
     write_events(w, events, now)
     return w.render()

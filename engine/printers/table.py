@@ -49,7 +49,7 @@ COLUMNS: dict[str, Columns] = {
     "replicasets": Columns(["NAME", "DESIRED", "CURRENT", "READY", "AGE"],
                            _WORKLOAD_WIDE, c.replicaset_row),
     "jobs": Columns(["NAME", "STATUS", "COMPLETIONS", "DURATION", "AGE"],
-                    [*_WORKLOAD_WIDE, "QUEUE", "POSITION", "REASON"], c.job_row),
+                    [*_WORKLOAD_WIDE, "QUEUE", "POSITION", "START", "REASON"], c.job_row),
     "queues": Columns(["NAME", "STRATEGY", "PENDING", "ADMITTED", "RUNNING", "QUOTA (USED/LIMIT)", "AGE"],
                       [], q.queue_row),
     "cronjobs": Columns(["NAME", "SCHEDULE", "TIMEZONE", "SUSPEND", "ACTIVE", "LAST SCHEDULE",

@@ -92,7 +92,7 @@ def order_key(w: Workload) -> tuple[int, str, str, str]:
     return (-w.priority, w.created, w.namespace, w.name)
 
 
-def _quota_problem(q: QueueState, need: Mapping[str, float]) -> str | None:
+def quota_problem(q: QueueState, need: Mapping[str, float]) -> str | None:
     for res in sorted(q.quota):
         want = need.get(res, 0.0)
         if want > 0 and q.used.get(res, 0.0) + want > q.quota[res] + 1e-9:
@@ -144,7 +144,7 @@ def admit(queues: dict[str, QueueState], workloads: Sequence[Workload],
                                     position))
             continue
         need = w.requests()
-        why, reason, nodes = _quota_problem(q, need), QUOTA, ()
+        why, reason, nodes = quota_problem(q, need), QUOTA, ()
         if why is None:
             nodes, why = _place_all(w, placer)
             reason = UNSCHEDULABLE

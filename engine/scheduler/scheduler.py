@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+from datetime import datetime
 from typing import Any
 
 from engine.clock import Clock, format_time, utcnow
@@ -15,6 +16,7 @@ from engine.errors import ConflictError, NotFoundError
 from engine.events import EventRecorder
 from engine.objects import ADMISSION, ADMITTED, finished, queued
 from engine.scheduler.buckets import Placer
+from engine.scheduler.estimate import Durations, estimate_all
 from engine.scheduler.placement import FullScan, NodeState, Usage, snapshot, usage_of
 from engine.scheduler.preemption import Candidate, choose, eligible, priority_of
 from engine.scheduler.queues import BEHIND, UNSCHEDULABLE, QueueState, Verdict, Workload, admit, queue_states
@@ -24,6 +26,7 @@ log = logging.getLogger("tugboat.scheduler")
 
 SCHEDULER_NAME = "default-scheduler"
 BATCH = 256  # pods bound (or marked unschedulable) per store transaction
+ESTIMATE_EVERY = 5.0  # seconds between start estimates while the same workloads wait
 
 
 def _pending(pod: dict[str, Any]) -> bool:
@@ -57,6 +60,9 @@ class Scheduler:
         self._dirty = asyncio.Event()
         self._told: dict[str, str] = {}  # pod uid -> the last unschedulable message recorded
         self._usage: dict[str, Usage] = {}  # pod uid -> its requests, read once
+        self.durations = Durations()  # run times of succeeded pods, for start estimates
+        self._estimates: dict[str, dict[str, Any]] = {}
+        self._estimated: tuple[datetime, frozenset[str]] | None = None  # when, for which workloads
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
@@ -85,6 +91,8 @@ class Scheduler:
                         self._usage.pop(uid, None)
                     else:
                         cache[uid] = obj
+                        if resource == "pods":
+                            self.durations.observe(obj)
                     self._dirty.set()
             except asyncio.CancelledError:
                 raise
@@ -114,7 +122,7 @@ class Scheduler:
                             {c["metadata"]["name"]: c for c in self._classes.values()},
                             {p["metadata"]["uid"] for p in pending})
         if not pending and not any(not w.admitted for w in workloads):
-            self._write_queues(queue_states(list(self._queues.values())), workloads, [])
+            self._write_queues(queue_states(list(self._queues.values())), workloads, [], None)
             return 0
         placer = self.placer(snapshot(list(self._nodes.values()), list(self._pods.values()),
                                       usage=self._usage_of),
@@ -144,7 +152,7 @@ class Scheduler:
         self._preempt([pod for pod, reason, _ in waits if reason == UNSCHEDULABLE and eligible(pod)],
                       placer.states)
         self._write_jobs(jobs)
-        self._write_queues(queues, workloads, verdicts)
+        self._write_queues(queues, workloads, verdicts, placer)
         return bound
 
     def _usage_of(self, pod: dict[str, Any]) -> Usage:
@@ -273,13 +281,22 @@ class Scheduler:
         self.events.record_all(events)
 
     def _write_queues(self, queues: dict[str, QueueState], workloads: list[Workload],
-                      verdicts: list[Verdict]) -> None:
-        """Each Queue's status, written only when it changed."""
+                      verdicts: list[Verdict], placer: Placer | FullScan | None) -> None:
+        """Each Queue's status, written only when it changed. Start estimates are worked out again
+        when other workloads wait, or every ESTIMATE_EVERY seconds."""
+        now = self.clock()
+        waiting = frozenset(v.workload.key for v in verdicts if not v.admitted)
+        if placer is not None and (self._estimated is None or self._estimated[1] != waiting
+                                   or (now - self._estimated[0]).total_seconds() >= ESTIMATE_EVERY):
+            running = [p for p in self._pods.values()
+                       if (p.get("spec") or {}).get("nodeName") and not finished(p)]
+            self._estimates = estimate_all(verdicts, queues, running, placer, self.durations, now)
+            self._estimated = (now, waiting)
         for uid, obj in list(self._queues.items()):
             state = queues.get(obj["metadata"]["name"])
             if state is None:
                 continue
-            status = queue_status(state, workloads, verdicts)
+            status = queue_status(state, workloads, verdicts, self._estimates)
             if obj.get("status") == status:
                 continue
             cur = {**obj, "status": status, "metadata": {k: v for k, v in obj["metadata"].items()

@@ -88,9 +88,10 @@ def running(w: Workload) -> bool:
     return int((w.obj.get("status") or {}).get("active") or 0) > 0
 
 
-def queue_status(q: QueueState, workloads: Iterable[Workload], verdicts: Iterable[Verdict]) -> dict[str, Any]:
-    """status of a Queue after a pass: what waits (in order, with why), what is admitted and runs,
-    and the quota used against each limit."""
+def queue_status(q: QueueState, workloads: Iterable[Workload], verdicts: Iterable[Verdict],
+                 estimates: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """status of a Queue after a pass: what waits (in order, with why and when it should start),
+    what is admitted and runs, and the quota used against each limit."""
     mine = [w for w in workloads if w.queue == q.name]
     waiting = sorted((v for v in verdicts if v.workload.queue == q.name and not v.admitted),
                      key=lambda v: v.position)
@@ -102,5 +103,6 @@ def queue_status(q: QueueState, workloads: Iterable[Workload], verdicts: Iterabl
         "used": {res: fmt_amount(res, value) for res, value in sorted(q.used.items()) if value > 0},
         "pending": [{"kind": v.workload.kind, "namespace": v.workload.namespace, "name": v.workload.name,
                      "position": v.position, "priority": v.workload.priority, "reason": v.reason,
-                     "message": v.message} for v in waiting[:MAX_LISTED]],
+                     "message": v.message, **estimates.get(v.workload.key, {})}
+                    for v in waiting[:MAX_LISTED]],
     }

@@ -113,7 +113,7 @@ def test_jobs_wait_suspended_until_their_queue_admits_them(api_server: InProcess
     wide = tug(home, "get", "jobs", "-o", "wide").stdout
     row = next(line for line in wide.splitlines() if line.startswith("second "))
     assert "Queued" in row and "team-a" in row
-    assert row.split("team-a", 1)[1].split()[0] == "1"
+    assert row.split("team-a", 1)[1].split()[:2] == ["1", "unknown"]  # position 1, start: no basis
     assert "queue team-a is at its quota: nvidia.com/gpu 2/2 in use (need 1)" in row
     queues = tug(home, "get", "queues").stdout.splitlines()
     team = next(line for line in queues if line.startswith("team-a "))
