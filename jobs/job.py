@@ -1,0 +1,314 @@
+"""The Job planner: from a Job, its pods and the time, what the controller must do next
+(reference §1: completions, parallelism, backoff, deadlines, suspend, podFailurePolicy,
+Indexed mode, two-step conditions, TTL). Pure: no store, no clock but `now`."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from engine.clock import format_time, parse_time
+from jobs.indexes import format_indexes, parse_indexes
+from jobs.policy import match_failure_policy
+
+TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+INDEX_KEY = "batch.kubernetes.io/job-completion-index"
+BACKOFF_BASE_S = 10.0  # DefaultJobPodFailureBackOff
+BACKOFF_MAX_S = 600.0  # MaxJobPodFailureBackOff
+MAX_CREATE_DELETE = 500  # MaxPodCreateDeletePerSync
+
+Obj = dict[str, Any]
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass
+class JobPlan:
+    status: Obj  # the Job's status after this sync
+    create: list[int | None] = field(default_factory=list)  # pods to make: completion index or None
+    delete: list[Obj] = field(default_factory=list)  # active pods to stop
+    release: list[Obj] = field(default_factory=list)  # pods counted now: drop their finalizer
+    events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
+    requeue_after: float | None = None  # seconds until something changes by time alone
+    delete_job: bool = False  # ttlSecondsAfterFinished has run out
+
+
+def _time(text: Any) -> datetime | None:
+    try:
+        return parse_time(text) if isinstance(text, str) and text else None
+    except ValueError:
+        return None
+
+
+def _condition(status: Obj, ctype: str) -> Obj | None:
+    return next((c for c in status.get("conditions") or []
+                 if c.get("type") == ctype and c.get("status") == "True"), None)
+
+
+def _set_condition(status: Obj, ctype: str, state: str, reason: str, message: str, now: datetime) -> None:
+    conditions = status.setdefault("conditions", [])
+    for c in conditions:
+        if c.get("type") == ctype:
+            if c.get("status") != state:
+                c["lastTransitionTime"] = format_time(now)
+            c.update({"status": state, "reason": reason, "message": message,
+                      "lastProbeTime": format_time(now)})
+            return
+    conditions.append({"type": ctype, "status": state, "reason": reason, "message": message,
+                       "lastProbeTime": format_time(now), "lastTransitionTime": format_time(now)})
+
+
+def finished(job: Obj) -> bool:
+    status = job.get("status") or {}
+    return _condition(status, "Complete") is not None or _condition(status, "Failed") is not None
+
+
+def index_of(pod: Obj) -> int | None:
+    meta = pod.get("metadata") or {}
+    raw = (meta.get("annotations") or {}).get(INDEX_KEY, (meta.get("labels") or {}).get(INDEX_KEY))
+    try:
+        return int(raw) if raw is not None else None
+    except ValueError:
+        return None
+
+
+def finish_time(pod: Obj) -> datetime:
+    """The latest container finish, else the deletion time less its grace, else creation."""
+    meta = pod.get("metadata") or {}
+    ends = [_time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
+            for cs in _statuses(pod)]
+    known = [e for e in ends if e is not None]
+    if known:
+        return max(known)
+    deleted = _time(meta.get("deletionTimestamp"))
+    if deleted is not None:
+        return deleted - timedelta(seconds=int(meta.get("deletionGracePeriodSeconds") or 0))
+    return _time(meta.get("creationTimestamp")) or EPOCH
+
+
+def backoff_delay(failures: int) -> float:
+    """10 s · 2^(n−1), doubling until it reaches the cap of 600 s (§1.3)."""
+    if failures <= 0:
+        return 0.0
+    delay = BACKOFF_BASE_S
+    for _ in range(failures - 1):
+        delay *= 2
+        if delay >= BACKOFF_MAX_S:
+            return BACKOFF_MAX_S
+    return min(delay, BACKOFF_MAX_S)
+
+
+def _ready(pod: Obj) -> bool:
+    return any(c.get("type") == "Ready" and c.get("status") == "True"
+               for c in (pod.get("status") or {}).get("conditions") or [])
+
+
+def _restarts(pod: Obj) -> int:
+    return sum(int(cs.get("restartCount") or 0) for cs in _statuses(pod))
+
+
+def _statuses(pod: Obj) -> list[Obj]:
+    status = pod.get("status") or {}
+    return [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
+
+
+def _deleting(pod: Obj) -> bool:
+    return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
+
+
+def _phase(pod: Obj) -> str:
+    return str((pod.get("status") or {}).get("phase") or "Pending")
+
+
+def _deletion_order(pod: Obj) -> tuple[int, int, int]:
+    """Surplus pods go not-ready, unscheduled, pending ones first."""
+    phase = (pod.get("status") or {}).get("phase", "Pending")
+    return (int(_ready(pod)), int(bool((pod.get("spec") or {}).get("nodeName"))), int(phase == "Running"))
+
+
+def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
+    """One sync of `job` given the pods it owns."""
+    spec, status = job.get("spec") or {}, copy.deepcopy(job.get("status") or {})
+    out = JobPlan(status)
+    if finished(job):
+        _ttl(spec, status, out, now)
+        return out
+    indexed = spec.get("completionMode") == "Indexed"
+    completions = spec.get("completions")
+    parallelism = int(spec.get("parallelism") if spec.get("parallelism") is not None else 1)
+    backoff_limit = int(spec.get("backoffLimit") if spec.get("backoffLimit") is not None else 6)
+    policy = spec.get("podFailurePolicy")
+    only_failed = policy is not None or spec.get("podReplacementPolicy") == "Failed"
+    on_failure = ((spec.get("template") or {}).get("spec") or {}).get("restartPolicy") == "OnFailure"
+    suspended = bool(spec.get("suspend"))
+
+    def terminal(p: Obj) -> str | None:
+        phase = (p.get("status") or {}).get("phase")
+        if phase in ("Succeeded", "Failed"):
+            return phase
+        meta = p.get("metadata") or {}
+        if meta.get("deletionTimestamp") and (not only_failed or not (p.get("spec") or {}).get("nodeName")):
+            return "Failed"  # a pod being deleted counts as failed, unless only failed pods are replaced
+        return None
+
+    active = [p for p in pods if terminal(p) is None and not _deleting(p)]
+    terminating = [p for p in pods if _deleting(p) and _phase(p) not in ("Succeeded", "Failed")]
+    succeeded = int(status.get("succeeded") or 0)
+    failed = int(status.get("failed") or 0)
+    completed = parse_indexes(status.get("completedIndexes") or "")
+    failure: tuple[str, str] | None = None
+    target = _condition(status, "FailureTarget")
+    if target is not None:
+        failure = (str(target.get("reason")), str(target.get("message")))
+
+    # count the pods that ended since the last sync, then let them go
+    for p in pods:
+        outcome = terminal(p)
+        if outcome is None or TRACKING_FINALIZER not in ((p.get("metadata") or {}).get("finalizers") or []):
+            continue
+        out.release.append(p)
+        if suspended and outcome == "Failed" and (p.get("metadata") or {}).get("deletionTimestamp"):
+            continue  # stopped by a suspension: neither failed nor succeeded
+        if outcome == "Succeeded":
+            index = index_of(p)
+            if indexed:
+                if index is not None and completions is not None and 0 <= index < int(completions):
+                    completed.add(index)
+            else:
+                succeeded += 1
+            continue
+        action, why = match_failure_policy(policy, p)
+        if action == "Ignore":
+            continue
+        failed += 1
+        if action == "FailJob" and failure is None:
+            failure = ("PodFailurePolicy", why)
+    if indexed:
+        succeeded = len(completed)
+        status["completedIndexes"] = format_indexes(completed)
+
+    # suspend / resume / start
+    if suspended:
+        if _condition(status, "Suspended") is None:
+            _set_condition(status, "Suspended", "True", "JobSuspended", "Job suspended", now)
+            out.events.append(("Normal", "Suspended", "Job suspended"))
+    else:
+        was = next((c for c in status.get("conditions") or [] if c.get("type") == "Suspended"), None)
+        if was is not None and was.get("status") == "True":
+            _set_condition(status, "Suspended", "False", "JobResumed", "Job resumed", now)
+            out.events.append(("Normal", "Resumed", "Job resumed"))
+            status["startTime"] = format_time(now)  # the deadline clock starts again
+        status.setdefault("startTime", format_time(now))
+
+    # the order of §1.2: failure policy, backoff limit, deadline
+    if failure is None:
+        restarts = sum(_restarts(p) for p in active if _phase(p) in ("Running", "Pending"))
+        too_many = restarts > 0 if backoff_limit == 0 else restarts >= backoff_limit
+        if failed > backoff_limit or (on_failure and too_many):
+            failure = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
+    deadline = spec.get("activeDeadlineSeconds")
+    started = _time(status.get("startTime"))
+    if failure is None and deadline is not None and started is not None and not suspended:
+        elapsed = (now - started).total_seconds()
+        if elapsed >= int(deadline):
+            failure = ("DeadlineExceeded", "Job was active longer than specified deadline")
+        else:
+            out.requeue_after = int(deadline) - elapsed
+
+    done = (succeeded >= int(completions) if completions is not None
+            else succeeded > 0 and not active)
+    if failure is not None:
+        if _condition(status, "FailureTarget") is None:
+            _set_condition(status, "FailureTarget", "True", failure[0], failure[1], now)
+            out.events.append(("Warning", failure[0], failure[1]))
+        out.delete = active[:MAX_CREATE_DELETE]
+        failed += len(out.delete) if not only_failed else 0
+        active = []
+    elif done:
+        out.delete = active[:MAX_CREATE_DELETE]
+        active = []
+        if _condition(status, "SuccessCriteriaMet") is None:
+            _set_condition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
+                           "Reached expected number of succeeded pods", now)
+    else:
+        want = _wanted(suspended, completions, parallelism, succeeded, len(active))
+        if len(active) > want:
+            out.delete = sorted(active, key=_deletion_order)[:len(active) - want]
+            active = [p for p in active if p not in out.delete]
+        elif len(active) < want and not suspended:
+            waited = _backoff_left(pods, terminal, now)
+            if waited > 0:
+                out.requeue_after = min(waited, out.requeue_after or waited)
+            else:
+                missing = want - len(active) - (len(terminating) if only_failed else 0)
+                if indexed:
+                    taken = completed | {i for p in active if (i := index_of(p)) is not None}
+                    free = [i for i in range(int(completions or 0)) if i not in taken]
+                    out.create = list(free[:max(0, min(missing, MAX_CREATE_DELETE))])
+                else:
+                    out.create = [None] * max(0, min(missing, MAX_CREATE_DELETE))
+
+    # status: counts, then the second step of the terminal conditions
+    left = [p for p in pods if p not in out.release and (p.get("metadata") or {}).get("deletionTimestamp")
+            and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    status.update({"active": len(active) + len(out.create), "ready": sum(1 for p in active if _ready(p)),
+                   "succeeded": succeeded, "failed": failed,
+                   "terminating": len(left) + len(out.delete)})
+    still = status["active"] - len(out.create) + status["terminating"]
+    if _condition(status, "FailureTarget") is not None and still == 0 and not out.delete:
+        _set_condition(status, "Failed", "True", *failure_of(status), now)
+    elif _condition(status, "SuccessCriteriaMet") is not None and still == 0 and not out.delete:
+        _set_condition(status, "Complete", "True", "", "", now)
+        status["completionTime"] = format_time(now)
+        out.events.append(("Normal", "Completed", "Job completed"))
+    if finished({"status": status}):
+        status["active"] = status["ready"] = 0
+        _ttl(spec, status, out, now)
+    return out
+
+
+def failure_of(status: Obj) -> tuple[str, str]:
+    target = _condition(status, "FailureTarget") or {}
+    return str(target.get("reason", "")), str(target.get("message", ""))
+
+
+def _wanted(suspended: bool, completions: Any, parallelism: int, succeeded: int, active: int) -> int:
+    if suspended:
+        return 0
+    if completions is None:
+        return parallelism if succeeded == 0 else active
+    return max(0, min(int(completions) - succeeded, parallelism))
+
+
+def _backoff_left(pods: Sequence[Obj], terminal: Any, now: datetime) -> float:
+    """Seconds before a replacement may be made: failures after the last success, by finish time."""
+    ended = sorted(((finish_time(p), terminal(p)) for p in pods if terminal(p) is not None),
+                   key=lambda x: x[0])
+    failures, last = 0, None
+    for when, outcome in ended:
+        if outcome == "Succeeded":
+            failures, last = 0, None
+        else:
+            failures, last = failures + 1, when
+    if failures == 0 or last is None:
+        return 0.0
+    return max(0.0, backoff_delay(failures) - (now - last).total_seconds())
+
+
+def _ttl(spec: Obj, status: Obj, out: JobPlan, now: datetime) -> None:
+    ttl = spec.get("ttlSecondsAfterFinished")
+    if ttl is None:
+        return
+    end = _condition(status, "Complete") or _condition(status, "Failed") or {}
+    finished_at = _time(end.get("lastTransitionTime"))
+    if finished_at is None:
+        return
+    left = (finished_at - now).total_seconds() + int(ttl)
+    if left <= 0:
+        out.delete_job = True
+    else:
+        out.requeue_after = left
