@@ -55,6 +55,7 @@ class ControlPlane:
         self.store: Store | None = None
         self.runtime: Any = None
         self.scheduler: Scheduler | None = None
+        self.jobs: Any = None  # jobs.JobController, imported when the control plane starts
         self._runner: web.AppRunner | None = None
         self._event_ttl: asyncio.Task[None] | None = None
         self.url = ""
@@ -89,6 +90,10 @@ class ControlPlane:
             await self.runtime.start()
         self.scheduler = Scheduler(self.store, config=self.scheduler_config)
         await self.scheduler.start()
+        from jobs import JobController
+
+        self.jobs = JobController(self.store)
+        await self.jobs.start()
         self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
         token = write_config(self.home, server="http://placeholder").token
         server = Server(self.store, token=token, runtime=self.runtime)
@@ -113,6 +118,8 @@ class ControlPlane:
             await self._runner.cleanup()
         if self.scheduler is not None:
             await self.scheduler.close()
+        if self.jobs is not None:
+            await self.jobs.close()
         if self._event_ttl is not None:
             self._event_ttl.cancel()
             await asyncio.gather(self._event_ttl, return_exceptions=True)

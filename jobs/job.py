@@ -116,6 +116,11 @@ def _statuses(pod: Obj) -> list[Obj]:
     return [*(status.get("initContainerStatuses") or []), *(status.get("containerStatuses") or [])]
 
 
+def _tracked(pod: Obj) -> bool:
+    """Still carries the tracking finalizer: its end is not counted yet."""
+    return TRACKING_FINALIZER in ((pod.get("metadata") or {}).get("finalizers") or [])
+
+
 def _deleting(pod: Obj) -> bool:
     return bool((pod.get("metadata") or {}).get("deletionTimestamp"))
 
@@ -134,7 +139,9 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
     """One sync of `job` given the pods it owns."""
     spec, status = job.get("spec") or {}, copy.deepcopy(job.get("status") or {})
     out = JobPlan(status)
-    if finished(job):
+    if finished(job):  # its last pods may still stop: they are let go uncounted
+        out.release = [p for p in pods
+                       if _tracked(p) and (_deleting(p) or _phase(p) in ("Succeeded", "Failed"))]
         _ttl(spec, status, out, now)
         return out
     indexed = spec.get("completionMode") == "Indexed"
@@ -168,7 +175,7 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
     # count the pods that ended since the last sync, then let them go
     for p in pods:
         outcome = terminal(p)
-        if outcome is None or TRACKING_FINALIZER not in ((p.get("metadata") or {}).get("finalizers") or []):
+        if outcome is None or not _tracked(p):
             continue
         out.release.append(p)
         if suspended and outcome == "Failed" and (p.get("metadata") or {}).get("deletionTimestamp"):
@@ -226,7 +233,9 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
             _set_condition(status, "FailureTarget", "True", failure[0], failure[1], now)
             out.events.append(("Warning", failure[0], failure[1]))
         out.delete = active[:MAX_CREATE_DELETE]
-        failed += len(out.delete) if not only_failed else 0
+        if not only_failed:  # counted failed now, and never again when they end
+            failed += len(out.delete)
+            out.release += [p for p in out.delete if _tracked(p)]
         active = []
     elif done:
         out.delete = active[:MAX_CREATE_DELETE]

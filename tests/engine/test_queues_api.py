@@ -117,7 +117,7 @@ def test_jobs_wait_suspended_until_their_queue_admits_them(api_server: InProcess
     assert "queue team-a is at its quota: nvidia.com/gpu 2/2 in use (need 1)" in row
     queues = tug(home, "get", "queues").stdout.splitlines()
     team = next(line for line in queues if line.startswith("team-a "))
-    assert team.split()[:5] == ["team-a", "StrictFIFO", "1", "1", "0"]
+    assert team.split()[:5] == ["team-a", "StrictFIFO", "1", "1", "1"]  # first runs its pods
     assert "nvidia.com/gpu 2/2" in team
     described = tug(home, "describe", "queue", "team-a").stdout
     assert "Strategy:" in described and "StrictFIFO" in described

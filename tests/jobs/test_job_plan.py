@@ -176,3 +176,17 @@ def test_ttl_after_finished() -> None:
     assert plan(job(ttl=100, status=done), [], NOW).requeue_after == pytest.approx(1)
     done["conditions"][0]["lastTransitionTime"] = ago(100)
     assert plan(job(ttl=100, status=done), [], NOW).delete_job
+
+
+def test_pods_stopped_by_the_deadline_are_counted_once() -> None:
+    p = plan(job(deadline=10, status={"startTime": ago(15)}), [pod("Running", n=0)], NOW)
+    assert p.status["failed"] == 1 and [x["metadata"]["name"] for x in p.release] == ["p0"]
+    stopped = pod("Failed", n=0, deleting=True, tracked=False)  # its finalizer went with the count
+    p = plan(job(deadline=10, status=p.status), [stopped], NOW)
+    assert p.status["failed"] == 1 and cond(p, "Failed")["reason"] == "DeadlineExceeded"
+
+
+def test_a_finished_job_lets_its_last_pods_go_uncounted() -> None:
+    done = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": ago(1)}]}
+    p = plan(job(status=done), [pod("Failed", n=3, deleting=True), pod("Running", n=4)], NOW)
+    assert [x["metadata"]["name"] for x in p.release] == ["p3"] and p.status == done

@@ -1,0 +1,251 @@
+"""The Job controller: follows Jobs and their pods through the store's watch, runs the pure
+planner (jobs/job.py) for each Job that changed or whose timer came due, and writes the
+result: counted pods and status in one transaction, then deletions, creations and events."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+from typing import Any
+
+from engine.clock import Clock, utcnow
+from engine.errors import ConflictError, NotFoundError, TugError
+from engine.events import EventRecorder
+from engine.server.admission import admit
+from jobs.job import (
+    CONTROLLER_UID_LABEL,
+    INDEX_KEY,
+    JOB_NAME_LABEL,
+    TRACKING_FINALIZER,
+    JobPlan,
+    plan,
+)
+
+log = logging.getLogger("tugboat.jobs")
+
+COMPONENT = "job-controller"
+RETRY_S = 0.5  # after a conflict: the watch brings the newer object meanwhile
+
+Obj = dict[str, Any]
+
+
+def owner_uid(pod: Obj) -> str | None:
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == "Job":
+            return str(ref.get("uid"))
+    return None
+
+
+def new_pod(job: Obj, index: int | None) -> Obj:
+    """A pod from the Job's template: owned by it, tracked by its finalizer, and in Indexed mode
+    with its completion index (annotation, label, hostname, JOB_COMPLETION_INDEX)."""
+    meta, template = job["metadata"], copy.deepcopy((job.get("spec") or {}).get("template") or {})
+    tmeta = template.get("metadata") or {}
+    labels = {**(tmeta.get("labels") or {}), JOB_NAME_LABEL: meta["name"], CONTROLLER_UID_LABEL: meta["uid"],
+              "job-name": meta["name"], "controller-uid": meta["uid"]}
+    annotations = dict(tmeta.get("annotations") or {})
+    spec = template.get("spec") or {}
+    prefix = f"{meta['name']}-"
+    if index is not None:
+        labels[INDEX_KEY] = annotations[INDEX_KEY] = str(index)
+        prefix = f"{meta['name']}-{index}-"
+        spec["hostname"] = f"{meta['name']}-{index}"
+        for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+            env = c.setdefault("env", [])
+            if not any(e.get("name") == "JOB_COMPLETION_INDEX" for e in env):
+                env.append({"name": "JOB_COMPLETION_INDEX", "value": str(index)})
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"generateName": prefix[:58], "namespace": meta["namespace"], "labels": labels,
+                         **({"annotations": annotations} if annotations else {}),
+                         "finalizers": [TRACKING_FINALIZER],
+                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": meta["name"],
+                                              "uid": meta["uid"], "controller": True,
+                                              "blockOwnerDeletion": True}]},
+            "spec": spec}
+
+
+class JobController:
+    def __init__(self, store: Any, *, clock: Clock = utcnow) -> None:
+        self.store = store
+        self.clock = clock
+        self.events = EventRecorder(store, component=COMPONENT, clock=clock)
+        self._jobs: dict[str, Obj] = {}
+        self._pods: dict[str, dict[str, Obj]] = {}  # job uid -> pod uid -> pod
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._follow_jobs()), asyncio.create_task(self._follow_pods()),
+                       asyncio.create_task(self._loop())]
+
+    async def close(self) -> None:
+        for handle in self._timers.values():
+            handle.cancel()
+        for t in self._tasks:
+            t.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def _enqueue(self, uid: str) -> None:
+        self._dirty.add(uid)
+        self._wake.set()
+
+    def _after(self, uid: str, seconds: float) -> None:
+        old = self._timers.pop(uid, None)
+        if old is not None:
+            old.cancel()
+        self._timers[uid] = asyncio.get_running_loop().call_later(max(seconds, 0.0) + 0.1, self._enqueue, uid)
+
+    async def _follow_jobs(self) -> None:
+        while True:
+            try:
+                items, rv = self.store.list("jobs")
+                self._jobs = {j["metadata"]["uid"]: j for j in items}
+                for uid in self._jobs:
+                    self._enqueue(uid)
+                async for kind, job in self.store.watch("jobs", since=rv):
+                    uid = job["metadata"]["uid"]
+                    if kind == "DELETED":
+                        self._jobs.pop(uid, None)
+                        self._pods.pop(uid, None)
+                        continue
+                    self._jobs[uid] = job
+                    self._enqueue(uid)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - relist and go on
+                log.exception("job watch failed; relisting")
+                await asyncio.sleep(RETRY_S)
+
+    async def _follow_pods(self) -> None:
+        while True:
+            try:
+                items, rv = self.store.list("pods")
+                self._pods = {}
+                for pod in items:
+                    self._remember(pod)
+                async for kind, pod in self.store.watch("pods", since=rv):
+                    owner = owner_uid(pod)
+                    if owner is None:
+                        continue
+                    if kind == "DELETED":
+                        self._pods.get(owner, {}).pop(pod["metadata"]["uid"], None)
+                    else:
+                        self._remember(pod)
+                        if owner not in self._jobs:
+                            self._release_orphan(pod)
+                    self._enqueue(owner)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001
+                log.exception("pod watch failed; relisting")
+                await asyncio.sleep(RETRY_S)
+
+    def _release_orphan(self, pod: Obj) -> None:
+        """A stopping pod whose Job is gone keeps no finalizer: nobody else would drop it."""
+        meta = pod["metadata"]
+        phase = (pod.get("status") or {}).get("phase")
+        ending = meta.get("deletionTimestamp") or phase in ("Succeeded", "Failed")
+        if TRACKING_FINALIZER not in (meta.get("finalizers") or []) or not ending:
+            return
+        ref = next(r for r in meta.get("ownerReferences") or [] if r.get("controller"))
+        try:
+            if self.store.get("jobs", meta["namespace"], ref["name"])["metadata"]["uid"] == ref["uid"]:
+                return
+        except NotFoundError:
+            pass
+        cur = copy.deepcopy(pod)
+        cur["metadata"]["finalizers"] = [f for f in meta["finalizers"] if f != TRACKING_FINALIZER]
+        with contextlib.suppress(NotFoundError, ConflictError):
+            self.store.update("pods", cur)
+
+    def _remember(self, pod: Obj) -> None:
+        owner = owner_uid(pod)
+        if owner is not None:
+            self._pods.setdefault(owner, {})[pod["metadata"]["uid"]] = pod
+
+    async def _loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(0)  # let the watches deliver what is already there
+            dirty, self._dirty = self._dirty, set()
+            for uid in dirty:
+                try:
+                    self.sync(uid)
+                except Exception:  # noqa: BLE001 - one Job never stops the others
+                    log.exception("syncing job %s failed", uid)
+                    self._after(uid, RETRY_S)
+
+    def sync(self, uid: str) -> JobPlan | None:
+        job = self._jobs.get(uid)
+        if job is None or job["metadata"].get("deletionTimestamp"):
+            return None
+        pods = list(self._pods.get(uid, {}).values())
+        result = plan(job, pods, self.clock())
+        if not self._count(job, result):
+            self._after(uid, RETRY_S)
+            return result
+        self._delete(job, result.delete)
+        self._create(job, result.create)
+        self.events.record_all([(job, kind, reason, message) for kind, reason, message in result.events])
+        if result.delete_job:
+            with contextlib.suppress(NotFoundError, ConflictError):
+                self.store.delete("jobs", job["metadata"]["namespace"], job["metadata"]["name"],
+                                  propagation="Foreground", uid=uid)
+        elif result.requeue_after is not None:
+            self._after(uid, result.requeue_after)
+        return result
+
+    def _count(self, job: Obj, result: JobPlan) -> bool:
+        """The new status and the release of the pods it counts, in one transaction."""
+        ops: list[tuple[str, str, Obj]] = []
+        for pod in result.release:
+            cur = copy.deepcopy(pod)
+            cur["metadata"]["finalizers"] = [f for f in cur["metadata"].get("finalizers") or []
+                                             if f != TRACKING_FINALIZER]
+            ops.append(("update", "pods", cur))
+        if result.status != (job.get("status") or {}):
+            ops.append(("update_status", "jobs", {**job, "status": result.status}))
+        if not ops:
+            return True
+        try:
+            written = self.store.apply_all(ops)
+        except (ConflictError, NotFoundError):
+            return False
+        for (_, resource, _), (_, obj) in zip(ops, written, strict=True):
+            if resource == "jobs":
+                self._jobs[obj["metadata"]["uid"]] = obj
+            elif obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
+                self._pods.get(job["metadata"]["uid"], {}).pop(obj["metadata"]["uid"], None)
+            else:
+                self._remember(obj)
+        return True
+
+    def _delete(self, job: Obj, pods: list[Obj]) -> None:
+        for pod in pods:
+            meta = pod["metadata"]
+            grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
+            try:
+                after = self.store.delete("pods", meta["namespace"], meta["name"], grace_seconds=grace,
+                                          uid=meta["uid"])
+            except (NotFoundError, ConflictError):
+                continue
+            self._remember(after)
+            self.events.record(job, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
+
+    def _create(self, job: Obj, indexes: list[int | None]) -> None:
+        created = []
+        for index in indexes:
+            try:
+                pod = self.store.create("pods", admit(self.store, "pods", new_pod(job, index), None))
+            except TugError as exc:
+                self.events.record(job, "Warning", "FailedCreate", f"Error creating: {exc}")
+                self._after(job["metadata"]["uid"], 1.0)
+                break
+            self._remember(pod)
+            created.append((job, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}"))
+        self.events.record_all(created)

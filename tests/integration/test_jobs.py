@@ -1,0 +1,131 @@
+"""Jobs with real processes on Ray: completions with bounded parallelism, retries under the
+backoff limit with the backoff between attempts, the limit exceeded, the active deadline, and
+Indexed pods that each see their own index."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.client import Client
+from engine.clock import parse_time
+
+from .conftest import wait_for
+
+pytestmark = pytest.mark.integration
+
+
+def job(name: str, script: str, **spec: Any) -> dict[str, Any]:
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": name},
+            "spec": {**spec, "template": {"spec": {
+                "restartPolicy": "Never", "terminationGracePeriodSeconds": 2,
+                "containers": [{"name": "main", "image": "busybox", "command": ["sh", "-c", script]}]}}}}
+
+
+def condition(client: Client, name: str, *types: str) -> dict[str, Any] | None:
+    status = client.get("jobs", name).get("status") or {}
+    return next((c for c in status.get("conditions") or []
+                 if c["type"] in types and c["status"] == "True"), None)
+
+
+def pods_of(client: Client, name: str) -> list[dict[str, Any]]:
+    return client.list("pods", label_selector=f"batch.kubernetes.io/job-name={name}")["items"]
+
+
+def cleanup(client: Client, name: str) -> None:
+    client.delete("jobs", name, propagation="Foreground")
+    wait_for(lambda: not pods_of(client, name), timeout=60, what=f"{name}'s pods to go")
+
+
+def test_completions_6_parallelism_2_never_runs_more_than_2(client: Client) -> None:
+    most = [0]
+    stop = threading.Event()
+
+    def watch() -> None:
+        with Client(client.server, client.token) as c:
+            while not stop.is_set():
+                running = [p for p in pods_of(c, "six")
+                           if (p.get("status") or {}).get("phase") in ("Pending", "Running")
+                           and not p["metadata"].get("deletionTimestamp")]
+                most[0] = max(most[0], len(running))
+                time.sleep(0.05)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    client.create(job("six", "echo hello; sleep 0.5", completions=6, parallelism=2))
+    try:
+        done = wait_for(lambda: condition(client, "six", "Complete", "Failed"), timeout=180,
+                        what="six to finish")
+        assert done["type"] == "Complete"
+        status = client.get("jobs", "six")["status"]
+        assert status["succeeded"] == 6 and status.get("failed", 0) == 0 and status["active"] == 0
+        assert status["completionTime"] and status["startTime"]
+        assert 1 <= most[0] <= 2
+        assert len(pods_of(client, "six")) == 6  # finished pods stay until the Job goes
+    finally:
+        stop.set()
+        cleanup(client, "six")
+
+
+def test_a_pod_that_fails_twice_then_succeeds_under_backoff_limit_3(client: Client, tmp_path: Path) -> None:
+    counter = tmp_path / "attempts"
+    script = f'n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; [ "$n" -ge 3 ]'
+    client.create(job("flaky", script, backoffLimit=3))
+    try:
+        done = wait_for(lambda: condition(client, "flaky", "Complete", "Failed"), timeout=150,
+                        what="flaky to finish")
+        assert done["type"] == "Complete"
+        status = client.get("jobs", "flaky")["status"]
+        assert status["failed"] == 2 and status["succeeded"] == 1
+        pods = sorted(pods_of(client, "flaky"), key=lambda p: p["metadata"]["creationTimestamp"])
+        assert [p["status"]["phase"] for p in pods] == ["Failed", "Failed", "Succeeded"]
+        finished = [parse_time(p["status"]["containerStatuses"][0]["state"]["terminated"]["finishedAt"])
+                    for p in pods]
+        created = [parse_time(p["metadata"]["creationTimestamp"]) for p in pods]
+        # the replacement waits 10 s after the first failure and 20 s after the second (1 s stamps)
+        assert (created[1] - finished[0]).total_seconds() >= 9
+        assert (created[2] - finished[1]).total_seconds() >= 19
+    finally:
+        cleanup(client, "flaky")
+
+
+def test_backoff_limit_exceeded_and_the_deadline(client: Client) -> None:
+    client.create(job("fails", "exit 3", backoffLimit=0))
+    client.create(job("slow", "sleep 600", activeDeadlineSeconds=3))
+    try:
+        failed = wait_for(lambda: condition(client, "fails", "Failed"), timeout=60, what="fails to fail")
+        assert failed["reason"] == "BackoffLimitExceeded"
+        assert client.get("jobs", "fails")["status"]["failed"] == 1
+        late = wait_for(lambda: condition(client, "slow", "Failed"), timeout=90,
+                        what="slow to pass its deadline")
+        assert late["reason"] == "DeadlineExceeded"
+        assert late["message"] == "Job was active longer than specified deadline"
+        status = client.get("jobs", "slow")["status"]
+        assert status["failed"] == 1 and status["active"] == 0
+        assert all((p.get("status") or {}).get("phase") in ("Failed", "Succeeded")
+                   for p in pods_of(client, "slow"))
+    finally:
+        cleanup(client, "fails")
+        cleanup(client, "slow")
+
+
+def test_indexed_pods_each_see_their_index(client: Client) -> None:
+    client.create(job("idx", 'echo "index=$JOB_COMPLETION_INDEX host=$(hostname)"', completions=3,
+                      parallelism=3, completionMode="Indexed"))
+    try:
+        wait_for(lambda: condition(client, "idx", "Complete"), timeout=120, what="idx to complete")
+        assert client.get("jobs", "idx")["status"]["completedIndexes"] == "0-2"
+        seen = set()
+        for p in pods_of(client, "idx"):
+            index = p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+            assert p["spec"]["hostname"] == f"idx-{index}"
+            text = b"".join(client.logs(p["metadata"]["name"])).decode()
+            assert f"index={index}" in text
+            seen.add(index)
+        assert seen == {"0", "1", "2"}
+    finally:
+        cleanup(client, "idx")
