@@ -187,6 +187,7 @@ def test_pods_stopped_by_the_deadline_are_counted_once() -> None:
 
 
 def test_a_finished_job_lets_its_last_pods_go_uncounted() -> None:
-    done = {"succeeded": 1, "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": ago(1)}]}
+    done = {"succeeded": 1,
+            "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": ago(1)}]}
     p = plan(job(status=done), [pod("Failed", n=3, deleting=True), pod("Running", n=4)], NOW)
     assert [x["metadata"]["name"] for x in p.release] == ["p3"] and p.status == done
