@@ -12,6 +12,7 @@ QUEUE_LABEL = "tugboat.dev/queue"
 DEFAULT_QUEUE = "default"
 ADMISSION = "tugboat.dev/admission"  # on a Job: "Pending" (suspended by its queue) or "Admitted"
 PENDING, ADMITTED = "Pending", "Admitted"
+GANG = "tugboat.dev/gang"  # "true" on a Job whose pods start together or not at all
 
 
 def pod_requests(pod: dict[str, Any]) -> dict[str, Quantity]:
@@ -76,3 +77,11 @@ def queued(obj: dict[str, Any]) -> bool:
 
 def queue_of(obj: dict[str, Any]) -> str:
     return str(((obj.get("metadata") or {}).get("labels") or {}).get(QUEUE_LABEL) or DEFAULT_QUEUE)
+
+
+def job_owner(pod: dict[str, Any]) -> str | None:
+    """The uid of the Job that controls `pod`, if one does."""
+    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller") and ref.get("kind") == "Job":
+            return str(ref.get("uid"))
+    return None

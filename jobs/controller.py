@@ -13,6 +13,7 @@ from typing import Any
 from engine.clock import Clock, utcnow
 from engine.errors import ConflictError, NotFoundError, TugError
 from engine.events import EventRecorder
+from engine.objects import job_owner
 from engine.server.admission import admit
 from jobs.job import (
     CONTROLLER_UID_LABEL,
@@ -29,13 +30,6 @@ COMPONENT = "job-controller"
 RETRY_S = 0.5  # after a conflict: the watch brings the newer object meanwhile
 
 Obj = dict[str, Any]
-
-
-def owner_uid(pod: Obj) -> str | None:
-    for ref in (pod.get("metadata") or {}).get("ownerReferences") or []:
-        if ref.get("controller") and ref.get("kind") == "Job":
-            return str(ref.get("uid"))
-    return None
 
 
 def new_pod(job: Obj, index: int | None) -> Obj:
@@ -128,7 +122,7 @@ class JobController:
                 for pod in items:
                     self._remember(pod)
                 async for kind, pod in self.store.watch("pods", since=rv):
-                    owner = owner_uid(pod)
+                    owner = job_owner(pod)
                     if owner is None:
                         continue
                     if kind == "DELETED":
@@ -163,7 +157,7 @@ class JobController:
             self.store.update("pods", cur)
 
     def _remember(self, pod: Obj) -> None:
-        owner = owner_uid(pod)
+        owner = job_owner(pod)
         if owner is not None:
             self._pods.setdefault(owner, {})[pod["metadata"]["uid"]] = pod
 

@@ -37,6 +37,7 @@ class Workload:
     created: str
     pods: list[dict[str, Any]]  # placed together; a Job's are its template, parallelism times
     admitted: bool = False  # holds quota already (a bound bare pod, an admitted Job)
+    gang: bool = False  # all its pods start together or none does
     obj: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -102,14 +103,18 @@ def quota_problem(q: QueueState, need: Mapping[str, float]) -> str | None:
 
 
 def _place_all(w: Workload, placer: Placement) -> tuple[tuple[str, ...], str]:
-    """Place every pod of `w` or none: (nodes, "") or ((), why the first that failed cannot fit)."""
+    """Place the pods of `w`: a gang all or none, others as many as fit (at least one).
+    (nodes of the placed pods, "") or ((), why the first that failed cannot fit)."""
     placed: list[tuple[dict[str, Any], str]] = []
     for pod in w.pods:
         decision = placer.place(pod)
         if decision.node is None:
+            if placed and not w.gang:
+                break  # the rest wait for room one by one once it runs
             for p, node in reversed(placed):
                 placer.release(p, node)
-            prefix = f"{len(placed)}/{len(w.pods)} pods fit; " if len(w.pods) > 1 else ""
+            prefix = (f"gang of {len(w.pods)}: only {len(placed)} fit together; " if w.gang
+                      else "")
             return (), prefix + decision.message
         placer.assume(pod, decision.node)
         placed.append((pod, decision.node))

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import copy
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -14,13 +15,15 @@ from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SchedulerConfig
 from engine.errors import ConflictError, NotFoundError
 from engine.events import EventRecorder
-from engine.objects import ADMISSION, ADMITTED, finished, queued
+from engine.objects import ADMISSION, ADMITTED, PENDING, finished, job_owner, queue_of, queued
+from engine.scheduler import gang
 from engine.scheduler.buckets import Placer
 from engine.scheduler.estimate import Durations, estimate_all
+from engine.scheduler.filters import run_filters
 from engine.scheduler.placement import FullScan, NodeState, Usage, snapshot, usage_of
 from engine.scheduler.preemption import Candidate, choose, eligible, priority_of
 from engine.scheduler.queues import BEHIND, UNSCHEDULABLE, QueueState, Verdict, Workload, admit, queue_states
-from engine.scheduler.workloads import collect, queue_status
+from engine.scheduler.workloads import collect, queue_status, template_pod
 
 log = logging.getLogger("tugboat.scheduler")
 
@@ -64,6 +67,7 @@ class Scheduler:
         self._estimates: dict[str, dict[str, Any]] = {}
         self._estimated: tuple[datetime, frozenset[str]] | None = None  # when, for which workloads
         self._tasks: list[asyncio.Task[None]] = []
+        self._gang_timer: asyncio.TimerHandle | None = None
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._follow(resource, cache)) for resource, cache in (
@@ -72,6 +76,8 @@ class Scheduler:
         self._tasks.append(asyncio.create_task(self._loop()))
 
     async def close(self) -> None:
+        if self._gang_timer is not None:
+            self._gang_timer.cancel()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -118,6 +124,12 @@ class Scheduler:
                          key=lambda p: (-int((p.get("spec") or {}).get("priority") or 0),
                                         p["metadata"].get("creationTimestamp", ""),
                                         p["metadata"]["name"]))
+        by_job: dict[str, list[dict[str, Any]]] = {}
+        for p in self._pods.values():
+            owner = job_owner(p)
+            if owner is not None:
+                by_job.setdefault(owner, []).append(p)
+        slots = self._gangs(by_job)
         workloads = collect(self._pods.values(), self._jobs.values(),
                             {c["metadata"]["name"]: c for c in self._classes.values()},
                             {p["metadata"]["uid"] for p in pending})
@@ -129,7 +141,21 @@ class Scheduler:
                              strategy=self.config.strategy, resources=list(self.config.resources))
         binds: list[tuple[dict[str, Any], str]] = []
         waits: list[tuple[dict[str, Any], str, str]] = []
+        templates = {uid: template_pod(self._jobs[uid]) for uid in slots}
+        for uid, nodes in slots.items():  # an admitted gang's room is its own
+            for node in nodes:
+                placer.assume(templates[uid], node)
         for pod in (p for p in pending if not queued(p)):
+            owner = job_owner(pod)
+            if owner in slots and slots[owner]:
+                node = slots[owner].pop(0)
+                placer.release(templates[owner], node)
+                state = placer.states[node]
+                if run_filters(pod, state.node, state) is None:
+                    placer.assume(pod, node)
+                    binds.append((pod, node))
+                    continue
+                placer.assume(templates[owner], node)  # the slot no longer fits it: place anew
             decision = placer.place(pod)
             if decision.node is None:
                 waits.append((pod, UNSCHEDULABLE, decision.message))
@@ -255,6 +281,50 @@ class Scheduler:
             self.events.record(cur, "Normal", "Nominated", f"preempting {len(chosen.victims)} "
                                f"lower-priority pod(s) on node {chosen.node}")
 
+    def _gangs(self, by_job: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
+        """Admitted gangs: those that started keep no reservation; those past their timeout
+        are given back to their queue (suspended again); the rest keep their free slots."""
+        now = self.clock()
+        slots: dict[str, list[str]] = {}
+        wake: float | None = None
+        for uid, job in list(self._jobs.items()):
+            if not gang.planned(job):
+                continue
+            pods = by_job.get(uid, [])
+            if gang.started(job, pods):
+                self._update_job(job, gang.unreserve)
+                continue
+            due = gang.deadline(job)
+            if due is not None and now >= due:
+                running = sum(1 for p in pods if (p.get("status") or {}).get("phase") == "Running")
+                total = len(gang.planned(job))
+                if self._update_job(job, requeue):
+                    self.events.record(job, "Warning", "GangTimeout",
+                                       f"gang of {total} did not start within {gang.timeout_s(job):g}s "
+                                       f"({running}/{total} pods running); its reservation is released "
+                                       f"and it waits in queue {queue_of(job)} again")
+                continue
+            slots[uid] = gang.free_slots(job, pods)
+            if due is not None:
+                left = (due - now).total_seconds()
+                wake = left if wake is None else min(wake, left)
+        if self._gang_timer is not None:
+            self._gang_timer.cancel()
+            self._gang_timer = None
+        if wake is not None:
+            self._gang_timer = asyncio.get_running_loop().call_later(wake + 0.1, self._dirty.set)
+        return slots
+
+    def _update_job(self, job: dict[str, Any], change: Callable[[dict[str, Any]], None]) -> bool:
+        cur = copy.deepcopy(job)
+        change(cur)
+        try:
+            self._jobs[cur["metadata"]["uid"]] = self.store.update("jobs", cur)
+        except (ConflictError, NotFoundError):
+            self._dirty.set()
+            return False
+        return True
+
     def _write_jobs(self, verdicts: list[Verdict]) -> None:
         """Admitted Jobs are unsuspended (their controller then creates the pods); the others get
         an event when the reason they wait changes."""
@@ -270,6 +340,8 @@ class Scheduler:
             cur = copy.deepcopy(job)
             cur["spec"]["suspend"] = False
             cur["metadata"].setdefault("annotations", {})[ADMISSION] = ADMITTED
+            if v.workload.gang:
+                gang.reserve(cur, v.nodes, self.clock())
             try:
                 cur = self.store.update("jobs", cur)
             except (ConflictError, NotFoundError):
@@ -303,3 +375,10 @@ class Scheduler:
                                                           if k != "resourceVersion"}}
             with contextlib.suppress(NotFoundError):
                 self._queues[uid] = self.store.update_status("queues", cur)
+
+
+def requeue(job: dict[str, Any]) -> None:
+    """Give an admitted Job back to its queue: suspended by it again, its reservation dropped."""
+    job["spec"]["suspend"] = True
+    job["metadata"].setdefault("annotations", {})[ADMISSION] = PENDING
+    gang.unreserve(job)

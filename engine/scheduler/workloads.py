@@ -8,6 +8,7 @@ from typing import Any
 
 from engine.objects import ADMISSION, ADMITTED, PENDING, finished, queue_of, queued
 from engine.scheduler.filters import fmt_amount
+from engine.scheduler.gang import is_gang
 from engine.scheduler.queues import QueueState, Verdict, Workload
 
 MAX_LISTED = 50  # waiting workloads a Queue's status lists
@@ -52,6 +53,15 @@ def from_pod(pod: dict[str, Any], *, pending: bool) -> Workload | None:
                     admitted=not pending, obj=pod)
 
 
+def template_pod(job: Mapping[str, Any]) -> dict[str, Any]:
+    """A pod as the Job's template makes it (for placement trials and reservations)."""
+    template = (job.get("spec") or {}).get("template") or {}
+    return {"apiVersion": "v1", "kind": "Pod",
+            "metadata": {**(template.get("metadata") or {}),
+                         "namespace": (job.get("metadata") or {}).get("namespace")},
+            "spec": template.get("spec") or {}}
+
+
 def from_job(job: dict[str, Any], classes: Mapping[str, Mapping[str, Any]]) -> Workload | None:
     """A Job waiting in its queue (suspended by it) or admitted and not finished; None otherwise."""
     meta, spec = job["metadata"], job.get("spec") or {}
@@ -64,13 +74,10 @@ def from_job(job: dict[str, Any], classes: Mapping[str, Mapping[str, Any]]) -> W
         admitted = True
     else:
         return None
-    template = spec.get("template") or {}
-    pod = {"apiVersion": "v1", "kind": "Pod",
-           "metadata": {**(template.get("metadata") or {}), "namespace": meta.get("namespace")},
-           "spec": template.get("spec") or {}}
+    pod = template_pod(job)
     return Workload("Job", meta.get("namespace", "default"), meta["name"], queue_of(job),
                     priority_value(pod["spec"], classes), meta.get("creationTimestamp", ""),
-                    [pod] * job_pod_count(job), admitted=admitted, obj=job)
+                    [pod] * job_pod_count(job), admitted=admitted, gang=is_gang(job), obj=job)
 
 
 def collect(pods: Iterable[dict[str, Any]], jobs: Iterable[dict[str, Any]],

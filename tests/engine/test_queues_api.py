@@ -4,6 +4,7 @@ back with its place and reason in `tug get jobs -o wide`, `tug get queues`, `tug
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -162,3 +163,48 @@ def test_a_higher_priority_pod_preempts_the_fewest_lower_ones(api_server: InProc
         reasons = {e["reason"] for e in c.list("events")["items"]
                    if e["involvedObject"]["name"] == victims[0]}
         assert "Preempted" in reasons
+
+
+def test_a_gang_is_admitted_whole_reserved_and_given_back_when_it_does_not_start(
+        api_server: InProcessServer) -> None:
+    store = api_server.cp.store
+    api_server.call(store.apply_all, [("create", "nodes", gpu_node(n, 4), False) for n in ("g1", "g2")])
+    with api_server.client() as c:
+        too_big = job("too-big", 4, parallelism=3)
+        too_big["metadata"]["annotations"] = {"tugboat.dev/gang": "true"}
+        c.create(too_big)
+
+        def verdict(name: str) -> dict[str, Any] | None:
+            pending = (c.get("queues", "default", namespace=None).get("status") or {}).get("pending", [])
+            return next((w for w in pending if w["name"] == name), None)
+
+        held = _until(lambda: verdict("too-big"))
+        assert held["message"].startswith("gang of 3: only 2 fit together; 0/2 nodes are available")
+        assert c.list("pods", label_selector="batch.kubernetes.io/job-name=too-big")["items"] == []
+        c.delete("jobs", "too-big")
+
+        gang = job("gang", 2, parallelism=3)
+        gang["metadata"]["annotations"] = {"tugboat.dev/gang": "true",
+                                           "tugboat.dev/gang-timeout-seconds": "3"}
+        c.create(gang)
+        _until(lambda: admission(c, "gang") == "Admitted")
+        reserved = json.loads(c.get("jobs", "gang")["metadata"]["annotations"]["tugboat.dev/gang-nodes"])
+        assert len(reserved) == 3
+
+        def bound() -> list[str] | None:
+            pods = c.list("pods", label_selector="batch.kubernetes.io/job-name=gang")["items"]
+            nodes = [p["spec"].get("nodeName") for p in pods]
+            return nodes if len(nodes) == 3 and all(nodes) else None
+
+        assert sorted(_until(bound)) == sorted(reserved)  # each pod took a reserved slot
+        c.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "grab"},
+                  "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["true"],
+                                           "resources": {"limits": {"nvidia.com/gpu": "4"}}}]}})
+        assert "free 2, need 4" in _until(lambda: verdict("grab"))["message"]
+        # without a runtime its pods never run: past the timeout the gang goes back to its queue
+        _until(lambda: admission(c, "gang") == "Pending", timeout=30)
+        assert c.get("jobs", "gang")["spec"]["suspend"] is True
+        assert "tugboat.dev/gang-nodes" not in c.get("jobs", "gang")["metadata"]["annotations"]
+        said = [e["message"] for e in c.list("events")["items"] if e["reason"] == "GangTimeout"]
+        assert said == ["gang of 3 did not start within 3s (0/3 pods running); its reservation is released "
+                        "and it waits in queue default again"]

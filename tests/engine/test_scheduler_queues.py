@@ -22,8 +22,8 @@ def pod(gpus: int) -> dict[str, Any]:
 
 
 def wl(name: str, gpus: int, *, queue: str = "q", priority: int = 0, created: str = "2026-01-01T00:00:00Z",
-       pods: int = 1, admitted: bool = False, kind: str = "Pod") -> Workload:
-    return Workload(kind, "default", name, queue, priority, created, [pod(gpus)] * pods, admitted)
+       pods: int = 1, admitted: bool = False, kind: str = "Pod", gang: bool = False) -> Workload:
+    return Workload(kind, "default", name, queue, priority, created, [pod(gpus)] * pods, admitted, gang)
 
 
 def queues(strategy: str = "BestEffortFIFO", gpus: str | None = None) -> dict[str, Any]:
@@ -73,15 +73,22 @@ def test_best_effort_lets_a_smaller_workload_pass_strict_does_not() -> None:
     assert strict["small2"].position == 3
 
 
-def test_a_jobs_pods_fit_together_or_not_at_all() -> None:
+def test_a_gangs_pods_fit_together_or_not_at_all() -> None:
     p = placer(4, 4)
-    out = by_name(admit(queues(), [wl("job", 2, pods=5, kind="Job"),
+    out = by_name(admit(queues(), [wl("job", 2, pods=5, kind="Job", gang=True),
                                    wl("after", 4, created="2026-01-02T00:00:00Z")], p))
     assert out["job"].reason == UNSCHEDULABLE
-    assert out["job"].message.startswith("4/5 pods fit; 0/2 nodes are available")
-    assert out["after"].admitted  # the job's trial placements were released
-    fits = by_name(admit(queues(), [wl("job", 2, pods=2, kind="Job")], placer(4)))["job"]
+    assert out["job"].message.startswith("gang of 5: only 4 fit together; 0/2 nodes are available")
+    assert out["after"].admitted  # the gang's trial placements were released
+    fits = by_name(admit(queues(), [wl("job", 2, pods=2, kind="Job", gang=True)], placer(4)))["job"]
     assert fits.admitted and fits.nodes == ("n0", "n0")
+
+
+def test_a_plain_job_is_admitted_when_some_of_its_pods_fit() -> None:
+    out = by_name(admit(queues(), [wl("job", 2, pods=5, kind="Job")], placer(4, 4)))["job"]
+    assert out.admitted and len(out.nodes) == 4
+    none = by_name(admit(queues(), [wl("job", 8, pods=2, kind="Job")], placer(4, 4)))["job"]
+    assert none.reason == UNSCHEDULABLE and none.message.startswith("0/2 nodes are available")
 
 
 def test_a_missing_queue_is_said() -> None:
