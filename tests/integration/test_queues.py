@@ -110,3 +110,37 @@ def test_preemption_stops_the_victim_gracefully_and_runs_the_preemptor(client: C
                 client.delete("pods", name, grace_seconds=0)
         client.delete("priorityclasses", "it-urgent")
         wait_for(lambda: gone(client, "pre-victim") and gone(client, "pre-urgent"), what="the pods to go")
+
+
+def gang_job(name: str, parallelism: int, gpus: int, seconds: int) -> dict[str, Any]:
+    pod = gpu_pod("x", gpus, seconds=seconds)
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "annotations": {"tugboat.dev/gang": "true"}},
+            "spec": {"parallelism": parallelism, "completions": parallelism,
+                     "template": {"spec": pod["spec"]}}}
+
+
+def test_a_gang_starts_whole_or_not_at_all(client: Client) -> None:
+    client.create(gang_job("gang-too-big", 3, 2, 1))  # 6 GPUs on a 4-GPU cluster: never half
+    client.create(gang_job("gang-fits", 2, 2, 2))
+    try:
+        def condition_of(name: str, ctype: str) -> dict[str, Any] | None:
+            status = client.get("jobs", name).get("status") or {}
+            return next((c for c in status.get("conditions") or []
+                         if c["type"] == ctype and c["status"] == "True"), None)
+
+        wait_for(lambda: condition_of("gang-fits", "Complete"), timeout=120,
+                 what="the fitting gang to complete")
+        pods = client.list("pods", label_selector="batch.kubernetes.io/job-name=gang-fits")["items"]
+        assert len(pods) == 2 and all(p["status"]["phase"] == "Succeeded" for p in pods)
+        queue = client.get("queues", "default").get("status") or {}
+        waiting = next(w for w in queue.get("pending", []) if w["name"] == "gang-too-big")
+        assert waiting["message"].startswith("gang of 3: only 2 fit together;")
+        assert client.list("pods", label_selector="batch.kubernetes.io/job-name=gang-too-big")["items"] == []
+        assert client.get("jobs", "gang-too-big")["spec"]["suspend"] is True
+    finally:
+        for name in ("gang-too-big", "gang-fits"):
+            client.delete("jobs", name, propagation="Foreground")
+        selector = "batch.kubernetes.io/job-name=gang-fits"
+        wait_for(lambda: not client.list("pods", label_selector=selector)["items"],
+                 what="the gang's pods to go")
