@@ -16,7 +16,7 @@ from aiohttp import web
 
 from engine.clusterconfig import SchedulerConfig
 from engine.config import write_config
-from engine.controllers import EventTTL
+from engine.controllers import EventTTL, TaintEviction
 from engine.errors import AlreadyExistsError, UnavailableError
 from engine.scheduler import Scheduler
 from engine.server import Server
@@ -58,6 +58,7 @@ class ControlPlane:
         self.jobs: Any = None  # jobs.JobController, imported when the control plane starts
         self._runner: web.AppRunner | None = None
         self._event_ttl: asyncio.Task[None] | None = None
+        self._taints: asyncio.Task[None] | None = None
         self.url = ""
 
     async def start(self) -> None:
@@ -95,6 +96,7 @@ class ControlPlane:
         self.jobs = JobController(self.store)
         await self.jobs.start()
         self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
+        self._taints = asyncio.create_task(TaintEviction(self.store).run(), name="taint-eviction")
         token = write_config(self.home, server="http://placeholder").token
         server = Server(self.store, token=token, runtime=self.runtime)
         self._runner = web.AppRunner(server.app, access_log=None, handle_signals=False,
@@ -120,9 +122,10 @@ class ControlPlane:
             await self.scheduler.close()
         if self.jobs is not None:
             await self.jobs.close()
-        if self._event_ttl is not None:
-            self._event_ttl.cancel()
-            await asyncio.gather(self._event_ttl, return_exceptions=True)
+        for task in (self._event_ttl, self._taints):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         if self.runtime is not None:
             await self.runtime.close()
         if self.store is not None:
