@@ -38,6 +38,7 @@ class Workload:
     pods: list[dict[str, Any]]  # placed together; a Job's are its template, parallelism times
     admitted: bool = False  # holds quota already (a bound bare pod, an admitted Job)
     gang: bool = False  # all its pods start together or none does
+    charge: dict[str, float] | None = field(default=None, repr=False)  # requests(), once known
     obj: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
@@ -45,12 +46,15 @@ class Workload:
         return f"{self.kind}/{self.namespace}/{self.name}"
 
     def requests(self) -> dict[str, float]:
-        """What it charges to its queue's quota: the sum of its pods' requests."""
+        """What it charges to its queue's quota: the sum of its pods' requests (read once)."""
+        if self.charge is not None:
+            return self.charge
         total: dict[str, float] = {}
         for pod in self.pods:
             for res, q in pod_requests(pod).items():
                 if res not in NOT_RESOURCES:
                     total[res] = total.get(res, 0.0) + amount(q, res)
+        self.charge = total
         return total
 
 

@@ -109,6 +109,8 @@ class Scheduler:
     async def _loop(self) -> None:
         while True:
             await self._dirty.wait()
+            for _ in range(3):  # let the watches hand over what already arrived: fewer, fuller passes
+                await asyncio.sleep(0)
             self._dirty.clear()
             try:
                 self.schedule_pending()
@@ -132,7 +134,7 @@ class Scheduler:
         slots = self._gangs(by_job)
         workloads = collect(self._pods.values(), self._jobs.values(),
                             {c["metadata"]["name"]: c for c in self._classes.values()},
-                            {p["metadata"]["uid"] for p in pending})
+                            {p["metadata"]["uid"] for p in pending}, usage=self._usage_of)
         if not pending and not any(not w.admitted for w in workloads):
             self._write_queues(queue_states(list(self._queues.values())), workloads, [], None)
             return 0
@@ -241,8 +243,11 @@ class Scheduler:
             node = (p.get("spec") or {}).get("nodeName")
             if node and not finished(p):
                 bound.setdefault(node, []).append(p)
+        lowest = min((priority_of(p) for pods in bound.values() for p in pods), default=None)
         used: set[str] = set()
         for pod in sorted(preemptors, key=lambda p: -priority_of(p)):
+            if lowest is None or priority_of(pod) <= lowest:
+                break  # nobody has a lower priority than this one (nor than those after it)
             nominated = (pod.get("status") or {}).get("nominatedNodeName")
             if nominated and any(p["metadata"].get("deletionTimestamp") for p in bound.get(nominated, ())):
                 continue  # its victims are still stopping

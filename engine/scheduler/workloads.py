@@ -3,12 +3,13 @@ quota, and a Queue's status (counts, quota used, the waiting workloads in order)
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from engine.objects import ADMISSION, ADMITTED, PENDING, finished, queue_of, queued
-from engine.scheduler.filters import fmt_amount
+from engine.scheduler.filters import NOT_RESOURCES, fmt_amount
 from engine.scheduler.gang import is_gang
+from engine.scheduler.placement import Usage, usage_of
 from engine.scheduler.queues import QueueState, Verdict, Workload
 
 MAX_LISTED = 50  # waiting workloads a Queue's status lists
@@ -41,16 +42,18 @@ def priority_value(spec: Mapping[str, Any], classes: Mapping[str, Mapping[str, A
     return int(default.get("value") or 0) if default else 0
 
 
-def from_pod(pod: dict[str, Any], *, pending: bool) -> Workload | None:
+def from_pod(pod: dict[str, Any], *, pending: bool,
+             usage: Callable[[dict[str, Any]], Usage] = usage_of) -> Workload | None:
     """A bare pod as a workload: waiting (`pending`) or holding quota (bound, not finished)."""
     if not queued(pod):
         return None
     meta, spec = pod["metadata"], pod.get("spec") or {}
     if not pending and (not spec.get("nodeName") or finished(pod)):
         return None
+    charge = {k: v for k, v in usage(pod)[0].items() if k not in NOT_RESOURCES}
     return Workload("Pod", meta.get("namespace", "default"), meta["name"], queue_of(pod),
                     int(spec.get("priority") or 0), meta.get("creationTimestamp", ""), [pod],
-                    admitted=not pending, obj=pod)
+                    admitted=not pending, obj=pod, charge=charge)
 
 
 def template_pod(job: Mapping[str, Any]) -> dict[str, Any]:
@@ -81,10 +84,11 @@ def from_job(job: dict[str, Any], classes: Mapping[str, Mapping[str, Any]]) -> W
 
 
 def collect(pods: Iterable[dict[str, Any]], jobs: Iterable[dict[str, Any]],
-            classes: Mapping[str, Mapping[str, Any]], pending: set[str]) -> list[Workload]:
+            classes: Mapping[str, Mapping[str, Any]], pending: set[str],
+            usage: Callable[[dict[str, Any]], Usage] = usage_of) -> list[Workload]:
     """Every workload; `pending` holds the uids of pods that wait for a node."""
     out = [w for p in pods
-           if (w := from_pod(p, pending=p["metadata"]["uid"] in pending)) is not None]
+           if (w := from_pod(p, pending=p["metadata"]["uid"] in pending, usage=usage)) is not None]
     out += [w for j in jobs if (w := from_job(j, classes)) is not None]
     return out
 
