@@ -56,6 +56,7 @@ class ControlPlane:
         self.runtime: Any = None
         self.scheduler: Scheduler | None = None
         self.jobs: Any = None  # jobs.JobController, imported when the control plane starts
+        self.cronjobs: Any = None  # jobs.CronJobController
         self._runner: web.AppRunner | None = None
         self._event_ttl: asyncio.Task[None] | None = None
         self._taints: asyncio.Task[None] | None = None
@@ -91,10 +92,12 @@ class ControlPlane:
             await self.runtime.start()
         self.scheduler = Scheduler(self.store, config=self.scheduler_config)
         await self.scheduler.start()
-        from jobs import JobController
+        from jobs import CronJobController, JobController
 
         self.jobs = JobController(self.store)
         await self.jobs.start()
+        self.cronjobs = CronJobController(self.store)
+        await self.cronjobs.start()
         self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
         self._taints = asyncio.create_task(TaintEviction(self.store).run(), name="taint-eviction")
         token = write_config(self.home, server="http://placeholder").token
@@ -120,8 +123,9 @@ class ControlPlane:
             await self._runner.cleanup()
         if self.scheduler is not None:
             await self.scheduler.close()
-        if self.jobs is not None:
-            await self.jobs.close()
+        for controller in (self.jobs, self.cronjobs):
+            if controller is not None:
+                await controller.close()
         for task in (self._event_ttl, self._taints):
             if task is not None:
                 task.cancel()

@@ -1,6 +1,8 @@
-"""jobs: the Job controller (pure planner in jobs/job.py, the loop in jobs/controller.py)."""
+"""jobs: the Job and CronJob controllers (pure planners in jobs/job.py and jobs/cronjob.py,
+their loops in jobs/controller.py and jobs/cron_controller.py)."""
 
 from jobs.controller import JobController
+from jobs.cron_controller import CronJobController
 from jobs.job import JobPlan, plan
 
-__all__ = ["JobController", "JobPlan", "plan"]
+__all__ = ["CronJobController", "JobController", "JobPlan", "plan"]
