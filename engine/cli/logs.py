@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
+from engine.cli.workloads import job_pod
 from engine.client import Client
 
 
 def logs(args: argparse.Namespace) -> int:
     pod = args.pod.split("/", 1)[1] if args.pod.startswith(("pod/", "pods/", "po/")) else args.pod
     with Client.from_config() as client:
+        if args.pod.startswith(("job/", "jobs/", "job.batch/")):
+            pod = job_pod(client, args.pod.split("/", 1)[1], args.namespace or "default")
         out = sys.stdout.buffer
         for chunk in client.logs(pod, namespace=args.namespace or "default",
                                  container=args.container, previous=args.previous,

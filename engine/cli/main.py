@@ -7,7 +7,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from engine.errors import TugError
+from engine.errors import BadRequestError, TugError
 
 Command = Callable[[argparse.Namespace], int]
 
@@ -35,8 +35,27 @@ def _local_flags(p: argparse.ArgumentParser) -> None:
                    help="memory of each simulated GPU in MiB (default 81920)")
 
 
+def _flag(text: str) -> bool:
+    """kubectl's boolean flag values: --wait=false, --wait=true."""
+    if text.lower() in ("true", "t", "1", "yes"):
+        return True
+    if text.lower() in ("false", "f", "0", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def _create(args: argparse.Namespace) -> int:
+    from engine.cli import objects, workloads
+
+    if args.from_ is not None:
+        return workloads.create_from(args)
+    if not args.filename:
+        raise BadRequestError("create: give -f FILE, or create job NAME --from=cronjob/NAME")
+    return objects.apply(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from engine.cli import bench, logs, nodes, objects, process, top
+    from engine.cli import bench, logs, nodes, objects, process, top, workloads
 
     parser = argparse.ArgumentParser(prog="tug", description=(
         "tugboat: a small Kubernetes for GPU work, built on Ray. "
@@ -74,14 +93,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=process.server)
 
     for verb, helptext in (("apply", "create or update objects from manifests"),
-                           ("create", "create objects from manifests (error if they exist)")):
+                           ("create", "create objects from manifests (error if they exist), or a "
+                                      "Job from a CronJob: create job NAME --from=cronjob/CRON")):
         p = sub.add_parser(verb, help=helptext)
-        p.add_argument("-f", "--filename", action="append", required=True,
+        p.add_argument("-f", "--filename", action="append", required=verb == "apply",
                        help="a file, a directory of *.yaml/*.yml/*.json, or - for stdin")
         _common(p)
         p.add_argument("--dry-run", action="store_true", help="validate only; store nothing")
         p.add_argument("-o", "--output", choices=["name"], default=None)
         p.set_defaults(func=objects.apply, create_only=verb == "create")
+        if verb == "create":
+            p.add_argument("kind", nargs="?", help="with --from: job")
+            p.add_argument("name", nargs="?", help="with --from: the new Job's name")
+            p.add_argument("--from", dest="from_", default=None, help="cronjob/NAME: run its template now")
+            p.set_defaults(func=_create)
+
+    p = sub.add_parser("wait", help="wait for a condition on an object, or for it to be deleted")
+    p.add_argument("target", help="KIND/NAME, e.g. job/train")
+    p.add_argument("--for", dest="for_", required=True,
+                   help="condition=NAME[=VALUE] (e.g. condition=complete, condition=failed) or delete")
+    p.add_argument("--timeout", default="30s", help="e.g. 90s, 10m, 1h (default 30s)")
+    _common(p)
+    p.set_defaults(func=workloads.wait)
+
+    p = sub.add_parser("patch", help="change an object with a JSON merge patch")
+    p.add_argument("kind")
+    p.add_argument("name")
+    p.add_argument("-p", "--patch", required=True, help='e.g. \'{"spec":{"suspend":true}}\'')
+    p.add_argument("--type", choices=["merge"], default="merge")
+    _common(p)
+    p.set_defaults(func=workloads.patch)
+
+    for verb in ("suspend", "resume"):
+        p = sub.add_parser(verb, help=f"{verb} a CronJob (no new Jobs) or a Job")
+        p.add_argument("kind", help="cronjob or job")
+        p.add_argument("name")
+        _common(p)
+        p.set_defaults(func=workloads.suspend)
 
     p = sub.add_parser("get", help="list objects, or show some")
     p.add_argument("kind", help="resource type: pods, po, deploy, jobs, nodes, ... (or KIND/NAME)")
@@ -111,8 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("-l", "--selector", default=None)
     p.add_argument("--all", action="store_true", help="every object of the kind in the namespace")
-    p.add_argument("--wait", action=argparse.BooleanOptionalAction, default=True,
-                   help="wait until the objects are gone (default: yes)")
+    p.add_argument("--wait", nargs="?", const=True, default=True, type=_flag,
+                   help="wait until the objects are gone (default: yes; --wait=false or --no-wait: no)")
+    p.add_argument("--no-wait", dest="wait", action="store_false", help=argparse.SUPPRESS)
     p.add_argument("--grace-period", type=int, default=None)
     p.add_argument("--force", action="store_true", help="with --grace-period=0: remove at once")
     p.add_argument("--cascade", choices=["background", "foreground", "orphan"], default="background")
@@ -121,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=objects.delete)
 
     p = sub.add_parser("logs", help="print the logs of a pod's container")
-    p.add_argument("pod", help="POD or pod/POD")
+    p.add_argument("pod", help="POD, pod/POD or job/JOB (its newest pod)")
     _common(p)
     p.add_argument("-f", "--follow", action="store_true")
     p.add_argument("-p", "--previous", action="store_true", help="the previous run's logs")

@@ -15,6 +15,7 @@ from engine.cli import build_parser
 from .conftest import InProcessServer
 
 VERBS = ["up", "dev-cluster", "down", "server", "apply", "create", "get", "describe", "delete", "logs",
+         "wait", "patch", "suspend", "resume",
          "cordon", "uncordon", "drain", "top",
          "version", "bench"]
 
