@@ -20,6 +20,7 @@ from engine.controllers import EventTTL, TaintEviction
 from engine.errors import AlreadyExistsError, UnavailableError
 from engine.scheduler import Scheduler
 from engine.server import Server
+from engine.server.metrics import Metrics
 from engine.store import Store
 
 log = logging.getLogger("tugboat")
@@ -92,16 +93,18 @@ class ControlPlane:
             await self.runtime.start()
         self.scheduler = Scheduler(self.store, config=self.scheduler_config)
         await self.scheduler.start()
-        from jobs import CronJobController, JobController
+        from jobs import CronJobController, JobController, JobMetrics
 
-        self.jobs = JobController(self.store)
+        metrics = Metrics(self.store)
+        job_metrics = JobMetrics(metrics.registry)
+        self.jobs = JobController(self.store, metrics=job_metrics)
         await self.jobs.start()
-        self.cronjobs = CronJobController(self.store)
+        self.cronjobs = CronJobController(self.store, metrics=job_metrics)
         await self.cronjobs.start()
         self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
         self._taints = asyncio.create_task(TaintEviction(self.store).run(), name="taint-eviction")
         token = write_config(self.home, server="http://placeholder").token
-        server = Server(self.store, token=token, runtime=self.runtime)
+        server = Server(self.store, token=token, runtime=self.runtime, metrics=metrics)
         self._runner = web.AppRunner(server.app, access_log=None, handle_signals=False,
                                     handler_cancellation=True, shutdown_timeout=2.0)
         await self._runner.setup()

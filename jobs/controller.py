@@ -10,7 +10,7 @@ import copy
 import logging
 from typing import Any
 
-from engine.clock import Clock, utcnow
+from engine.clock import Clock, parse_time, utcnow
 from engine.errors import ConflictError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.objects import job_owner
@@ -21,8 +21,12 @@ from jobs.job import (
     JOB_NAME_LABEL,
     TRACKING_FINALIZER,
     JobPlan,
+    condition,
+    failure_of,
+    finished,
     plan,
 )
+from jobs.metrics import JobMetrics
 
 log = logging.getLogger("tugboat.jobs")
 
@@ -61,9 +65,10 @@ def new_pod(job: Obj, index: int | None) -> Obj:
 
 
 class JobController:
-    def __init__(self, store: Any, *, clock: Clock = utcnow) -> None:
+    def __init__(self, store: Any, *, clock: Clock = utcnow, metrics: JobMetrics | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.metrics = metrics
         self.events = EventRecorder(store, component=COMPONENT, clock=clock)
         self._jobs: dict[str, Obj] = {}
         self._pods: dict[str, dict[str, Obj]] = {}  # job uid -> pod uid -> pod
@@ -183,6 +188,7 @@ class JobController:
         if not self._count(job, result):
             self._after(uid, RETRY_S)
             return result
+        self._observe(job, result)
         self._delete(job, result.delete)
         self._create(job, result.create)
         self.events.record_all([(job, kind, reason, message) for kind, reason, message in result.events])
@@ -193,6 +199,21 @@ class JobController:
         elif result.requeue_after is not None:
             self._after(uid, result.requeue_after)
         return result
+
+    def _observe(self, job: Obj, result: JobPlan) -> None:
+        if self.metrics is None:
+            return
+        for reason in result.failures:
+            self.metrics.pod_failures.labels(reason).inc()
+        if finished(job) or not finished({"status": result.status}):
+            return
+        outcome = "Complete" if condition(result.status, "Complete") else "Failed"
+        reason = "" if outcome == "Complete" else failure_of(result.status)[0]
+        self.metrics.finished.labels(outcome, reason).inc()
+        start = result.status.get("startTime")
+        if start:
+            took = (self.clock() - parse_time(start)).total_seconds()
+            self.metrics.duration.labels(outcome).observe(max(0.0, took))
 
     def _count(self, job: Obj, result: JobPlan) -> bool:
         """The new status and the release of the pods it counts, in one transaction."""

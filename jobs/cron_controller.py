@@ -18,6 +18,7 @@ from engine.errors import AlreadyExistsError, ConflictError, NotFoundError, TugE
 from engine.events import EventRecorder
 from engine.server.admission import admit
 from jobs.cronjob import CronPlan, new_job, plan
+from jobs.metrics import JobMetrics
 
 log = logging.getLogger("tugboat.cronjobs")
 
@@ -35,10 +36,11 @@ def cronjob_owner(job: Obj) -> str | None:
 
 
 class CronJobController:
-    def __init__(self, store: Any, *, clock: Clock = utcnow,
+    def __init__(self, store: Any, *, clock: Clock = utcnow, metrics: JobMetrics | None = None,
                  on_created: Callable[[datetime, datetime], None] | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.metrics = metrics
         self.on_created = on_created  # (scheduled time, created time): the creation skew
         self.events = EventRecorder(store, component=COMPONENT, clock=clock)
         self._cronjobs: dict[str, Obj] = {}
@@ -159,8 +161,11 @@ class CronJobController:
             checked = validate_object(new_job(cronjob, result.create), default_namespace=meta["namespace"])
             job = self.store.create("jobs", admit(self.store, "jobs", checked.obj, None))
             self._remember(job)
+            created = self.clock()
+            if self.metrics is not None:
+                self.metrics.cron_skew.observe(max(0.0, (created - result.create).total_seconds()))
             if self.on_created is not None:
-                self.on_created(result.create, self.clock())
+                self.on_created(result.create, created)
             result.events.append(("Normal", "SuccessfulCreate", f"Created job {job['metadata']['name']}"))
         except AlreadyExistsError:
             name = new_job(cronjob, result.create)["metadata"]["name"]

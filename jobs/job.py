@@ -35,6 +35,7 @@ class JobPlan:
     events: list[tuple[str, str, str]] = field(default_factory=list)  # (type, reason, message)
     requeue_after: float | None = None  # seconds until something changes by time alone
     delete_job: bool = False  # ttlSecondsAfterFinished has run out
+    failures: list[str] = field(default_factory=list)  # reasons of the failed pods counted now
 
 
 def _time(text: Any) -> datetime | None:
@@ -44,12 +45,12 @@ def _time(text: Any) -> datetime | None:
         return None
 
 
-def _condition(status: Obj, ctype: str) -> Obj | None:
+def condition(status: Obj, ctype: str) -> Obj | None:
     return next((c for c in status.get("conditions") or []
                  if c.get("type") == ctype and c.get("status") == "True"), None)
 
 
-def _set_condition(status: Obj, ctype: str, state: str, reason: str, message: str, now: datetime) -> None:
+def _setcondition(status: Obj, ctype: str, state: str, reason: str, message: str, now: datetime) -> None:
     conditions = status.setdefault("conditions", [])
     for c in conditions:
         if c.get("type") == ctype:
@@ -64,7 +65,7 @@ def _set_condition(status: Obj, ctype: str, state: str, reason: str, message: st
 
 def finished(job: Obj) -> bool:
     status = job.get("status") or {}
-    return _condition(status, "Complete") is not None or _condition(status, "Failed") is not None
+    return condition(status, "Complete") is not None or condition(status, "Failed") is not None
 
 
 def index_of(pod: Obj) -> int | None:
@@ -168,7 +169,7 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
     failed = int(status.get("failed") or 0)
     completed = parse_indexes(status.get("completedIndexes") or "")
     failure: tuple[str, str] | None = None
-    target = _condition(status, "FailureTarget")
+    target = condition(status, "FailureTarget")
     if target is not None:
         failure = (str(target.get("reason")), str(target.get("message")))
 
@@ -192,6 +193,7 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
         if action == "Ignore":
             continue
         failed += 1
+        out.failures.append(failure_reason(p))
         if action == "FailJob" and failure is None:
             failure = ("PodFailurePolicy", why)
     if indexed:
@@ -200,13 +202,13 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
 
     # suspend / resume / start
     if suspended:
-        if _condition(status, "Suspended") is None:
-            _set_condition(status, "Suspended", "True", "JobSuspended", "Job suspended", now)
+        if condition(status, "Suspended") is None:
+            _setcondition(status, "Suspended", "True", "JobSuspended", "Job suspended", now)
             out.events.append(("Normal", "Suspended", "Job suspended"))
     else:
         was = next((c for c in status.get("conditions") or [] if c.get("type") == "Suspended"), None)
         if was is not None and was.get("status") == "True":
-            _set_condition(status, "Suspended", "False", "JobResumed", "Job resumed", now)
+            _setcondition(status, "Suspended", "False", "JobResumed", "Job resumed", now)
             out.events.append(("Normal", "Resumed", "Job resumed"))
             status["startTime"] = format_time(now)  # the deadline clock starts again
         status.setdefault("startTime", format_time(now))
@@ -229,8 +231,8 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
     done = (succeeded >= int(completions) if completions is not None
             else succeeded > 0 and not active)
     if failure is not None:
-        if _condition(status, "FailureTarget") is None:
-            _set_condition(status, "FailureTarget", "True", failure[0], failure[1], now)
+        if condition(status, "FailureTarget") is None:
+            _setcondition(status, "FailureTarget", "True", failure[0], failure[1], now)
             out.events.append(("Warning", failure[0], failure[1]))
         out.delete = active[:MAX_CREATE_DELETE]
         if not only_failed:  # counted failed now, and never again when they end
@@ -240,8 +242,8 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
     elif done:
         out.delete = active[:MAX_CREATE_DELETE]
         active = []
-        if _condition(status, "SuccessCriteriaMet") is None:
-            _set_condition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
+        if condition(status, "SuccessCriteriaMet") is None:
+            _setcondition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
                            "Reached expected number of succeeded pods", now)
     else:
         want = _wanted(suspended, completions, parallelism, succeeded, len(active))
@@ -268,10 +270,10 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
                    "succeeded": succeeded, "failed": failed,
                    "terminating": len(left) + len(out.delete)})
     still = status["active"] - len(out.create) + status["terminating"]
-    if _condition(status, "FailureTarget") is not None and still == 0 and not out.delete:
-        _set_condition(status, "Failed", "True", *failure_of(status), now)
-    elif _condition(status, "SuccessCriteriaMet") is not None and still == 0 and not out.delete:
-        _set_condition(status, "Complete", "True", "", "", now)
+    if condition(status, "FailureTarget") is not None and still == 0 and not out.delete:
+        _setcondition(status, "Failed", "True", *failure_of(status), now)
+    elif condition(status, "SuccessCriteriaMet") is not None and still == 0 and not out.delete:
+        _setcondition(status, "Complete", "True", "", "", now)
         status["completionTime"] = format_time(now)
         out.events.append(("Normal", "Completed", "Job completed"))
     if finished({"status": status}):
@@ -280,8 +282,20 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
     return out
 
 
+def failure_reason(pod: Obj) -> str:
+    """Why a pod failed, in one word: its own reason, else its container's, else Error."""
+    status = pod.get("status") or {}
+    if status.get("reason"):
+        return str(status["reason"])
+    for cs in _statuses(pod):
+        reason = ((cs.get("state") or {}).get("terminated") or {}).get("reason")
+        if reason and reason != "Completed":
+            return str(reason)
+    return "Deleted" if _deleting(pod) else "Error"
+
+
 def failure_of(status: Obj) -> tuple[str, str]:
-    target = _condition(status, "FailureTarget") or {}
+    target = condition(status, "FailureTarget") or {}
     return str(target.get("reason", "")), str(target.get("message", ""))
 
 
@@ -312,7 +326,7 @@ def _ttl(spec: Obj, status: Obj, out: JobPlan, now: datetime) -> None:
     ttl = spec.get("ttlSecondsAfterFinished")
     if ttl is None:
         return
-    end = _condition(status, "Complete") or _condition(status, "Failed") or {}
+    end = condition(status, "Complete") or condition(status, "Failed") or {}
     finished_at = _time(end.get("lastTransitionTime"))
     if finished_at is None:
         return

@@ -41,12 +41,13 @@ def _flag(request: web.Request, name: str) -> bool:
 class Server:
     """Builds the aiohttp application around the store, the API verbs and the runtime."""
 
-    def __init__(self, store: Any, *, token: str, runtime: Any = None) -> None:
+    def __init__(self, store: Any, *, token: str, runtime: Any = None,
+                 metrics: Metrics | None = None) -> None:
         self.store = store
         self.api = Api(store)
         self.token = token
         self.runtime = runtime
-        self.metrics = Metrics(store)
+        self.metrics = metrics or Metrics(store)
         self.app = web.Application(middlewares=[self._errors, self._auth])
         r = self.app.router
         r.add_get("/healthz", self._healthz)
