@@ -17,6 +17,7 @@ from engine.clock import Clock, format_time, utcnow
 from engine.errors import AlreadyExistsError, ConflictError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.server.admission import admit
+from engine.store.objects import clone
 from jobs.cronjob import CronPlan, new_job, plan
 from jobs.metrics import JobMetrics
 
@@ -49,6 +50,8 @@ class CronJobController:
         self._wake = asyncio.Event()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._templates: dict[tuple[str, Any], Obj] = {}  # (uid, generation) -> defaulted Job
+        self._ready: dict[tuple[str, Any, datetime], Obj] = {}  # (uid, generation, tick) -> its Job
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._follow_cronjobs()), asyncio.create_task(self._follow_jobs()),
@@ -65,11 +68,15 @@ class CronJobController:
         self._dirty.add(uid)
         self._wake.set()
 
-    def _after(self, uid: str, seconds: float) -> None:
+    def _after(self, uid: str, seconds: float, *, since: float | None = None) -> None:
+        """Look at `uid` again `seconds` after `since` (the loop time its plan was made at), so
+        CronJobs planned in one long pass for the same tick still wake together."""
+        loop = asyncio.get_running_loop()
         old = self._timers.pop(uid, None)
         if old is not None:
             old.cancel()
-        self._timers[uid] = asyncio.get_running_loop().call_later(max(seconds, 0.0), self._enqueue, uid)
+        start = loop.time() if since is None else since
+        self._timers[uid] = loop.call_at(max(start + seconds, loop.time()), self._enqueue, uid)
 
     async def _follow_cronjobs(self) -> None:
         while True:
@@ -128,64 +135,148 @@ class CronJobController:
             self._wake.clear()
             await asyncio.sleep(0)
             dirty, self._dirty = self._dirty, set()
-            for uid in dirty:
-                try:
-                    self.sync(uid)
-                except Exception:  # noqa: BLE001 - one CronJob never stops the others
-                    log.exception("syncing cronjob %s failed", uid)
+            try:
+                self.sync_all(sorted(dirty))
+            except Exception:  # noqa: BLE001 - the loop never dies
+                log.exception("syncing cronjobs failed")
+                for uid in dirty:
                     self._after(uid, RETRY_S)
 
     def sync(self, uid: str) -> CronPlan | None:
-        cronjob = self._cronjobs.get(uid)
-        if cronjob is None:
-            return None
-        result = plan(cronjob, list(self._jobs.get(uid, {}).values()), self.clock())
-        meta = cronjob["metadata"]
-        for name in result.delete:
-            with contextlib.suppress(NotFoundError, ConflictError):
-                self.store.delete("jobs", meta["namespace"], name, propagation="Background")
-                result.events.append(("Normal", "SuccessfulDelete", f"Deleted job {name}"))
-        if result.create is not None and not self._create(cronjob, result):
-            self._after(uid, RETRY_S)
-            return result
-        self._write_status(cronjob, result.status)
-        self.events.record_all([(cronjob, kind, reason, message) for kind, reason, message in result.events])
-        if result.requeue_after is not None:
-            self._after(uid, result.requeue_after)
-        return result
+        return self.sync_all([uid]).get(uid)
 
-    def _create(self, cronjob: Obj, result: CronPlan) -> bool:
-        assert result.create is not None
-        meta = cronjob["metadata"]
+    def sync_all(self, uids: list[str]) -> dict[str, CronPlan]:
+        """Plan every CronJob in `uids`; the due ticks' Jobs are created in one transaction (all
+        CronJobs due at the same minute wake together), then statuses and events are written."""
+        now, planned_at = self.clock(), asyncio.get_running_loop().time()
+        plans: dict[str, CronPlan] = {}
+        for uid in uids:
+            cronjob = self._cronjobs.get(uid)
+            if cronjob is not None:
+                plans[uid] = plan(cronjob, list(self._jobs.get(uid, {}).values()), now)
+        for uid, result in plans.items():
+            meta = self._cronjobs[uid]["metadata"]
+            for name in result.delete:
+                with contextlib.suppress(NotFoundError, ConflictError):
+                    self.store.delete("jobs", meta["namespace"], name, propagation="Background")
+                    result.events.append(("Normal", "SuccessfulDelete", f"Deleted job {name}"))
+        due = [uid for uid, result in plans.items() if result.create is not None]
+        for uid in plans.keys() - set(due):  # get the next tick's Job ready now: a tick costs little
+            upcoming = plans[uid].upcoming
+            if upcoming is not None:
+                with contextlib.suppress(TugError):
+                    self._prepare(self._cronjobs[uid], upcoming)
+        made = self._create_all(due, plans)
+        events, statuses = [], []
+        for uid, result in plans.items():
+            cronjob = self._cronjobs[uid]
+            if uid in due and uid not in made:
+                self._after(uid, RETRY_S)
+                continue
+            if result.status != (cronjob.get("status") or {}):
+                meta = {k: v for k, v in cronjob["metadata"].items() if k != "resourceVersion"}
+                statuses.append({**cronjob, "status": result.status, "metadata": meta})
+            events += [(cronjob, kind, reason, message) for kind, reason, message in result.events]
+            if result.requeue_after is not None:
+                self._after(uid, result.requeue_after, since=planned_at)
+        self._write_statuses(statuses)
+        self.events.record_all(events)
+        return plans
+
+    def _template(self, cronjob: Obj, tick: datetime) -> Obj:
+        """The CronJob's Job validated and defaulted, once per version of the CronJob."""
+        key = (cronjob["metadata"]["uid"], cronjob["metadata"].get("generation"))
+        if key not in self._templates:
+            if len(self._templates) > 4 * max(len(self._cronjobs), 256):
+                self._templates.clear()
+            self._templates[key] = validate_object(new_job(cronjob, tick),
+                                                   default_namespace=cronjob["metadata"]["namespace"]).obj
+        return self._templates[key]
+
+    def _prepare(self, cronjob: Obj, tick: datetime) -> None:
+        """Make the Job of an upcoming tick now, so that the tick itself only stores it."""
+        key = (cronjob["metadata"]["uid"], cronjob["metadata"].get("generation"), tick)
+        if key not in self._ready:
+            if len(self._ready) > 4 * max(len(self._cronjobs), 256):
+                self._ready.clear()
+            self._ready[key] = self._build(cronjob, tick)
+
+    def _job_for(self, cronjob: Obj, tick: datetime) -> Obj:
+        """The tick's Job, ready to store (made ahead of the tick when it could be)."""
+        key = (cronjob["metadata"]["uid"], cronjob["metadata"].get("generation"), tick)
+        return self._ready.pop(key, None) or self._build(cronjob, tick)
+
+    def _build(self, cronjob: Obj, tick: datetime) -> Obj:
+        """The tick's Job, validated and defaulted (the template's part once per CronJob version)."""
+        job = clone(self._template(cronjob, tick))
+        fresh = new_job(cronjob, tick)["metadata"]
+        job["metadata"]["name"] = fresh["name"]
+        job["metadata"]["annotations"] = fresh["annotations"]
+        return admit(self.store, "jobs", job, None)
+
+    def _create_all(self, due: list[str], plans: dict[str, CronPlan]) -> set[str]:
+        """Create the due Jobs, in one transaction when none is refused; the uids that made theirs."""
+        jobs: dict[str, Obj] = {}
+        for uid in due:
+            try:
+                jobs[uid] = self._job_for(self._cronjobs[uid], plans[uid].create)  # type: ignore[arg-type]
+            except TugError as exc:
+                self._failed(uid, exc)
+        if not jobs:
+            return set()
         try:
-            checked = validate_object(new_job(cronjob, result.create), default_namespace=meta["namespace"])
-            job = self.store.create("jobs", admit(self.store, "jobs", checked.obj, None))
+            written = self.store.apply_all([("create", "jobs", j) for j in jobs.values()])
+            stored: dict[str, tuple[Obj, bool] | None] = {uid: (obj, True)
+                                                         for uid, (_, obj) in zip(jobs, written, strict=True)}
+        except TugError:  # one refused (this tick was made already, say): one by one
+            stored = {uid: self._create_one(uid, job) for uid, job in jobs.items()}
+        created = self.clock()
+        made = set()
+        for uid, outcome in stored.items():
+            if outcome is None:
+                continue
+            job, fresh = outcome
+            made.add(uid)
+            result = plans[uid]
+            tick = result.create
+            assert tick is not None
             self._remember(job)
-            created = self.clock()
-            if self.metrics is not None:
-                self.metrics.cron_skew.observe(max(0.0, (created - result.create).total_seconds()))
-            if self.on_created is not None:
-                self.on_created(result.create, created)
-            result.events.append(("Normal", "SuccessfulCreate", f"Created job {job['metadata']['name']}"))
-        except AlreadyExistsError:
-            name = new_job(cronjob, result.create)["metadata"]["name"]
-            job = self.store.get("jobs", meta["namespace"], name)  # this tick was made already
-        except TugError as exc:
-            self.events.record(cronjob, "Warning", "FailedCreate", f"Error creating job: {exc}")
-            return False
-        ref = {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"],
-               "namespace": meta["namespace"], "uid": job["metadata"]["uid"]}
-        if not any(r.get("name") == ref["name"] for r in result.status.get("active") or []):
-            result.status.setdefault("active", []).append(ref)
-        result.status["lastScheduleTime"] = format_time(result.create)
-        return True
+            if fresh:
+                if self.metrics is not None:
+                    self.metrics.cron_skew.observe(max(0.0, (created - tick).total_seconds()))
+                if self.on_created is not None:
+                    self.on_created(tick, created)
+                result.events.append(("Normal", "SuccessfulCreate", f"Created job {job['metadata']['name']}"))
+            meta = self._cronjobs[uid]["metadata"]
+            ref = {"apiVersion": "batch/v1", "kind": "Job", "name": job["metadata"]["name"],
+                   "namespace": meta["namespace"], "uid": job["metadata"]["uid"]}
+            if not any(r.get("name") == ref["name"] for r in result.status.get("active") or []):
+                result.status.setdefault("active", []).append(ref)
+            result.status["lastScheduleTime"] = format_time(tick)
+        return made
 
-    def _write_status(self, cronjob: Obj, status: Obj) -> None:
-        if status == (cronjob.get("status") or {}):
-            return
-        cur = {**cronjob, "status": status,
-               "metadata": {k: v for k, v in cronjob["metadata"].items() if k != "resourceVersion"}}
+    def _create_one(self, uid: str, job: Obj) -> tuple[Obj, bool] | None:
+        """(the Job, whether it is new) or None when it could not be made."""
         try:
-            self._cronjobs[cronjob["metadata"]["uid"]] = self.store.update_status("cronjobs", cur)
+            return self.store.create("jobs", job), True
+        except AlreadyExistsError:  # this tick was made already (by a control plane before a crash)
+            return self.store.get("jobs", job["metadata"]["namespace"], job["metadata"]["name"]), False
+        except TugError as exc:
+            self._failed(uid, exc)
+            return None
+
+    def _failed(self, uid: str, exc: TugError) -> None:
+        self.events.record(self._cronjobs[uid], "Warning", "FailedCreate", f"Error creating job: {exc}")
+
+    def _write_statuses(self, statuses: list[Obj]) -> None:
+        """Every changed status in one transaction; one by one when one CronJob went away."""
+        try:
+            ops = [("update_status", "cronjobs", c) for c in statuses]
+            written = [obj for _, obj in self.store.apply_all(ops)]
         except NotFoundError:
-            pass
+            written = []
+            for c in statuses:
+                with contextlib.suppress(NotFoundError):
+                    written.append(self.store.update_status("cronjobs", c))
+        for obj in written:
+            self._cronjobs[obj["metadata"]["uid"]] = obj

@@ -5,6 +5,7 @@ and when to look again. Ticks come from croniter in the CronJob's timeZone. Pure
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -30,6 +31,7 @@ class CronPlan:
     delete: list[str] = field(default_factory=list)  # Job names to delete (Replace, history)
     events: list[tuple[str, str, str]] = field(default_factory=list)
     requeue_after: float | None = None
+    upcoming: datetime | None = None  # the next tick after now
 
 
 class Schedule:
@@ -43,17 +45,38 @@ class Schedule:
         if self.every is not None:
             self.every = max(timedelta(seconds=int(self.every.total_seconds())), timedelta(seconds=1))
         self.text = text
+        # parsed once and moved to each start (croniter's parse is most of its cost)
+        self._iter = None if self.every is not None else croniter(text, datetime.now(self.zone))
+        self._next: dict[datetime, datetime] = {}
 
     def next(self, after: datetime) -> datetime:
         """The first tick strictly after `after` (raises ValueError for a schedule that never fires)."""
         if self.every is not None:
             return after.replace(microsecond=0) + self.every
-        local = after.astimezone(self.zone)
+        if after in self._next:
+            return self._next[after]
+        assert self._iter is not None
+        self._iter.set_current(after.astimezone(self.zone), force=True)
         try:
-            tick = croniter(self.text, local).get_next(datetime)
+            tick = self._iter.get_next(datetime).astimezone(UTC)
         except CroniterBadDateError as exc:
             raise ValueError(f"the schedule {self.text!r} never fires") from exc
-        return tick.astimezone(UTC)
+        if len(self._next) > 1024:
+            self._next.clear()
+        self._next[after] = tick  # CronJobs that share a schedule mostly ask for the same starts
+        return tick
+
+    def prev(self, before: datetime) -> datetime:
+        """The last tick at or before `before`."""
+        assert self._iter is not None
+        self._iter.set_current((before + timedelta(microseconds=1)).astimezone(self.zone), force=True)
+        return self._iter.get_prev(datetime).astimezone(UTC)
+
+
+@functools.lru_cache(maxsize=4096)
+def schedule_for(text: str, zone: str | None) -> Schedule:
+    """One parsed Schedule per (schedule, time zone): CronJobs often share them."""
+    return Schedule(text, zone)
 
 
 def due(schedule: Schedule, earliest: datetime, now: datetime) -> tuple[datetime | None, int]:
@@ -77,8 +100,7 @@ def _last_before(schedule: Schedule, start: datetime, now: datetime) -> datetime
     if schedule.every is not None:
         steps = int((now - start) / schedule.every)
         return start + steps * schedule.every
-    local = (now + timedelta(microseconds=1)).astimezone(schedule.zone)
-    return croniter(schedule.text, local).get_prev(datetime).astimezone(UTC)
+    return schedule.prev(now)
 
 
 def job_name(cronjob: Obj, scheduled: datetime) -> str:
@@ -137,7 +159,7 @@ def plan(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronPlan:
         return out
 
     try:
-        schedule = Schedule(str(spec.get("schedule", "")), spec.get("timeZone"))
+        schedule = schedule_for(str(spec.get("schedule", "")), spec.get("timeZone"))
     except (ZoneInfoNotFoundError, ValueError) as exc:
         reason = "UnknownTimeZone" if isinstance(exc, ZoneInfoNotFoundError) else "InvalidSchedule"
         out.events.append(("Warning", reason, f"invalid timeZone {spec.get('timeZone')!r}: {exc}"
@@ -152,7 +174,8 @@ def plan(cronjob: Obj, jobs: list[Obj], now: datetime) -> CronPlan:
     try:
         tick, missed = due(schedule, window, now)
         # the next look: just after the tick that follows (both are later than now)
-        out.requeue_after = (schedule.next(tick or window) - now).total_seconds() + REQUEUE_SLACK_S
+        out.upcoming = schedule.next(tick or window)
+        out.requeue_after = (out.upcoming - now).total_seconds() + REQUEUE_SLACK_S
     except ValueError as exc:
         out.events.append(("Warning", "InvalidSchedule", f"invalid schedule: {exc}"))
         return out

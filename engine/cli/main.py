@@ -215,6 +215,11 @@ def build_parser() -> argparse.ArgumentParser:
                     help="pods the slow full-scan baseline places (the first N of the same workload)")
     bp.add_argument("-o", "--output", choices=["json"], default=None)
     bp.set_defaults(func=bench.scheduler)
+    bp = bsub.add_parser("cron", help="Job creation skew of CronJobs all due in the same minute "
+                         "(waits for the minute to turn)")
+    bp.add_argument("--cronjobs", type=int, default=1000)
+    bp.add_argument("-o", "--output", choices=["json"], default=None)
+    bp.set_defaults(func=bench.cron)
     p.set_defaults(func=lambda a: _usage(p))
 
     # Not `p`: bench's lambda above reads `p` when it runs, so `p` must stay bench's parser.

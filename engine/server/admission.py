@@ -4,12 +4,12 @@ Queue; a Job waits suspended in its queue until the scheduler admits it."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Protocol
 
 from engine.api.checks_other import SYSTEM_PRIORITY_CLASSES
 from engine.errors import ForbiddenError, InvalidError, NotFoundError
 from engine.objects import ADMISSION, ADMITTED, DEFAULT_QUEUE, PENDING, QUEUE_LABEL, queue_of, queued
+from engine.store.objects import clone
 
 
 class _Store(Protocol):
@@ -23,7 +23,7 @@ def admit(store: _Store, plural: str, obj: dict[str, Any], current: dict[str, An
     `new_queues` are Queues created in the same apply."""
     if plural not in ("pods", "jobs"):
         return obj
-    out = copy.deepcopy(obj)
+    out = clone(obj)
     if queued(out):
         _check_queue(store, out, new_queues)
     if plural == "pods" and current is None:

@@ -50,23 +50,26 @@ class Txn:
 
     def insert(self, resource: str, obj: Obj) -> Obj:
         self._stamp(obj)
+        data = dumps(obj)  # the row and its event hold the same text
+        md = metadata(obj)
         self.conn.execute(
             "INSERT INTO objects (resource, namespace, name, uid, rv, data) "
-            "VALUES (?, ?, ?, ?, ?, ?)", self._row(resource, obj))
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (resource, namespace_of(obj), str(md["name"]), str(md["uid"]), self.rv, data))
         self._index_owners(obj, added=owner_uids(obj), removed=set())
-        self._event(resource, EventType.ADDED, obj, None)
+        self._event(resource, EventType.ADDED, obj, None, data=data)
         return obj
 
     def replace(self, resource: str, obj: Obj, prev: Obj) -> Obj:
         self._stamp(obj)
+        data = dumps(obj)
         self.conn.execute(
             "UPDATE objects SET rv = ?, data = ? "
             "WHERE resource = ? AND namespace = ? AND name = ?",
-            (self.rv, dumps(obj), resource, namespace_of(obj),
-             metadata(obj)["name"]))
+            (self.rv, data, resource, namespace_of(obj), metadata(obj)["name"]))
         old, new = owner_uids(prev), owner_uids(obj)
         self._index_owners(obj, added=new - old, removed=old - new)
-        self._event(resource, EventType.MODIFIED, obj, prev)
+        self._event(resource, EventType.MODIFIED, obj, prev, data=data)
         return obj
 
     def remove(self, resource: str, obj: Obj) -> Obj:
@@ -84,10 +87,6 @@ class Txn:
         self.rv += 1
         metadata(obj)["resourceVersion"] = str(self.rv)
 
-    def _row(self, resource: str, obj: Obj) -> tuple[str, str, str, str, int, str]:
-        md = metadata(obj)
-        return (resource, namespace_of(obj), str(md["name"]), str(md["uid"]), self.rv, dumps(obj))
-
     def _index_owners(self, obj: Obj, *, added: set[str], removed: set[str]) -> None:
         uid = uid_of(obj)
         self.conn.executemany("INSERT OR IGNORE INTO owners (owner_uid, dependent_uid) "
@@ -95,9 +94,10 @@ class Txn:
         self.conn.executemany("DELETE FROM owners WHERE owner_uid = ? AND dependent_uid = ?",
                               [(o, uid) for o in sorted(removed)])
 
-    def _event(self, resource: str, kind: EventType, obj: Obj, prev: Obj | None) -> None:
+    def _event(self, resource: str, kind: EventType, obj: Obj, prev: Obj | None, *,
+               data: str | None = None) -> None:
         self.conn.execute(
             "INSERT INTO events (rv, resource, namespace, type, data, prev) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (self.rv, resource, namespace_of(obj), kind.value, dumps(obj),
+            (self.rv, resource, namespace_of(obj), kind.value, data if data is not None else dumps(obj),
              dumps(prev) if prev is not None else None))
