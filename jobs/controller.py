@@ -132,6 +132,7 @@ class JobController:
                         continue
                     if kind == "DELETED":
                         self._pods.get(owner, {}).pop(pod["metadata"]["uid"], None)
+                        self._keep_record(owner, pod)
                     else:
                         self._remember(pod)
                         if owner not in self._jobs:
@@ -142,6 +143,28 @@ class JobController:
             except Exception:  # noqa: BLE001
                 log.exception("pod watch failed; relisting")
                 await asyncio.sleep(RETRY_S)
+
+    def _keep_record(self, owner: str, pod: Obj) -> None:
+        """A deleted pod of a live Job leaves a PodRecord: its last state and its events, owned by
+        the Job, so logs, exit codes and reasons stay readable until the Job goes."""
+        job = self._jobs.get(owner)
+        if job is None or job["metadata"].get("deletionTimestamp"):
+            return
+        meta = pod["metadata"]
+        uid = meta["uid"]
+        events = [e for e in self.store.list("events", meta["namespace"])[0]
+                  if (e.get("involvedObject") or {}).get("uid") == uid]
+        record = {"apiVersion": "tugboat.dev/v1", "kind": "PodRecord",
+                  "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                               "labels": dict(meta.get("labels") or {}),
+                               "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
+                                                    "name": job["metadata"]["name"],
+                                                    "uid": job["metadata"]["uid"]}]},
+                  "pod": pod, "events": events}
+        try:
+            self.store.create_or_update("podrecords", record)
+        except TugError:
+            log.exception("keeping the record of pod %s", meta["name"])
 
     def _release_orphan(self, pod: Obj) -> None:
         """A stopping pod whose Job is gone keeps no finalizer: nobody else would drop it."""

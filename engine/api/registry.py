@@ -88,6 +88,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
         namespaced=False,
     ),
     _info("Queue", "tugboat.dev", "v1", "queues", ("q",), "tugboat:Queue", namespaced=False),
+    _info("PodRecord", "tugboat.dev", "v1", "podrecords", (), "tugboat:PodRecord"),
 )
 
 # Older apiVersions still accepted with the schema of the current one, mapped to the releases

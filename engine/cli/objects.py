@@ -16,6 +16,7 @@ from engine.clock import utcnow
 from engine.errors import BadRequestError, NotFoundError, TugError
 from engine.printers import describe as describe_text
 from engine.printers import format_table
+from engine.printers.describe_job import DELETED
 from engine.printers.fmt import QUEUE_PLACE
 from engine.printers.queues import places
 from gpu.attribution import node_gpu_processes, pod_gpu_top
@@ -164,14 +165,30 @@ def describe(args: argparse.Namespace) -> int:
             meta = obj["metadata"]
             events = client.list("events", namespace=meta.get("namespace") or "default",
                                  field_selector=f"involvedObject.uid={meta['uid']}")["items"]
-            pods = client.list("pods", namespace=None,
-                               field_selector=f"spec.nodeName={meta['name']}")["items"] \
-                if info.plural == "nodes" else []
+            pods: list[dict[str, Any]] = []
+            if info.plural == "nodes":
+                pods = client.list("pods", namespace=None,
+                                   field_selector=f"spec.nodeName={meta['name']}")["items"]
+            elif info.plural == "jobs":
+                pods = job_pods(client, meta["name"], meta.get("namespace") or "default")
             obj = _with_gpu_use(client, info.plural, obj)
             texts.append(describe_text(info.plural, obj, events=events, now=utcnow(),
                                        pods=pods).rstrip("\n"))
         print("\n\n\n".join(texts))
     return 0
+
+
+def job_pods(client: Client, name: str, namespace: str) -> list[dict[str, Any]]:
+    """The Job's pods, and the deleted ones from their PodRecords (marked DELETED)."""
+    selector = f"batch.kubernetes.io/job-name={name}"
+    pods = client.list("pods", namespace=namespace, label_selector=selector)["items"]
+    live = {p["metadata"]["name"] for p in pods}
+    for record in client.list("podrecords", namespace=namespace, label_selector=selector)["items"]:
+        pod = record.get("pod") or {}
+        if pod.get("metadata", {}).get("name") not in live:
+            pod["metadata"].setdefault("annotations", {})[DELETED] = "true"
+            pods.append(pod)
+    return pods
 
 
 def _latest_tick(client: Client, node: str | None) -> dict[str, Any] | None:

@@ -126,9 +126,10 @@ def suspend(args: argparse.Namespace) -> int:
 
 
 def job_pod(client: Client, name: str, namespace: str) -> str:
-    """The pod `tug logs job/NAME` reads: the newest one of the Job's, as kubectl picks one."""
-    pods = client.list("pods", namespace=namespace,
-                       label_selector=f"batch.kubernetes.io/job-name={name}")["items"]
+    """The pod `tug logs job/NAME` reads: the newest one of the Job's (deleted ones included)."""
+    from engine.cli.objects import job_pods
+
+    pods = job_pods(client, name, namespace)  # deleted ones too: their logs stay readable
     if not pods:
         client.get("jobs", name, namespace=namespace)  # NotFound says so when the Job is missing
         raise TugError(f"job/{name} has no pods (yet)")

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from engine.objects import finished
+from engine.printers.describe_job import describe_job
 from engine.printers.describe_pod import describe_pod
 from engine.printers.fmt import NONE, Obj, aware, rfc1123z
 from engine.printers.pods import node_roles
@@ -219,7 +220,8 @@ def describe(resource: str, obj: Obj, *, events: Sequence[Obj], now: datetime,
     """The text `kubectl describe <resource> <name>` prints, without a trailing newline.
 
     `events` are the events already selected for this object (involvedObject matches);
-    they are shown oldest first. For a node, `pods` are the pods bound to it.
+    they are shown oldest first. For a node, `pods` are the pods bound to it; for a Job, the pods
+    it ran (deleted ones marked with the describe_job.DELETED annotation).
     """
     now = aware(now)
     resource = resource.lower()
@@ -227,4 +229,6 @@ def describe(resource: str, obj: Obj, *, events: Sequence[Obj], now: datetime,
         return describe_pod(obj, events=events, now=now)
     if resource == "nodes":
         return _describe_node(obj, events, now, pods)
+    if resource == "jobs":
+        return describe_job(obj, events, now, pods)
     return _DESCRIBERS.get(resource, _describe_generic)(obj, events, now)

@@ -288,7 +288,7 @@ class Server:
     async def _logs(self, request: web.Request, target: Target) -> web.StreamResponse:
         ns = target.namespace or "default"
         assert target.name is not None
-        pod = self.store.get("pods", ns, target.name)
+        pod = self._pod_or_record(ns, target.name)
         if self.runtime is None:
             raise NotFoundError("this control plane has no runtime to read logs from")
         q = request.query
@@ -311,6 +311,16 @@ class Server:
             await self._follow(resp, pod, container, offset)
         await resp.write_eof()
         return resp
+
+    def _pod_or_record(self, namespace: str, name: str) -> dict[str, Any]:
+        """The pod, or the last state its Job keeps of it once it is deleted."""
+        try:
+            return self.store.get("pods", namespace, name)
+        except NotFoundError:
+            try:
+                return dict(self.store.get("podrecords", namespace, name)["pod"])
+            except NotFoundError:
+                raise NotFoundError(f'pods "{name}" not found') from None
 
     async def _follow(self, resp: web.StreamResponse, pod: dict[str, Any], container: str | None,
                       offset: int) -> None:

@@ -184,3 +184,24 @@ def test_a_cronjob_tick_across_a_kill9_of_the_control_plane_runs_once(control_pl
                               if j["metadata"]["name"].startswith("every-minute-")], timeout=90,
                  what="the CronJob's Jobs to go")
         client.close()
+
+
+def test_a_jobs_pods_stay_readable_after_they_are_deleted(client: Client, control_plane: Any) -> None:
+    client.create(job("post", 'echo "the answer is 42"; exit 3', backoffLimit=0))
+    try:
+        wait_for(lambda: condition(client, "post", "Failed"), timeout=60, what="post to fail")
+        [pod] = pods_of(client, "post")
+        name = pod["metadata"]["name"]
+        client.delete("pods", name)
+        wait_for(lambda: not pods_of(client, "post"), timeout=60, what="the pod to go")
+        records = client.list("podrecords", label_selector="batch.kubernetes.io/job-name=post")["items"]
+        assert [r["metadata"]["name"] for r in records] == [name]
+        assert "the answer is 42" in control_plane.tug("logs", "job/post").stdout
+        assert "the answer is 42" in control_plane.tug("logs", name).stdout
+        described = control_plane.tug("describe", "job", "post").stdout
+        row = next(line for line in described.splitlines() if line.strip().startswith(name))
+        assert row.split()[1:4] == ["Failed", "3", "Error"] and row.split()[-1] == "yes"
+        assert "BackoffLimitExceeded" in described
+    finally:
+        cleanup(client, "post")
+    assert client.list("podrecords", label_selector="batch.kubernetes.io/job-name=post")["items"] == []
