@@ -258,7 +258,7 @@ def test_describe_node() -> None:
 
 
 def test_describe_generic_renders_spec_and_status_as_yaml() -> None:
-    job = {"apiVersion": "batch/v1", "kind": "Job",
+    job = {"apiVersion": "batch/v1", "kind": "CronJob",
            "metadata": {"name": "train", "namespace": "ml", "creationTimestamp": ago(60),
                         "labels": {"team": "nlp"}},
            "spec": {"completions": 2, "template": {"spec": {"containers": [
@@ -267,7 +267,7 @@ def test_describe_generic_renders_spec_and_status_as_yaml() -> None:
     events = [{"type": "Normal", "reason": "SuccessfulCreate", "message": "Created pod: train-0",
                "source": {"component": "job-controller"}, "firstTimestamp": ago(60),
                "lastTimestamp": ago(60), "count": 1}]
-    text = describe("jobs", job, events=events, now=NOW)
+    text = describe("cronjobs", job, events=events, now=NOW)
     assert text.split("\n")[:9] == [
         "Name:               train",
         "Namespace:          ml",
@@ -349,3 +349,23 @@ def test_describe_shows_which_pod_holds_which_gpu() -> None:
     procs = text.split("GPU Processes:\n")[1].splitlines()
     assert procs[2].split() == ["0", "4242", "ml/train", "2048Mi"]
     assert procs[3].split() == ["0", "77", "<none>", "52Mi"]
+
+
+def test_describe_job_lists_every_pod_it_ran_with_exit_codes() -> None:
+    job = {"metadata": {"name": "train", "namespace": "ml"},
+           "spec": {"parallelism": 1, "completions": 1, "backoffLimit": 0},
+           "status": {"startTime": ago(120), "failed": 1, "active": 0,
+                      "conditions": [{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded",
+                                      "message": "Job has reached the specified backoff limit"}]}}
+    gone = {"metadata": {"name": "train-abcde", "creationTimestamp": ago(100),
+                         "annotations": {"tugboat.dev/deleted": "true"}},
+            "spec": {"nodeName": "n1"},
+            "status": {"phase": "Failed", "containerStatuses": [
+                {"state": {"terminated": {"exitCode": 3, "reason": "Error"}}}]}}
+    text = describe("jobs", job, events=[], now=NOW)
+    assert any(line.split() == ["Pods:", "<none>"] for line in text.splitlines())
+    text = describe("jobs", job, events=[], now=NOW, pods=[gone])
+    assert "Pods Statuses:" in text and "0 Active (0 Ready) / 0 Succeeded / 1 Failed" in text
+    row = next(line for line in text.splitlines() if "train-abcde" in line)
+    assert row.split() == ["train-abcde", "Failed", "3", "Error", "n1", "yes"]
+    assert "BackoffLimitExceeded" in text and "Duration:" in text
