@@ -68,6 +68,7 @@ class Scheduler:
         self._estimated: tuple[datetime, frozenset[str]] | None = None  # when, for which workloads
         self._tasks: list[asyncio.Task[None]] = []
         self._gang_timer: asyncio.TimerHandle | None = None
+        self._preempting: dict[str, set[str]] = {}  # Job uid -> its victims' uids while they stop
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._follow(resource, cache)) for resource, cache in (
@@ -177,8 +178,8 @@ class Scheduler:
         bound = sum(self._bind(binds[i:i + BATCH]) for i in range(0, len(binds), BATCH))
         for i in range(0, len(waits), BATCH):
             self._unschedulable(waits[i:i + BATCH])
-        self._preempt([pod for pod, reason, _ in waits if reason == UNSCHEDULABLE and eligible(pod)],
-                      placer.states)
+        preemptors = [(pod, None) for pod, reason, _ in waits if reason == UNSCHEDULABLE and eligible(pod)]
+        self._preempt(preemptors + self._job_preemptors(jobs), placer.states)
         self._write_jobs(jobs)
         self._write_queues(queues, workloads, verdicts, placer)
         return bound
@@ -233,9 +234,32 @@ class Scheduler:
         self.events.record_all([(p, "Warning", "FailedScheduling" if reason == UNSCHEDULABLE else reason,
                                  message) for p, reason, message in told])
 
-    def _preempt(self, preemptors: list[dict[str, Any]], states: dict[str, NodeState]) -> None:
-        """For each pod that fits nowhere, highest priority first: evict the fewest lower-priority
-        pods on the best node (gracefully, marked DisruptionTarget) and nominate that node."""
+    def _job_preemptors(self, verdicts: list[Verdict]) -> list[tuple[dict[str, Any], Workload]]:
+        """Pods that stand for the Jobs that capacity keeps waiting: one for a plain Job (once one
+        pod fits it is admitted, and its own pods preempt from then on), all for a gang. None
+        while the victims of an earlier preemption for that Job are still stopping."""
+        out = []
+        for v in verdicts:
+            w = v.workload
+            if v.admitted or v.reason != UNSCHEDULABLE:
+                continue
+            uid = w.obj["metadata"]["uid"]
+            if any(victim in self._pods for victim in self._preempting.get(uid, ())):
+                continue
+            self._preempting.pop(uid, None)
+            for i in range(len(w.pods) if w.gang else min(1, len(w.pods))):
+                pod = copy.deepcopy(w.pods[i])
+                pod["metadata"].update({"name": w.name, "namespace": w.namespace})
+                pod["spec"]["priority"] = w.priority
+                if eligible(pod):
+                    out.append((pod, w))
+        return out
+
+    def _preempt(self, preemptors: list[tuple[dict[str, Any], Workload | None]],
+                 states: dict[str, NodeState]) -> None:
+        """For each pod that fits nowhere (or stands for a waiting Job), highest priority first:
+        evict the fewest lower-priority pods on the best node (gracefully, marked
+        DisruptionTarget) and nominate that node."""
         if not preemptors:
             return
         bound: dict[str, list[dict[str, Any]]] = {}
@@ -245,7 +269,7 @@ class Scheduler:
                 bound.setdefault(node, []).append(p)
         lowest = min((priority_of(p) for pods in bound.values() for p in pods), default=None)
         used: set[str] = set()
-        for pod in sorted(preemptors, key=lambda p: -priority_of(p)):
+        for pod, job in sorted(preemptors, key=lambda pj: -priority_of(pj[0])):
             if lowest is None or priority_of(pod) <= lowest:
                 break  # nobody has a lower priority than this one (nor than those after it)
             nominated = (pod.get("status") or {}).get("nominatedNodeName")
@@ -255,11 +279,14 @@ class Scheduler:
             if chosen is None:
                 continue
             used.add(chosen.node)
-            self._evict(pod, chosen)
+            self._evict(pod, chosen, job)
 
-    def _evict(self, preemptor: dict[str, Any], chosen: Candidate) -> None:
+    def _evict(self, preemptor: dict[str, Any], chosen: Candidate, job: Workload | None = None) -> None:
         meta = preemptor["metadata"]
-        who = f"{meta['namespace']}/{meta['name']}"
+        who = f"{'job ' if job else ''}{meta['namespace']}/{meta['name']}"
+        if job is not None:
+            self._preempting.setdefault(job.obj["metadata"]["uid"], set()).update(
+                v["metadata"]["uid"] for v in chosen.victims)
         now = format_time(self.clock())
         for victim in chosen.victims:
             vm = victim["metadata"]
@@ -278,6 +305,10 @@ class Scheduler:
             except (NotFoundError, ConflictError):
                 continue
             self.events.record(cur, "Normal", "Preempted", f"Preempted by {who} on node {chosen.node}")
+        if job is not None:
+            self.events.record(job.obj, "Normal", "Preempting", f"preempting {len(chosen.victims)} "
+                               f"lower-priority pod(s) on node {chosen.node} to make room")
+            return
         with contextlib.suppress(NotFoundError):
             cur = self.store.get("pods", meta["namespace"], meta["name"])
             cur.setdefault("status", {})["nominatedNodeName"] = chosen.node

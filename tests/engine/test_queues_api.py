@@ -208,3 +208,28 @@ def test_a_gang_is_admitted_whole_reserved_and_given_back_when_it_does_not_start
         said = [e["message"] for e in c.list("events")["items"] if e["reason"] == "GangTimeout"]
         assert said == ["gang of 3 did not start within 3s (0/3 pods running); its reservation is released "
                         "and it waits in queue default again"]
+
+
+def test_a_high_priority_job_waiting_for_room_preempts(api_server: InProcessServer) -> None:
+    store = api_server.cp.store
+    api_server.call(store.create, "nodes", gpu_node("g1", 4), namespaced=False)
+    with api_server.client() as c:
+        c.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                  "metadata": {"name": "urgent"}, "value": 1000})
+        c.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "low"},
+                  "spec": {"terminationGracePeriodSeconds": 3, "containers": [
+                      {"name": "c", "image": "busybox", "command": ["sleep", "600"],
+                       "resources": {"limits": {"nvidia.com/gpu": "4"}}}]}})
+        _until(lambda: c.get("pods", "low")["spec"].get("nodeName"))
+        urgent = job("urgent", 4)
+        urgent["spec"]["template"]["spec"]["priorityClassName"] = "urgent"
+        c.create(urgent)
+        low = _until(lambda: (p := c.get("pods", "low"))["metadata"].get("deletionTimestamp") and p)
+        target = next(x for x in low["status"]["conditions"] if x["type"] == "DisruptionTarget")
+        assert target["message"].endswith("(job default/urgent)")
+        assert admission(c, "urgent") == "Pending"  # it waits until the victim has stopped
+        c.delete("pods", "low", grace_seconds=0)  # what the runtime does once it stopped
+        _until(lambda: admission(c, "urgent") == "Admitted")
+        pods = _until(lambda: c.list("pods", label_selector="batch.kubernetes.io/job-name=urgent")["items"])
+        assert _until(lambda: c.get("pods", pods[0]["metadata"]["name"])["spec"].get("nodeName")) == "g1"
+        assert c.get("pods", pods[0]["metadata"]["name"])["spec"]["priority"] == 1000
