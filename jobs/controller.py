@@ -17,6 +17,7 @@ from engine.objects import job_owner
 from engine.server.admission import admit
 from jobs.job import (
     CONTROLLER_UID_LABEL,
+    INDEX_FAILURES,
     INDEX_KEY,
     JOB_NAME_LABEL,
     TRACKING_FINALIZER,
@@ -36,7 +37,7 @@ RETRY_S = 0.5  # after a conflict: the watch brings the newer object meanwhile
 Obj = dict[str, Any]
 
 
-def new_pod(job: Obj, index: int | None) -> Obj:
+def new_pod(job: Obj, index: int | None, failures: int = 0) -> Obj:
     """A pod from the Job's template: owned by it, tracked by its finalizer, and in Indexed mode
     with its completion index (annotation, label, hostname, JOB_COMPLETION_INDEX)."""
     meta, template = job["metadata"], copy.deepcopy((job.get("spec") or {}).get("template") or {})
@@ -48,6 +49,8 @@ def new_pod(job: Obj, index: int | None) -> Obj:
     prefix = f"{meta['name']}-"
     if index is not None:
         labels[INDEX_KEY] = annotations[INDEX_KEY] = str(index)
+        if (job.get("spec") or {}).get("backoffLimitPerIndex") is not None:
+            annotations[INDEX_FAILURES] = str(failures)
         prefix = f"{meta['name']}-{index}-"
         spec["hostname"] = f"{meta['name']}-{index}"
         for c in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
@@ -213,7 +216,7 @@ class JobController:
             return result
         self._observe(job, result)
         self._delete(job, result.delete)
-        self._create(job, result.create)
+        self._create(job, result.create, result.index_failures)
         self.events.record_all([(job, kind, reason, message) for kind, reason, message in result.events])
         if result.delete_job:
             with contextlib.suppress(NotFoundError, ConflictError):
@@ -275,11 +278,12 @@ class JobController:
             self._remember(after)
             self.events.record(job, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
 
-    def _create(self, job: Obj, indexes: list[int | None]) -> None:
+    def _create(self, job: Obj, indexes: list[int | None], failures: dict[int, int]) -> None:
         created = []
         for index in indexes:
             try:
-                pod = self.store.create("pods", admit(self.store, "pods", new_pod(job, index), None))
+                made = new_pod(job, index, failures.get(index, 0) if index is not None else 0)
+                pod = self.store.create("pods", admit(self.store, "pods", made, None))
             except TugError as exc:
                 self.events.record(job, "Warning", "FailedCreate", f"Error creating: {exc}")
                 self._after(job["metadata"]["uid"], 1.0)

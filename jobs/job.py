@@ -18,6 +18,7 @@ TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
+INDEX_FAILURES = "batch.kubernetes.io/job-index-failure-count"
 BACKOFF_BASE_S = 10.0  # DefaultJobPodFailureBackOff
 BACKOFF_MAX_S = 600.0  # MaxJobPodFailureBackOff
 MAX_CREATE_DELETE = 500  # MaxPodCreateDeletePerSync
@@ -36,6 +37,7 @@ class JobPlan:
     requeue_after: float | None = None  # seconds until something changes by time alone
     delete_job: bool = False  # ttlSecondsAfterFinished has run out
     failures: list[str] = field(default_factory=list)  # reasons of the failed pods counted now
+    index_failures: dict[int, int] = field(default_factory=dict)  # index -> failures before its new pod
 
 
 def _time(text: Any) -> datetime | None:
@@ -50,7 +52,7 @@ def condition(status: Obj, ctype: str) -> Obj | None:
                  if c.get("type") == ctype and c.get("status") == "True"), None)
 
 
-def _setcondition(status: Obj, ctype: str, state: str, reason: str, message: str, now: datetime) -> None:
+def set_condition(status: Obj, ctype: str, state: str, reason: str, message: str, now: datetime) -> None:
     conditions = status.setdefault("conditions", [])
     for c in conditions:
         if c.get("type") == ctype:
@@ -168,6 +170,8 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
     succeeded = int(status.get("succeeded") or 0)
     failed = int(status.get("failed") or 0)
     completed = parse_indexes(status.get("completedIndexes") or "")
+    per_index = indexed and spec.get("backoffLimitPerIndex") is not None
+    failed_indexes = parse_indexes(status.get("failedIndexes") or "")
     failure: tuple[str, str] | None = None
     target = condition(status, "FailureTarget")
     if target is not None:
@@ -196,19 +200,25 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
         out.failures.append(failure_reason(p))
         if action == "FailJob" and failure is None:
             failure = ("PodFailurePolicy", why)
+        index = index_of(p)
+        if per_index and index is not None and (
+                action == "FailIndex" or _index_failures(p) >= int(spec["backoffLimitPerIndex"])):
+            failed_indexes.add(index)  # out of attempts: the index fails, no more pods for it
     if indexed:
         succeeded = len(completed)
         status["completedIndexes"] = format_indexes(completed)
+    if per_index:
+        status["failedIndexes"] = format_indexes(failed_indexes)
 
     # suspend / resume / start
     if suspended:
         if condition(status, "Suspended") is None:
-            _setcondition(status, "Suspended", "True", "JobSuspended", "Job suspended", now)
+            set_condition(status, "Suspended", "True", "JobSuspended", "Job suspended", now)
             out.events.append(("Normal", "Suspended", "Job suspended"))
     else:
         was = next((c for c in status.get("conditions") or [] if c.get("type") == "Suspended"), None)
         if was is not None and was.get("status") == "True":
-            _setcondition(status, "Suspended", "False", "JobResumed", "Job resumed", now)
+            set_condition(status, "Suspended", "False", "JobResumed", "Job resumed", now)
             out.events.append(("Normal", "Resumed", "Job resumed"))
             status["startTime"] = format_time(now)  # the deadline clock starts again
         status.setdefault("startTime", format_time(now))
@@ -228,11 +238,19 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
         else:
             out.requeue_after = int(deadline) - elapsed
 
-    done = (succeeded >= int(completions) if completions is not None
-            else succeeded > 0 and not active)
+    if failure is None and per_index:  # §1.2 step 4
+        most = spec.get("maxFailedIndexes")
+        if most is not None and len(failed_indexes) > int(most):
+            failure = ("MaxFailedIndexesExceeded",
+                       "Job has exceeded the specified maximal number of failed indexes")
+        elif failed_indexes and len(failed_indexes) + len(completed) >= int(completions or 0):
+            failure = ("FailedIndexes", "Job has failed indexes")
+    matched = _success_policy(spec, completed) if failure is None and indexed else None
+    done = matched is not None or (succeeded >= int(completions) if completions is not None
+                                   else succeeded > 0 and not active)
     if failure is not None:
         if condition(status, "FailureTarget") is None:
-            _setcondition(status, "FailureTarget", "True", failure[0], failure[1], now)
+            set_condition(status, "FailureTarget", "True", failure[0], failure[1], now)
             out.events.append(("Warning", failure[0], failure[1]))
         out.delete = active[:MAX_CREATE_DELETE]
         if not only_failed:  # counted failed now, and never again when they end
@@ -243,22 +261,29 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
         out.delete = active[:MAX_CREATE_DELETE]
         active = []
         if condition(status, "SuccessCriteriaMet") is None:
-            _setcondition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
-                           "Reached expected number of succeeded pods", now)
+            if matched is not None:
+                set_condition(status, "SuccessCriteriaMet", "True", "SuccessPolicy",
+                              f"Matched rules at index {matched}", now)
+            else:
+                set_condition(status, "SuccessCriteriaMet", "True", "CompletionsReached",
+                              "Reached expected number of succeeded pods", now)
     else:
         want = _wanted(suspended, completions, parallelism, succeeded, len(active))
         if len(active) > want:
             out.delete = sorted(active, key=_deletion_order)[:len(active) - want]
             active = [p for p in active if p not in out.delete]
         elif len(active) < want and not suspended:
-            waited = _backoff_left(pods, terminal, now)
+            waited = 0.0 if per_index else _backoff_left(pods, terminal, now)
             if waited > 0:
                 out.requeue_after = min(waited, out.requeue_after or waited)
             else:
                 missing = want - len(active) - (len(terminating) if only_failed else 0)
                 if indexed:
-                    taken = completed | {i for p in active if (i := index_of(p)) is not None}
+                    running = {i for p in active if (i := index_of(p)) is not None}
+                    taken = completed | failed_indexes | running
                     free = [i for i in range(int(completions or 0)) if i not in taken]
+                    if per_index:
+                        free = _ready_indexes(free, pods, now, out)
                     out.create = list(free[:max(0, min(missing, MAX_CREATE_DELETE))])
                 else:
                     out.create = [None] * max(0, min(missing, MAX_CREATE_DELETE))
@@ -271,9 +296,9 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
                    "terminating": len(left) + len(out.delete)})
     still = status["active"] - len(out.create) + status["terminating"]
     if condition(status, "FailureTarget") is not None and still == 0 and not out.delete:
-        _setcondition(status, "Failed", "True", *failure_of(status), now)
+        set_condition(status, "Failed", "True", *failure_of(status), now)
     elif condition(status, "SuccessCriteriaMet") is not None and still == 0 and not out.delete:
-        _setcondition(status, "Complete", "True", "", "", now)
+        set_condition(status, "Complete", "True", "", "", now)
         status["completionTime"] = format_time(now)
         out.events.append(("Normal", "Completed", "Job completed"))
     if finished({"status": status}):
@@ -297,6 +322,61 @@ def failure_reason(pod: Obj) -> str:
 def failure_of(status: Obj) -> tuple[str, str]:
     target = condition(status, "FailureTarget") or {}
     return str(target.get("reason", "")), str(target.get("message", ""))
+
+
+def _index_failures(pod: Obj) -> int:
+    """Failures of the pod's index before this pod (its job-index-failure-count annotation)."""
+    raw = ((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_FAILURES, "0")
+    try:
+        return int(raw)
+    except ValueError:
+        return 0
+
+
+def _ready_indexes(free: list[int], pods: Sequence[Obj], now: datetime, out: JobPlan) -> list[int]:
+    """The free indexes whose per-index backoff has passed (10 s · 2^(n−1) after their last
+    failure); each new pod's failure count goes in `out.index_failures`."""
+    last: dict[int, tuple[datetime, int]] = {}
+    for p in pods:
+        index = index_of(p)
+        if index is None or _phase(p) != "Failed":
+            continue
+        when, count = finish_time(p), _index_failures(p) + 1
+        if index not in last or (when, count) > last[index]:
+            last[index] = (when, count)
+    ready = []
+    for i in free:
+        if i not in last:
+            ready.append(i)
+            continue
+        when, count = last[i]
+        left = backoff_delay(count) - (now - when).total_seconds()
+        if left > 0:
+            out.requeue_after = min(left, out.requeue_after or left)
+            continue
+        out.index_failures[i] = count
+        ready.append(i)
+    return ready
+
+
+def _success_policy(spec: Obj, completed: set[int]) -> int | None:
+    """The index of the first successPolicy rule the succeeded indexes meet (§1.9), or None."""
+    if not completed:
+        return None
+    for i, rule in enumerate(((spec.get("successPolicy") or {}).get("rules")) or []):
+        wanted = parse_indexes(rule["succeededIndexes"]) if rule.get("succeededIndexes") else None
+        count = rule.get("succeededCount")
+        if wanted is not None and count is None:
+            matched = wanted <= completed
+        elif wanted is None and count is not None:
+            matched = len(completed) >= int(count)
+        elif wanted is not None:
+            matched = len(wanted & completed) >= int(count)
+        else:
+            matched = False
+        if matched:
+            return i
+    return None
 
 
 def _wanted(suspended: bool, completions: Any, parallelism: int, succeeded: int, active: int) -> int:

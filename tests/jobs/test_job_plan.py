@@ -191,3 +191,61 @@ def test_a_finished_job_lets_its_last_pods_go_uncounted() -> None:
             "conditions": [{"type": "Complete", "status": "True", "lastTransitionTime": ago(1)}]}
     p = plan(job(status=done), [pod("Failed", n=3, deleting=True), pod("Running", n=4)], NOW)
     assert [x["metadata"]["name"] for x in p.release] == ["p3"] and p.status == done
+
+
+def indexed_pod(phase: str, index: int, *, n: int, failures: int = 0,
+                finished: float = 100) -> dict[str, Any]:
+    p = pod(phase, n=n, index=index, finished=finished)
+    p["metadata"]["annotations"]["batch.kubernetes.io/job-index-failure-count"] = str(failures)
+    return p
+
+
+def per_index_job(**kw: Any) -> dict[str, Any]:
+    j = job(completions=3, parallelism=3, indexed=True, **kw)
+    j["spec"]["backoffLimitPerIndex"] = 1
+    return j
+
+
+def test_backoff_limit_per_index_fails_the_index_after_its_attempts() -> None:
+    # index 1 fails twice (attempts 0 and 1), indexes 0 and 2 succeed → failedIndexes "1", FailedIndexes
+    pods = [indexed_pod("Succeeded", 0, n=0), indexed_pod("Failed", 1, n=1, failures=0),
+            indexed_pod("Failed", 1, n=2, failures=1), indexed_pod("Succeeded", 2, n=3)]
+    p = plan(per_index_job(), pods, NOW)
+    assert p.status["failedIndexes"] == "1" and p.status["completedIndexes"] == "0,2"
+    assert cond(p, "Failed")["reason"] == "FailedIndexes"
+
+
+def test_a_failed_index_is_retried_with_its_count_after_its_backoff() -> None:
+    p = plan(per_index_job(), [indexed_pod("Failed", 1, n=1, failures=0, finished=3),
+                               indexed_pod("Running", 0, n=0), indexed_pod("Running", 2, n=2)], NOW)
+    assert p.create == [] and p.requeue_after == pytest.approx(7)  # 10 s after the failure
+    p = plan(per_index_job(), [indexed_pod("Failed", 1, n=1, failures=0, finished=30),
+                               indexed_pod("Running", 0, n=0), indexed_pod("Running", 2, n=2)], NOW)
+    assert p.create == [1] and p.index_failures == {1: 1}
+
+
+def test_max_failed_indexes_zero_fails_at_the_first() -> None:
+    j = per_index_job()
+    j["spec"]["maxFailedIndexes"] = 0
+    j["spec"]["backoffLimitPerIndex"] = 0
+    p = plan(j, [indexed_pod("Failed", 0, n=0)], NOW)
+    assert cond(p, "FailureTarget")["reason"] == "MaxFailedIndexesExceeded"
+
+
+@pytest.mark.parametrize("rule,done,match", [
+    ({"succeededIndexes": "0"}, {0}, True),
+    ({"succeededIndexes": "0-4", "succeededCount": 3}, {0, 2, 9}, False),
+    ({"succeededIndexes": "0-4", "succeededCount": 3}, {0, 2, 3}, True),
+    ({"succeededCount": 5}, {1, 3, 5, 7, 8}, True),
+])
+def test_success_policy(rule: dict[str, Any], done: set[int], match: bool) -> None:
+    j = job(completions=10, parallelism=10, indexed=True,
+            status={"startTime": ago(5), "completedIndexes": format_indexes(done)})
+    j["spec"]["successPolicy"] = {"rules": [rule]}
+    running = [pod("Running", n=20)]
+    p = plan(j, running, NOW)
+    met = cond(p, "SuccessCriteriaMet")
+    assert (met is not None) == match
+    if match:
+        assert met["reason"] == "SuccessPolicy" and met["message"] == "Matched rules at index 0"
+        assert p.delete == running  # the rest are stopped, then Complete
