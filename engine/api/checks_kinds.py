@@ -323,7 +323,20 @@ def _index_set_size(indexes: str, completions: int | None) -> tuple[int | None, 
 def check_job(obj: dict[str, Any]) -> list[str]:
     name = text(d(obj.get("metadata")).get("name"))
     spec = d(obj.get("spec"))
-    return _selector_matches_template(spec) + check_job_spec("spec", spec, job_name=name)
+    return (_manual_selector(spec) + _selector_matches_template(spec)
+            + check_job_spec("spec", spec, job_name=name))
+
+
+def _manual_selector(spec: dict[str, Any]) -> list[str]:
+    """A Job's pods are found by their owner unless spec.manualSelector is true; then (and only
+    then) spec.selector is the user's, and must be given."""
+    manual, selector = spec.get("manualSelector") is True, spec.get("selector")
+    if manual and selector is None:
+        return ["spec.selector: required when spec.manualSelector is true"]
+    if not manual and selector is not None:
+        return [f"spec.selector: `selector` will be auto-generated; set spec.manualSelector: true "
+                f"to give your own, got {json.dumps(selector, sort_keys=True)}"]
+    return []
 
 
 def check_cronjob(obj: dict[str, Any]) -> list[str]:

@@ -206,9 +206,11 @@ from .api_builders import container, cronjob, deployment, job, problems_of
             "spec.successPolicy.rules[0].succeededIndexes: must be a list of indexes and ranges",
         ),
         (
-            job(selector={"matchLabels": {"app": "x"}}),
+            job(selector={"matchLabels": {"app": "x"}}, manualSelector=True),
             "spec.template.metadata.labels: must match spec.selector",
         ),
+        (job(selector={"matchLabels": {"app": "x"}}), "spec.selector: `selector` will be auto-generated"),
+        (job(manualSelector=True), "spec.selector: required when spec.manualSelector is true"),
     ],
 )
 def test_job_rules(doc: dict[str, Any], expected: str) -> None:
