@@ -4,13 +4,13 @@ result: counted pods and status in one transaction, then deletions, creations an
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import copy
 import logging
 from typing import Any
 
 from engine.clock import Clock, parse_time, utcnow
+from engine.controllers.loop import RETRY_S, KeyedLoop
 from engine.errors import ConflictError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.objects import job_owner
@@ -32,7 +32,7 @@ from jobs.metrics import JobMetrics
 log = logging.getLogger("tugboat.jobs")
 
 COMPONENT = "job-controller"
-RETRY_S = 0.5  # after a conflict: the watch brings the newer object meanwhile
+REQUEUE_SLACK_S = 0.1  # a timer fires this long after the planned moment, so the moment has come
 
 Obj = dict[str, Any]
 
@@ -67,85 +67,48 @@ def new_pod(job: Obj, index: int | None, failures: int = 0) -> Obj:
             "spec": spec}
 
 
-class JobController:
+class JobController(KeyedLoop):
+    name = COMPONENT
+
     def __init__(self, store: Any, *, clock: Clock = utcnow, metrics: JobMetrics | None = None) -> None:
-        self.store = store
+        super().__init__(store)
         self.clock = clock
         self.metrics = metrics
         self.events = EventRecorder(store, component=COMPONENT, clock=clock)
         self._jobs: dict[str, Obj] = {}
         self._pods: dict[str, dict[str, Obj]] = {}  # job uid -> pod uid -> pod
-        self._dirty: set[str] = set()
-        self._wake = asyncio.Event()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._follow_jobs()), asyncio.create_task(self._follow_pods()),
-                       asyncio.create_task(self._loop())]
+        self.start_following(("jobs", self._on_job), ("pods", self._on_pod))
 
-    async def close(self) -> None:
-        for handle in self._timers.values():
-            handle.cancel()
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    def _on_job(self, kind: str, job: Obj) -> None:
+        if kind == "RELIST":
+            self._jobs = {}
+            return
+        uid = job["metadata"]["uid"]
+        if kind == "DELETED":
+            self._jobs.pop(uid, None)
+            self._pods.pop(uid, None)
+            self.forget(uid)
+            return
+        self._jobs[uid] = job
+        self.enqueue(uid)
 
-    def _enqueue(self, uid: str) -> None:
-        self._dirty.add(uid)
-        self._wake.set()
-
-    def _after(self, uid: str, seconds: float) -> None:
-        old = self._timers.pop(uid, None)
-        if old is not None:
-            old.cancel()
-        self._timers[uid] = asyncio.get_running_loop().call_later(max(seconds, 0.0) + 0.1, self._enqueue, uid)
-
-    async def _follow_jobs(self) -> None:
-        while True:
-            try:
-                items, rv = self.store.list("jobs")
-                self._jobs = {j["metadata"]["uid"]: j for j in items}
-                for uid in self._jobs:
-                    self._enqueue(uid)
-                async for kind, job in self.store.watch("jobs", since=rv):
-                    uid = job["metadata"]["uid"]
-                    if kind == "DELETED":
-                        self._jobs.pop(uid, None)
-                        self._pods.pop(uid, None)
-                        continue
-                    self._jobs[uid] = job
-                    self._enqueue(uid)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - relist and go on
-                log.exception("job watch failed; relisting")
-                await asyncio.sleep(RETRY_S)
-
-    async def _follow_pods(self) -> None:
-        while True:
-            try:
-                items, rv = self.store.list("pods")
-                self._pods = {}
-                for pod in items:
-                    self._remember(pod)
-                async for kind, pod in self.store.watch("pods", since=rv):
-                    owner = job_owner(pod)
-                    if owner is None:
-                        continue
-                    if kind == "DELETED":
-                        self._pods.get(owner, {}).pop(pod["metadata"]["uid"], None)
-                        self._keep_record(owner, pod)
-                    else:
-                        self._remember(pod)
-                        if owner not in self._jobs:
-                            self._release_orphan(pod)
-                    self._enqueue(owner)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001
-                log.exception("pod watch failed; relisting")
-                await asyncio.sleep(RETRY_S)
+    def _on_pod(self, kind: str, pod: Obj) -> None:
+        if kind == "RELIST":
+            self._pods = {}
+            return
+        owner = job_owner(pod)
+        if owner is None:
+            return
+        if kind == "DELETED":
+            self._pods.get(owner, {}).pop(pod["metadata"]["uid"], None)
+            self._keep_record(owner, pod)
+        else:
+            self._remember(pod)
+            if kind != "LISTED" and owner not in self._jobs:
+                self._release_orphan(pod)
+        self.enqueue(owner)
 
     def _keep_record(self, owner: str, pod: Obj) -> None:
         """A deleted pod of a live Job leaves a PodRecord: its last state and its events, owned by
@@ -192,18 +155,13 @@ class JobController:
         if owner is not None:
             self._pods.setdefault(owner, {})[pod["metadata"]["uid"]] = pod
 
-    async def _loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            await asyncio.sleep(0)  # let the watches deliver what is already there
-            dirty, self._dirty = self._dirty, set()
-            for uid in dirty:
-                try:
-                    self.sync(uid)
-                except Exception:  # noqa: BLE001 - one Job never stops the others
-                    log.exception("syncing job %s failed", uid)
-                    self._after(uid, RETRY_S)
+    def sync_keys(self, keys: list[str]) -> None:
+        for uid in keys:
+            try:
+                self.sync(uid)
+            except Exception:  # noqa: BLE001 - one Job never stops the others
+                log.exception("syncing job %s failed", uid)
+                self.after(uid, RETRY_S)
 
     def sync(self, uid: str) -> JobPlan | None:
         job = self._jobs.get(uid)
@@ -212,7 +170,7 @@ class JobController:
         pods = list(self._pods.get(uid, {}).values())
         result = plan(job, pods, self.clock())
         if not self._count(job, result):
-            self._after(uid, RETRY_S)
+            self.after(uid, RETRY_S)
             return result
         self._observe(job, result)
         self._delete(job, result.delete)
@@ -223,7 +181,7 @@ class JobController:
                 self.store.delete("jobs", job["metadata"]["namespace"], job["metadata"]["name"],
                                   propagation="Foreground", uid=uid)
         elif result.requeue_after is not None:
-            self._after(uid, result.requeue_after)
+            self.after(uid, result.requeue_after + REQUEUE_SLACK_S)
         return result
 
     def _observe(self, job: Obj, result: JobPlan) -> None:
@@ -286,7 +244,7 @@ class JobController:
                 pod = self.store.create("pods", admit(self.store, "pods", made, None))
             except TugError as exc:
                 self.events.record(job, "Warning", "FailedCreate", f"Error creating: {exc}")
-                self._after(job["metadata"]["uid"], 1.0)
+                self.after(job["metadata"]["uid"], 1.0)
                 break
             self._remember(pod)
             created.append((job, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}"))

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 from engine.api import validate_object
 from engine.clock import Clock, format_time, utcnow
+from engine.controllers.loop import RETRY_S, KeyedLoop
 from engine.errors import AlreadyExistsError, ConflictError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.server.admission import admit
@@ -21,10 +21,7 @@ from engine.store.objects import clone
 from jobs.cronjob import CronPlan, new_job, plan
 from jobs.metrics import JobMetrics
 
-log = logging.getLogger("tugboat.cronjobs")
-
 COMPONENT = "cronjob-controller"
-RETRY_S = 1.0
 
 Obj = dict[str, Any]
 
@@ -36,111 +33,57 @@ def cronjob_owner(job: Obj) -> str | None:
     return None
 
 
-class CronJobController:
+class CronJobController(KeyedLoop):
+    name = COMPONENT
+
     def __init__(self, store: Any, *, clock: Clock = utcnow, metrics: JobMetrics | None = None,
                  on_created: Callable[[datetime, datetime], None] | None = None) -> None:
-        self.store = store
+        super().__init__(store)
         self.clock = clock
         self.metrics = metrics
         self.on_created = on_created  # (scheduled time, created time): the creation skew
         self.events = EventRecorder(store, component=COMPONENT, clock=clock)
         self._cronjobs: dict[str, Obj] = {}
         self._jobs: dict[str, dict[str, Obj]] = {}  # cronjob uid -> job uid -> job
-        self._dirty: set[str] = set()
-        self._wake = asyncio.Event()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
-        self._tasks: list[asyncio.Task[None]] = []
         self._templates: dict[tuple[str, Any], Obj] = {}  # (uid, generation) -> defaulted Job
         self._ready: dict[tuple[str, Any, datetime], Obj] = {}  # (uid, generation, tick) -> its Job
 
     async def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._follow_cronjobs()), asyncio.create_task(self._follow_jobs()),
-                       asyncio.create_task(self._loop())]
+        self.start_following(("cronjobs", self._on_cronjob), ("jobs", self._on_job))
 
-    async def close(self) -> None:
-        for handle in self._timers.values():
-            handle.cancel()
-        for t in self._tasks:
-            t.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+    def _on_cronjob(self, kind: str, cronjob: Obj) -> None:
+        if kind == "RELIST":
+            self._cronjobs = {}
+            return
+        uid = cronjob["metadata"]["uid"]
+        if kind == "DELETED":
+            self._cronjobs.pop(uid, None)
+            self._jobs.pop(uid, None)
+            self.forget(uid)
+            return
+        self._cronjobs[uid] = cronjob
+        self.enqueue(uid)
 
-    def _enqueue(self, uid: str) -> None:
-        self._dirty.add(uid)
-        self._wake.set()
-
-    def _after(self, uid: str, seconds: float, *, since: float | None = None) -> None:
-        """Look at `uid` again `seconds` after `since` (the loop time its plan was made at), so
-        CronJobs planned in one long pass for the same tick still wake together."""
-        loop = asyncio.get_running_loop()
-        old = self._timers.pop(uid, None)
-        if old is not None:
-            old.cancel()
-        start = loop.time() if since is None else since
-        self._timers[uid] = loop.call_at(max(start + seconds, loop.time()), self._enqueue, uid)
-
-    async def _follow_cronjobs(self) -> None:
-        while True:
-            try:
-                items, rv = self.store.list("cronjobs")
-                self._cronjobs = {c["metadata"]["uid"]: c for c in items}
-                for uid in self._cronjobs:
-                    self._enqueue(uid)
-                async for kind, cj in self.store.watch("cronjobs", since=rv):
-                    uid = cj["metadata"]["uid"]
-                    if kind == "DELETED":
-                        self._cronjobs.pop(uid, None)
-                        self._jobs.pop(uid, None)
-                        timer = self._timers.pop(uid, None)
-                        if timer is not None:
-                            timer.cancel()
-                        continue
-                    self._cronjobs[uid] = cj
-                    self._enqueue(uid)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - relist and go on
-                log.exception("cronjob watch failed; relisting")
-                await asyncio.sleep(RETRY_S)
-
-    async def _follow_jobs(self) -> None:
-        while True:
-            try:
-                items, rv = self.store.list("jobs")
-                self._jobs = {}
-                for job in items:
-                    self._remember(job)
-                async for kind, job in self.store.watch("jobs", since=rv):
-                    owner = cronjob_owner(job)
-                    if owner is None:
-                        continue
-                    if kind == "DELETED":
-                        self._jobs.get(owner, {}).pop(job["metadata"]["uid"], None)
-                    else:
-                        self._remember(job)
-                    self._enqueue(owner)
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001
-                log.exception("job watch failed; relisting")
-                await asyncio.sleep(RETRY_S)
+    def _on_job(self, kind: str, job: Obj) -> None:
+        if kind == "RELIST":
+            self._jobs = {}
+            return
+        owner = cronjob_owner(job)
+        if owner is None:
+            return
+        if kind == "DELETED":
+            self._jobs.get(owner, {}).pop(job["metadata"]["uid"], None)
+        else:
+            self._remember(job)
+        self.enqueue(owner)
 
     def _remember(self, job: Obj) -> None:
         owner = cronjob_owner(job)
         if owner is not None:
             self._jobs.setdefault(owner, {})[job["metadata"]["uid"]] = job
 
-    async def _loop(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            await asyncio.sleep(0)
-            dirty, self._dirty = self._dirty, set()
-            try:
-                self.sync_all(sorted(dirty))
-            except Exception:  # noqa: BLE001 - the loop never dies
-                log.exception("syncing cronjobs failed")
-                for uid in dirty:
-                    self._after(uid, RETRY_S)
+    def sync_keys(self, keys: list[str]) -> None:
+        self.sync_all(keys)
 
     def sync(self, uid: str) -> CronPlan | None:
         return self.sync_all([uid]).get(uid)
@@ -171,14 +114,14 @@ class CronJobController:
         for uid, result in plans.items():
             cronjob = self._cronjobs[uid]
             if uid in due and uid not in made:
-                self._after(uid, RETRY_S)
+                self.after(uid, RETRY_S)
                 continue
             if result.status != (cronjob.get("status") or {}):
                 meta = {k: v for k, v in cronjob["metadata"].items() if k != "resourceVersion"}
                 statuses.append({**cronjob, "status": result.status, "metadata": meta})
             events += [(cronjob, kind, reason, message) for kind, reason, message in result.events]
             if result.requeue_after is not None:
-                self._after(uid, result.requeue_after, since=planned_at)
+                self.after(uid, result.requeue_after, since=planned_at)
         self._write_statuses(statuses)
         self.events.record_all(events)
         return plans

@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SchedulerConfig
+from engine.controllers.loop import follow
 from engine.errors import ConflictError, NotFoundError
 from engine.events import EventRecorder
 from engine.objects import ADMISSION, ADMITTED, PENDING, finished, job_owner, queue_of, queued
@@ -84,28 +85,22 @@ class Scheduler:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _follow(self, resource: str, cache: dict[str, dict[str, Any]]) -> None:
-        while True:
-            try:
-                items, rv = self.store.list(resource)
+        def handle(kind: str, obj: dict[str, Any]) -> None:
+            if kind == "RELIST":
                 cache.clear()
-                cache.update({o["metadata"]["uid"]: o for o in items})
-                self._dirty.set()
-                async for kind, obj in self.store.watch(resource, since=rv):
-                    uid = obj["metadata"]["uid"]
-                    if kind == "DELETED":
-                        cache.pop(uid, None)
-                        self._told.pop(uid, None)
-                        self._usage.pop(uid, None)
-                    else:
-                        cache[uid] = obj
-                        if resource == "pods":
-                            self.durations.observe(obj)
-                    self._dirty.set()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # noqa: BLE001 - relist and go on
-                log.exception("%s watch failed; relisting", resource)
-                await asyncio.sleep(0.5)
+                return
+            uid = obj["metadata"]["uid"]
+            if kind == "DELETED":
+                cache.pop(uid, None)
+                self._told.pop(uid, None)
+                self._usage.pop(uid, None)
+            else:
+                cache[uid] = obj
+                if resource == "pods":
+                    self.durations.observe(obj)
+            self._dirty.set()
+
+        await follow(self.store, resource, handle, who=SCHEDULER_NAME)
 
     async def _loop(self) -> None:
         while True:

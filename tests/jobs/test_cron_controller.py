@@ -36,9 +36,9 @@ def cronjob(policy: str = "Allow") -> dict[str, Any]:
 def controller(store: Store, clock: Clock) -> CronJobController:
     c = CronJobController(store, clock=clock)
     for cj in store.list("cronjobs")[0]:
-        c._cronjobs[cj["metadata"]["uid"]] = cj  # what the watch would hand over
+        c._on_cronjob("LISTED", cj)  # what the watch would hand over
     for job in store.list("jobs")[0]:
-        c._remember(job)
+        c._on_job("LISTED", job)
     return c
 
 
