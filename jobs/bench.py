@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from engine.controlplane import ControlPlane
-from engine.scheduler.bench import percentile
 from engine.server.crud import Api
+from engine.stats import percentile
 
 SAFE_SECONDS = 45  # create them before this second of the minute, so they are in place for the tick
 

@@ -12,16 +12,9 @@ from typing import Any
 
 from engine.client import Client
 from engine.errors import TugError
+from engine.stats import percentile
 
 STARTED = ("Running", "Succeeded", "Failed")
-
-
-def _pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
 
 
 def _pod(name: str, run: str) -> dict[str, Any]:
@@ -113,25 +106,25 @@ def pods(args: argparse.Namespace) -> int:
     seq_start = list(seq_running.values())
     out = {
         "count": args.count,
-        "pod_start_p50_s": _pct(pod_start, 50),
-        "pod_start_p99_s": _pct(pod_start, 99),
-        "pod_succeeded_p50_s": _pct(list(burst_done.values()), 50),
-        "pod_succeeded_p99_s": _pct(list(burst_done.values()), 99),
-        "ray_actor_start_p50_s": _pct(ray_burst, 50),
-        "ray_actor_start_p99_s": _pct(ray_burst, 99),
-        "overhead_p99_ms": (_pct(pod_start, 99) - _pct(ray_burst, 99)) * 1000,
-        "sequential_pod_start_p50_s": _pct(seq_start, 50),
-        "sequential_pod_start_p99_s": _pct(seq_start, 99),
-        "sequential_pod_succeeded_p50_s": _pct(list(seq_done.values()), 50),
-        "sequential_ray_actor_start_p50_s": _pct(ray_seq, 50),
-        "sequential_ray_actor_start_p99_s": _pct(ray_seq, 99),
-        "sequential_overhead_p50_ms": (_pct(seq_start, 50) - _pct(ray_seq, 50)) * 1000,
-        "sequential_overhead_p99_ms": (_pct(seq_start, 99) - _pct(ray_seq, 99)) * 1000,
-        "ratio_p50": _pct(pod_start, 50) / _pct(ray_burst, 50),
-        "bind_p50_ms": _pct(list(burst_bound.values()), 50) * 1000,
-        "bind_p99_ms": _pct(list(burst_bound.values()), 99) * 1000,
-        "sequential_bind_p50_ms": _pct(list(seq_bound.values()), 50) * 1000,
-        "sequential_bind_p99_ms": _pct(list(seq_bound.values()), 99) * 1000,
+        "pod_start_p50_s": percentile(pod_start, 50),
+        "pod_start_p99_s": percentile(pod_start, 99),
+        "pod_succeeded_p50_s": percentile(list(burst_done.values()), 50),
+        "pod_succeeded_p99_s": percentile(list(burst_done.values()), 99),
+        "ray_actor_start_p50_s": percentile(ray_burst, 50),
+        "ray_actor_start_p99_s": percentile(ray_burst, 99),
+        "overhead_p99_ms": (percentile(pod_start, 99) - percentile(ray_burst, 99)) * 1000,
+        "sequential_pod_start_p50_s": percentile(seq_start, 50),
+        "sequential_pod_start_p99_s": percentile(seq_start, 99),
+        "sequential_pod_succeeded_p50_s": percentile(list(seq_done.values()), 50),
+        "sequential_ray_actor_start_p50_s": percentile(ray_seq, 50),
+        "sequential_ray_actor_start_p99_s": percentile(ray_seq, 99),
+        "sequential_overhead_p50_ms": (percentile(seq_start, 50) - percentile(ray_seq, 50)) * 1000,
+        "sequential_overhead_p99_ms": (percentile(seq_start, 99) - percentile(ray_seq, 99)) * 1000,
+        "ratio_p50": percentile(pod_start, 50) / percentile(ray_burst, 50),
+        "bind_p50_ms": percentile(list(burst_bound.values()), 50) * 1000,
+        "bind_p99_ms": percentile(list(burst_bound.values()), 99) * 1000,
+        "sequential_bind_p50_ms": percentile(list(seq_bound.values()), 50) * 1000,
+        "sequential_bind_p99_ms": percentile(list(seq_bound.values()), 99) * 1000,
     }
     if args.output == "json":
         print(json.dumps(out, indent=2))

@@ -15,19 +15,11 @@ from typing import Any
 from engine.scheduler.buckets import Placer
 from engine.scheduler.placement import FullScan, snapshot
 from engine.scheduler.scheduler import Scheduler
+from engine.stats import percentile
 from engine.store import Store
 
 PRODUCTS = (("NVIDIA-H100-80GB-HBM3", 81559), ("NVIDIA-A100-SXM4-40GB", 40960))
 CREATE_BATCH = 500  # pods per store transaction while the scheduler runs
-
-
-def percentile(values: list[float], p: float) -> float:
-    """Nearest-rank percentile; NaN for no values."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return ordered[k]
 
 
 def sim_nodes(count: int, gpus_per_node: int) -> list[dict[str, Any]]:
