@@ -32,6 +32,7 @@ from jobs.metrics import JobMetrics
 log = logging.getLogger("tugboat.jobs")
 
 COMPONENT = "job-controller"
+CREATE_RETRY_S = 1.0  # after a pod was refused
 REQUEUE_SLACK_S = 0.1  # a timer fires this long after the planned moment, so the moment has come
 
 Obj = dict[str, Any]
@@ -174,14 +175,18 @@ class JobController(KeyedLoop):
             return result
         self._observe(job, result)
         self._delete(job, result.delete)
-        self._create(job, result.create, result.index_failures)
+        made_all = self._create(job, result.create, result.index_failures)
         self.events.record_all([(job, kind, reason, message) for kind, reason, message in result.events])
         if result.delete_job:
             with contextlib.suppress(NotFoundError, ConflictError):
                 self.store.delete("jobs", job["metadata"]["namespace"], job["metadata"]["name"],
                                   propagation="Foreground", uid=uid)
-        elif result.requeue_after is not None:
-            self.after(uid, result.requeue_after + REQUEUE_SLACK_S)
+            return result
+        wait = result.requeue_after + REQUEUE_SLACK_S if result.requeue_after is not None else None
+        if not made_all:  # try the pods again soon (the earlier of that and the planned look)
+            wait = min(CREATE_RETRY_S, wait) if wait is not None else CREATE_RETRY_S
+        if wait is not None:
+            self.after(uid, wait)
         return result
 
     def _observe(self, job: Obj, result: JobPlan) -> None:
@@ -236,16 +241,19 @@ class JobController(KeyedLoop):
             self._remember(after)
             self.events.record(job, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}")
 
-    def _create(self, job: Obj, indexes: list[int | None], failures: dict[int, int]) -> None:
+    def _create(self, job: Obj, indexes: list[int | None], failures: dict[int, int]) -> bool:
+        """Create the pods; False when one was refused (the rest wait for the retry)."""
         created = []
+        ok = True
         for index in indexes:
             try:
                 made = new_pod(job, index, failures.get(index, 0) if index is not None else 0)
                 pod = self.store.create("pods", admit(self.store, "pods", made, None))
             except TugError as exc:
                 self.events.record(job, "Warning", "FailedCreate", f"Error creating: {exc}")
-                self.after(job["metadata"]["uid"], 1.0)
+                ok = False
                 break
             self._remember(pod)
             created.append((job, "Normal", "SuccessfulCreate", f"Created pod: {pod['metadata']['name']}"))
         self.events.record_all(created)
+        return ok

@@ -22,6 +22,7 @@ from jobs.cronjob import CronPlan, new_job, plan
 from jobs.metrics import JobMetrics
 
 COMPONENT = "cronjob-controller"
+MAX_RETRY_S = 300.0
 
 Obj = dict[str, Any]
 
@@ -47,6 +48,7 @@ class CronJobController(KeyedLoop):
         self._jobs: dict[str, dict[str, Obj]] = {}  # cronjob uid -> job uid -> job
         self._templates: dict[tuple[str, Any], Obj] = {}  # (uid, generation) -> defaulted Job
         self._ready: dict[tuple[str, Any, datetime], Obj] = {}  # (uid, generation, tick) -> its Job
+        self._refused: dict[str, int] = {}  # uid -> Job creations refused in a row
 
     async def start(self) -> None:
         self.start_following(("cronjobs", self._on_cronjob), ("jobs", self._on_job))
@@ -59,6 +61,7 @@ class CronJobController(KeyedLoop):
         if kind == "DELETED":
             self._cronjobs.pop(uid, None)
             self._jobs.pop(uid, None)
+            self._refused.pop(uid, None)
             self.forget(uid)
             return
         self._cronjobs[uid] = cronjob
@@ -113,9 +116,11 @@ class CronJobController(KeyedLoop):
         events, statuses = [], []
         for uid, result in plans.items():
             cronjob = self._cronjobs[uid]
-            if uid in due and uid not in made:
-                self.after(uid, RETRY_S)
+            if uid in due and uid not in made:  # its Job was refused: try again, less and less often
+                tries = self._refused[uid] = self._refused.get(uid, 0) + 1
+                self.after(uid, min(RETRY_S * 2 ** tries, MAX_RETRY_S))
                 continue
+            self._refused.pop(uid, None)
             if result.status != (cronjob.get("status") or {}):
                 meta = {k: v for k, v in cronjob["metadata"].items() if k != "resourceVersion"}
                 statuses.append({**cronjob, "status": result.status, "metadata": meta})

@@ -223,22 +223,25 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
             status["startTime"] = format_time(now)  # the deadline clock starts again
         status.setdefault("startTime", format_time(now))
 
-    # the order of §1.2: failure policy, backoff limit, deadline
-    if failure is None:
+    # the order of §1.2: failure policy, backoff limit, deadline — never once success is met
+    succeeding = condition(status, "SuccessCriteriaMet") is not None
+    if succeeding:
+        failure = None
+    if failure is None and not succeeding:
         restarts = sum(_restarts(p) for p in active if _phase(p) in ("Running", "Pending"))
         too_many = restarts > 0 if backoff_limit == 0 else restarts >= backoff_limit
         if failed > backoff_limit or (on_failure and too_many):
             failure = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
     deadline = spec.get("activeDeadlineSeconds")
     started = _time(status.get("startTime"))
-    if failure is None and deadline is not None and started is not None and not suspended:
+    if failure is None and not succeeding and deadline is not None and started is not None and not suspended:
         elapsed = (now - started).total_seconds()
         if elapsed >= int(deadline):
             failure = ("DeadlineExceeded", "Job was active longer than specified deadline")
         else:
             out.requeue_after = int(deadline) - elapsed
 
-    if failure is None and per_index:  # §1.2 step 4
+    if failure is None and not succeeding and per_index:  # §1.2 step 4
         most = spec.get("maxFailedIndexes")
         if most is not None and len(failed_indexes) > int(most):
             failure = ("MaxFailedIndexesExceeded",
@@ -246,8 +249,8 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
         elif failed_indexes and len(failed_indexes) + len(completed) >= int(completions or 0):
             failure = ("FailedIndexes", "Job has failed indexes")
     matched = _success_policy(spec, completed) if failure is None and indexed else None
-    done = matched is not None or (succeeded >= int(completions) if completions is not None
-                                   else succeeded > 0 and not active)
+    done = succeeding or matched is not None or (succeeded >= int(completions) if completions is not None
+                                                 else succeeded > 0 and not active)
     if failure is not None:
         if condition(status, "FailureTarget") is None:
             set_condition(status, "FailureTarget", "True", failure[0], failure[1], now)
@@ -272,6 +275,8 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
         if len(active) > want:
             out.delete = sorted(active, key=_deletion_order)[:len(active) - want]
             active = [p for p in active if p not in out.delete]
+            if suspended:  # neither failed nor succeeded, even if the Job resumes before they stop
+                out.release += [p for p in out.delete if _tracked(p)]
         elif len(active) < want and not suspended:
             waited = 0.0 if per_index else _backoff_left(pods, terminal, now)
             if waited > 0:
@@ -283,14 +288,13 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
                     taken = completed | failed_indexes | running
                     free = [i for i in range(int(completions or 0)) if i not in taken]
                     if per_index:
-                        free = _ready_indexes(free, pods, now, out)
+                        free = _ready_indexes(free, pods, now, out, policy)
                     out.create = list(free[:max(0, min(missing, MAX_CREATE_DELETE))])
                 else:
                     out.create = [None] * max(0, min(missing, MAX_CREATE_DELETE))
 
     # status: counts, then the second step of the terminal conditions
-    left = [p for p in pods if p not in out.release and (p.get("metadata") or {}).get("deletionTimestamp")
-            and (p.get("status") or {}).get("phase") not in ("Succeeded", "Failed")]
+    left = [p for p in pods if _deleting(p) and _phase(p) not in ("Succeeded", "Failed")]
     status.update({"active": len(active) + len(out.create), "ready": sum(1 for p in active if _ready(p)),
                    "succeeded": succeeded, "failed": failed,
                    "terminating": len(left) + len(out.delete)})
@@ -333,7 +337,8 @@ def _index_failures(pod: Obj) -> int:
         return 0
 
 
-def _ready_indexes(free: list[int], pods: Sequence[Obj], now: datetime, out: JobPlan) -> list[int]:
+def _ready_indexes(free: list[int], pods: Sequence[Obj], now: datetime, out: JobPlan,
+                   policy: Obj | None) -> list[int]:
     """The free indexes whose per-index backoff has passed (10 s · 2^(n−1) after their last
     failure); each new pod's failure count goes in `out.index_failures`."""
     last: dict[int, tuple[datetime, int]] = {}
@@ -341,7 +346,8 @@ def _ready_indexes(free: list[int], pods: Sequence[Obj], now: datetime, out: Job
         index = index_of(p)
         if index is None or _phase(p) != "Failed":
             continue
-        when, count = finish_time(p), _index_failures(p) + 1
+        ignored = match_failure_policy(policy, p)[0] == "Ignore"  # an ignored failure uses no attempt
+        when, count = finish_time(p), _index_failures(p) + (0 if ignored else 1)
         if index not in last or (when, count) > last[index]:
             last[index] = (when, count)
     ready = []
@@ -350,7 +356,7 @@ def _ready_indexes(free: list[int], pods: Sequence[Obj], now: datetime, out: Job
             ready.append(i)
             continue
         when, count = last[i]
-        left = backoff_delay(count) - (now - when).total_seconds()
+        left = backoff_delay(max(count, 1)) - (now - when).total_seconds()
         if left > 0:
             out.requeue_after = min(left, out.requeue_after or left)
             continue

@@ -17,6 +17,7 @@ from engine.objects import queue_of, queued
 from engine.scheduler.queues import BEHIND, QUOTA, Placement, QueueState, Verdict, Workload, quota_problem
 
 HISTORY = 20  # run times remembered per program
+MAX_COUNTED = 100_000  # pod uids remembered as counted
 UNKNOWN = "no running workload it waits for has a deadline or a history of similar runs"
 
 
@@ -60,6 +61,8 @@ class Durations:
         seconds = run_time(pod)
         if seconds is None or uid in self._counted:
             return
+        if len(self._counted) > MAX_COUNTED:
+            self._counted.clear()  # an old pod seen again may count twice: a small error in a median
         self._counted.add(uid)
         self._seen.setdefault(program_key(pod), deque(maxlen=HISTORY)).append(seconds)
 
@@ -156,7 +159,8 @@ def estimate_all(verdicts: Sequence[Verdict], queues: Mapping[str, QueueState],
                  now: datetime, *, per_queue: int = 10) -> dict[str, dict[str, Any]]:
     """{workload key: {"estimatedStart": RFC 3339 or None, "estimateBasis": why}} for the first
     `per_queue` waiting workloads of each queue."""
-    endings = [ending(p, durations, now) for p in running]
+    # a pod on a node that is gone frees nothing here
+    endings = [e for p in running if (e := ending(p, durations, now)).node in placer.states]
     out: dict[str, dict[str, Any]] = {}
     heads: dict[str, dict[str, Any]] = {}
     for v in sorted((v for v in verdicts if not v.admitted and v.position), key=lambda v: v.position):

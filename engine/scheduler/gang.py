@@ -4,6 +4,7 @@ slots its pods have not taken yet, and when a gang that did not start is given b
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,12 +26,17 @@ def is_gang(job: Mapping[str, Any]) -> bool:
     return str(annotations.get(GANG, "")).lower() == "true" and int(spec.get("parallelism") or 1) > 1
 
 
+MAX_TIMEOUT_S = 366 * 24 * 3600
+
+
 def timeout_s(job: Mapping[str, Any]) -> float:
+    """The annotation's seconds, within 1 s and a year; the default when it is not a number."""
     raw = ((job.get("metadata") or {}).get("annotations") or {}).get(TIMEOUT)
     try:
-        return max(1.0, float(raw)) if raw is not None else DEFAULT_TIMEOUT_S
+        value = float(raw) if raw is not None else float(DEFAULT_TIMEOUT_S)
     except ValueError:
         return DEFAULT_TIMEOUT_S
+    return min(max(1.0, value), MAX_TIMEOUT_S) if math.isfinite(value) else DEFAULT_TIMEOUT_S
 
 
 def planned(job: Mapping[str, Any]) -> list[str]:

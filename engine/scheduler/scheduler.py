@@ -139,6 +139,8 @@ class Scheduler:
                              strategy=self.config.strategy, resources=list(self.config.resources))
         binds: list[tuple[dict[str, Any], str]] = []
         waits: list[tuple[dict[str, Any], str, str]] = []
+        slots = {uid: [n for n in nodes if n in placer.states]  # a reserved node may be gone
+                 for uid, nodes in slots.items()}
         templates = {uid: template_pod(self._jobs[uid]) for uid in slots}
         for uid, nodes in slots.items():  # an admitted gang's room is its own
             for node in nodes:
@@ -234,6 +236,7 @@ class Scheduler:
         pod fits it is admitted, and its own pods preempt from then on), all for a gang. None
         while the victims of an earlier preemption for that Job are still stopping."""
         out = []
+        self._preempting = {uid: victims for uid, victims in self._preempting.items() if uid in self._jobs}
         for v in verdicts:
             w = v.workload
             if v.admitted or v.reason != UNSCHEDULABLE:

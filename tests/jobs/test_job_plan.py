@@ -249,3 +249,35 @@ def test_success_policy(rule: dict[str, Any], done: set[int], match: bool) -> No
     if match:
         assert met["reason"] == "SuccessPolicy" and met["message"] == "Matched rules at index 0"
         assert p.delete == running  # the rest are stopped, then Complete
+
+
+def test_after_success_criteria_the_stopped_pods_never_fail_the_job() -> None:
+    j = job(completions=10, parallelism=10, indexed=True, backoff=1,
+            status={"startTime": ago(5), "completedIndexes": "0"})
+    j["spec"]["successPolicy"] = {"rules": [{"succeededIndexes": "0"}]}
+    running = [pod("Running", n=i, index=i) for i in range(1, 4)]
+    first = plan(j, running, NOW)
+    assert cond(first, "SuccessCriteriaMet") and len(first.delete) == 3 and cond(first, "Complete") is None
+    stopping = [pod("Failed", n=i, index=i, deleting=True) for i in range(1, 3)] + [
+        pod("Running", n=3, index=3, deleting=True)]
+    second = plan({**j, "status": first.status}, stopping, NOW)
+    assert cond(second, "FailureTarget") is None and cond(second, "Complete") is None  # one still runs
+    third = plan({**j, "status": second.status}, [pod("Failed", n=3, index=3, deleting=True)], NOW)
+    assert cond(third, "Complete") is not None and cond(third, "Failed") is None
+
+
+def test_pods_stopped_by_a_suspension_are_let_go_at_once() -> None:
+    p = plan(job(suspend=True, backoff=0), [pod("Running", n=0)], NOW)
+    assert [x["metadata"]["name"] for x in p.delete] == ["p0"] == [x["metadata"]["name"] for x in p.release]
+    # resumed before it stopped: its end, untracked now, is not a failure
+    p = plan(job(backoff=0, status=p.status), [pod("Failed", n=0, deleting=True, tracked=False)], NOW)
+    assert p.status["failed"] == 0 and cond(p, "FailureTarget") is None
+
+
+def test_an_ignored_failure_uses_no_attempt_of_its_index() -> None:
+    j = per_index_job(policy={"rules": [
+        {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget", "status": "True"}]}]})
+    evicted = indexed_pod("Failed", 1, n=1, failures=0, finished=30)
+    evicted["status"]["conditions"] = [{"type": "DisruptionTarget", "status": "True"}]
+    p = plan(j, [evicted, indexed_pod("Running", 0, n=0), indexed_pod("Running", 2, n=2)], NOW)
+    assert p.status["failed"] == 0 and p.create == [1] and p.index_failures == {1: 0}
