@@ -70,6 +70,7 @@ class Scheduler:
         self._tasks: list[asyncio.Task[None]] = []
         self._gang_timer: asyncio.TimerHandle | None = None
         self._preempting: dict[str, set[str]] = {}  # Job uid -> its victims' uids while they stop
+        self._job_nominations: dict[str, tuple[str, dict[str, Any]]] = {}  # Job uid -> (node, stand-in)
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._follow(resource, cache)) for resource, cache in (
@@ -145,7 +146,17 @@ class Scheduler:
         for uid, nodes in slots.items():  # an admitted gang's room is its own
             for node in nodes:
                 placer.assume(templates[uid], node)
+        # room freed by preemption is kept for whoever preempted for it, until it is placed
+        held = [(p, node) for p in pending
+                if (node := (p.get("status") or {}).get("nominatedNodeName")) in placer.states]
+        self._job_nominations = {uid: n for uid, n in self._job_nominations.items() if uid in self._jobs}
+        held += [(pod, node) for node, pod in self._job_nominations.values() if node in placer.states]
+        for pod, node in held:
+            placer.assume(pod, node)
+        mine = {id(pod): (pod, node) for pod, node in held}
         for pod in (p for p in pending if not queued(p)):
+            if id(pod) in mine:
+                placer.release(*mine.pop(id(pod)))
             owner = job_owner(pod)
             if owner in slots and slots[owner]:
                 node = slots[owner].pop(0)
@@ -162,6 +173,8 @@ class Scheduler:
             else:
                 placer.assume(pod, decision.node)
                 binds.append((pod, decision.node))
+        for pod, node in mine.values():  # admission goes by priority: the preemptors come first there
+            placer.release(pod, node)
         queues = queue_states(list(self._queues.values()))
         verdicts = admit(queues, workloads, placer)
         jobs: list[Verdict] = []
@@ -285,6 +298,7 @@ class Scheduler:
         if job is not None:
             self._preempting.setdefault(job.obj["metadata"]["uid"], set()).update(
                 v["metadata"]["uid"] for v in chosen.victims)
+            self._job_nominations[job.obj["metadata"]["uid"]] = (chosen.node, preemptor)
         now = format_time(self.clock())
         for victim in chosen.victims:
             vm = victim["metadata"]
@@ -383,6 +397,7 @@ class Scheduler:
                 continue
             self._jobs[uid] = cur
             self._told.pop(uid, None)
+            self._job_nominations.pop(uid, None)
             events.append((cur, "Normal", "Admitted", f"Admitted by queue {v.workload.queue}"))
         self.events.record_all(events)
 

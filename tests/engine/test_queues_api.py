@@ -233,3 +233,30 @@ def test_a_high_priority_job_waiting_for_room_preempts(api_server: InProcessServ
         pods = _until(lambda: c.list("pods", label_selector="batch.kubernetes.io/job-name=urgent")["items"])
         assert _until(lambda: c.get("pods", pods[0]["metadata"]["name"])["spec"].get("nodeName")) == "g1"
         assert c.get("pods", pods[0]["metadata"]["name"])["spec"]["priority"] == 1000
+
+
+def test_room_freed_by_preemption_is_kept_for_the_preemptor(api_server: InProcessServer) -> None:
+    store = api_server.cp.store
+    api_server.call(store.create, "nodes", gpu_node("g1", 4), namespaced=False)
+
+    def gpu_pod(name: str, **extra: Any) -> dict[str, Any]:
+        spec = {"terminationGracePeriodSeconds": 3, "containers": [
+            {"name": "c", "image": "busybox", "command": ["sleep", "600"],
+             "resources": {"limits": {"nvidia.com/gpu": "4"}}}]}
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, **extra.pop("meta", {})},
+                "spec": {**spec, **extra}}
+
+    with api_server.client() as c:
+        c.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                  "metadata": {"name": "urgent"}, "value": 1000})
+        c.create(gpu_pod("low"))
+        _until(lambda: c.get("pods", "low")["spec"].get("nodeName"))
+        c.create(gpu_pod("hi", priorityClassName="urgent"))
+        _until(lambda: (c.get("pods", "hi").get("status") or {}).get("nominatedNodeName") == "g1")
+        # a low-priority pod that a controller owns arrives while the victim stops
+        owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "rs-uid",
+                 "controller": True}
+        c.create(gpu_pod("filler", meta={"ownerReferences": [owner]}))
+        c.delete("pods", "low", grace_seconds=0)
+        assert _until(lambda: c.get("pods", "hi")["spec"].get("nodeName")) == "g1"
+        assert not c.get("pods", "filler")["spec"].get("nodeName")
