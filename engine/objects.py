@@ -12,6 +12,7 @@ QUEUE_LABEL = "tugboat.dev/queue"
 DEFAULT_QUEUE = "default"
 ADMISSION = "tugboat.dev/admission"  # on a Job: "Pending" (suspended by its queue) or "Admitted"
 PENDING, ADMITTED = "Pending", "Admitted"
+HOLD = "tugboat.dev/hold"  # "true" on a Job its owner holds back: its queue does not admit it
 GANG = "tugboat.dev/gang"  # "true" on a Job whose pods start together or not at all
 
 

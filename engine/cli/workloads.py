@@ -14,6 +14,7 @@ from engine.api.schedule import parse_go_duration
 from engine.cli.objects import _ns
 from engine.client import Client
 from engine.errors import BadRequestError, NotFoundError, TugError
+from engine.objects import HOLD
 
 MANUAL = "cronjob.kubernetes.io/instantiate"
 
@@ -119,8 +120,11 @@ def suspend(args: argparse.Namespace) -> int:
     if info.plural not in ("cronjobs", "jobs"):
         raise BadRequestError(f"{args.verb}: only cronjobs and jobs can be suspended, got {args.kind!r}")
     on = args.verb == "suspend"
+    patch: dict[str, Any] = {"spec": {"suspend": on}}
+    if info.plural == "jobs":  # a Job waiting in its queue is suspended already: hold it there
+        patch["metadata"] = {"annotations": {HOLD: "true" if on else None}}
     with Client.from_config() as client:
-        client.patch(info, args.name, {"spec": {"suspend": on}}, namespace=_ns(args))
+        client.patch(info, args.name, patch, namespace=_ns(args))
     print(f"{info.kind.lower()}.{info.group}/{args.name} {'suspended' if on else 'resumed'}")
     return 0
 

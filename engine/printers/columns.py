@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.objects import ADMISSION, DEFAULT_QUEUE, PENDING, QUEUE_LABEL
+from engine.objects import ADMISSION, DEFAULT_QUEUE, HOLD, PENDING, QUEUE_LABEL
 from engine.printers.fmt import (
     NONE,
     QUEUE_PLACE,
@@ -75,6 +75,8 @@ def job_status(job: Obj) -> str:
         return "Failed"
     if dig(job, "metadata", "deletionTimestamp") is not None:
         return "Terminating"
+    if str(dig(job, "metadata", "annotations", HOLD) or "").lower() == "true" and dig(job, "spec", "suspend"):
+        return "Suspended"  # held by its owner
     if dig(job, "metadata", "annotations", ADMISSION) == PENDING and dig(job, "spec", "suspend"):
         return "Queued"  # suspended by its queue until admitted
     for ctype in ("Suspended", "FailureTarget", "SuccessCriteriaMet"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from engine.objects import ADMISSION, ADMITTED, PENDING, finished, queue_of, queued
+from engine.objects import ADMISSION, ADMITTED, HOLD, PENDING, finished, queue_of, queued
 from engine.scheduler.filters import NOT_RESOURCES, fmt_amount
 from engine.scheduler.gang import is_gang
 from engine.scheduler.placement import Usage, usage_of
@@ -69,7 +69,8 @@ def from_job(job: dict[str, Any], classes: Mapping[str, Mapping[str, Any]]) -> W
     """A Job waiting in its queue (suspended by it) or admitted and not finished; None otherwise."""
     meta, spec = job["metadata"], job.get("spec") or {}
     state = (meta.get("annotations") or {}).get(ADMISSION)
-    if meta.get("deletionTimestamp") or job_finished(job):
+    held = str((meta.get("annotations") or {}).get(HOLD, "")).lower() == "true"
+    if meta.get("deletionTimestamp") or job_finished(job) or (held and state != ADMITTED):
         return None
     if state == PENDING and spec.get("suspend"):
         admitted = False

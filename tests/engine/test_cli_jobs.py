@@ -82,3 +82,28 @@ def test_user_mistakes_are_one_line_errors(api_server: InProcessServer) -> None:
         out = tug(home, *args)
         assert out.returncode != 0 and needle in out.stderr, (args, out.stderr)
         assert "Traceback" not in out.stderr
+
+
+def test_suspend_holds_a_queued_job_and_resume_lets_it_go(api_server: InProcessServer) -> None:
+    home = api_server.home
+    assert tug(home, "apply", "-f", "-", input=CRON).returncode == 0
+    tug(home, "create", "job", "held", "--from=cronjob/nightly")  # no nodes yet: it waits in its queue
+    assert tug(home, "get", "jobs", "held").stdout.splitlines()[1].split()[1] == "Queued"
+    assert tug(home, "suspend", "job", "held").stdout.strip() == "job.batch/held suspended"
+    assert tug(home, "get", "jobs", "held").stdout.splitlines()[1].split()[1] == "Suspended"
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+            "status": {"allocatable": {"cpu": "8", "memory": "8Gi", "pods": "110"},
+                       "conditions": [{"type": "Ready", "status": "True"}]}}
+    api_server.call(api_server.cp.store.create, "nodes", node, namespaced=False)
+    time.sleep(1.0)
+    with api_server.client() as c:
+        job = c.get("jobs", "held")
+        assert job["spec"]["suspend"] is True
+        assert job["metadata"]["annotations"]["tugboat.dev/admission"] == "Pending"
+    assert tug(home, "resume", "job", "held").returncode == 0
+    with api_server.client() as c:
+        deadline = time.monotonic() + 30
+        while c.get("jobs", "held")["metadata"]["annotations"].get("tugboat.dev/admission") != "Admitted":
+            assert time.monotonic() < deadline, "the resumed Job was not admitted"
+            time.sleep(0.1)
+        assert "tugboat.dev/hold" not in c.get("jobs", "held")["metadata"]["annotations"]
