@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from engine.clock import Clock, format_time, parse_time, utcnow
-from engine.errors import ConflictError, NotFoundError
+from engine.disruption import disrupt
 from engine.events import EventRecorder
 from engine.objects import finished
 from engine.scheduler.filters import tolerates
@@ -85,19 +85,9 @@ class TaintEviction:
 
     def _evict(self, pod: Obj, node: str) -> int:
         meta = pod["metadata"]
-        try:
-            cur = self.store.get("pods", meta["namespace"], meta["name"])
-            status = cur.setdefault("status", {})
-            status["conditions"] = [c for c in status.get("conditions") or []
-                                    if c.get("type") != "DisruptionTarget"]
-            status["conditions"].append({"type": "DisruptionTarget", "status": "True",
-                                         "reason": "DeletionByTaintManager",
-                                         "message": "Taint manager: deleting due to NoExecute taint",
-                                         "lastTransitionTime": format_time(self.clock())})
-            self.store.update_status("pods", cur)
-            grace = int((pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
-            self.store.delete("pods", meta["namespace"], meta["name"], grace_seconds=grace, uid=meta["uid"])
-        except (NotFoundError, ConflictError):
+        cur = disrupt(self.store, pod, reason="DeletionByTaintManager",
+                      message="Taint manager: deleting due to NoExecute taint", now=format_time(self.clock()))
+        if cur is None:
             return 0
         self.events.record(cur, "Normal", "TaintManagerEviction",
                            f"Marking for deletion Pod {meta['namespace']}/{meta['name']} (node {node})")

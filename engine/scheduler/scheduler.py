@@ -14,6 +14,7 @@ from typing import Any
 from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SchedulerConfig
 from engine.controllers.loop import follow
+from engine.disruption import disrupt
 from engine.errors import ConflictError, NotFoundError
 from engine.events import EventRecorder
 from engine.objects import ADMISSION, ADMITTED, PENDING, finished, job_owner, queue_of, queued
@@ -301,22 +302,10 @@ class Scheduler:
             self._job_nominations[job.obj["metadata"]["uid"]] = (chosen.node, preemptor)
         now = format_time(self.clock())
         for victim in chosen.victims:
-            vm = victim["metadata"]
-            try:
-                cur = self.store.get("pods", vm["namespace"], vm["name"])
-                status = cur.setdefault("status", {})
-                status["conditions"] = [c for c in status.get("conditions") or []
-                                        if c.get("type") != "DisruptionTarget"]
-                status["conditions"].append({
-                    "type": "DisruptionTarget", "status": "True", "reason": "PreemptionByScheduler",
-                    "message": f"{SCHEDULER_NAME}: preempting to accommodate a higher priority pod ({who})",
-                    "lastTransitionTime": now})
-                self.store.update_status("pods", cur)
-                grace = int((victim.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
-                self.store.delete("pods", vm["namespace"], vm["name"], grace_seconds=grace, uid=vm["uid"])
-            except (NotFoundError, ConflictError):
-                continue
-            self.events.record(cur, "Normal", "Preempted", f"Preempted by {who} on node {chosen.node}")
+            message = f"{SCHEDULER_NAME}: preempting to accommodate a higher priority pod ({who})"
+            cur = disrupt(self.store, victim, reason="PreemptionByScheduler", message=message, now=now)
+            if cur is not None:
+                self.events.record(cur, "Normal", "Preempted", f"Preempted by {who} on node {chosen.node}")
         if job is not None:
             self.events.record(job.obj, "Normal", "Preempting", f"preempting {len(chosen.victims)} "
                                f"lower-priority pod(s) on node {chosen.node} to make room")
