@@ -3,15 +3,12 @@ occurrence is older than the TTL is deleted, so events never pile up in the stor
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from engine.clock import Clock, parse_time, utcnow
+from engine.controllers.loop import run_every
 from engine.errors import NotFoundError
-
-log = logging.getLogger("tugboat.eventttl")
 
 DEFAULT_TTL = timedelta(hours=1)
 
@@ -47,9 +44,4 @@ class EventTTL:
         return len(doomed)
 
     async def run(self) -> None:
-        while True:
-            try:
-                self.sweep()
-            except Exception:  # noqa: BLE001 - the loop never dies
-                log.exception("event ttl sweep failed")
-            await asyncio.sleep(self.period)
+        await run_every(self.period, self.sweep, who="event ttl sweep")

@@ -96,3 +96,13 @@ async def follow(store: Any, resource: str, handle: Handler, *, who: str) -> Non
         except Exception:  # noqa: BLE001 - relist and go on
             log.exception("%s: %s watch failed; relisting", who, resource)
             await asyncio.sleep(RETRY_S)
+
+
+async def run_every(period: float, step: Callable[[], Any], *, who: str) -> None:
+    """Call `step` every `period` seconds for ever; a failing step is logged, the loop goes on."""
+    while True:
+        try:
+            step()
+        except Exception:  # noqa: BLE001 - the loop never dies
+            log.exception("%s failed", who)
+        await asyncio.sleep(period)

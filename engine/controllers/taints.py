@@ -4,19 +4,16 @@ tolerationSeconds, counted from when the taint was seen; with no tolerationSecon
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 from engine.clock import Clock, format_time, parse_time, utcnow
+from engine.controllers.loop import run_every
 from engine.disruption import disrupt
 from engine.events import EventRecorder
 from engine.objects import finished
 from engine.scheduler.filters import tolerates
-
-log = logging.getLogger("tugboat.taints")
 
 Obj = dict[str, Any]
 PERIOD_S = 1.0
@@ -94,9 +91,4 @@ class TaintEviction:
         return 1
 
     async def run(self) -> None:
-        while True:
-            try:
-                self.sweep()
-            except Exception:  # noqa: BLE001 - the loop never dies
-                log.exception("taint eviction sweep failed")
-            await asyncio.sleep(PERIOD_S)
+        await run_every(PERIOD_S, self.sweep, who="taint eviction sweep")
