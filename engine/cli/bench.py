@@ -8,6 +8,7 @@ import json
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from engine.client import Client
@@ -80,8 +81,7 @@ def _run_pods(client: Client, ns: str, names: list[str], run: str, *,
 
 
 def pods(args: argparse.Namespace) -> int:
-    if args.count < 1:
-        raise TugError("--count: expected a positive integer")
+    _positive(("--count", args.count))
     ns = args.namespace
     run = uuid.uuid4().hex[:8]
     with Client.from_config() as client:
@@ -126,8 +126,7 @@ def pods(args: argparse.Namespace) -> int:
         "sequential_bind_p50_ms": percentile(list(seq_bound.values()), 50) * 1000,
         "sequential_bind_p99_ms": percentile(list(seq_bound.values()), 99) * 1000,
     }
-    if args.output == "json":
-        print(json.dumps(out, indent=2))
+    if _printed_json(args, out):
         return 0
     print(f"{args.count} pods at once: start p50 {out['pod_start_p50_s']:.3f}s "
           f"p99 {out['pod_start_p99_s']:.3f}s (raw Ray actor p50 {out['ray_actor_start_p50_s']:.3f}s "
@@ -144,19 +143,34 @@ def pods(args: argparse.Namespace) -> int:
     return 0
 
 
-def scheduler(args: argparse.Namespace) -> int:
-    for flag, value in (("--nodes", args.nodes), ("--gpus-per-node", args.gpus_per_node + 1),
-                        ("--pods", args.pods), ("--baseline-pods", args.baseline_pods)):
+def _positive(*flags: tuple[str, int]) -> None:
+    for flag, value in flags:
         if value < 1:
             raise TugError(f"{flag}: expected a positive integer")
+
+
+def _progress(args: argparse.Namespace) -> Callable[[str], None]:
+    """Progress lines on stdout, except with -o json (one object and nothing else)."""
+    if args.output == "json":
+        return lambda _: None
+    return lambda message: print(f"... {message}", flush=True)
+
+
+def _printed_json(args: argparse.Namespace, out: dict[str, Any]) -> bool:
+    if args.output != "json":
+        return False
+    print(json.dumps(out, indent=2))
+    return True
+
+
+def scheduler(args: argparse.Namespace) -> int:
+    _positive(("--nodes", args.nodes), ("--gpus-per-node", args.gpus_per_node + 1),
+              ("--pods", args.pods), ("--baseline-pods", args.baseline_pods))
     from engine.scheduler import bench as sched_bench
 
-    quiet = args.output == "json"
     out = sched_bench.run(nodes=args.nodes, gpus_per_node=args.gpus_per_node, pods=args.pods,
-                          baseline_pods=min(args.baseline_pods, args.pods),
-                          progress=(lambda _: None) if quiet else (lambda m: print(f"... {m}", flush=True)))
-    if quiet:
-        print(json.dumps(out, indent=2))
+                          baseline_pods=min(args.baseline_pods, args.pods), progress=_progress(args))
+    if _printed_json(args, out):
         return 0
     print(f"placement, {out['pods']} pods on {out['nodes']} nodes x {out['gpus_per_node']} GPUs: "
           f"{out['decisions_per_s']:,.0f} decisions/s, p50 {out['p50_decision_ms']:.3f} ms, "
@@ -173,15 +187,11 @@ def scheduler(args: argparse.Namespace) -> int:
 
 
 def cron(args: argparse.Namespace) -> int:
-    if args.cronjobs < 1:
-        raise TugError("--cronjobs: expected a positive integer")
+    _positive(("--cronjobs", args.cronjobs))
     from jobs import bench as cron_bench
 
-    quiet = args.output == "json"
-    out = cron_bench.run(count=args.cronjobs,
-                         progress=(lambda _: None) if quiet else (lambda m: print(f"... {m}", flush=True)))
-    if quiet:
-        print(json.dumps(out, indent=2))
+    out = cron_bench.run(count=args.cronjobs, progress=_progress(args))
+    if _printed_json(args, out):
         return 0
     print(f"{out['jobs_created']} Jobs from {out['cronjobs']} CronJobs due in the same minute: "
           f"creation skew p50 {out['skew_p50_ms']:.0f} ms, p99 {out['skew_p99_ms']:.0f} ms, "
