@@ -13,15 +13,17 @@ from engine.store import Store
 from jobs.cron_controller import CronJobController
 from jobs.cronjob import new_job
 
+from ..engine.store_helpers import FakeClock
+
 T0 = datetime(2026, 3, 2, 8, 0, 0, tzinfo=UTC)
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
+class Clock(FakeClock):
+    """The store tests' clock, started at this file's T0."""
 
-    def __call__(self) -> datetime:
-        return self.now
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = T0
 
 
 def cronjob(policy: str = "Allow") -> dict[str, Any]:
