@@ -139,6 +139,31 @@ class Scheduler:
         placer = self.placer(snapshot(list(self._nodes.values()), list(self._pods.values()),
                                       usage=self._usage_of),
                              strategy=self.config.strategy, resources=list(self.config.resources))
+        binds, waits = self._place_owned(pending, placer, slots)
+        queues = queue_states(list(self._queues.values()))
+        verdicts = admit(queues, workloads, placer)
+        jobs: list[Verdict] = []
+        for v in verdicts:
+            if v.workload.kind == "Job":
+                jobs.append(v)
+            elif v.admitted:
+                binds.append((v.workload.obj, v.nodes[0]))
+            else:
+                waits.append((v.workload.obj, v.reason, v.message))
+        bound = sum(self._bind(binds[i:i + BATCH]) for i in range(0, len(binds), BATCH))
+        for i in range(0, len(waits), BATCH):
+            self._unschedulable(waits[i:i + BATCH])
+        preemptors = [(pod, None) for pod, reason, _ in waits if reason == UNSCHEDULABLE and eligible(pod)]
+        self._preempt(preemptors + self._job_preemptors(jobs), placer.states)
+        self._write_jobs(jobs)
+        self._write_queues(queues, workloads, verdicts, placer)
+        return bound
+
+    def _place_owned(self, pending: list[dict[str, Any]], placer: Placer | FullScan,
+                     slots: dict[str, list[str]]) -> tuple[list[tuple[dict[str, Any], str]],
+                                                          list[tuple[dict[str, Any], str, str]]]:
+        """Place the pending pods that controllers own (their workload was admitted), keeping
+        admitted gangs' slots and the room freed for preemptors; (binds, waits)."""
         binds: list[tuple[dict[str, Any], str]] = []
         waits: list[tuple[dict[str, Any], str, str]] = []
         slots = {uid: [n for n in nodes if n in placer.states]  # a reserved node may be gone
@@ -176,24 +201,7 @@ class Scheduler:
                 binds.append((pod, decision.node))
         for pod, node in mine.values():  # admission goes by priority: the preemptors come first there
             placer.release(pod, node)
-        queues = queue_states(list(self._queues.values()))
-        verdicts = admit(queues, workloads, placer)
-        jobs: list[Verdict] = []
-        for v in verdicts:
-            if v.workload.kind == "Job":
-                jobs.append(v)
-            elif v.admitted:
-                binds.append((v.workload.obj, v.nodes[0]))
-            else:
-                waits.append((v.workload.obj, v.reason, v.message))
-        bound = sum(self._bind(binds[i:i + BATCH]) for i in range(0, len(binds), BATCH))
-        for i in range(0, len(waits), BATCH):
-            self._unschedulable(waits[i:i + BATCH])
-        preemptors = [(pod, None) for pod, reason, _ in waits if reason == UNSCHEDULABLE and eligible(pod)]
-        self._preempt(preemptors + self._job_preemptors(jobs), placer.states)
-        self._write_jobs(jobs)
-        self._write_queues(queues, workloads, verdicts, placer)
-        return bound
+        return binds, waits
 
     def _usage_of(self, pod: dict[str, Any]) -> Usage:
         uid = pod["metadata"]["uid"]
