@@ -318,8 +318,10 @@ class PodRunner:
                 self._event("Warning", "Failed", failure.message)
                 self._changed()
             return None
+        self._reaper.ensure()  # then watching the new process group is a pipe write
         try:
             proc = ContainerProcess(spec)
+            self._reaper.watch(proc.pid)  # at once: a dying host must take the group with it
         except OSError as exc:
             now = format_time(utcnow())
             msg = f"failed to start container {name!r}: {exc.strerror or exc}: {spec.argv[0]!r}"
@@ -341,7 +343,6 @@ class PodRunner:
             self._event("Normal", "Started", f"Started container {name}")
             self._refresh_ready()
             self._changed()
-        self._reaper.watch(proc.pid)  # after Running is out: it may start a process first
         code = proc.wait()
         assert code is not None
         # Like a container's PID namespace: when its main process ends, so does the rest.

@@ -178,14 +178,22 @@ class GroupReaper:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
 
+    def ensure(self) -> None:
+        """Start the reaper now (before a container), so that `watch` is only a pipe write."""
+        with self._lock:
+            self._start()
+
+    def _start(self) -> None:
+        if self._proc is None:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-I", "-S", "-c", _REAPER], stdin=subprocess.PIPE,
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                close_fds=True)
+
     def _send(self, line: str) -> None:
         with self._lock:
-            if self._proc is None:
-                self._proc = subprocess.Popen(
-                    [sys.executable, "-I", "-S", "-c", _REAPER], stdin=subprocess.PIPE,
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-                    close_fds=True)
-            assert self._proc.stdin is not None
+            self._start()
+            assert self._proc is not None and self._proc.stdin is not None
             try:
                 self._proc.stdin.write(line.encode() + b"\n")
                 self._proc.stdin.flush()
