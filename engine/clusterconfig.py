@@ -23,10 +23,12 @@ SIMULATED_GPU_MEMORY = "tugboat_simulated_gpu_memory_mib"
 NAME_PREFIX = "tugboat.dev/name:"
 LABEL_PREFIX = "tugboat.dev/label:"
 PRODUCT_PREFIX = "tugboat.dev/gpu-product:"
+MODEL_PREFIX = "tugboat.dev/gpu-model:"  # one per GPU of a mixed node: "<index>:<memoryMiB>:<product>"
 DEFAULT_GPU_PRODUCT = "Simulated GPU"
 DEFAULT_GPU_MEMORY_MIB = 81920
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _NODE_KEYS = {"name", "cpus", "gpus", "gpuProduct", "gpuMemoryMiB", "labels"}
+_GPU_KEYS = {"product", "memoryMiB", "count"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,8 @@ class NodeSpec:
     gpu_memory_mib: int = DEFAULT_GPU_MEMORY_MIB
     name: str | None = None
     labels: dict[str, str] = field(default_factory=dict)
+    # a node with GPUs of several kinds: (product, memory MiB) per index; gpus is their number
+    gpu_models: tuple[tuple[str, int], ...] = ()
 
     def ray_args(self) -> list[str]:
         """The `ray start` arguments that make a Ray node this one."""
@@ -46,6 +50,8 @@ class NodeSpec:
             args.append(f"--num-gpus={self.gpus}")
             resources.update({SIMULATED_GPU: self.gpus, SIMULATED_GPU_MEMORY: self.gpu_memory_mib,
                               PRODUCT_PREFIX + self.gpu_product: 1})
+            for i, (product, memory_mib) in enumerate(self.gpu_models):
+                resources[f"{MODEL_PREFIX}{i}:{memory_mib}:{product}"] = 1
         if self.name:
             resources[NAME_PREFIX + self.name] = 1
         for key, value in self.labels.items():
@@ -57,7 +63,8 @@ class NodeSpec:
 
 def declared(resources: dict[str, Any]) -> dict[str, Any]:
     """What a Ray node's resources say was declared: name, labels, simulated GPU product."""
-    out: dict[str, Any] = {"name": None, "labels": {}, "gpu_product": None}
+    out: dict[str, Any] = {"name": None, "labels": {}, "gpu_product": None, "gpu_models": []}
+    models: dict[int, tuple[str, int]] = {}
     for key in resources:
         if key.startswith(NAME_PREFIX):
             out["name"] = key[len(NAME_PREFIX):]
@@ -66,6 +73,10 @@ def declared(resources: dict[str, Any]) -> dict[str, Any]:
             out["labels"][k] = v
         elif key.startswith(PRODUCT_PREFIX):
             out["gpu_product"] = key[len(PRODUCT_PREFIX):]
+        elif key.startswith(MODEL_PREFIX):
+            index, memory_mib, product = key[len(MODEL_PREFIX):].split(":", 2)
+            models[int(index)] = (product, int(memory_mib))
+    out["gpu_models"] = [models[i] for i in sorted(models)]
     return out
 
 
@@ -161,6 +172,10 @@ def load_config(path: Path) -> ClusterConfig:
         if name in names:
             problems.append(f"{where}.name: {name!r} is used twice")
         names.add(name or "")
+        models: list[tuple[str, int]] = []
+        if isinstance(raw.get("gpus"), list):
+            models = _gpu_models(raw, where, problems)
+            raw = {k: v for k, v in raw.items() if k != "gpus"}
         ints = {}
         for key, minimum in (("cpus", 1), ("gpus", 0), ("gpuMemoryMiB", 1)):
             value = raw.get(key)
@@ -178,9 +193,42 @@ def load_config(path: Path) -> ClusterConfig:
         if not isinstance(product, str) or not product:
             problems.append(f"{where}.gpuProduct: expected a string")
             product = DEFAULT_GPU_PRODUCT
+        if models:
+            specs.append(NodeSpec(cpus=ints["cpus"], gpus=len(models), gpu_product=models[0][0],
+                                  gpu_memory_mib=models[0][1], name=name, labels=dict(labels),
+                                  gpu_models=tuple(models) if len(set(models)) > 1 else ()))
+            continue
         specs.append(NodeSpec(cpus=ints["cpus"], gpus=ints["gpus"] or 0, gpu_product=product,
                               gpu_memory_mib=ints["gpuMemoryMiB"] or DEFAULT_GPU_MEMORY_MIB,
                               name=name, labels=dict(labels)))
     if problems:
         raise InvalidError(f"{path} is invalid: {len(problems)} problem(s)", details=problems)
     return ClusterConfig(nodes=specs, scheduler=scheduler)
+
+
+def _gpu_models(raw: dict[str, Any], where: str, problems: list[str]) -> list[tuple[str, int]]:
+    """A node's `gpus` given as a list of {product, memoryMiB, count} (a node with GPUs of
+    several kinds): (product, memory) for each GPU, in index order."""
+    problems += [f"{where}.{k}: not allowed with a list of gpus (give each entry its own)"
+                 for k in ("gpuProduct", "gpuMemoryMiB") if k in raw]
+    models: list[tuple[str, int]] = []
+    for j, entry in enumerate(raw["gpus"]):
+        at = f"{where}.gpus[{j}]"
+        if not isinstance(entry, dict):
+            problems.append(f"{at}: expected a mapping with product, memoryMiB and count")
+            continue
+        problems += [f"{at}.{k}: unknown field" for k in sorted(set(entry) - _GPU_KEYS)]
+        product, memory, count = entry.get("product"), entry.get("memoryMiB"), entry.get("count", 1)
+        ok = True
+        if not isinstance(product, str) or not product.strip():
+            problems.append(f"{at}.product: expected a GPU product name, got {product!r}")
+            ok = False
+        for key, value in (("memoryMiB", memory), ("count", count)):
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                problems.append(f"{at}.{key}: expected an integer >= 1, got {value!r}")
+                ok = False
+        if ok:
+            models += [(str(product), int(memory))] * int(count)
+    if not raw["gpus"]:
+        problems.append(f"{where}.gpus: expected at least one GPU in the list")
+    return models

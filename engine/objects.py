@@ -3,6 +3,7 @@ the queue a workload waits in."""
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from engine.api import Quantity, parse_quantity
@@ -14,6 +15,7 @@ ADMISSION = "tugboat.dev/admission"  # on a Job: "Pending" (suspended by its que
 PENDING, ADMITTED = "Pending", "Admitted"
 HOLD = "tugboat.dev/hold"  # "true" on a Job its owner holds back: its queue does not admit it
 GANG = "tugboat.dev/gang"  # "true" on a Job whose pods start together or not at all
+GPUS_ANNOTATION = "tugboat.dev/gpus"  # on a bound pod: the node's GPU indexes it gets ("0,2")
 
 
 def pod_requests(pod: dict[str, Any]) -> dict[str, Quantity]:
@@ -86,3 +88,18 @@ def job_owner(pod: dict[str, Any]) -> str | None:
         if ref.get("controller") and ref.get("kind") == "Job":
             return str(ref.get("uid"))
     return None
+
+
+def bound_gpus(pod: dict[str, Any]) -> tuple[int, ...] | None:
+    """The node GPU indexes the scheduler bound the pod to (`tugboat.dev/gpus: "0,2"`); None
+    when it names none (or is malformed)."""
+    text = ((pod.get("metadata") or {}).get("annotations") or {}).get(GPUS_ANNOTATION)
+    return _gpu_indexes(text) if isinstance(text, str) else None
+
+
+@lru_cache(maxsize=4096)
+def _gpu_indexes(text: str) -> tuple[int, ...] | None:
+    try:
+        return tuple(int(part) for part in text.split(",")) if text.strip() else None
+    except ValueError:
+        return None

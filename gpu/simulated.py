@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from gpu.inventory import GpuInfo, GpuSample, Inventory
 
 DEFAULT_PRODUCT = "Simulated GPU"
@@ -9,16 +11,19 @@ DEFAULT_MEMORY_MIB = 81920
 
 
 def simulated_inventory(count: int, *, product: str = DEFAULT_PRODUCT,
-                        memory_mib: int = DEFAULT_MEMORY_MIB, node: str = "node") -> Inventory:
-    """`count` GPUs named `GPU-sim-<node>-<index>`, each marked simulated."""
+                        memory_mib: int = DEFAULT_MEMORY_MIB, node: str = "node",
+                        models: Sequence[tuple[str, int]] = ()) -> Inventory:
+    """`count` GPUs named `GPU-sim-<node>-<index>`, each marked simulated; `models` gives each
+    index its own (product, memory MiB) on a node with GPUs of several kinds."""
     if count < 0:
         raise ValueError(f"simulated GPU count must be >= 0, got {count}")
     if memory_mib < 0:
         raise ValueError(f"simulated GPU memory_mib must be >= 0, got {memory_mib}")
-    gpus = tuple(GpuInfo(index=i, uuid=f"GPU-sim-{node}-{i}", product=product,
-                         memory_mib=memory_mib, compute_capability=None, mig_mode=None,
+    kinds = list(models)[:count] + [(product, memory_mib)] * (count - len(models))
+    gpus = tuple(GpuInfo(index=i, uuid=f"GPU-sim-{node}-{i}", product=kind[0],
+                         memory_mib=kind[1], compute_capability=None, mig_mode=None,
                          simulated=True)
-                 for i in range(count))
+                 for i, kind in enumerate(kinds))
     return Inventory(gpus=gpus, driver_version=None, cuda_driver_version=None, reason=None,
                      simulated=True)
 

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.printers.fmt import NONE, Obj, age_of, aware, dig, since, to_time
+from gpu.inventory import label_product
 
 NODE_ROLE_PREFIX = "node-role.kubernetes.io/"
 NODE_ROLE_LABEL = "kubernetes.io/role"
@@ -192,7 +193,7 @@ def _gpu_count(node: Obj) -> str:
 
 def node_row(node: Obj, now: datetime, wide: bool) -> list[str]:
     """NAME STATUS ROLES AGE VERSION [INTERNAL-IP EXTERNAL-IP OS-IMAGE KERNEL RUNTIME GPU
-    GPU-PRODUCT]: GPU is allocatable/capacity, the product as GPU feature discovery labels it."""
+    GPU-PRODUCT]: GPU is allocatable/capacity, then the GPU products."""
     info: Obj = dig(node, "status", "nodeInfo", default={})
     row = [str(dig(node, "metadata", "name", default="")), node_status(node), node_roles(node),
            age_of(node, now), str(info.get("kubeletVersion") or "")]
@@ -201,6 +202,17 @@ def node_row(node: Obj, now: datetime, wide: bool) -> list[str]:
                 str(info.get("osImage") or "<unknown>"),
                 str(info.get("kernelVersion") or "<unknown>"),
                 str(info.get("containerRuntimeVersion") or "<unknown>"),
-                _gpu_count(node),
-                str(dig(node, "metadata", "labels", "nvidia.com/gpu.product", default="<none>"))]
+                _gpu_count(node), _gpu_products(node)]
     return row
+
+
+def _gpu_products(node: Obj) -> str:
+    """The product as GPU feature discovery labels it; on a node with GPUs of several products,
+    how many of each (`2xNVIDIA-A100-SXM4-40GB,2xNVIDIA-H100-80GB-HBM3`)."""
+    counts: dict[str, int] = {}
+    for g in dig(node, "status", "gpus", default=[]) or []:
+        product = label_product(str(g.get("product") or ""))
+        counts[product] = counts.get(product, 0) + 1
+    if len(counts) > 1:
+        return ",".join(f"{n}x{product}" for product, n in counts.items())
+    return str(dig(node, "metadata", "labels", "nvidia.com/gpu.product", default="<none>"))

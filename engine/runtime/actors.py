@@ -13,6 +13,7 @@ from typing import Any
 import psutil
 import ray
 
+from engine.objects import bound_gpus
 from engine.runtime.podrunner import PodRunner, container_runtime, node_log_roots
 from gpu import Nvml
 
@@ -27,8 +28,11 @@ class PodActor:
     """Hosts a PodRunner; the control plane long-polls `watch` and calls `stop` to delete."""
 
     def __init__(self, pod: dict[str, Any], log_root: str) -> None:
-        # The GPUs Ray gave this actor (it set CUDA_VISIBLE_DEVICES to them as well).
-        gpus = [int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()]
+        # The GPUs the scheduler chose for the pod; without a choice (a node whose GPUs are
+        # counted, not listed), the ones Ray gave this actor. Ray counts them either way.
+        bound = bound_gpus(pod)
+        gpus = list(bound) if bound is not None else [
+            int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()]
         self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus)
         self.runner.start()
 

@@ -18,7 +18,7 @@ from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
 from engine.errors import BadRequestError, NotFoundError, TugError, UnavailableError
 from engine.events import EventRecorder
-from engine.objects import GPU, TERMINAL_PHASES, amount, internal_ip, is_ready, pod_requests
+from engine.objects import GPU, TERMINAL_PHASES, amount, bound_gpus, internal_ip, is_ready, pod_requests
 from engine.runtime.actors import AGENT_VERSION, NodeAgent, PodActor
 from engine.runtime.cluster import RAY_NAMESPACE
 from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
@@ -26,6 +26,8 @@ from engine.runtime.podrunner import pod_log_dir
 from engine.runtime.podstatus import merge_conditions, pick_container, unknown_end, waiting_reason
 from engine.runtime.probe import Probe
 from engine.runtime.telemetry import Telemetry
+from engine.scheduler.gpus import units as gpu_units
+from engine.scheduler.gpus import wanted
 from gpu import Inventory, node_gpu_fields, simulated_inventory
 
 log = logging.getLogger("tugboat.runtime")
@@ -153,10 +155,11 @@ class Runtime:
         """The node's GPUs: simulated ones declared at `ray start`, or what NVML found there."""
         raw = entry.get("Resources") or {}
         if raw.get(SIMULATED_GPU):
+            said = declared(raw)
             inventory = simulated_inventory(
-                int(raw.get("GPU", 0)),
-                product=declared(raw)["gpu_product"] or self.simulated_gpu_product,
-                memory_mib=int(raw.get(SIMULATED_GPU_MEMORY, 81920)), node=name)
+                int(raw.get("GPU", 0)), product=said["gpu_product"] or self.simulated_gpu_product,
+                memory_mib=int(raw.get(SIMULATED_GPU_MEMORY, 81920)), node=name,
+                models=said["gpu_models"])
         elif info and info.get("gpu"):
             inventory = Inventory.from_dict(info["gpu"])
             if not inventory.gpus and name not in self._inventory:  # say it once per node
@@ -289,8 +292,19 @@ class Runtime:
                 asyncio.get_running_loop().create_task(self._stop(pod, handle))
             return
         if handle is None and phase not in TERMINAL_PHASES:
+            if self._awaits_gpus(pod):
+                log.debug("pod %s: waits for the scheduler to choose its GPUs", meta["name"])
+                return
             log.debug("pod %s: bound to %s", meta["name"], spec["nodeName"])
             self._adopt_or_create(pod, adopt=adopt)
+
+    def _awaits_gpus(self, pod: dict[str, Any]) -> bool:
+        """A pod not started yet, bound to a node that lists its GPUs without the scheduler naming
+        which of them it gets (spec.nodeName set at create): the scheduler names them next."""
+        if (pod.get("status") or {}).get("startTime") or bound_gpus(pod) is not None:
+            return False
+        node = self._nodes.get(pod["spec"]["nodeName"])
+        return node is not None and gpu_units(node) is not None and wanted(pod) > 0
 
     def _adopt_or_create(self, pod: dict[str, Any], *, adopt: bool) -> _PodHandle:
         uid = pod["metadata"]["uid"]

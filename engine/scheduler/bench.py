@@ -23,11 +23,19 @@ CREATE_BATCH = 500  # pods per store transaction while the scheduler runs
 
 
 def sim_nodes(count: int, gpus_per_node: int) -> list[dict[str, Any]]:
-    """Ready nodes with 64 CPUs, 512Gi and `gpus_per_node` GPUs; half H100 80GB, half A100 40GB;
-    one in twenty tainted gpu=maintenance:NoSchedule."""
+    """Ready nodes with 64 CPUs, 512Gi and `gpus_per_node` GPUs, each listed in status.gpus (so the
+    scheduler chooses which GPU a pod gets); half H100 80GB, half A100 40GB, one in ten with half
+    of each; one in twenty tainted gpu=maintenance:NoSchedule."""
     nodes = []
     for i in range(count):
         product, memory = PRODUCTS[i % 2]
+        kinds = [PRODUCTS[i % 2]] * gpus_per_node
+        if i % 10 == 3:
+            half = gpus_per_node // 2
+            kinds = [PRODUCTS[1]] * half + [PRODUCTS[0]] * (gpus_per_node - half)
+            product, memory = kinds[0]
+        gpus = [{"index": k, "uuid": f"GPU-sim-{i:05d}-{k}", "product": kind[0], "memoryMiB": kind[1],
+                 "health": "Healthy"} for k, kind in enumerate(kinds)]
         alloc = {"cpu": "64", "memory": "512Gi", "pods": "110", "nvidia.com/gpu": str(gpus_per_node)}
         spec: dict[str, Any] = {}
         if i % 20 == 19:
@@ -38,7 +46,7 @@ def sim_nodes(count: int, gpus_per_node: int) -> list[dict[str, Any]]:
                                               "nvidia.com/gpu.product": product,
                                               "nvidia.com/gpu.memory": str(memory)}},
                       "spec": spec,
-                      "status": {"capacity": alloc, "allocatable": alloc,
+                      "status": {"capacity": alloc, "allocatable": alloc, "gpus": gpus,
                                  "conditions": [{"type": "Ready", "status": "True"}]}})
     return nodes
 

@@ -1,24 +1,30 @@
 """Placement at scale: nodes that look the same to a pod (same labels, taints, readiness,
-allocatable and the same requests bound) are kept in one bucket, so a decision costs one filter
-and score per bucket instead of per node, with exactly the naive full scan's result."""
+allocatable, kinds of GPU, requests bound and free GPUs of each kind) are kept in one bucket, so
+a decision costs one filter and score per bucket instead of per node, with exactly the naive
+full scan's result."""
 
 from __future__ import annotations
 
 import bisect
+import heapq
 import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.objects import is_ready
+from engine.objects import GPU, is_ready
 from engine.scheduler.filters import (
     GPU_MEMORY_LABEL,
     STATIC_FILTERS,
     fit_requests,
+    gpu_devices,
+    gpu_match,
+    gpu_memory_request,
     resource_reason,
     run_filters,
 )
+from engine.scheduler.gpus import Unit
 from engine.scheduler.placement import Decision, NodeState, Usage, no_fit, place, usage_of
 from engine.scheduler.scores import (
     ResourceWeights,
@@ -29,9 +35,10 @@ from engine.scheduler.scores import (
     strategy_of,
 )
 
-BucketKey = tuple[int, tuple[tuple[str, float], ...], int]
+BucketKey = tuple[int, tuple[tuple[str, float], ...], int, tuple[Any, ...]]
 _MAX_SHAPES = 4096  # pod shapes remembered (pods of one Job or template share one)
 _MAX_VERDICTS = 65536  # verdicts remembered per shape
+_MAX_LOG = 65536  # bucket changes remembered for the shapes' views
 
 
 @dataclass
@@ -45,8 +52,10 @@ def _node_class(node: dict[str, Any], keys: frozenset[str]) -> str:
     only under `keys` (those some pod asks about; hostname labels would make every node unique)."""
     meta, spec = node.get("metadata") or {}, node.get("spec") or {}
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k in keys}
+    gpus = sorted([g.get("product"), g.get("memoryMiB") or 0, g.get("health"), bool(g.get("parentUuid"))]
+                  for g in (node.get("status") or {}).get("gpus") or [])  # their kinds, not uuids
     return json.dumps([labels, spec.get("taints") or [], bool(spec.get("unschedulable")),
-                       is_ready(node), (node.get("status") or {}).get("allocatable") or {}],
+                       is_ready(node), (node.get("status") or {}).get("allocatable") or {}, gpus],
                       sort_keys=True)
 
 
@@ -83,8 +92,60 @@ class _Shape:
     fit: Callable[[NodeState], int]
     usage: Usage
     label_keys: frozenset[str]
+    gpus: int  # whole GPUs asked for
+    gpu_bytes: int  # memory wanted on each
     # bucket key -> (why it does not fit, fit score, preferred-affinity raw, untolerated soft taints)
     verdicts: dict[BucketKey, tuple[str | None, int, int, int]] = field(default_factory=dict)
+    # the live buckets it fits, by fit score, kept up to date from the Placer's change log
+    view: _View | None = None
+
+
+@dataclass
+class _View:
+    """The live buckets a shape fits, grouped by fit score; in each group a heap by the rank of
+    the bucket's highest node name (the tie-break), whose stale entries are dropped when read."""
+
+    seen: int  # the Placer's change count this view has taken in
+    score: dict[BucketKey, int] = field(default_factory=dict)  # feasible live bucket -> fit score
+    heaps: dict[int, list[tuple[int, int, BucketKey]]] = field(default_factory=dict)
+    scores: list[int] = field(default_factory=list)  # the distinct scores held, sorted
+    preferences: int = 0  # feasible live buckets with a preferred-affinity or soft-taint term
+    pushed: int = 0
+
+    def add(self, key: BucketKey, verdict: tuple[str | None, int, int, int], top: int) -> None:
+        """Take in a live bucket (again, when its highest node changed; `top` is that node's rank)."""
+        if verdict[0] is not None:
+            return
+        if key not in self.score:
+            self.score[key] = verdict[1]
+            if verdict[1] not in self.heaps:
+                self.heaps[verdict[1]] = []
+                bisect.insort(self.scores, verdict[1])
+            self.preferences += bool(verdict[2] or verdict[3])
+        self.pushed += 1
+        heapq.heappush(self.heaps[verdict[1]], (-top, self.pushed, key))
+
+    def discard(self, key: BucketKey, verdict: tuple[str | None, int, int, int]) -> None:
+        score = self.score.pop(key, None)
+        if score is None:
+            return
+        self.preferences -= bool(verdict[2] or verdict[3])
+        heap = self.heaps[score]
+        while heap and self.score.get(heap[0][2]) != score:
+            heapq.heappop(heap)
+        if not heap:
+            del self.heaps[score]
+            del self.scores[bisect.bisect_left(self.scores, score)]
+
+    def best(self, top_of: Callable[[BucketKey], int]) -> int:
+        """The rank of the highest node among the best-scoring buckets."""
+        score = self.scores[-1]
+        heap = self.heaps[score]
+        while True:
+            rank, _, key = heap[0]
+            if self.score.get(key) == score and top_of(key) == -rank:
+                return -rank
+            heapq.heappop(heap)
 
 
 class Placer:
@@ -109,8 +170,13 @@ class Placer:
         self._buckets: dict[BucketKey, _Bucket] = {}
         self._node_bucket: dict[str, BucketKey] = {}
         self._static.clear()
+        self._matches: dict[tuple[str, int], Callable[[Unit], bool] | None] = {}
+        self._changed, self._log = 0, []
+        self._names = sorted(self.states)
+        self._rank = {name: i for i, name in enumerate(self._names)}
         for shape in self._shapes.values():
             shape.verdicts.clear()
+            shape.view = None
         for name in sorted(self.states):
             text = _node_class(self.states[name].node, self._keys)
             cls = self._class_ids.setdefault(text, len(self._class_ids))
@@ -133,26 +199,15 @@ class Placer:
             self._keys |= shape.label_keys
             self._build()
         verdicts = shape.verdicts
-        best: tuple[int, str] | None = None  # (fit score, name) of the best without preferences
-        preferences = False
-        for key, bucket in self._buckets.items():
-            verdict = verdicts.get(key)
-            if verdict is None:
-                verdict = verdicts[key] = self._verdict(pod, sig, shape, bucket)
-            if verdict[0] is None:
-                preferences = preferences or bool(verdict[2] or verdict[3])
-                candidate = (verdict[1], bucket.names[-1])
-                if best is None or candidate > best:
-                    best = candidate
-        if best is None:
+        view = self._view(pod, sig, shape)
+        if not view.scores:
             reasons: Counter[str] = Counter()
             for key, bucket in self._buckets.items():
                 reasons[str(verdicts[key][0])] += len(bucket.names)
             return no_fit(len(self.states), reasons)
-        if not preferences:  # then only the fit score differs between nodes
-            return Decision(best[1], "")
-        feasible = [(b.names[-1], *verdicts[k][1:]) for k, b in self._buckets.items()
-                    if verdicts[k][0] is None]
+        if not view.preferences:  # then only the fit score differs: the best score, highest name
+            return Decision(self._names[view.best(self._top)], "")
+        feasible = [(self._buckets[k].names[-1], *verdicts[k][1:]) for k in view.score]
         scores = combine({f[0]: f[1] for f in feasible}, {f[0]: f[2] for f in feasible},
                          {f[0]: f[3] for f in feasible})
         return Decision(max(scores, key=lambda name: (scores[name], name)), "")
@@ -160,9 +215,15 @@ class Placer:
     def assume(self, pod: dict[str, Any], node: str) -> None:
         """Count `pod` as bound to `node` for the decisions that follow."""
         sig = self._last[1] if self._last is not None and self._last[0] is pod else _pod_signature(pod)
-        usage = self._shape(pod, sig).usage if sig is not None else None
+        state = self.states[node]
+        usage, gpus = None, None
+        if sig is not None:
+            shape = self._shape(pod, sig)
+            usage = shape.usage
+            if shape.gpus and state.gpu_units is not None:
+                gpus = state.pick_gpus(shape.gpus, shape.gpu_bytes, self._gpu_match(pod, sig, state))
         self._leave(node)
-        self.states[node].add(pod, usage)
+        state.add(pod, usage, gpus)
         self._enter(node)
 
     def release(self, pod: dict[str, Any], node: str) -> None:
@@ -185,11 +246,58 @@ class Placer:
 
     # internals
 
+    def _view(self, pod: dict[str, Any], sig: str, shape: _Shape) -> _View:
+        """The shape's view of the live buckets, brought up to date with the buckets made and
+        emptied since it last looked (each new bucket judged once), or built anew."""
+        view = shape.view
+        if view is None or view.seen < self._changed - len(self._log):
+            view = shape.view = _View(self._changed)
+            for key, bucket in self._buckets.items():
+                verdict = shape.verdicts.get(key)
+                if verdict is None:
+                    verdict = shape.verdicts[key] = self._verdict(pod, sig, shape, bucket)
+                view.add(key, verdict, self._rank[bucket.names[-1]])
+            return view
+        for key in set(self._log[len(self._log) - (self._changed - view.seen):]):
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                view.discard(key, shape.verdicts.get(key) or (None, 0, 0, 0))
+                continue
+            verdict = shape.verdicts.get(key)
+            if verdict is None:
+                verdict = shape.verdicts[key] = self._verdict(pod, sig, shape, bucket)
+            view.add(key, verdict, self._rank[bucket.names[-1]])
+        view.seen = self._changed
+        return view
+
+    def _gpu_match(self, pod: dict[str, Any], sig: str, state: NodeState) -> Callable[[Unit], bool] | None:
+        """Which GPUs of the node's kinds the pod's selector accepts (filters.gpu_match), once per
+        pod shape and node class."""
+        if len(state.gpu_kinds) < 2:
+            return None
+        key = (sig, self._node_class[state.name])
+        if key not in self._matches:
+            self._matches[key] = gpu_match(pod, state.node, state.gpu_kinds)
+        return self._matches[key]
+
+    def _top(self, key: BucketKey) -> int:
+        """The rank of the bucket's highest node name; -1 for a bucket that is gone."""
+        bucket = self._buckets.get(key)
+        return self._rank[bucket.names[-1]] if bucket is not None else -1
+
+    def _note(self, key: BucketKey) -> None:
+        """A bucket was made or emptied, or its highest node changed: the views take it in when
+        they next look."""
+        self._changed += 1
+        self._log.append(key)
+        if len(self._log) > _MAX_LOG:
+            del self._log[:len(self._log) // 2]  # views older than what is kept are built anew
+
     def _key(self, name: str) -> BucketKey:
         state = self.states[name]
         used = tuple(sorted([*((k, round(v, 6)) for k, v in state.requested.items() if v),
                              *((f"non-zero {k}", float(v)) for k, v in state.non_zero.items())]))
-        return (self._node_class[name], used, state.pods)
+        return (self._node_class[name], used, state.pods, state.free_gpu_kinds())
 
     def _enter(self, name: str) -> None:
         key = self._key(name)
@@ -197,14 +305,19 @@ class Placer:
         if bucket is None:
             bucket = self._buckets[key] = _Bucket(key[0])
         bisect.insort(bucket.names, name)
+        if bucket.names[-1] == name:  # made, or a new highest node
+            self._note(key)
         self._node_bucket[name] = key
 
     def _leave(self, name: str) -> None:
         key = self._node_bucket.pop(name)
         bucket = self._buckets[key]
-        del bucket.names[bisect.bisect_left(bucket.names, name)]
+        at = bisect.bisect_left(bucket.names, name)
+        del bucket.names[at]
         if not bucket.names:
             del self._buckets[key]
+        if at == len(bucket.names):  # emptied, or its highest node left
+            self._note(key)
 
     def _shape(self, pod: dict[str, Any], sig: str) -> _Shape:
         shape = self._shapes.get(sig)
@@ -212,9 +325,12 @@ class Placer:
             if len(self._shapes) >= _MAX_SHAPES:
                 self._shapes.clear()
             fit = fit_scorer(pod, self.strategy, self.resources)
-            shape = self._shapes[sig] = _Shape(fit_requests(pod), fit, usage_of(pod), _label_keys(pod))
+            req = fit_requests(pod)
+            shape = self._shapes[sig] = _Shape(req, fit, usage_of(pod), _label_keys(pod),
+                                               int(req.get(GPU, 0.0)), gpu_memory_request(pod))
         elif len(shape.verdicts) >= _MAX_VERDICTS:
             shape.verdicts.clear()
+            shape.view = None
         return shape
 
     def _verdict(self, pod: dict[str, Any], sig: str, shape: _Shape,
@@ -224,6 +340,9 @@ class Placer:
         if static not in self._static:
             self._static[static] = run_filters(pod, rep.node, rep, filters=STATIC_FILTERS)
         why = self._static[static] or resource_reason(shape.req, rep.node, rep)
+        if why is None and shape.gpus and rep.gpu_units is not None \
+                and rep.pick_gpus(shape.gpus, shape.gpu_bytes, self._gpu_match(pod, sig, rep)) is None:
+            why = gpu_devices(pod, rep.node, rep)
         if why is not None:
             return (why, 0, 0, 0)
         return (None, shape.fit(rep), preferred_affinity_raw(pod, rep.node),

@@ -7,7 +7,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from engine.api import parse_quantity
-from engine.objects import MAX_PODS, amount, is_ready, pod_requests
+from engine.objects import GPU, MAX_PODS, amount, is_ready, pod_requests
+from engine.scheduler.gpus import Kinds, Unit, fitting, wanted
 
 if TYPE_CHECKING:  # placement may import this module, so NodeState is only a type here
     from engine.scheduler.placement import NodeState
@@ -129,16 +130,38 @@ def node_unschedulable(pod: dict[str, Any], node: dict[str, Any], state: NodeSta
     return "node(s) were unschedulable"
 
 
-def node_selector_and_affinity(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
-    reason = "node(s) didn't match Pod's node affinity/selector"
-    labels = (node.get("metadata") or {}).get("labels") or {}
+def selects(pod: dict[str, Any], node: dict[str, Any], labels: Mapping[str, str] | None = None) -> bool:
+    """Whether the pod's nodeSelector and required node affinity accept the node (read with
+    `labels` in place of its own, when given)."""
+    if labels is not None:
+        node = {**node, "metadata": {**(node.get("metadata") or {}), "labels": labels}}
+    else:
+        labels = (node.get("metadata") or {}).get("labels") or {}
     for key, value in (_spec(pod).get("nodeSelector") or {}).items():
         if key not in labels or labels[key] != value:
-            return reason
+            return False
     required = node_affinity(pod).get("requiredDuringSchedulingIgnoredDuringExecution")
-    if required is not None and not match_node_selector_terms(required.get("nodeSelectorTerms") or [], node):
-        return reason
-    return None
+    return required is None or match_node_selector_terms(required.get("nodeSelectorTerms") or [], node)
+
+
+def gpu_match(pod: dict[str, Any], node: dict[str, Any], gpu_kinds: Kinds) -> Callable[[Unit], bool] | None:
+    """On a node with GPUs of several kinds, which of them the pod's selector accepts: each GPU
+    is judged as if the node's GPU labels (product, memory) described it alone. None elsewhere:
+    there the node's labels are every GPU's."""
+    if len(gpu_kinds) < 2:
+        return None
+    labels = (node.get("metadata") or {}).get("labels") or {}
+    verdicts = {kind: selects(pod, node, u.labels(labels)) for kind, u in gpu_kinds.items()}
+    return lambda u: verdicts[u.kind]
+
+
+def node_selector_and_affinity(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+    if selects(pod, node):
+        return None
+    match = gpu_match(pod, node, state.gpu_kinds) if len(state.gpu_kinds) > 1 and wanted(pod) else None
+    if match is not None and any(match(u) for u in state.gpu_kinds.values()):
+        return None  # one of its GPUs is what the pod asks for; gpu_devices counts the free ones
+    return "node(s) didn't match Pod's node affinity/selector"
 
 
 def taints(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
@@ -184,22 +207,47 @@ def resources(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> st
 
 
 def gpu_memory(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+    """Whether any GPU of the node has the memory the pod wants on each (gpu_devices then counts
+    the free ones); read from the node's GPU list, or its GPU memory label without one."""
     need = gpu_memory_request(pod)
     if need <= 0:
         return None
-    have_mib = _int64(((node.get("metadata") or {}).get("labels") or {}).get(GPU_MEMORY_LABEL))
-    if have_mib is None:
-        return "node(s) had no GPU memory label"
+    sizes = {u.memory_mib or 0 for u in state.gpu_kinds.values()}
+    if sizes:
+        have_mib, each = max(sizes), len(sizes) == 1
+    else:
+        label = _int64(((node.get("metadata") or {}).get("labels") or {}).get(GPU_MEMORY_LABEL))
+        if label is None:
+            return "node(s) had no GPU memory label"
+        have_mib, each = label, True
     if need > have_mib * 2**20:
-        return (f"node(s) had GPUs with too little memory ({have_mib}Mi each, "
+        return (f"node(s) had GPUs with too little memory ({have_mib}Mi {'each' if each else 'at most'}, "
                 f"need {fmt_amount('memory', float(need))})")
     return None
+
+
+def gpu_devices(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+    """On a node that lists its GPUs: enough of them free, healthy, with the memory and of the
+    product the pod asks for (the ones it will get)."""
+    if state.gpu_units is None:
+        return None
+    count = wanted(pod)
+    if count <= 0 or state.choose_gpus(pod, count) is not None:
+        return None
+    need = gpu_memory_request(pod)
+    match = gpu_match(pod, node, state.gpu_kinds)
+    free = len(fitting(state.gpu_units, state.gpus_taken, min_bytes=need, match=match))
+    what = [f"at least {fmt_amount('memory', float(need))} memory"] if need > 0 else []
+    if match is not None and not all(match(u) for u in state.gpu_kinds.values()):
+        what.append("the selected product")
+    detail = f" with {' and '.join(what)}" if what else " (healthy)"
+    return f"Insufficient {GPU}{detail} (free {free}, need {count})"
 
 
 # The filters that read only the node object (not what is bound to it), then the one that does.
 STATIC_FILTERS: tuple[Filter, ...] = (node_ready, node_unschedulable, node_selector_and_affinity,
                                       taints, gpu_memory)
-FILTERS: tuple[Filter, ...] = (*STATIC_FILTERS, resources)
+FILTERS: tuple[Filter, ...] = (*STATIC_FILTERS, resources, gpu_devices)
 
 
 def run_filters(pod: dict[str, Any], node: dict[str, Any], state: NodeState,

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.api import parse_quantity
-from engine.objects import amount, finished, pod_requests
-from engine.scheduler.filters import run_filters
+from engine.objects import GPU, amount, finished, pod_requests
+from engine.scheduler.filters import gpu_match, gpu_memory_request, run_filters
+from engine.scheduler.gpus import Kinds, Unit, choose, fitting, held, kinds
+from engine.scheduler.gpus import units as node_gpus
 from engine.scheduler.scores import NON_ZERO, score_nodes, scoring_requests
 
 
@@ -26,8 +28,23 @@ class NodeState:
     # ask for none (kube-scheduler's NonZeroRequested); left out, it is `requested` itself
     non_zero: dict[str, int] = field(default=None)  # type: ignore[assignment]
     _allocatable: dict[str, float] = field(init=False, repr=False, compare=False)
+    # the node's whole GPUs (None: it lists none, or MIG devices), how many pods hold each index,
+    # and which indexes each pod holds (a stack per pod: a template may be assumed twice)
+    gpu_units: tuple[Unit, ...] | None = field(init=False, repr=False, compare=False)
+    gpu_kinds: Kinds = field(init=False, repr=False, compare=False)
+    gpus_taken: dict[int, int] = field(init=False, repr=False, compare=False)
+    _gpu_holds: dict[str, list[tuple[int, ...]]] = field(init=False, repr=False, compare=False)
+    _healthy: dict[int, tuple[str, int | None]] = field(init=False, repr=False, compare=False)
+    _free: Counter[tuple[str, int | None]] = field(init=False, repr=False, compare=False)
+    _free_kinds: tuple[Any, ...] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        self.gpu_units = node_gpus(self.node)
+        self.gpu_kinds = kinds(self.gpu_units or ())
+        self.gpus_taken, self._gpu_holds = {}, {}
+        self._healthy = {u.index: u.kind for u in self.gpu_units or () if u.healthy}
+        self._free = Counter(self._healthy.values())  # free, healthy GPUs per kind
+        self._free_kinds = None
         if self.non_zero is None:
             self.non_zero = {"cpu": round(self.requested.get("cpu", 0.0) * 1000),
                              "memory": round(self.requested.get("memory", 0.0))}
@@ -41,14 +58,29 @@ class NodeState:
     def allocatable(self, resource: str) -> float:
         return self._allocatable.get(resource, 0.0)
 
-    def add(self, pod: dict[str, Any], usage: Usage | None = None) -> None:
-        """Count `pod` as bound here; `usage` is usage_of(pod) when the caller has it already."""
+    def add(self, pod: dict[str, Any], usage: Usage | None = None,
+            gpus: tuple[int, ...] | None = None) -> None:
+        """Count `pod` as bound here; `usage` is usage_of(pod) and `gpus` the GPUs chosen for it,
+        when the caller has them already."""
         requested, non_zero = usage or usage_of(pod)
         for key, value in requested.items():
             self.requested[key] = self.requested.get(key, 0.0) + value
         for key, units in non_zero.items():
             self.non_zero[key] = self.non_zero.get(key, 0) + units
         self.pods += 1
+        count = int(requested.get(GPU, 0.0))
+        if self.gpu_units is not None and count > 0:
+            # what it was bound to (or reports holding), else the choice placement made for it;
+            # a bound pod that nothing fits still takes free GPUs, so none is handed out twice
+            indexes = (gpus or held(pod) or self.choose_gpus(pod, count)
+                       or tuple(u.index for u in fitting(self.gpu_units, self.gpus_taken)[:count]))
+            for i in indexes:
+                held_by = self.gpus_taken.get(i, 0)
+                self.gpus_taken[i] = held_by + 1
+                if not held_by and i in self._healthy:
+                    self._free[self._healthy[i]] -= 1
+            self._gpu_holds.setdefault(_holder(pod), []).append(indexes)
+            self._free_kinds = None
 
     def remove(self, pod: dict[str, Any], usage: Usage | None = None) -> None:
         """Undo `add` (a trial placement that did not hold)."""
@@ -62,6 +94,48 @@ class NodeState:
         for key, units in non_zero.items():
             self.non_zero[key] = self.non_zero.get(key, 0) - units
         self.pods -= 1
+        stack = self._gpu_holds.get(_holder(pod))
+        if stack:
+            self._free_kinds = None
+            for i in stack.pop():
+                left = self.gpus_taken.get(i, 0) - 1
+                if left > 0:
+                    self.gpus_taken[i] = left
+                elif self.gpus_taken.pop(i, None) is not None and i in self._healthy:
+                    self._free[self._healthy[i]] += 1
+            if not stack:
+                del self._gpu_holds[_holder(pod)]
+
+    def choose_gpus(self, pod: dict[str, Any], count: int) -> tuple[int, ...] | None:
+        """The GPUs `pod` would get here now (see gpus.choose), or None when too few fit."""
+        if self.gpu_units is None:
+            return None
+        match = gpu_match(pod, self.node, self.gpu_kinds) if len(self.gpu_kinds) > 1 else None
+        return self.pick_gpus(count, gpu_memory_request(pod), match)
+
+    def pick_gpus(self, count: int, min_bytes: int,
+                  match: Callable[[Unit], bool] | None) -> tuple[int, ...] | None:
+        """choose_gpus with the pod's memory per GPU and GPU selector already read."""
+        if self.gpu_units is None:
+            return None
+        return choose(self.gpu_units, self.gpus_taken, count, min_bytes=min_bytes, match=match)
+
+    def gpus_of(self, pod: dict[str, Any]) -> tuple[int, ...] | None:
+        """The GPU indexes `pod` was last counted as holding here (None: not counted by index)."""
+        stack = self._gpu_holds.get(_holder(pod))
+        return stack[-1] if stack else None
+
+    def free_gpu_kinds(self) -> tuple[tuple[tuple[str, int | None], int], ...]:
+        """How many free, healthy GPUs of each kind: all that GPU choice reads of the holdings."""
+        if self._free_kinds is None:
+            self._free_kinds = tuple(sorted(((k, n) for k, n in self._free.items() if n),
+                                            key=lambda kv: (kv[0][0], kv[0][1] or 0)))
+        return self._free_kinds
+
+
+def _holder(pod: dict[str, Any]) -> str:
+    """A key for the pod's GPU holdings: its uid, or the object itself for a template without one."""
+    return str((pod.get("metadata") or {}).get("uid") or f"object {id(pod)}")
 
 
 Usage = tuple[dict[str, float], dict[str, int]]
@@ -83,10 +157,17 @@ def snapshot(nodes: list[dict[str, Any]], pods: list[dict[str, Any]], *,
     """Per-node usage from the pods that are bound and not finished (`usage` may remember
     each pod's, since a pod's requests do not change)."""
     states = {n["metadata"]["name"]: NodeState(n) for n in nodes}
+    unknown: list[tuple[dict[str, Any], Usage]] = []  # GPU pods on nodes that list GPUs, none named
     for pod in pods:
         node = (pod.get("spec") or {}).get("nodeName")
         if node in states and not finished(pod):
-            states[node].add(pod, usage(pod))
+            used = usage(pod)
+            if used[0].get(GPU) and states[node].gpu_units is not None and held(pod) is None:
+                unknown.append((pod, used))
+            else:
+                states[node].add(pod, used)
+    for pod, used in unknown:  # after the held GPUs are counted, so none is handed out twice
+        states[pod["spec"]["nodeName"]].add(pod, used)
     return states
 
 

@@ -17,11 +17,23 @@ from engine.controllers.loop import follow
 from engine.disruption import disrupt
 from engine.errors import ConflictError, NotFoundError
 from engine.events import EventRecorder
-from engine.objects import ADMISSION, ADMITTED, PENDING, finished, job_owner, queue_of, queued
+from engine.objects import (
+    ADMISSION,
+    ADMITTED,
+    GPU,
+    GPUS_ANNOTATION,
+    PENDING,
+    finished,
+    job_owner,
+    queue_of,
+    queued,
+)
 from engine.scheduler import gang
 from engine.scheduler.buckets import Placer
 from engine.scheduler.estimate import Durations, estimate_all
 from engine.scheduler.filters import run_filters
+from engine.scheduler.gpus import format_indexes
+from engine.scheduler.gpus import units as gpu_units
 from engine.scheduler.placement import FullScan, NodeState, Usage, snapshot, usage_of
 from engine.scheduler.preemption import Candidate, choose, eligible, priority_of
 from engine.scheduler.queues import BEHIND, UNSCHEDULABLE, QueueState, Verdict, Workload, admit, queue_states
@@ -39,6 +51,19 @@ def _pending(pod: dict[str, Any]) -> bool:
     return (not spec.get("nodeName") and not meta.get("deletionTimestamp")
             and (pod.get("status") or {}).get("phase", "Pending") == "Pending"
             and spec.get("schedulerName", SCHEDULER_NAME) == SCHEDULER_NAME)
+
+
+def _gpu_annotation(state: NodeState, pod: dict[str, Any]) -> dict[str, str]:
+    """The binding's annotation naming the GPUs placement chose for `pod` on this node, if any."""
+    chosen = state.gpus_of(pod)
+    return {GPUS_ANNOTATION: format_indexes(chosen)} if chosen else {}
+
+
+def _needs_gpus_named(pod: dict[str, Any]) -> bool:
+    """Bound, not started, not ending, and not told which GPUs it gets (if it asks for any)."""
+    meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+    return (bool(spec.get("nodeName")) and not meta.get("deletionTimestamp") and not status.get("startTime")
+            and not finished(pod) and GPUS_ANNOTATION not in (meta.get("annotations") or {}))
 
 
 def _scheduled(pod: dict[str, Any], condition: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +155,7 @@ class Scheduler:
             if owner is not None:
                 by_job.setdefault(owner, []).append(p)
         slots = self._gangs(by_job)
+        self._assign_gpus()
         workloads = collect(self._pods.values(), self._jobs.values(),
                             {c["metadata"]["name"]: c for c in self._classes.values()},
                             {p["metadata"]["uid"] for p in pending}, usage=self._usage_of)
@@ -150,7 +176,7 @@ class Scheduler:
                 binds.append((v.workload.obj, v.nodes[0]))
             else:
                 waits.append((v.workload.obj, v.reason, v.message))
-        bound = sum(self._bind(binds[i:i + BATCH]) for i in range(0, len(binds), BATCH))
+        bound = sum(self._bind(binds[i:i + BATCH], placer.states) for i in range(0, len(binds), BATCH))
         for i in range(0, len(waits), BATCH):
             self._unschedulable(waits[i:i + BATCH])
         preemptors = [(pod, None) for pod, reason, _ in waits if reason == UNSCHEDULABLE and eligible(pod)]
@@ -158,6 +184,36 @@ class Scheduler:
         self._write_jobs(jobs)
         self._write_queues(queues, workloads, verdicts, placer)
         return bound
+
+    def _assign_gpus(self) -> None:
+        """Pods bound without this scheduler (spec.nodeName set at create) to a node that lists its
+        GPUs, and not started: choose their GPUs too, so that one allocator hands out each GPU.
+        The runtime starts them once they are named."""
+        unnamed = [p for p in self._pods.values() if _needs_gpus_named(p) and self._usage_of(p)[0].get(GPU)]
+        if not unnamed:
+            return
+        listing = {n["metadata"]["name"] for n in self._nodes.values() if gpu_units(n) is not None}
+        unnamed = [p for p in unnamed if p["spec"]["nodeName"] in listing]
+        if not unnamed:
+            return
+        states = snapshot(list(self._nodes.values()), list(self._pods.values()), usage=self._usage_of)
+        for pod in unnamed:
+            node = pod["spec"]["nodeName"]
+            count = int(self._usage_of(pod)[0][GPU])
+            if len(states[node].gpus_of(pod) or ()) < count:  # it took what was free, not enough
+                message = (f"node {node} has no {count} free GPU(s) that fit this pod, which names the node "
+                           f"itself (spec.nodeName); it starts when they are free")
+                if self._told.get(pod["metadata"]["uid"]) != message:
+                    self._told[pod["metadata"]["uid"]] = message
+                    self.events.record(pod, "Warning", "GPUsUnavailable", message)
+                continue
+            chosen = _gpu_annotation(states[node], pod)
+            cur = copy.deepcopy(pod)
+            cur["metadata"].setdefault("annotations", {}).update(chosen)
+            try:
+                self._pods[cur["metadata"]["uid"]] = self.store.update("pods", cur)
+            except (ConflictError, NotFoundError):
+                self._dirty.set()
 
     def _place_owned(self, pending: list[dict[str, Any]], placer: Placer | FullScan,
                      slots: dict[str, list[str]]) -> tuple[list[tuple[dict[str, Any], str]],
@@ -209,10 +265,12 @@ class Scheduler:
             self._usage[uid] = usage_of(pod)
         return self._usage[uid]
 
-    def _bind(self, binds: list[tuple[dict[str, Any], str]]) -> int:
-        """Bind a batch in one store transaction, then record their Scheduled events together."""
+    def _bind(self, binds: list[tuple[dict[str, Any], str]], states: dict[str, NodeState]) -> int:
+        """Bind a batch in one store transaction (with the GPUs chosen for each pod, on nodes that
+        list theirs), then record their Scheduled events together."""
         results = self.store.bind([(p["metadata"]["namespace"], p["metadata"]["name"],
-                                    p["metadata"]["uid"], node) for p, node in binds])
+                                    p["metadata"]["uid"], node, _gpu_annotation(states[node], p))
+                                   for p, node in binds])
         events = []
         for (pod, node), cur in zip(binds, results, strict=True):
             meta = pod["metadata"]

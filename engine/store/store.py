@@ -87,9 +87,11 @@ class Store:
         with self._write() as tx:
             return writes.update_status(tx, resource, obj)
 
-    def bind(self, bindings: Sequence[tuple[str, str, str, str]]) -> builtins.list[Obj | None]:
-        """Bind pods to nodes, (namespace, name, uid, node) each, in one transaction; each result
-        is the bound pod, or None where the pod is gone, replaced, bound or no longer Pending."""
+    def bind(self, bindings: Sequence[tuple[str, str, str, str] | tuple[str, str, str, str, dict[str, str]]]
+             ) -> builtins.list[Obj | None]:
+        """Bind pods to nodes, (namespace, name, uid, node[, annotations]) each, in one transaction;
+        each result is the bound pod, or None where the pod is gone, replaced, bound or no longer
+        Pending."""
         with self._write() as tx:
             return [writes.bind(tx, *b) for b in bindings]
 

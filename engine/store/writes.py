@@ -81,9 +81,11 @@ def update_status(tx: Txn, resource: str, obj: Obj) -> Obj:
     return tx.replace(resource, new, stored)
 
 
-def bind(tx: Txn, namespace: str, name: str, uid: str, node: str) -> Obj | None:
-    """The pods/binding subresource: set spec.nodeName and PodScheduled=True in one change, only
-    while the pod (same uid) is unbound, not being deleted and Pending; None when it is not."""
+def bind(tx: Txn, namespace: str, name: str, uid: str, node: str,
+         annotations: dict[str, str] | None = None) -> Obj | None:
+    """The pods/binding subresource: set spec.nodeName and PodScheduled=True in one change (with
+    the binding's annotations copied onto the pod, as Kubernetes does), only while the pod (same
+    uid) is unbound, not being deleted and Pending; None when it is not."""
     stored = tx.find("pods", namespace, name)
     if stored is None or metadata(stored).get("uid") != uid:
         return None
@@ -93,6 +95,8 @@ def bind(tx: Txn, namespace: str, name: str, uid: str, node: str) -> Obj | None:
         return None
     new = objects.clone(stored)
     new.setdefault("spec", {})["nodeName"] = node
+    if annotations:
+        new["metadata"]["annotations"] = {**(new["metadata"].get("annotations") or {}), **annotations}
     cond = {"type": "PodScheduled", "status": "True", "lastTransitionTime": format_time(tx.now)}
     status = {k: v for k, v in status.items() if k not in ("reason", "message")}
     status["phase"] = "Pending"

@@ -37,11 +37,47 @@ def test_config_round_trips_through_ray_resources() -> None:
     entry = {"NodeID": "ff00", "Alive": True, "NodeManagerHostname": "box",
              "Resources": {"CPU": 2.0, "GPU": 4.0, **resources}}
     assert declared(resources) == {"name": "gpu-a", "labels": {"zone": "a"},
-                                   "gpu_product": "NVIDIA H100 80GB HBM3 (simulated)"}
+                                   "gpu_product": "NVIDIA H100 80GB HBM3 (simulated)", "gpu_models": []}
     assert node_name(entry) == "gpu-a"
     node = node_object(entry, info=None, now="T", previous=None)
     assert node["metadata"]["labels"]["zone"] == "a"
     assert b.gpus == 2 and b.gpu_memory_mib == 40960
+
+
+def test_a_mixed_gpu_node_declares_each_gpu_and_lists_them() -> None:
+    import json
+
+    from engine.runtime.nodes import node_object
+    from gpu import node_gpu_fields, simulated_inventory
+
+    [node] = load_config(REPO / "configs" / "clusters" / "mixed-gpu-node.yaml").nodes
+    a100, h100 = "NVIDIA A100-SXM4-40GB (simulated)", "NVIDIA H100 80GB HBM3 (simulated)"
+    assert node.gpus == 4 and node.gpu_models == ((a100, 40960),) * 2 + ((h100, 81920),) * 2
+    resources = json.loads(next(x for x in node.ray_args() if x.startswith("--resources="))[12:])
+    said = declared(resources)
+    assert said["gpu_models"] == [(a100, 40960), (a100, 40960), (h100, 81920), (h100, 81920)]
+    inv = simulated_inventory(4, product=said["gpu_product"], node="mixed", models=said["gpu_models"])
+    entry = {"NodeID": "ff01", "Alive": True, "NodeManagerHostname": "box",
+             "Resources": {"CPU": 4.0, "GPU": 4.0, **resources}}
+    obj = node_object(entry, info=None, now="T", previous=None, gpu=node_gpu_fields(inv, {}))
+    assert [(g["index"], g["memoryMiB"]) for g in obj["status"]["gpus"]] == [
+        (0, 40960), (1, 40960), (2, 81920), (3, 81920)]
+    assert obj["status"]["allocatable"]["nvidia.com/gpu"] == "4"
+
+
+def test_bad_gpu_lists_are_named(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("kind: ClusterConfig\nnodes:\n- gpus: [{product: A, memoryMiB: 0}, 3, "
+                   "{product: B, memoryMiB: 10, count: 2, color: red}]\n  gpuProduct: X\n- gpus: []\n")
+    with pytest.raises(InvalidError) as err:
+        load_config(bad)
+    assert sorted(err.value.details) == sorted([
+        "nodes[0].gpuProduct: not allowed with a list of gpus (give each entry its own)",
+        "nodes[0].gpus[0].memoryMiB: expected an integer >= 1, got 0",
+        "nodes[0].gpus[1]: expected a mapping with product, memoryMiB and count",
+        "nodes[0].gpus[2].color: unknown field",
+        "nodes[1].gpus: expected at least one GPU in the list",
+    ])
 
 
 def test_bad_config_names_every_field(tmp_path: Path) -> None:

@@ -276,6 +276,10 @@ def test_node_wide_shows_gpu_product_and_unhealthy_gpus() -> None:
     gpu["status"]["allocatable"]["nvidia.com/gpu"] = "7"
     line = format_table("nodes", [gpu], now=NOW, wide=True).split("\n")[1]
     assert line.split()[-2:] == ["7/8", "NVIDIA-H100-80GB-HBM3"]
+    gpu["status"]["gpus"] = [{"index": i, "product": p} for i, p in enumerate(
+        ["NVIDIA A100-SXM4-40GB", "NVIDIA H100 80GB HBM3", "NVIDIA H100 80GB HBM3"])]
+    line = format_table("nodes", [gpu], now=NOW, wide=True).split("\n")[1]
+    assert line.split()[-1] == "1xNVIDIA-A100-SXM4-40GB,2xNVIDIA-H100-80GB-HBM3"  # a mixed node
 
 
 # ---- events ---------------------------------------------------------------------------------

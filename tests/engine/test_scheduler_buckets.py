@@ -33,9 +33,17 @@ def _node(rng: random.Random, i: int) -> dict[str, Any]:
     elif roll < 0.25:
         spec["unschedulable"] = True
     ready = rng.random() > 0.05
-    return {"metadata": {"name": f"node-{i:03d}", "labels": labels}, "spec": spec,
-            "status": {"allocatable": alloc,
-                       "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}}
+    status: dict[str, Any] = {"allocatable": alloc,
+                              "conditions": [{"type": "Ready", "status": "True" if ready else "False"}]}
+    if gpus and rng.random() < 0.6:  # a node that lists its GPUs: some mixed, some unhealthy
+        kinds = [(product, int(labels["nvidia.com/gpu.memory"]))] * gpus
+        if rng.random() < 0.5:
+            kinds[gpus // 2:] = [("NVIDIA A100-SXM4-40GB", 40960)] * (gpus - gpus // 2)
+            kinds[:gpus // 2] = [("NVIDIA H100 80GB HBM3", 81559)] * (gpus // 2)
+        status["gpus"] = [{"index": k, "uuid": f"GPU-{i}-{k}", "product": prod, "memoryMiB": mem,
+                           "health": "Unhealthy" if rng.random() < 0.05 else "Healthy"}
+                          for k, (prod, mem) in enumerate(kinds)]
+    return {"metadata": {"name": f"node-{i:03d}", "labels": labels}, "spec": spec, "status": status}
 
 
 def _pod(rng: random.Random, i: int) -> dict[str, Any]:
@@ -47,8 +55,10 @@ def _pod(rng: random.Random, i: int) -> dict[str, Any]:
         req["tugboat.dev/gpu-memory"] = "60Gi"
     spec: dict[str, Any] = {"containers": [{"name": "c", "resources": {"requests": req}}]}
     roll = rng.random()
-    if roll < 0.15:
+    if roll < 0.1:
         spec["nodeSelector"] = {"zone": rng.choice("ab")}
+    elif roll < 0.15:  # a product: on a mixed node, only its GPUs of that product count
+        spec["nodeSelector"] = {"nvidia.com/gpu.product": rng.choice(PRODUCTS)}
     elif roll < 0.17:  # a label every node has its own value of: classes must split again
         spec["nodeSelector"] = {"kubernetes.io/hostname": f"node-{rng.randrange(30):03d}"}
     elif roll < 0.25:
@@ -81,6 +91,7 @@ def test_placer_matches_the_full_scan(seed: int, strategy: str) -> None:
         if want.node is not None:
             naive_states[want.node].add(p)
             placer.assume(p, want.node)
+            assert placer.states[want.node].gpus_of(p) == naive_states[want.node].gpus_of(p)
             bound += 1
     assert bound > 0
 

@@ -96,6 +96,41 @@ def test_scheduler_binds_what_fits_and_says_why_once(api_server: InProcessServer
         assert all(e["count"] == 1 for e in failed)
 
 
+def test_binding_names_the_gpus_and_pods_bound_at_create_get_them_named(api_server: InProcessServer) -> None:
+    from gpu import node_gpu_fields, simulated_inventory
+
+    store = api_server.cp.store
+    fields = node_gpu_fields(simulated_inventory(4, node="m", models=[("NVIDIA A100-SXM4-40GB", 40960)] * 2
+                                                 + [("NVIDIA H100 80GB HBM3", 81920)] * 2), {})
+    node = _node("m")
+    node["metadata"]["labels"] = fields["labels"]
+    node["status"]["gpus"] = fields["gpus"]
+    big = _pod("big", 1)
+    big["spec"]["containers"][0]["resources"]["requests"]["tugboat.dev/gpu-memory"] = "60Gi"
+    preset = _pod("preset", 2)
+    preset["spec"]["nodeName"] = "m"  # bound at create: nobody placed it
+    api_server.call(store.apply_all, [("create", "nodes", node, False), ("create", "pods", big)])
+    with Client.from_config(api_server.home) as c:
+        def gpus_of(name: str) -> str | None:
+            return (c.get("pods", name, namespace="default")["metadata"].get("annotations") or {}).get(
+                "tugboat.dev/gpus")
+
+        assert _until(lambda: gpus_of("big")) == "2"  # the first H100: the A100s are too small
+        api_server.call(store.create, "pods", preset)
+        assert _until(lambda: gpus_of("preset")) == "0,1"  # the free ones, never GPU 2 again
+        small = _pod("small", 1)
+        api_server.call(store.create, "pods", small)
+        assert _until(lambda: gpus_of("small")) == "3"
+        late = _pod("late", 1)
+        late["spec"]["nodeName"] = "m"  # all four are held: it waits, and says why
+        api_server.call(store.create, "pods", late)
+        said = _until(lambda: [e for e in c.list("events")["items"]
+                               if e["reason"] == "GPUsUnavailable" and e["involvedObject"]["name"] == "late"])
+        assert "node m has no 1 free GPU(s)" in said[0]["message"] and gpus_of("late") is None
+        api_server.call(store.delete, "pods", "default", "big", grace_seconds=0)
+        assert _until(lambda: gpus_of("late")) == "2"
+
+
 def test_bench_scheduler_json() -> None:
     out = subprocess.run([sys.executable, "-m", "engine.cli", "bench", "scheduler", "--nodes", "20",
                           "--pods", "300", "--baseline-pods", "40", "-o", "json"],

@@ -46,7 +46,10 @@ def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, 
     from engine.runtime.cluster import ray_dir
 
     home = tmp_path_factory.mktemp("rayhome")
-    address = start_local_head(home, node=NodeSpec(cpus=4, gpus=4, gpu_memory_mib=16384))
+    # GPUs of two kinds, so that the scheduler's choice of GPU shows (tests/integration/test_gpus.py)
+    small, large = ("Simulated GPU", 16384), ("Simulated GPU XL", 81920)
+    address = start_local_head(home, node=NodeSpec(cpus=4, gpus=4, gpu_memory_mib=16384,
+                                                   gpu_models=(small, small, large, large)))
     try:
         yield {"address": address, **ray_auth_env(home)}
     finally:

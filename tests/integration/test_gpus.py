@@ -1,5 +1,6 @@
-"""GPU pods on simulated GPUs (the session's Ray head declares 4): placement, isolation via
-CUDA_VISIBLE_DEVICES, attribution, and the plain reason when a request cannot fit."""
+"""GPU pods on simulated GPUs (the session's Ray head declares 4: two of 16 GiB, two of 80 GiB):
+placement, the GPU the scheduler chose is the one the pod sees (CUDA_VISIBLE_DEVICES),
+attribution, and the plain reason when a request cannot fit."""
 
 from __future__ import annotations
 
@@ -84,3 +85,48 @@ def test_pods_without_a_gpu_request_see_no_gpu(client: Client) -> None:
     wait_for(pod_phase(client, "g-none", "Succeeded"), what="g-none to finish")
     assert cvd(client, "g-none") == []
     client.delete("pods", "g-none")
+
+
+def test_the_gpu_the_scheduler_chose_is_the_one_the_pod_gets(
+        client: Client, control_plane: ControlPlaneProc) -> None:
+    big = gpu_pod("g-big", 1, 'echo "CVD=$CUDA_VISIBLE_DEVICES"; sleep 600', "Always")
+    big["spec"]["containers"][0]["resources"]["limits"]["tugboat.dev/gpu-memory"] = "60Gi"
+    client.create(big)
+    xl = gpu_pod("g-xl", 1, 'echo "CVD=$CUDA_VISIBLE_DEVICES"; sleep 600', "Always")
+    xl["spec"]["nodeSelector"] = {"nvidia.com/gpu.product": "Simulated-GPU-XL"}
+    client.create(xl)
+    for name in ("g-big", "g-xl"):
+        wait_for(lambda n=name: b"CVD=" in b"".join(client.logs(n)), what=f"{name}'s output")
+    seen = {name: cvd(client, name) for name in ("g-big", "g-xl")}
+    assert sorted(seen["g-big"] + seen["g-xl"]) == ["2", "3"], seen  # the 80 GiB ones, each its own
+    for name in ("g-big", "g-xl"):
+        pod = client.get("pods", name)
+        assert pod["metadata"]["annotations"]["tugboat.dev/gpus"] == seen[name][0]
+        [held] = pod["status"]["gpus"]
+        assert str(held["index"]) == seen[name][0] and held["product"] == "Simulated GPU XL"
+
+    # no 80 GiB GPU is left: a third such pod waits, and says so, though two small GPUs are free
+    big2 = gpu_pod("g-big2", 1)
+    big2["spec"]["containers"][0]["resources"]["limits"]["tugboat.dev/gpu-memory"] = "60Gi"
+    client.create(big2)
+    waiting = unschedulable_message(client, "g-big2")
+    assert "Insufficient nvidia.com/gpu with at least 61440Mi memory (free 0, need 1)" in waiting
+
+    # a pod bound at create (spec.nodeName, no scheduler placement) still gets GPUs nobody holds
+    node = client.get("pods", "g-big")["spec"]["nodeName"]
+    preset = gpu_pod("g-preset", 2)
+    preset["spec"]["nodeName"] = node
+    client.create(preset)
+    done = wait_for(pod_phase(client, "g-preset", "Succeeded", "Failed"), timeout=120, what="g-preset to run")
+    assert done["status"]["phase"] == "Succeeded", done["status"]
+    assert sorted(cvd(client, "g-preset")) == ["0", "1"]
+    assert done["metadata"]["annotations"]["tugboat.dev/gpus"] == "0,1"
+
+    client.delete("pods", "g-big")
+    done = wait_for(pod_phase(client, "g-big2", "Succeeded", "Failed"), timeout=120,
+                    what="g-big2 to run on the GPU g-big leaves")
+    assert cvd(client, "g-big2") == seen["g-big"]
+    for name in ("g-xl", "g-big2", "g-preset"):
+        client.delete("pods", name)
+    wait_for(lambda: all(gone(client, n) for n in ("g-big", "g-xl", "g-big2", "g-preset")),
+             what="the GPU pods to go")

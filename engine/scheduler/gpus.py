@@ -1,0 +1,105 @@
+"""Which of a node's GPUs a pod gets: the node's whole GPUs (from status.gpus), which ones its
+pods hold, and the choice for a new pod (enough memory, the product its selector asks for, the
+smallest GPUs that do). Pure; NodeState keeps the holdings, the scheduler writes the choice."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from engine.objects import GPU, amount, bound_gpus, pod_requests
+from gpu.inventory import label_product
+
+PRODUCT_LABEL = "nvidia.com/gpu.product"
+MEMORY_LABEL = "nvidia.com/gpu.memory"
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One whole GPU of a node as its status lists it."""
+
+    index: int
+    product: str
+    memory_mib: int | None
+    healthy: bool
+
+    @property
+    def kind(self) -> tuple[str, int | None]:
+        return (self.product, self.memory_mib)
+
+    def labels(self, node_labels: Mapping[str, str]) -> dict[str, str]:
+        """The node's labels as they would read on a node with only GPUs like this one."""
+        out = {**node_labels, PRODUCT_LABEL: label_product(self.product)}
+        if self.memory_mib is not None:
+            out[MEMORY_LABEL] = str(self.memory_mib)
+        else:
+            out.pop(MEMORY_LABEL, None)
+        return out
+
+
+Kinds = dict[tuple[str, int | None], Unit]  # one GPU of each kind the node has
+
+
+def kinds(node_units: Iterable[Unit]) -> Kinds:
+    out: Kinds = {}
+    for u in node_units:
+        out.setdefault(u.kind, u)
+    return out
+
+
+def units(node: Mapping[str, Any]) -> tuple[Unit, ...] | None:
+    """The node's whole GPUs, in index order; None when it lists none, or lists MIG devices
+    (those are counted, not chosen: Ray picks them)."""
+    raw = (node.get("status") or {}).get("gpus") or []
+    if not raw or any(g.get("parentUuid") for g in raw):
+        return None
+    try:
+        out = tuple(Unit(int(g["index"]), str(g.get("product") or ""),
+                         None if g.get("memoryMiB") is None else int(g["memoryMiB"]),
+                         g.get("health", "Healthy") == "Healthy") for g in raw)
+    except (KeyError, TypeError, ValueError):
+        return None
+    return tuple(sorted(out, key=lambda u: u.index))
+
+
+def wanted(pod: dict[str, Any]) -> int:
+    """How many whole GPUs the pod asks for."""
+    q = pod_requests(pod).get(GPU)
+    return int(amount(q, GPU)) if q is not None else 0
+
+
+def held(pod: dict[str, Any]) -> tuple[int, ...] | None:
+    """The GPUs the pod holds: those bound to it, else those its runner reports; None if unknown."""
+    bound = bound_gpus(pod)
+    if bound is not None:
+        return bound
+    reported = (pod.get("status") or {}).get("gpus") or []
+    try:
+        return tuple(int(g["index"]) for g in reported) or None
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def fitting(node_units: Iterable[Unit], taken: Collection[int], *, min_bytes: int = 0,
+            match: Callable[[Unit], bool] | None = None) -> list[Unit]:
+    """The free, healthy GPUs with at least `min_bytes` of memory that `match` accepts."""
+    return [u for u in node_units
+            if u.healthy and u.index not in taken
+            and (min_bytes <= 0 or (u.memory_mib is not None and u.memory_mib * 2**20 >= min_bytes))
+            and (match is None or match(u))]
+
+
+def choose(node_units: Iterable[Unit], taken: Collection[int], count: int, *, min_bytes: int = 0,
+           match: Callable[[Unit], bool] | None = None) -> tuple[int, ...] | None:
+    """`count` of the fitting GPUs, the smallest first (the large ones stay free for pods that
+    need them), then by index; None when there are not enough."""
+    fits = fitting(node_units, taken, min_bytes=min_bytes, match=match)
+    if len(fits) < count:
+        return None
+    fits.sort(key=lambda u: (u.memory_mib or 0, u.index))
+    return tuple(sorted(u.index for u in fits[:count]))
+
+
+def format_indexes(indexes: Iterable[int]) -> str:
+    return ",".join(str(i) for i in indexes)
