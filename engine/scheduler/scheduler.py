@@ -337,7 +337,9 @@ class Scheduler:
                  states: dict[str, NodeState]) -> None:
         """For each pod that fits nowhere (or stands for a waiting Job), highest priority first:
         evict the fewest lower-priority pods on the best node (gracefully, marked
-        DisruptionTarget) and nominate that node."""
+        DisruptionTarget) and nominate that node. Each choice sees the ones before it in this
+        pass (victims gone, preemptors placed), so the pods of one gang share the room that one
+        eviction makes instead of each evicting on a node of its own."""
         if not preemptors:
             return
         bound: dict[str, list[dict[str, Any]]] = {}
@@ -346,17 +348,31 @@ class Scheduler:
             if node and not finished(p):
                 bound.setdefault(node, []).append(p)
         lowest = min((priority_of(p) for pods in bound.values() for p in pods), default=None)
-        used: set[str] = set()
+        trial = dict(states)  # the nodes this pass evicts on become copies, changed as it goes
+        freed: list[str] = []
         for pod, job in sorted(preemptors, key=lambda pj: -priority_of(pj[0])):
             if lowest is None or priority_of(pod) <= lowest:
                 break  # nobody has a lower priority than this one (nor than those after it)
             nominated = (pod.get("status") or {}).get("nominatedNodeName")
             if nominated and any(p["metadata"].get("deletionTimestamp") for p in bound.get(nominated, ())):
                 continue  # its victims are still stopping
-            chosen = choose(pod, states, bound, skip=frozenset(used))
+            room = next((n for n in freed if run_filters(pod, trial[n].node, trial[n]) is None), None)
+            if room is not None:  # what an earlier eviction in this pass frees is enough
+                trial[room].add(pod)
+                if job is None:
+                    self._evict(pod, Candidate(room, ()))
+                continue
+            chosen = choose(pod, trial, bound)
             if chosen is None:
                 continue
-            used.add(chosen.node)
+            if chosen.node not in freed:
+                trial[chosen.node] = copy.deepcopy(states[chosen.node])
+                freed.append(chosen.node)
+            gone = {v["metadata"]["uid"] for v in chosen.victims}
+            for victim in chosen.victims:
+                trial[chosen.node].remove(victim, self._usage_of(victim))
+            trial[chosen.node].add(pod)
+            bound[chosen.node] = [p for p in bound[chosen.node] if p["metadata"]["uid"] not in gone]
             self._evict(pod, chosen, job)
 
     def _evict(self, preemptor: dict[str, Any], chosen: Candidate, job: Workload | None = None) -> None:
@@ -376,13 +392,14 @@ class Scheduler:
             self.events.record(job.obj, "Normal", "Preempting", f"preempting {len(chosen.victims)} "
                                f"lower-priority pod(s) on node {chosen.node} to make room")
             return
+        said = (f"preempting {len(chosen.victims)} lower-priority pod(s) on node {chosen.node}"
+                if chosen.victims else f"the room preemption frees on node {chosen.node} is held for it")
         with contextlib.suppress(NotFoundError):
             cur = self.store.get("pods", meta["namespace"], meta["name"])
             cur.setdefault("status", {})["nominatedNodeName"] = chosen.node
             cur["metadata"].pop("resourceVersion", None)
             self.store.update_status("pods", cur)
-            self.events.record(cur, "Normal", "Nominated", f"preempting {len(chosen.victims)} "
-                               f"lower-priority pod(s) on node {chosen.node}")
+            self.events.record(cur, "Normal", "Nominated", said)
 
     def _gangs(self, by_job: dict[str, list[dict[str, Any]]]) -> dict[str, list[str]]:
         """Admitted gangs: those that started keep no reservation; those past their timeout

@@ -260,3 +260,64 @@ def test_room_freed_by_preemption_is_kept_for_the_preemptor(api_server: InProces
         c.delete("pods", "low", grace_seconds=0)
         assert _until(lambda: c.get("pods", "hi")["spec"].get("nodeName")) == "g1"
         assert not c.get("pods", "filler")["spec"].get("nodeName")
+
+
+def test_a_gang_preempts_only_as_many_as_its_pods_need_together(api_server: InProcessServer) -> None:
+    store = api_server.cp.store
+    api_server.call(store.apply_all, [("create", "nodes", gpu_node(n, 4), False) for n in ("g1", "g2")])
+    with api_server.client() as c:
+        c.create({"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                  "metadata": {"name": "urgent"}, "value": 1000})
+        for name in ("low-1", "low-2"):  # each fills a node
+            c.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                      "spec": {"terminationGracePeriodSeconds": 3, "containers": [
+                          {"name": "c", "image": "busybox", "command": ["sleep", "600"],
+                           "resources": {"limits": {"nvidia.com/gpu": "4"}}}]}})
+        _until(lambda: all(c.get("pods", n)["spec"].get("nodeName") for n in ("low-1", "low-2")))
+        pair = job("pair", 2, parallelism=2)  # two pods of 2 GPUs: one freed node holds both
+        pair["metadata"]["annotations"] = {"tugboat.dev/gang": "true"}
+        pair["spec"]["template"]["spec"]["priorityClassName"] = "urgent"
+        c.create(pair)
+        _until(lambda: any(e["reason"] == "Preempting" for e in c.list("events")["items"]))
+        time.sleep(1.0)  # a few more passes: none may evict a second pod
+        victims = [n for n in ("low-1", "low-2") if c.get("pods", n)["metadata"].get("deletionTimestamp")]
+        assert len(victims) == 1, victims
+        c.delete("pods", victims[0], grace_seconds=0)
+        _until(lambda: admission(c, "pair") == "Admitted")
+        assert not any(c.get("pods", n)["metadata"].get("deletionTimestamp")
+                       for n in ("low-1", "low-2") if n not in victims)
+
+
+def test_two_preemptors_share_the_room_one_eviction_frees(api_server: InProcessServer) -> None:
+    store = api_server.cp.store
+    api_server.call(store.apply_all, [("create", "nodes", gpu_node(n, 4), False) for n in ("g1", "g2")])
+
+    def gpu_pod(name: str, gpus: int, **spec: Any) -> dict[str, Any]:
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name},
+                "spec": {**spec, "terminationGracePeriodSeconds": 3, "containers": [
+                    {"name": "c", "image": "busybox", "command": ["sleep", "600"],
+                     "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}]}}
+
+    with api_server.client() as c:
+        for name in ("low-1", "low-2"):
+            c.create(gpu_pod(name, 4))
+        _until(lambda: all(c.get("pods", n)["spec"].get("nodeName") for n in ("low-1", "low-2")))
+        # two urgent pods that arrive together (one transaction: one scheduling pass sees both)
+        urgent = [{**gpu_pod(n, 2, priority=1000), "metadata": {"name": n, "namespace": "default"}}
+                  for n in ("hi-1", "hi-2")]
+        api_server.call(store.apply_all, [("create", "pods", p) for p in urgent])
+
+        def nominations() -> list[str] | None:
+            said = [(c.get("pods", n).get("status") or {}).get("nominatedNodeName") for n in ("hi-1", "hi-2")]
+            return said if all(said) else None
+
+        nominated = _until(nominations)
+        victims = [n for n in ("low-1", "low-2") if c.get("pods", n)["metadata"].get("deletionTimestamp")]
+        assert len(victims) == 1, victims
+        assert nominated == [c.get("pods", victims[0])["spec"]["nodeName"]] * 2
+        said = [e["message"] for e in c.list("events")["items"]
+                if e["reason"] == "Nominated" and e["involvedObject"]["name"] in ("hi-1", "hi-2")]
+        assert any("is held for it" in m for m in said), said
+        c.delete("pods", victims[0], grace_seconds=0)
+        assert {_until(lambda n=n: c.get("pods", n)["spec"].get("nodeName")) for n in ("hi-1", "hi-2")} == {
+            nominated[0]}
