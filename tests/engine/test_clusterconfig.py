@@ -37,7 +37,7 @@ def test_config_round_trips_through_ray_resources() -> None:
     entry = {"NodeID": "ff00", "Alive": True, "NodeManagerHostname": "box",
              "Resources": {"CPU": 2.0, "GPU": 4.0, **resources}}
     assert declared(resources) == {"name": "gpu-a", "labels": {"zone": "a"},
-                                   "gpu_product": "NVIDIA H100 80GB HBM3 (simulated)", "gpu_models": []}
+                                   "gpu_product": "NVIDIA H100 80GB HBM3", "gpu_models": []}
     assert node_name(entry) == "gpu-a"
     node = node_object(entry, info=None, now="T", previous=None)
     assert node["metadata"]["labels"]["zone"] == "a"
@@ -51,7 +51,7 @@ def test_a_mixed_gpu_node_declares_each_gpu_and_lists_them() -> None:
     from gpu import node_gpu_fields, simulated_inventory
 
     [node] = load_config(REPO / "configs" / "clusters" / "mixed-gpu-node.yaml").nodes
-    a100, h100 = "NVIDIA A100-SXM4-40GB (simulated)", "NVIDIA H100 80GB HBM3 (simulated)"
+    a100, h100 = "NVIDIA A100-SXM4-40GB", "NVIDIA H100 80GB HBM3"
     assert node.gpus == 4 and node.gpu_models == ((a100, 40960),) * 2 + ((h100, 81920),) * 2
     resources = json.loads(next(x for x in node.ray_args() if x.startswith("--resources="))[12:])
     said = declared(resources)
