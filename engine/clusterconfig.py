@@ -26,6 +26,7 @@ PRODUCT_PREFIX = "tugboat.dev/gpu-product:"
 MODEL_PREFIX = "tugboat.dev/gpu-model:"  # one per GPU of a mixed node: "<index>:<memoryMiB>:<product>"
 DEFAULT_GPU_PRODUCT = "Simulated GPU"
 DEFAULT_GPU_MEMORY_MIB = 81920
+MAX_GPUS_PER_NODE = 256
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
 _NODE_KEYS = {"name", "cpus", "gpus", "gpuProduct", "gpuMemoryMiB", "labels"}
 _GPU_KEYS = {"product", "memoryMiB", "count"}
@@ -164,7 +165,7 @@ def load_config(path: Path) -> ClusterConfig:
         if not isinstance(raw, dict):
             problems.append(f"{where}: expected a mapping")
             continue
-        problems += [f"{where}.{k}: unknown field" for k in sorted(set(raw) - _NODE_KEYS)]
+        problems += [f"{where}.{k}: unknown field" for k in sorted(set(raw) - _NODE_KEYS, key=str)]
         name = raw.get("name")
         if name is not None and (not isinstance(name, str) or not _NAME.match(name)):
             problems.append(f"{where}.name: expected a lowercase DNS label, got {name!r}")
@@ -217,18 +218,20 @@ def _gpu_models(raw: dict[str, Any], where: str, problems: list[str]) -> list[tu
         if not isinstance(entry, dict):
             problems.append(f"{at}: expected a mapping with product, memoryMiB and count")
             continue
-        problems += [f"{at}.{k}: unknown field" for k in sorted(set(entry) - _GPU_KEYS)]
+        problems += [f"{at}.{k}: unknown field" for k in sorted(set(entry) - _GPU_KEYS, key=str)]
         product, memory, count = entry.get("product"), entry.get("memoryMiB"), entry.get("count", 1)
         ok = True
         if not isinstance(product, str) or not product.strip():
             problems.append(f"{at}.product: expected a GPU product name, got {product!r}")
             ok = False
-        for key, value in (("memoryMiB", memory), ("count", count)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                problems.append(f"{at}.{key}: expected an integer >= 1, got {value!r}")
+        for key, value, most in (("memoryMiB", memory, 2**31), ("count", count, MAX_GPUS_PER_NODE)):
+            if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= most:
+                problems.append(f"{at}.{key}: expected an integer from 1 to {most}, got {value!r}")
                 ok = False
         if ok:
             models += [(str(product), int(memory))] * int(count)
+    if len(models) > MAX_GPUS_PER_NODE:
+        problems.append(f"{where}.gpus: at most {MAX_GPUS_PER_NODE} GPUs on a node, got {len(models)}")
     if not raw["gpus"]:
         problems.append(f"{where}.gpus: expected at least one GPU in the list")
     return models

@@ -29,10 +29,11 @@ class PodActor:
 
     def __init__(self, pod: dict[str, Any], log_root: str) -> None:
         # The GPUs the scheduler chose for the pod; without a choice (a node whose GPUs are
-        # counted, not listed), the ones Ray gave this actor. Ray counts them either way.
+        # counted, not listed), the ones Ray gave this actor. Ray counts them either way, and a
+        # pod that asked for none gets none.
+        given = [int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()]
         bound = bound_gpus(pod)
-        gpus = list(bound) if bound is not None else [
-            int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()]
+        gpus = list(bound) if bound is not None and given else given
         self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus)
         self.runner.start()
 

@@ -380,6 +380,8 @@ class PodRunner:
             if key in os.environ:
                 base_env[key] = os.environ[key]
         base_env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in self.gpus)
+        if self.gpus:  # the indexes are NVML's (PCI bus order); CUDA's own default order is fastest first
+            base_env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
         full_env = {**base_env, **env}
         command = expand_command(list(spec.get("command") or []), full_env)
         args = expand_command(list(spec.get("args") or []), full_env)

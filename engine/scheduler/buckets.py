@@ -24,7 +24,8 @@ from engine.scheduler.filters import (
     resource_reason,
     run_filters,
 )
-from engine.scheduler.gpus import Unit
+from engine.scheduler.gpus import Unit, held
+from engine.scheduler.gpus import units as gpu_units
 from engine.scheduler.placement import Decision, NodeState, Usage, no_fit, place, usage_of
 from engine.scheduler.scores import (
     ResourceWeights,
@@ -52,8 +53,7 @@ def _node_class(node: dict[str, Any], keys: frozenset[str]) -> str:
     only under `keys` (those some pod asks about; hostname labels would make every node unique)."""
     meta, spec = node.get("metadata") or {}, node.get("spec") or {}
     labels = {k: v for k, v in (meta.get("labels") or {}).items() if k in keys}
-    gpus = sorted([g.get("product"), g.get("memoryMiB") or 0, g.get("health"), bool(g.get("parentUuid"))]
-                  for g in (node.get("status") or {}).get("gpus") or [])  # their kinds, not uuids
+    gpus = sorted((u.product, u.memory_mib or 0, u.healthy) for u in gpu_units(node) or ())  # not uuids
     return json.dumps([labels, spec.get("taints") or [], bool(spec.get("unschedulable")),
                        is_ready(node), (node.get("status") or {}).get("allocatable") or {}, gpus],
                       sort_keys=True)
@@ -220,7 +220,7 @@ class Placer:
         if sig is not None:
             shape = self._shape(pod, sig)
             usage = shape.usage
-            if shape.gpus and state.gpu_units is not None:
+            if shape.gpus and state.gpu_units is not None and held(pod) is None:
                 gpus = state.pick_gpus(shape.gpus, shape.gpu_bytes, self._gpu_match(pod, sig, state))
         self._leave(node)
         state.add(pod, usage, gpus)

@@ -49,18 +49,21 @@ def kinds(node_units: Iterable[Unit]) -> Kinds:
 
 
 def units(node: Mapping[str, Any]) -> tuple[Unit, ...] | None:
-    """The node's whole GPUs, in index order; None when it lists none, or lists MIG devices
-    (those are counted, not chosen: Ray picks them)."""
+    """The node's whole GPUs, in index order; None when it lists none, lists MIG devices (those
+    are counted, not chosen: Ray picks them) or lists them in a shape this cannot read."""
     raw = (node.get("status") or {}).get("gpus") or []
-    if not raw or any(g.get("parentUuid") for g in raw):
+    if not isinstance(raw, list) or not raw:
         return None
-    try:
-        out = tuple(Unit(int(g["index"]), str(g.get("product") or ""),
-                         None if g.get("memoryMiB") is None else int(g["memoryMiB"]),
-                         g.get("health", "Healthy") == "Healthy") for g in raw)
-    except (KeyError, TypeError, ValueError):
-        return None
-    return tuple(sorted(out, key=lambda u: u.index))
+    out: dict[int, Unit] = {}
+    for g in raw:
+        if not isinstance(g, dict) or g.get("parentUuid"):
+            return None
+        index, memory = g.get("index"), g.get("memoryMiB")
+        if not isinstance(index, int) or isinstance(index, bool) or index < 0 or index in out \
+                or not (memory is None or (isinstance(memory, int) and not isinstance(memory, bool))):
+            return None
+        out[index] = Unit(index, str(g.get("product") or ""), memory, g.get("health", "Healthy") == "Healthy")
+    return tuple(out[i] for i in sorted(out))
 
 
 def wanted(pod: dict[str, Any]) -> int:
@@ -70,7 +73,10 @@ def wanted(pod: dict[str, Any]) -> int:
 
 
 def held(pod: dict[str, Any]) -> tuple[int, ...] | None:
-    """The GPUs the pod holds: those bound to it, else those its runner reports; None if unknown."""
+    """The GPUs a bound pod holds: those bound to it, else those its runner reports; None if
+    unknown, and for a pod not bound (whatever it carries)."""
+    if not (pod.get("spec") or {}).get("nodeName"):
+        return None
     bound = bound_gpus(pod)
     if bound is not None:
         return bound

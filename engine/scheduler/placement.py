@@ -61,7 +61,7 @@ class NodeState:
     def add(self, pod: dict[str, Any], usage: Usage | None = None,
             gpus: tuple[int, ...] | None = None) -> None:
         """Count `pod` as bound here; `usage` is usage_of(pod) and `gpus` the GPUs chosen for it,
-        when the caller has them already."""
+        when the caller has them already (a bound pod keeps the ones it holds)."""
         requested, non_zero = usage or usage_of(pod)
         for key, value in requested.items():
             self.requested[key] = self.requested.get(key, 0.0) + value
@@ -72,7 +72,7 @@ class NodeState:
         if self.gpu_units is not None and count > 0:
             # what it was bound to (or reports holding), else the choice placement made for it;
             # a bound pod that nothing fits still takes free GPUs, so none is handed out twice
-            indexes = (gpus or held(pod) or self.choose_gpus(pod, count)
+            indexes = (held(pod) or gpus or self.choose_gpus(pod, count)
                        or tuple(u.index for u in fitting(self.gpu_units, self.gpus_taken)[:count]))
             for i in indexes:
                 held_by = self.gpus_taken.get(i, 0)

@@ -23,6 +23,7 @@ from engine.objects import (
     GPU,
     GPUS_ANNOTATION,
     PENDING,
+    bound_gpus,
     finished,
     job_owner,
     queue_of,
@@ -31,7 +32,8 @@ from engine.objects import (
 from engine.scheduler import gang
 from engine.scheduler.buckets import Placer
 from engine.scheduler.estimate import Durations, estimate_all
-from engine.scheduler.filters import run_filters
+from engine.scheduler.filters import gpu_match, gpu_memory_request, run_filters
+from engine.scheduler.gpus import choose as choose_gpus
 from engine.scheduler.gpus import format_indexes
 from engine.scheduler.gpus import units as gpu_units
 from engine.scheduler.placement import FullScan, NodeState, Usage, snapshot, usage_of
@@ -63,7 +65,7 @@ def _needs_gpus_named(pod: dict[str, Any]) -> bool:
     """Bound, not started, not ending, and not told which GPUs it gets (if it asks for any)."""
     meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
     return (bool(spec.get("nodeName")) and not meta.get("deletionTimestamp") and not status.get("startTime")
-            and not finished(pod) and GPUS_ANNOTATION not in (meta.get("annotations") or {}))
+            and not finished(pod) and bound_gpus(pod) is None)
 
 
 def _scheduled(pod: dict[str, Any], condition: dict[str, Any]) -> dict[str, Any]:
@@ -198,22 +200,35 @@ class Scheduler:
             return
         states = snapshot(list(self._nodes.values()), list(self._pods.values()), usage=self._usage_of)
         for pod in unnamed:
-            node = pod["spec"]["nodeName"]
-            count = int(self._usage_of(pod)[0][GPU])
-            if len(states[node].gpus_of(pod) or ()) < count:  # it took what was free, not enough
-                message = (f"node {node} has no {count} free GPU(s) that fit this pod, which names the node "
-                           f"itself (spec.nodeName); it starts when they are free")
-                if self._told.get(pod["metadata"]["uid"]) != message:
-                    self._told[pod["metadata"]["uid"]] = message
-                    self.events.record(pod, "Warning", "GPUsUnavailable", message)
+            state, usage = states[pod["spec"]["nodeName"]], self._usage_of(pod)
+            count = int(usage[0][GPU])
+            state.remove(pod, usage)  # the snapshot counted it on whatever was free: choose properly
+            chosen = state.choose_gpus(pod, count)
+            state.add(pod, usage, chosen)
+            if chosen is None:
+                self._gpus_unavailable(pod, state, count)
                 continue
-            chosen = _gpu_annotation(states[node], pod)
             cur = copy.deepcopy(pod)
-            cur["metadata"].setdefault("annotations", {}).update(chosen)
+            cur["metadata"].setdefault("annotations", {})[GPUS_ANNOTATION] = format_indexes(chosen)
             try:
                 self._pods[cur["metadata"]["uid"]] = self.store.update("pods", cur)
             except (ConflictError, NotFoundError):
                 self._dirty.set()
+
+    def _gpus_unavailable(self, pod: dict[str, Any], state: NodeState, count: int) -> None:
+        """Say once why a pod bound at create waits for its GPUs (or can never have them there)."""
+        node = state.name
+        match = gpu_match(pod, state.node, state.gpu_kinds)
+        need = gpu_memory_request(pod)
+        if choose_gpus(state.gpu_units or (), (), count, min_bytes=need, match=match) is None:  # all free
+            message = (f"node {node}, named by the pod itself (spec.nodeName), has no {count} healthy GPU(s) "
+                       f"that fit it; it cannot start there: delete it, or let the scheduler place it")
+        else:
+            message = (f"node {node}, named by the pod itself (spec.nodeName), has no {count} free GPU(s) "
+                       f"that fit it now; it starts when they are free")
+        if self._told.get(pod["metadata"]["uid"]) != message:
+            self._told[pod["metadata"]["uid"]] = message
+            self.events.record(pod, "Warning", "GPUsUnavailable", message)
 
     def _place_owned(self, pending: list[dict[str, Any]], placer: Placer | FullScan,
                      slots: dict[str, list[str]]) -> tuple[list[tuple[dict[str, Any], str]],

@@ -1,6 +1,7 @@
 """Admission on create and update, after validation: what Kubernetes' Priority plugin and
 Kueue's webhook do. A pod's priorityClassName becomes spec.priority; a queue label must name a
-Queue; a Job waits suspended in its queue until the scheduler admits it."""
+Queue; a Job waits suspended in its queue until the scheduler admits it; a pod's GPUs are the
+scheduler's to name."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from typing import Any, Protocol
 
 from engine.api.checks_other import SYSTEM_PRIORITY_CLASSES
 from engine.errors import ForbiddenError, InvalidError, NotFoundError
-from engine.objects import ADMISSION, ADMITTED, DEFAULT_QUEUE, PENDING, QUEUE_LABEL, queue_of, queued
+from engine.objects import (
+    ADMISSION,
+    ADMITTED,
+    DEFAULT_QUEUE,
+    GPUS_ANNOTATION,
+    PENDING,
+    QUEUE_LABEL,
+    queue_of,
+    queued,
+)
 from engine.store.objects import clone
 
 
@@ -28,6 +38,8 @@ def admit(store: _Store, plural: str, obj: dict[str, Any], current: dict[str, An
         _check_queue(store, out, new_queues)
     if plural == "pods" and current is None:
         _resolve_priority(store, out)
+    if plural == "pods":
+        _keep_gpus(out, current)
     if plural == "jobs":
         _hold_job(out, current)
     return out
@@ -76,6 +88,18 @@ def _resolve_priority(store: _Store, pod: dict[str, Any]) -> None:
     spec["priority"] = value
     if policy and not spec.get("preemptionPolicy"):
         spec["preemptionPolicy"] = policy
+
+
+def _keep_gpus(pod: dict[str, Any], current: dict[str, Any] | None) -> None:
+    """Which GPUs a pod gets is the scheduler's to say (tugboat.dev/gpus, with the binding):
+    input never sets or changes it (a manifest copied from a bound pod carries it)."""
+    before = (((current or {}).get("metadata") or {}).get("annotations") or {}).get(GPUS_ANNOTATION)
+    annotations = pod["metadata"].setdefault("annotations", {})
+    annotations.pop(GPUS_ANNOTATION, None)
+    if before is not None:
+        annotations[GPUS_ANNOTATION] = before
+    if not annotations:
+        del pod["metadata"]["annotations"]
 
 
 def _hold_job(job: dict[str, Any], current: dict[str, Any] | None) -> None:

@@ -68,14 +68,17 @@ def test_a_mixed_gpu_node_declares_each_gpu_and_lists_them() -> None:
 def test_bad_gpu_lists_are_named(tmp_path: Path) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("kind: ClusterConfig\nnodes:\n- gpus: [{product: A, memoryMiB: 0}, 3, "
-                   "{product: B, memoryMiB: 10, count: 2, color: red}]\n  gpuProduct: X\n- gpus: []\n")
+                   "{product: B, memoryMiB: 10, count: 2, color: red, 1: x}]\n  gpuProduct: X\n- gpus: []\n"
+                   "- gpus: [{product: C, memoryMiB: 10, count: 1000}]\n")
     with pytest.raises(InvalidError) as err:
         load_config(bad)
     assert sorted(err.value.details) == sorted([
         "nodes[0].gpuProduct: not allowed with a list of gpus (give each entry its own)",
-        "nodes[0].gpus[0].memoryMiB: expected an integer >= 1, got 0",
+        "nodes[0].gpus[0].memoryMiB: expected an integer from 1 to 2147483648, got 0",
         "nodes[0].gpus[1]: expected a mapping with product, memoryMiB and count",
+        "nodes[0].gpus[2].1: unknown field",
         "nodes[0].gpus[2].color: unknown field",
+        "nodes[2].gpus[0].count: expected an integer from 1 to 256, got 1000",
         "nodes[1].gpus: expected at least one GPU in the list",
     ])
 

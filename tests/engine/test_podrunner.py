@@ -238,3 +238,16 @@ def test_logs_fall_back_to_a_node_local_directory(tmp_path: Path) -> None:
     fallback = node_log_roots(blocked / "logs")[1]
     assert runner.log_path("main", 0) == fallback / pod_log_dir(pod) / "main" / "0.log"
     assert runner.log_path("main", 0).read_text() == "here\n"
+
+
+def test_the_pods_gpus_are_all_it_sees_in_nvml_order(tmp_path: Path) -> None:
+    c = sh("main", 'echo "$CUDA_VISIBLE_DEVICES/${CUDA_DEVICE_ORDER-unset}"')
+    runner = PodRunner(make_pod([c]), log_root=tmp_path, gpus=[2, 3])
+    runner.start()
+    assert run_until(runner, ("Succeeded", "Failed"))["phase"] == "Succeeded"
+    assert runner.log_path("main", 0).read_text() == "2,3/PCI_BUS_ID\n"
+    none = PodRunner({**make_pod([c]), "metadata": {**make_pod([c])["metadata"], "uid": "fedcba9876543210"}},
+                     log_root=tmp_path)
+    none.start()
+    assert run_until(none, ("Succeeded", "Failed"))["phase"] == "Succeeded"
+    assert none.log_path("main", 0).read_text() == "/unset\n"

@@ -321,3 +321,23 @@ def test_two_preemptors_share_the_room_one_eviction_frees(api_server: InProcessS
         c.delete("pods", victims[0], grace_seconds=0)
         assert {_until(lambda n=n: c.get("pods", n)["spec"].get("nodeName")) for n in ("hi-1", "hi-2")} == {
             nominated[0]}
+
+
+def test_an_update_keeps_the_gpus_the_scheduler_named() -> None:
+    from engine.server.admission import admit
+
+    bound = {"apiVersion": "v1", "kind": "Pod",
+             "metadata": {"name": "p", "annotations": {"tugboat.dev/gpus": "2"}}, "spec": {"nodeName": "m"}}
+    edited = {**bound, "metadata": {"name": "p", "annotations": {"tugboat.dev/gpus": "0", "x": "y"}}}
+    assert admit(_NoStore(), "pods", edited, bound)["metadata"]["annotations"] == {
+        "tugboat.dev/gpus": "2", "x": "y"}
+    dropped = {**bound, "metadata": {"name": "p"}}
+    assert admit(_NoStore(), "pods", dropped, bound)["metadata"]["annotations"] == {"tugboat.dev/gpus": "2"}
+
+
+class _NoStore:
+    def get(self, resource: str, namespace: str | None, name: str) -> dict[str, Any]:
+        raise AssertionError("not read")
+
+    def list(self, resource: str, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
+        raise AssertionError("not read")

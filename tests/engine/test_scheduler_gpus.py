@@ -183,3 +183,49 @@ def test_the_bucketed_placer_chooses_the_same_gpus_and_shares_buckets() -> None:
             assert placer.states[want.node].gpus_of(p) == naive[want.node].gpus_of(p)
     taken = sorted(len(s.gpus_taken) for s in placer.states.values())
     assert taken == [4] * 20  # every GPU handed out once (80 of the 90 pods fit)
+
+
+@pytest.mark.parametrize("entries", [
+    [{"index": 0, "product": "A", "memoryMiB": 1024}, "not a mapping"],
+    [{"index": 0, "product": "A", "memoryMiB": "1024"}],
+    [{"index": 0, "product": "A"}, {"index": 0, "product": "A"}],
+    [{"product": "A", "memoryMiB": 1024}],
+    [{"index": True, "product": "A"}],
+    "not a list",
+])
+def test_a_gpu_list_it_cannot_read_leaves_the_node_counted_not_chosen(entries: Any) -> None:
+    n = node("odd")
+    n["status"]["gpus"] = entries
+    assert units(n) is None
+    states, placer = snapshot([n], []), Placer(snapshot([node("odd") | {"status": n["status"]}], []))
+    assert placer.place(gpu_pod("p")) == place(gpu_pod("p"), states)
+
+
+def test_missing_health_or_product_reads_as_healthy_and_unnamed() -> None:
+    n = node()
+    for g in n["status"]["gpus"]:
+        del g["health"]
+    n["status"]["gpus"][0]["product"] = None
+    assert [u.healthy for u in units(n) or ()] == [True] * 4
+    p = gpu_pod("p")
+    assert Placer(snapshot([n], [])).place(p) == place(p, snapshot([n], []))
+
+
+def test_a_pending_pod_carrying_a_gpus_annotation_is_chosen_for_afresh() -> None:
+    holder = bound(gpu_pod("holder"), "mixed", "0")
+    copied = gpu_pod("copied", annotations={"tugboat.dev/gpus": "0"})  # a manifest copied from a bound pod
+    states = snapshot([node()], [holder])
+    assert placed(states, copied)[1] == (1,)
+    placer = Placer(snapshot([node()], [holder]))
+    d = placer.place(copied)
+    placer.assume(copied, str(d.node))
+    assert placer.states["mixed"].gpus_of(copied) == (1,)
+
+
+def test_a_running_pod_released_and_assumed_again_keeps_its_gpus() -> None:
+    running = bound(gpu_pod("running"), "mixed", "1")
+    placer = Placer(snapshot([node()], [running]))
+    placer.release(running, "mixed")
+    placer.assume(running, "mixed")
+    assert placer.states["mixed"].gpus_of(running) == (1,)
+    assert placer.states["mixed"].gpus_taken == {1: 1}

@@ -126,9 +126,32 @@ def test_binding_names_the_gpus_and_pods_bound_at_create_get_them_named(api_serv
         api_server.call(store.create, "pods", late)
         said = _until(lambda: [e for e in c.list("events")["items"]
                                if e["reason"] == "GPUsUnavailable" and e["involvedObject"]["name"] == "late"])
-        assert "node m has no 1 free GPU(s)" in said[0]["message"] and gpus_of("late") is None
+        assert "has no 1 free GPU(s) that fit it now" in said[0]["message"] and gpus_of("late") is None
         api_server.call(store.delete, "pods", "default", "big", grace_seconds=0)
         assert _until(lambda: gpus_of("late")) == "2"
+
+        # the annotation is the scheduler's: input never sets or changes it
+        copied = _pod("copied", 1)
+        copied["spec"]["containers"][0]["resources"] = {"limits": {"nvidia.com/gpu": "1"}}
+        copied["metadata"]["annotations"] = {"tugboat.dev/gpus": "3", "team": "a"}
+        created = c.create(copied)
+        assert created["metadata"]["annotations"] == {"team": "a"}
+        created["metadata"]["annotations"]["tugboat.dev/gpus"] = "0"
+        assert c.update(created)["metadata"]["annotations"] == {"team": "a"}
+
+        # bound at create: a malformed annotation is named again; a request no GPU there can meet says so
+        odd = _pod("odd", 1)
+        odd["spec"]["nodeName"] = "m"
+        odd["metadata"]["annotations"] = {"tugboat.dev/gpus": "gpu0"}
+        huge = _pod("huge", 1)
+        huge["spec"]["nodeName"] = "m"
+        huge["spec"]["containers"][0]["resources"]["requests"]["tugboat.dev/gpu-memory"] = "100Gi"
+        api_server.call(store.apply_all, [("create", "pods", odd), ("create", "pods", huge)])
+        said = _until(lambda: [e["message"] for e in c.list("events")["items"]
+                               if e["reason"] == "GPUsUnavailable" and e["involvedObject"]["name"] == "huge"])
+        assert "has no 1 healthy GPU(s) that fit it; it cannot start there" in said[0]
+        api_server.call(store.delete, "pods", "default", "small", grace_seconds=0)
+        assert _until(lambda: gpus_of("odd") == "3")
 
 
 def test_bench_scheduler_json() -> None:
