@@ -143,10 +143,11 @@ def pods(args: argparse.Namespace) -> int:
     return 0
 
 
-def _positive(*flags: tuple[str, int]) -> None:
+def _positive(*flags: tuple[str, int], zero: tuple[str, ...] = ()) -> None:
+    """Each flag's value is at least 1 (at least 0 for the flags in `zero`)."""
     for flag, value in flags:
-        if value < 1:
-            raise TugError(f"{flag}: expected a positive integer")
+        if value < (0 if flag in zero else 1):
+            raise TugError(f"{flag}: expected {'0 or more' if flag in zero else 'a positive integer'}")
 
 
 def _progress(args: argparse.Namespace) -> Callable[[str], None]:
@@ -164,12 +165,14 @@ def _printed_json(args: argparse.Namespace, out: dict[str, Any]) -> bool:
 
 
 def scheduler(args: argparse.Namespace) -> int:
-    _positive(("--nodes", args.nodes), ("--gpus-per-node", args.gpus_per_node + 1),
-              ("--pods", args.pods), ("--baseline-pods", args.baseline_pods))
+    _positive(("--nodes", args.nodes), ("--gpus-per-node", args.gpus_per_node), ("--pods", args.pods),
+              ("--baseline-pods", args.baseline_pods), ("--mixed-every", args.mixed_every),
+              zero=("--gpus-per-node", "--mixed-every"))
     from engine.scheduler import bench as sched_bench
 
     out = sched_bench.run(nodes=args.nodes, gpus_per_node=args.gpus_per_node, pods=args.pods,
-                          baseline_pods=min(args.baseline_pods, args.pods), progress=_progress(args))
+                          baseline_pods=min(args.baseline_pods, args.pods), mixed_every=args.mixed_every,
+                          progress=_progress(args))
     if _printed_json(args, out):
         return 0
     print(f"placement, {out['pods']} pods on {out['nodes']} nodes x {out['gpus_per_node']} GPUs: "

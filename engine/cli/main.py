@@ -213,6 +213,8 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--pods", type=int, default=10000)
     bp.add_argument("--baseline-pods", type=int, default=200,
                     help="pods the slow full-scan baseline places (the first N of the same workload)")
+    bp.add_argument("--mixed-every", type=int, default=0, metavar="N",
+                    help="one node in N has GPUs of two kinds (half A100, half H100); 0: none")
     bp.add_argument("-o", "--output", choices=["json"], default=None)
     bp.set_defaults(func=bench.scheduler)
     bp = bsub.add_parser("cron", help="Job creation skew of CronJobs all due in the same minute "

@@ -22,15 +22,15 @@ PRODUCTS = (("NVIDIA-H100-80GB-HBM3", 81559), ("NVIDIA-A100-SXM4-40GB", 40960))
 CREATE_BATCH = 500  # pods per store transaction while the scheduler runs
 
 
-def sim_nodes(count: int, gpus_per_node: int) -> list[dict[str, Any]]:
+def sim_nodes(count: int, gpus_per_node: int, *, mixed_every: int = 0) -> list[dict[str, Any]]:
     """Ready nodes with 64 CPUs, 512Gi and `gpus_per_node` GPUs, each listed in status.gpus (so the
-    scheduler chooses which GPU a pod gets); half H100 80GB, half A100 40GB, one in ten with half
-    of each; one in twenty tainted gpu=maintenance:NoSchedule."""
+    scheduler chooses which GPU a pod gets); half H100 80GB, half A100 40GB, and one in
+    `mixed_every` (0: none) with half of each; one in twenty tainted gpu=maintenance:NoSchedule."""
     nodes = []
     for i in range(count):
         product, memory = PRODUCTS[i % 2]
         kinds = [PRODUCTS[i % 2]] * gpus_per_node
-        if i % 10 == 3:
+        if mixed_every and i % mixed_every == mixed_every - 1:
             half = gpus_per_node // 2
             kinds = [PRODUCTS[1]] * half + [PRODUCTS[0]] * (gpus_per_node - half)
             product, memory = kinds[0]
@@ -143,10 +143,10 @@ def end_to_end(placer_cls: type[Placer | FullScan], nodes: list[dict[str, Any]],
                                        Path(home), timeout))
 
 
-def run(*, nodes: int, gpus_per_node: int, pods: int, baseline_pods: int,
+def run(*, nodes: int, gpus_per_node: int, pods: int, baseline_pods: int, mixed_every: int = 0,
         progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """The whole benchmark; one dict with stable keys (see the README's performance section)."""
-    cluster = sim_nodes(nodes, gpus_per_node)
+    cluster = sim_nodes(nodes, gpus_per_node, mixed_every=mixed_every)
     work = workload(pods)
     sample = work[:baseline_pods]
     progress(f"placing {pods} pods on {nodes} nodes")
@@ -158,7 +158,7 @@ def run(*, nodes: int, gpus_per_node: int, pods: int, baseline_pods: int,
     progress(f"baseline end to end: {len(sample)} pods")
     base_e2e = end_to_end(FullScan, cluster, sample)
     return {
-        "nodes": nodes, "gpus_per_node": gpus_per_node, "pods": pods,
+        "nodes": nodes, "gpus_per_node": gpus_per_node, "mixed_every": mixed_every, "pods": pods,
         "decisions_per_s": len(lat) / sum(lat),
         "p50_decision_ms": percentile(lat, 50) * 1000,
         "p99_decision_ms": percentile(lat, 99) * 1000,

@@ -156,7 +156,7 @@ def test_binding_names_the_gpus_and_pods_bound_at_create_get_them_named(api_serv
 
 def test_bench_scheduler_json() -> None:
     out = subprocess.run([sys.executable, "-m", "engine.cli", "bench", "scheduler", "--nodes", "20",
-                          "--pods", "300", "--baseline-pods", "40", "-o", "json"],
+                          "--pods", "300", "--baseline-pods", "40", "--mixed-every", "4", "-o", "json"],
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
@@ -172,3 +172,6 @@ def test_bench_scheduler_bad_flags() -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "--nodes: expected a positive integer" in out.stderr
     assert "Traceback" not in out.stderr
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "bench", "scheduler", "--mixed-every", "-1"],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "--mixed-every: expected 0 or more" in out.stderr
