@@ -98,7 +98,8 @@ class Scheduler:
         self._tasks: list[asyncio.Task[None]] = []
         self._gang_timer: asyncio.TimerHandle | None = None
         self._preempting: dict[str, set[str]] = {}  # Job uid -> its victims' uids while they stop
-        self._job_nominations: dict[str, tuple[str, dict[str, Any]]] = {}  # Job uid -> (node, stand-in)
+        # Job uid -> (node, stand-in pod) for each room its preemption freed (a gang's: several)
+        self._job_nominations: dict[str, list[tuple[str, dict[str, Any]]]] = {}
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._follow(resource, cache)) for resource, cache in (
@@ -247,7 +248,8 @@ class Scheduler:
         held = [(p, node) for p in pending
                 if (node := (p.get("status") or {}).get("nominatedNodeName")) in placer.states]
         self._job_nominations = {uid: n for uid, n in self._job_nominations.items() if uid in self._jobs}
-        held += [(pod, node) for node, pod in self._job_nominations.values() if node in placer.states]
+        held += [(pod, node) for rooms in self._job_nominations.values() for node, pod in rooms
+                 if node in placer.states]
         for pod, node in held:
             placer.assume(pod, node)
         mine = {id(pod): (pod, node) for pod, node in held}
@@ -365,6 +367,9 @@ class Scheduler:
         lowest = min((priority_of(p) for pods in bound.values() for p in pods), default=None)
         trial = dict(states)  # the nodes this pass evicts on become copies, changed as it goes
         freed: list[str] = []
+        for _, job in preemptors:  # a Job preempting again holds only the rooms of this round
+            if job is not None:
+                self._job_nominations.pop(job.obj["metadata"]["uid"], None)
         for pod, job in sorted(preemptors, key=lambda pj: -priority_of(pj[0])):
             if lowest is None or priority_of(pod) <= lowest:
                 break  # nobody has a lower priority than this one (nor than those after it)
@@ -374,8 +379,7 @@ class Scheduler:
             room = next((n for n in freed if run_filters(pod, trial[n].node, trial[n]) is None), None)
             if room is not None:  # what an earlier eviction in this pass frees is enough
                 trial[room].add(pod)
-                if job is None:
-                    self._evict(pod, Candidate(room, ()))
+                self._evict(pod, Candidate(room, ()), job)
                 continue
             chosen = choose(pod, trial, bound)
             if chosen is None:
@@ -396,7 +400,7 @@ class Scheduler:
         if job is not None:
             self._preempting.setdefault(job.obj["metadata"]["uid"], set()).update(
                 v["metadata"]["uid"] for v in chosen.victims)
-            self._job_nominations[job.obj["metadata"]["uid"]] = (chosen.node, preemptor)
+            self._job_nominations.setdefault(job.obj["metadata"]["uid"], []).append((chosen.node, preemptor))
         now = format_time(self.clock())
         for victim in chosen.victims:
             message = f"{SCHEDULER_NAME}: preempting to accommodate a higher priority pod ({who})"
@@ -404,8 +408,9 @@ class Scheduler:
             if cur is not None:
                 self.events.record(cur, "Normal", "Preempted", f"Preempted by {who} on node {chosen.node}")
         if job is not None:
-            self.events.record(job.obj, "Normal", "Preempting", f"preempting {len(chosen.victims)} "
-                               f"lower-priority pod(s) on node {chosen.node} to make room")
+            if chosen.victims:
+                self.events.record(job.obj, "Normal", "Preempting", f"preempting {len(chosen.victims)} "
+                                   f"lower-priority pod(s) on node {chosen.node} to make room")
             return
         said = (f"preempting {len(chosen.victims)} lower-priority pod(s) on node {chosen.node}"
                 if chosen.victims else f"the room preemption frees on node {chosen.node} is held for it")

@@ -282,10 +282,23 @@ def test_a_gang_preempts_only_as_many_as_its_pods_need_together(api_server: InPr
         time.sleep(1.0)  # a few more passes: none may evict a second pod
         victims = [n for n in ("low-1", "low-2") if c.get("pods", n)["metadata"].get("deletionTimestamp")]
         assert len(victims) == 1, victims
+        # a low-priority pod that a controller owns arrives while the victim stops: the room is
+        # held for both of the gang's pods, not only one
+        owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "rs-uid",
+                 "controller": True}
+        c.create({"apiVersion": "v1", "kind": "Pod",
+                  "metadata": {"name": "filler", "ownerReferences": [owner]},
+                  "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"],
+                                           "resources": {"limits": {"nvidia.com/gpu": "2"}}}]}})
         c.delete("pods", victims[0], grace_seconds=0)
         _until(lambda: admission(c, "pair") == "Admitted")
+        selector = "batch.kubernetes.io/job-name=pair"
+        pods = _until(lambda: [p for p in c.list("pods", label_selector=selector)["items"]
+                               if p["spec"].get("nodeName")] or None)
+        assert not c.get("pods", "filler")["spec"].get("nodeName")
         assert not any(c.get("pods", n)["metadata"].get("deletionTimestamp")
                        for n in ("low-1", "low-2") if n not in victims)
+        assert pods
 
 
 def test_two_preemptors_share_the_room_one_eviction_frees(api_server: InProcessServer) -> None:
