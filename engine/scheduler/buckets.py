@@ -36,7 +36,7 @@ from engine.scheduler.scores import (
     strategy_of,
 )
 
-BucketKey = tuple[int, tuple[tuple[str, float], ...], int, tuple[Any, ...]]
+BucketKey = int  # a bucket's id: one per distinct (node class, requests bound, pods, free GPU kinds)
 _MAX_SHAPES = 4096  # pod shapes remembered (pods of one Job or template share one)
 _MAX_VERDICTS = 65536  # verdicts remembered per shape
 _MAX_LOG = 65536  # bucket changes remembered for the shapes' views
@@ -168,6 +168,7 @@ class Placer:
         self._class_rep: dict[int, NodeState] = {}
         self._node_class: dict[str, int] = {}
         self._buckets: dict[BucketKey, _Bucket] = {}
+        self._ids: dict[tuple[Any, ...], BucketKey] = {}
         self._node_bucket: dict[str, BucketKey] = {}
         self._static.clear()
         self._matches: dict[tuple[str, int], Callable[[Unit], bool] | None] = {}
@@ -294,16 +295,19 @@ class Placer:
             del self._log[:len(self._log) // 2]  # views older than what is kept are built anew
 
     def _key(self, name: str) -> BucketKey:
+        """The id of what tells the node's bucket: its class and what is bound to it (a small
+        int, so the views' many lookups do not hash the whole description each time)."""
         state = self.states[name]
         used = tuple(sorted([*((k, round(v, 6)) for k, v in state.requested.items() if v),
                              *((f"non-zero {k}", float(v)) for k, v in state.non_zero.items())]))
-        return (self._node_class[name], used, state.pods, state.free_gpu_kinds())
+        return self._ids.setdefault((self._node_class[name], used, state.pods, state.free_gpu_kinds()),
+                                    len(self._ids))
 
     def _enter(self, name: str) -> None:
         key = self._key(name)
         bucket = self._buckets.get(key)
         if bucket is None:
-            bucket = self._buckets[key] = _Bucket(key[0])
+            bucket = self._buckets[key] = _Bucket(self._node_class[name])
         bisect.insort(bucket.names, name)
         if bucket.names[-1] == name:  # made, or a new highest node
             self._note(key)

@@ -96,14 +96,19 @@ def fitting(node_units: Iterable[Unit], taken: Collection[int], *, min_bytes: in
             and (match is None or match(u))]
 
 
+def by_size(node_units: Iterable[Unit]) -> tuple[Unit, ...]:
+    """The order GPUs are handed out in: the smallest first (the large ones stay free for pods
+    that need them), then by index."""
+    return tuple(sorted(node_units, key=lambda u: (u.memory_mib or 0, u.index)))
+
+
 def choose(node_units: Iterable[Unit], taken: Collection[int], count: int, *, min_bytes: int = 0,
-           match: Callable[[Unit], bool] | None = None) -> tuple[int, ...] | None:
-    """`count` of the fitting GPUs, the smallest first (the large ones stay free for pods that
-    need them), then by index; None when there are not enough."""
-    fits = fitting(node_units, taken, min_bytes=min_bytes, match=match)
+           match: Callable[[Unit], bool] | None = None, ordered: bool = False) -> tuple[int, ...] | None:
+    """`count` of the fitting GPUs in by_size order (`ordered`: `node_units` are in it already);
+    None when there are not enough."""
+    fits = fitting(node_units if ordered else by_size(node_units), taken, min_bytes=min_bytes, match=match)
     if len(fits) < count:
         return None
-    fits.sort(key=lambda u: (u.memory_mib or 0, u.index))
     return tuple(sorted(u.index for u in fits[:count]))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 from engine.api import parse_quantity
 from engine.objects import GPU, amount, finished, pod_requests
 from engine.scheduler.filters import gpu_match, gpu_memory_request, run_filters
-from engine.scheduler.gpus import Kinds, Unit, choose, fitting, held, kinds
+from engine.scheduler.gpus import Kinds, Unit, by_size, choose, fitting, held, kinds
 from engine.scheduler.gpus import units as node_gpus
 from engine.scheduler.scores import NON_ZERO, score_nodes, scoring_requests
 
@@ -34,6 +34,7 @@ class NodeState:
     gpu_kinds: Kinds = field(init=False, repr=False, compare=False)
     gpus_taken: dict[int, int] = field(init=False, repr=False, compare=False)
     _gpu_holds: dict[str, list[tuple[int, ...]]] = field(init=False, repr=False, compare=False)
+    _handout: tuple[Unit, ...] = field(init=False, repr=False, compare=False)
     _healthy: dict[int, tuple[str, int | None]] = field(init=False, repr=False, compare=False)
     _free: Counter[tuple[str, int | None]] = field(init=False, repr=False, compare=False)
     _free_kinds: tuple[Any, ...] | None = field(init=False, repr=False, compare=False)
@@ -41,6 +42,7 @@ class NodeState:
     def __post_init__(self) -> None:
         self.gpu_units = node_gpus(self.node)
         self.gpu_kinds = kinds(self.gpu_units or ())
+        self._handout = by_size(self.gpu_units or ())
         self.gpus_taken, self._gpu_holds = {}, {}
         self._healthy = {u.index: u.kind for u in self.gpu_units or () if u.healthy}
         self._free = Counter(self._healthy.values())  # free, healthy GPUs per kind
@@ -118,7 +120,7 @@ class NodeState:
         """choose_gpus with the pod's memory per GPU and GPU selector already read."""
         if self.gpu_units is None:
             return None
-        return choose(self.gpu_units, self.gpus_taken, count, min_bytes=min_bytes, match=match)
+        return choose(self._handout, self.gpus_taken, count, min_bytes=min_bytes, match=match, ordered=True)
 
     def gpus_of(self, pod: dict[str, Any]) -> tuple[int, ...] | None:
         """The GPU indexes `pod` was last counted as holding here (None: not counted by index)."""
