@@ -1,4 +1,5 @@
-"""The Ray actors tugboat places on nodes: one PodActor per pod, one NodeAgent per node."""
+"""The Ray actors tugboat places on nodes: one PodActor per pod (named and sized from the pod),
+one NodeAgent per node."""
 
 from __future__ import annotations
 
@@ -13,14 +14,31 @@ from typing import Any
 import psutil
 import ray
 
-from engine.objects import bound_gpus
+from engine.objects import GPU, amount, bound_gpus, pod_requests
 from engine.runtime.podrunner import PodRunner, container_runtime, node_log_roots
 from gpu import Nvml
 
 WATCH_TIMEOUT_S = 30.0
+POD_ACTOR_PREFIX = "pod."
 # Node agents are detached and outlive control planes; a new agent API gets a new name, and
 # the runtime retires agents of other versions.
 AGENT_VERSION = 4
+
+
+def actor_name(pod: dict[str, Any]) -> str:
+    meta = pod["metadata"]
+    return f"{POD_ACTOR_PREFIX}{meta.get('namespace', 'default')}.{meta['name']}.{meta['uid'][:8]}"
+
+
+def ray_options(pod: dict[str, Any]) -> dict[str, Any]:
+    """The pod's requests as Ray resources: cpu -> num_cpus, memory, nvidia.com/gpu -> num_gpus."""
+    req = pod_requests(pod)
+    opts: dict[str, Any] = {"num_cpus": round(amount(req.get("cpu"), "cpu"), 4)}
+    if amount(req.get("memory"), "memory") > 0:
+        opts["memory"] = int(amount(req["memory"], "memory"))
+    if GPU in req:
+        opts["num_gpus"] = amount(req[GPU], GPU)
+    return opts
 
 
 @ray.remote(max_concurrency=4)  # watch, stop, and room to spare; more threads start slower

@@ -18,8 +18,15 @@ from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
 from engine.errors import BadRequestError, NotFoundError, TugError, UnavailableError
 from engine.events import EventRecorder
-from engine.objects import GPU, TERMINAL_PHASES, amount, bound_gpus, internal_ip, is_ready, pod_requests
-from engine.runtime.actors import AGENT_VERSION, NodeAgent, PodActor
+from engine.objects import TERMINAL_PHASES, bound_gpus, internal_ip, is_ready
+from engine.runtime.actors import (
+    AGENT_VERSION,
+    POD_ACTOR_PREFIX,
+    NodeAgent,
+    PodActor,
+    actor_name,
+    ray_options,
+)
 from engine.runtime.cluster import RAY_NAMESPACE
 from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
 from engine.runtime.podrunner import pod_log_dir
@@ -34,24 +41,7 @@ log = logging.getLogger("tugboat.runtime")
 
 NODE_SYNC_PERIOD_S = 1.0
 STOP_SLACK_S = 15.0
-POD_ACTOR_PREFIX = "pod."
 AGENT_PREFIX = "agent.v"
-
-
-def actor_name(pod: dict[str, Any]) -> str:
-    meta = pod["metadata"]
-    return f"{POD_ACTOR_PREFIX}{meta.get('namespace', 'default')}.{meta['name']}.{meta['uid'][:8]}"
-
-
-def ray_options(pod: dict[str, Any]) -> dict[str, Any]:
-    """The pod's requests as Ray resources: cpu -> num_cpus, memory, nvidia.com/gpu -> num_gpus."""
-    req = pod_requests(pod)
-    opts: dict[str, Any] = {"num_cpus": round(amount(req.get("cpu"), "cpu"), 4)}
-    if amount(req.get("memory"), "memory") > 0:
-        opts["memory"] = int(amount(req["memory"], "memory"))
-    if GPU in req:
-        opts["num_gpus"] = amount(req[GPU], GPU)
-    return opts
 
 
 class _PodHandle:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from engine.objects import is_ready
+from engine.runtime.actors import ray_options
 from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
-from engine.runtime.runtime import ray_options
 
 ENTRY = {"NodeID": "abcdef0123456789", "Alive": True, "NodeManagerAddress": "10.1.2.3",
          "NodeManagerHostname": "gpu-box.example.com",
