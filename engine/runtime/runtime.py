@@ -18,7 +18,7 @@ from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
 from engine.errors import BadRequestError, NotFoundError, TugError, UnavailableError
 from engine.events import EventRecorder
-from engine.objects import TERMINAL_PHASES, bound_gpus, internal_ip, is_ready
+from engine.objects import TERMINAL_PHASES, internal_ip, is_ready
 from engine.runtime.actors import (
     AGENT_VERSION,
     POD_ACTOR_PREFIX,
@@ -33,8 +33,7 @@ from engine.runtime.podrunner import pod_log_dir
 from engine.runtime.podstatus import merge_conditions, pick_container, unknown_end, waiting_reason
 from engine.runtime.probe import Probe
 from engine.runtime.telemetry import Telemetry
-from engine.scheduler.gpus import units as gpu_units
-from engine.scheduler.gpus import wanted
+from engine.scheduler.gpus import awaits_naming
 from gpu import Inventory, node_gpu_fields, simulated_inventory
 
 log = logging.getLogger("tugboat.runtime")
@@ -282,19 +281,11 @@ class Runtime:
                 asyncio.get_running_loop().create_task(self._stop(pod, handle))
             return
         if handle is None and phase not in TERMINAL_PHASES:
-            if self._awaits_gpus(pod):
+            if awaits_naming(pod, self._nodes.get(spec["nodeName"])):
                 log.debug("pod %s: waits for the scheduler to choose its GPUs", meta["name"])
                 return
             log.debug("pod %s: bound to %s", meta["name"], spec["nodeName"])
             self._adopt_or_create(pod, adopt=adopt)
-
-    def _awaits_gpus(self, pod: dict[str, Any]) -> bool:
-        """A pod not started yet, bound to a node that lists its GPUs without the scheduler naming
-        which of them it gets (spec.nodeName set at create): the scheduler names them next."""
-        if (pod.get("status") or {}).get("startTime") or bound_gpus(pod) is not None:
-            return False
-        node = self._nodes.get(pod["spec"]["nodeName"])
-        return node is not None and gpu_units(node) is not None and wanted(pod) > 0
 
     def _adopt_or_create(self, pod: dict[str, Any], *, adopt: bool) -> _PodHandle:
         uid = pod["metadata"]["uid"]

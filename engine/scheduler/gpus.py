@@ -8,7 +8,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.objects import GPU, amount, bound_gpus, pod_requests
+from engine.objects import GPU, amount, bound_gpus, finished, pod_requests
 from gpu.inventory import label_product
 
 PRODUCT_LABEL = "nvidia.com/gpu.product"
@@ -70,6 +70,15 @@ def wanted(pod: dict[str, Any]) -> int:
     """How many whole GPUs the pod asks for."""
     q = pod_requests(pod).get(GPU)
     return int(amount(q, GPU)) if q is not None else 0
+
+
+def awaits_naming(pod: dict[str, Any], node: Mapping[str, Any] | None) -> bool:
+    """A pod bound at create (spec.nodeName) to a node that lists its GPUs, asking for GPUs, not
+    started nor ending, with none named yet: the scheduler names them, the runtime waits for it."""
+    meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
+    return (bool(spec.get("nodeName")) and not meta.get("deletionTimestamp") and not status.get("startTime")
+            and not finished(pod) and bound_gpus(pod) is None
+            and node is not None and units(node) is not None and wanted(pod) > 0)
 
 
 def held(pod: dict[str, Any]) -> tuple[int, ...] | None:

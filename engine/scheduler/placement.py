@@ -112,8 +112,7 @@ class NodeState:
         """The GPUs `pod` would get here now (see gpus.choose), or None when too few fit."""
         if self.gpu_units is None:
             return None
-        match = gpu_match(pod, self.node, self.gpu_kinds) if len(self.gpu_kinds) > 1 else None
-        return self.pick_gpus(count, gpu_memory_request(pod), match)
+        return self.pick_gpus(count, gpu_memory_request(pod), gpu_match(pod, self.node, self.gpu_kinds))
 
     def pick_gpus(self, count: int, min_bytes: int,
                   match: Callable[[Unit], bool] | None) -> tuple[int, ...] | None:

@@ -33,9 +33,8 @@ from engine.scheduler import gang
 from engine.scheduler.buckets import Placer
 from engine.scheduler.estimate import Durations, estimate_all
 from engine.scheduler.filters import gpu_match, gpu_memory_request, run_filters
+from engine.scheduler.gpus import awaits_naming, format_indexes
 from engine.scheduler.gpus import choose as choose_gpus
-from engine.scheduler.gpus import format_indexes
-from engine.scheduler.gpus import units as gpu_units
 from engine.scheduler.placement import FullScan, NodeState, Usage, snapshot, usage_of
 from engine.scheduler.preemption import Candidate, choose, eligible, priority_of
 from engine.scheduler.queues import BEHIND, UNSCHEDULABLE, QueueState, Verdict, Workload, admit, queue_states
@@ -59,13 +58,6 @@ def _gpu_annotation(state: NodeState, pod: dict[str, Any]) -> dict[str, str]:
     """The binding's annotation naming the GPUs placement chose for `pod` on this node, if any."""
     chosen = state.gpus_of(pod)
     return {GPUS_ANNOTATION: format_indexes(chosen)} if chosen else {}
-
-
-def _needs_gpus_named(pod: dict[str, Any]) -> bool:
-    """Bound, not started, not ending, and not told which GPUs it gets (if it asks for any)."""
-    meta, spec, status = pod["metadata"], pod.get("spec") or {}, pod.get("status") or {}
-    return (bool(spec.get("nodeName")) and not meta.get("deletionTimestamp") and not status.get("startTime")
-            and not finished(pod) and bound_gpus(pod) is None)
 
 
 def _scheduled(pod: dict[str, Any], condition: dict[str, Any]) -> dict[str, Any]:
@@ -192,11 +184,13 @@ class Scheduler:
         """Pods bound without this scheduler (spec.nodeName set at create) to a node that lists its
         GPUs, and not started: choose their GPUs too, so that one allocator hands out each GPU.
         The runtime starts them once they are named."""
-        unnamed = [p for p in self._pods.values() if _needs_gpus_named(p) and self._usage_of(p)[0].get(GPU)]
-        if not unnamed:
+        # the cheap part of awaits_naming first: bound, none named, asking for GPUs (remembered)
+        candidates = [p for p in self._pods.values() if (p.get("spec") or {}).get("nodeName")
+                      and bound_gpus(p) is None and self._usage_of(p)[0].get(GPU)]
+        if not candidates:
             return
-        listing = {n["metadata"]["name"] for n in self._nodes.values() if gpu_units(n) is not None}
-        unnamed = [p for p in unnamed if p["spec"]["nodeName"] in listing]
+        nodes = {n["metadata"]["name"]: n for n in self._nodes.values()}
+        unnamed = [p for p in candidates if awaits_naming(p, nodes.get(p["spec"]["nodeName"]))]
         if not unnamed:
             return
         states = snapshot(list(self._nodes.values()), list(self._pods.values()), usage=self._usage_of)
@@ -210,7 +204,7 @@ class Scheduler:
                 self._gpus_unavailable(pod, state, count)
                 continue
             cur = copy.deepcopy(pod)
-            cur["metadata"].setdefault("annotations", {})[GPUS_ANNOTATION] = format_indexes(chosen)
+            cur["metadata"].setdefault("annotations", {}).update(_gpu_annotation(state, pod))
             try:
                 self._pods[cur["metadata"]["uid"]] = self.store.update("pods", cur)
             except (ConflictError, NotFoundError):
