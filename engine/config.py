@@ -52,10 +52,15 @@ def existing_token(home: Path) -> str | None:
     return str(token) if token else None
 
 
+def api_token(home: Path) -> str:
+    """The API token of `home`: the one its config has, or a new one."""
+    return existing_token(home) or secrets.token_urlsafe(32)
+
+
 def write_config(home: Path, *, server: str, token: str | None = None) -> ClientConfig:
     """Write (or rewrite) the config with mode 0600, keeping an existing token."""
     home.mkdir(parents=True, exist_ok=True)
-    token = token or existing_token(home) or secrets.token_urlsafe(32)
+    token = token or api_token(home)
     path = config_path(home)
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

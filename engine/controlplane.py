@@ -11,11 +11,11 @@ import signal
 from pathlib import Path
 from typing import Any
 
-import psutil
 from aiohttp import web
 
+from engine import pidfile
 from engine.clusterconfig import SchedulerConfig
-from engine.config import write_config
+from engine.config import api_token, write_config
 from engine.controllers import EventTTL, TaintEviction
 from engine.errors import AlreadyExistsError, UnavailableError
 from engine.scheduler import Scheduler
@@ -30,15 +30,23 @@ def pid_path(home: Path) -> Path:
     return home / "server.pid"
 
 
+def lock_path(home: Path) -> Path:
+    return home / "server.lock"
+
+
+def control_plane(home: Path) -> pidfile.Owner | None:
+    """This home's control plane, if one runs: the process its pid file records (pid and start
+    time, this home) while the home's lock is held. A pid file naming any other process, or
+    left by a control plane that died, counts as none."""
+    owners = pidfile.live(pid_path(home), home=home)
+    if owners and owners[0].role == "control-plane" and pidfile.locked(lock_path(home)):
+        return owners[0]
+    return None
+
+
 def running_pid(home: Path) -> int | None:
-    """The pid of this home's control plane, if one runs (a stale pid file, whose pid now
-    belongs to some other program, counts as none)."""
-    try:
-        pid = int(pid_path(home).read_text().strip())
-        cmdline = " ".join(psutil.Process(pid).cmdline())
-    except (OSError, ValueError, psutil.Error):
-        return None
-    return pid if ("tug" in cmdline or "engine.cli" in cmdline) else None
+    owner = control_plane(home)
+    return owner.pid if owner is not None else None
 
 
 class ControlPlane:
@@ -62,13 +70,19 @@ class ControlPlane:
         self._event_ttl: asyncio.Task[None] | None = None
         self._taints: asyncio.Task[None] | None = None
         self.url = ""
+        self._lock: pidfile.HomeLock | None = None
 
     async def start(self) -> None:
-        other = running_pid(self.home)
-        if other is not None and other != os.getpid():
-            raise UnavailableError(f"a tugboat control plane (pid {other}) already runs for "
-                                   f"{self.home}; stop it with `tug down`")
         self.home.mkdir(parents=True, exist_ok=True)
+        lock = pidfile.HomeLock(lock_path(self.home))
+        if not lock.acquire():
+            other = running_pid(self.home)
+            who = f"pid {other}" if other is not None else "another process"
+            raise UnavailableError(f"a tugboat control plane ({who}) already runs for "
+                                   f"{self.home}; stop it with `tug down`")
+        self._lock = lock
+        pidfile.write(pid_path(self.home), [pidfile.owner_of(os.getpid(), home=self.home,
+                                                             role="control-plane")])
         self.store = Store(self.home / "store.db", history=self.store_history)
         for ns in ("default", "kube-system"):
             try:
@@ -103,7 +117,7 @@ class ControlPlane:
         await self.cronjobs.start()
         self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
         self._taints = asyncio.create_task(TaintEviction(self.store).run(), name="taint-eviction")
-        token = write_config(self.home, server="http://placeholder").token
+        token = api_token(self.home)
         server = Server(self.store, token=token, runtime=self.runtime, metrics=metrics)
         self._runner = web.AppRunner(server.app, access_log=None, handle_signals=False,
                                     handler_cancellation=True, shutdown_timeout=2.0)
@@ -118,7 +132,6 @@ class ControlPlane:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         self.url = f"http://{host}:{port}"
         write_config(self.home, server=self.url, token=token)
-        pid_path(self.home).write_text(f"{os.getpid()}\n")
 
     async def stop(self) -> None:
         """Stop serving; pods keep running on Ray and are adopted by the next control plane."""
@@ -137,8 +150,10 @@ class ControlPlane:
             await self.runtime.close()
         if self.store is not None:
             self.store.close()
-        if running_pid(self.home) == os.getpid():
+        if self._lock is not None:
             pid_path(self.home).unlink(missing_ok=True)
+            self._lock.release()
+            self._lock = None
 
 
 async def serve(cp: ControlPlane, *, ready: Any = None) -> None:

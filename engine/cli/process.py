@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import logging
 import os
-import signal
 import sys
-import time
 from pathlib import Path
+
+import psutil
 
 from engine.clusterconfig import NodeSpec, SchedulerConfig, load_config
 from engine.clusterconfig import dev_cluster as dev_cluster_nodes
@@ -108,23 +108,25 @@ def server(args: argparse.Namespace) -> int:
 
 
 def down(args: argparse.Namespace) -> int:
-    from engine.controlplane import running_pid
+    from engine.controlplane import control_plane, pid_path
     from engine.runtime import stop_local_head
 
     home = tug_home()
-    pid = running_pid(home)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                break
-            time.sleep(0.1)
-        else:
-            os.kill(pid, signal.SIGKILL)
-        print(f"stopped the control plane (pid {pid})")
+    owner = control_plane(home)
+    proc = owner.process() if owner is not None else None
+    if proc is not None:
+        proc.terminate()  # psutil signals only the very process recorded (pid and start time)
+        try:
+            proc.wait(20)
+        except psutil.TimeoutExpired:
+            proc.kill()
+        except psutil.NoSuchProcess:
+            pass
+        print(f"stopped the control plane (pid {proc.pid})")
+    elif pid_path(home).exists():
+        pid_path(home).unlink(missing_ok=True)
+        print(f"no control plane was running; removed the stale {pid_path(home)} (it names no "
+              f"running control plane of this home, so no process was signalled)")
     else:
         print("no control plane was running")
     n = stop_local_head(home)

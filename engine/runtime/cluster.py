@@ -3,7 +3,9 @@ and connect the control plane to a cluster (local or `--ray-address`)."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import importlib.util
 import os
 import socket
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 
 import psutil
 
+from engine import pidfile
 from engine.clusterconfig import NodeSpec
 from engine.config import ray_auth_env
 from engine.errors import UnavailableError
@@ -81,11 +84,13 @@ def start_local_head(home: Path, *, node: NodeSpec | None = None,
            f"--temp-dir={rdir}", "--include-dashboard=false", "--disable-usage-stats",
            *(node or NodeSpec()).ray_args()]
     env = {**os.environ, **ray_auth_env(home), **_HEAD_ENV}
+    since = time.time()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     address = f"{node_ip}:{port}"
     if proc.returncode != 0 or not _answers(address, timeout=5):
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
         raise UnavailableError(f"could not start the local Ray head: {tail}")
+    _record(home, role="ray-head", since=since, keep=False)
     (rdir / "address").write_text(address + "\n")
     return address
 
@@ -98,43 +103,97 @@ def join_local_node(home: Path, node: NodeSpec, *, node_ip: str = "127.0.0.1") -
         raise UnavailableError("no local Ray head runs for this $TUG_HOME to join")
     cmd = [_ray(), "start", f"--address={address}", f"--node-ip-address={node_ip}",
            "--disable-usage-stats", *node.ray_args()]
+    since = time.time()
     proc = subprocess.run(cmd, env={**os.environ, **ray_auth_env(home)}, capture_output=True,
                           text=True, timeout=120)
     if proc.returncode != 0:
         tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
         raise UnavailableError(f"could not start a Ray node: {tail}")
+    _record(home, role="ray-node", since=since, keep=True)
+
+
+def processes_path(home: Path) -> Path:
+    """The record of the Ray daemons tugboat started for `home` (a pid file of several)."""
+    return ray_dir(home) / "processes.json"
+
+
+def _ray_package() -> str:
+    spec = importlib.util.find_spec("ray")  # finds the package without importing it (slow)
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return os.path.realpath(locations[0]) + os.sep if locations else "\0"
+
+
+def _ray_daemons(home: Path, *, since: float | None) -> list[psutil.Process]:
+    """This home's Ray daemons: processes that run Ray's own programs (gcs_server, raylet, its
+    Python daemons) with this home's Ray directory in their arguments, started at or after
+    `since` when it is given. A program that only mentions the directory (an editor, `less` on
+    a log) is not one of them."""
+    marker, package = str(ray_dir(home)) + "/", _ray_package()
+    found = []
+    for proc in psutil.process_iter(["cmdline", "create_time", "uids"]):
+        try:
+            argv = proc.info["cmdline"] or []
+            if not any(marker in arg for arg in argv[1:]):
+                continue
+            if since is not None and proc.info["create_time"] < since - 1.0:
+                continue
+            if proc.info["uids"] is not None and proc.info["uids"].real != os.getuid():
+                continue
+            # the program itself (argv[0]), or the script an interpreter runs (the first
+            # argument that is not an option)
+            script = next((a for a in argv[1:] if not a.startswith("-")), "")
+            if any(os.path.realpath(p).startswith(package) for p in (argv[0], script) if p):
+                found.append(proc)
+        except (psutil.NoSuchProcess, psutil.AccessDenied, OSError):
+            continue
+    return found
+
+
+def _record(home: Path, *, role: str, since: float, keep: bool) -> None:
+    """Record the Ray daemons that started since `since` (each by pid and start time), beside
+    the ones recorded before when `keep`."""
+    owners = (pidfile.live(processes_path(home), home=home) or []) if keep else []
+    known = {o.pid for o in owners}
+    for proc in _ray_daemons(home, since=since):
+        if proc.pid not in known:
+            owners.append(pidfile.Owner(pid=proc.pid, started=proc.create_time(),
+                                        home=str(home.resolve()), role=role))
+    pidfile.write(processes_path(home), owners)
 
 
 def stop_local_head(home: Path, *, timeout: float = 1.0) -> int:
-    """Stop every process of this $TUG_HOME's Ray head, and the workers under it (so every
-    pod: a container dies with its actor); returns how many processes there were."""
-    marker = str(ray_dir(home)) + "/"
+    """Stop the Ray daemons of this $TUG_HOME's local cluster, and the workers under them (so
+    every pod: a container dies with its actor); returns how many processes there were.
+
+    Only processes that are still the recorded ones (same pid and start time, this home) are
+    signalled, with their descendants; a head started before processes were recorded is
+    found by its Ray programs (see _ray_daemons)."""
+    owners = pidfile.live(processes_path(home), home=home)
+    roots: list[psutil.Process] = []
+    if owners is None:
+        roots = _ray_daemons(home, since=None)
+    for owner in owners or []:
+        proc = owner.process()
+        if proc is not None:
+            roots.append(proc)
     found: dict[int, psutil.Process] = {}
-    for proc in psutil.process_iter(["cmdline"]):
-        try:
-            if marker in " ".join(proc.info["cmdline"] or []):
-                found[proc.pid] = proc
-                # Workers (ray::PodActor …) do not name the directory: take the raylet's children.
-                for child in proc.children(recursive=True):
-                    found[child.pid] = child
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
-            continue
+    for proc in roots:
+        found[proc.pid] = proc
+        # Workers (ray::PodActor …) do not name the directory: take the daemons' children.
+        with contextlib.suppress(psutil.Error):
+            for child in proc.children(recursive=True):
+                found[child.pid] = child
     procs = list(found.values())
     for proc in procs:
-        try:
-            proc.terminate()
-        except psutil.NoSuchProcess:
-            pass
+        with contextlib.suppress(psutil.NoSuchProcess):
+            proc.terminate()  # psutil checks the process is still the same one first
     alive = _wait_gone(procs, timeout)
     for proc in alive:
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
-        except psutil.NoSuchProcess:
-            pass
     _wait_gone(alive, timeout)
-    addr = ray_dir(home) / "address"
-    if addr.exists():
-        addr.unlink()
+    for path in (ray_dir(home) / "address", processes_path(home)):
+        path.unlink(missing_ok=True)
     return len(procs)
 
 

@@ -9,9 +9,8 @@ import pytest
 
 from engine.api import load_documents, read_manifests
 from engine.errors import BadRequestError
+from tests.shared_examples import EXAMPLE_FILES, EXAMPLES, needs_examples
 
-EXAMPLES = Path("/work/shared/k8s-examples")
-EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml")) if EXAMPLES.is_dir() else []
 
 POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n"
 
@@ -142,7 +141,7 @@ def test_error_in_second_file_names_it(tmp_path: Path) -> None:
         read_manifests(str(tmp_path))
 
 
-@pytest.mark.skipif(not EXAMPLE_FILES, reason="the shared k8s examples are not present")
+@needs_examples
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
 def test_examples_load(path: Path) -> None:
     pairs = read_manifests(str(path))
@@ -150,8 +149,7 @@ def test_examples_load(path: Path) -> None:
     assert {"apiVersion", "kind", "metadata", "spec"} <= set(pairs[0][1])
 
 
+@needs_examples
 def test_examples_directory() -> None:
-    if not EXAMPLE_FILES:
-        pytest.skip("the shared k8s examples are not present")
     pairs = read_manifests(str(EXAMPLES))
     assert len(pairs) == len(EXAMPLE_FILES)

@@ -10,14 +10,14 @@ import pytest
 from engine.api import read_manifests, validate_documents, validate_object
 from engine.errors import InvalidError
 
+from tests.shared_examples import EXAMPLE_FILES, EXAMPLES, needs_examples
+
 from .api_builders import container, cronjob, deployment, job, pod
 
-EXAMPLES = Path("/work/shared/k8s-examples")
-EXAMPLE_FILES = sorted(EXAMPLES.glob("*.yaml")) if EXAMPLES.is_dir() else []
 
 
 # -- the shared examples -------------------------------------------------------------------------
-@pytest.mark.skipif(not EXAMPLE_FILES, reason="the shared k8s examples are not present")
+@needs_examples
 @pytest.mark.parametrize("path", EXAMPLE_FILES, ids=lambda p: p.name)
 def test_every_example_validates(path: Path) -> None:
     [(_, doc)] = read_manifests(str(path))
@@ -40,7 +40,7 @@ def test_every_example_validates(path: Path) -> None:
     assert again.warnings == []
 
 
-@pytest.mark.skipif(not EXAMPLE_FILES, reason="the shared k8s examples are not present")
+@needs_examples
 def test_examples_as_one_set() -> None:
     docs = [doc for _, doc in read_manifests(str(EXAMPLES))]
     results = validate_documents(docs, default_namespace="default")

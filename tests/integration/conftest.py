@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from engine.client import Client
+from engine.controlplane import running_pid
 from engine.errors import NotFoundError, TugError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,8 +82,7 @@ class ControlPlaneProc:
         if self.proc.poll() is not None:
             raise AssertionError("tug server exited: "
                                  + (self.home / "server.log").read_text()[-3000:])
-        pid_file = self.home / "server.pid"
-        if not pid_file.exists() or pid_file.read_text().strip() != str(self.proc.pid):
+        if running_pid(self.home) != self.proc.pid:
             return False
         with Client.from_config(self.home) as c:
             return c.healthz() == "ok"

@@ -13,8 +13,9 @@ from pathlib import Path
 import psutil
 import pytest
 
+from engine import pidfile
 from engine.client import Client
-from engine.runtime.cluster import ray_dir
+from engine.runtime.cluster import processes_path, ray_dir
 
 from .conftest import REPO, pod_phase, wait_for
 
@@ -51,6 +52,10 @@ def test_up_runs_the_hello_example_and_down_stops_everything(tmp_path: Path) -> 
                 return c.healthz() == "ok"
         wait_for(healthy, timeout=180, what="tug up to serve")
         assert (ray_dir(home) / "address").exists()
+        # the Ray daemons tugboat started are recorded by pid and start time
+        recorded = {Path(psutil.Process(o.pid).cmdline()[0]).name
+                    for o in pidfile.live(processes_path(home), home=home) or []}
+        assert {"gcs_server", "raylet"} <= recorded, recorded
 
         def tug(*args: str) -> subprocess.CompletedProcess[str]:
             return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, cwd=REPO,
@@ -79,8 +84,19 @@ def test_up_runs_the_hello_example_and_down_stops_everything(tmp_path: Path) -> 
         sleeper = int(pid_file.read_text())
         assert psutil.pid_exists(sleeper)
 
+        # A bystander whose command line says tugboat and names the Ray directory (an editor
+        # open on a Ray log, say): `tug down` must leave it alone.
+        bystander = subprocess.Popen(["bash", "-c", 'exec -a tugboat-notes python3 -c '
+                                      '"import time; time.sleep(300)" "$0"',
+                                      f"{ray_dir(home)}/session_latest/logs/raylet.out"])
+        wait_for(lambda: "tugboat-notes" in psutil.Process(bystander.pid).cmdline(),
+                 timeout=30, what="the bystander to start")
+
         down = tug("down")
         assert down.returncode == 0, down.stderr
+        assert bystander.poll() is None, "tug down signalled a bystander"
+        bystander.kill()
+        bystander.wait()
         assert "stopped the control plane" in down.stdout
         up.wait(30)
         wait_for(lambda: not _procs_under(ray_dir(home)), timeout=60,

@@ -1,0 +1,130 @@
+"""Pid files that name exactly one process (its pid, its start time and the $TUG_HOME it
+serves), so that a stale file never makes tugboat signal another program that got the pid;
+and the lock that makes a process the one control plane of its home."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psutil
+
+# psutil derives a start time from the boot time and the kernel's start tick: equal for one
+# process at every read, and different for a later process that reuses the pid.
+_SAME_START = 0.05
+
+
+@dataclass(frozen=True)
+class Owner:
+    """One process as a pid file records it."""
+
+    pid: int
+    started: float  # the process's start time, seconds since the epoch (psutil's create_time)
+    home: str  # the $TUG_HOME it serves, resolved
+    role: str  # what it is: "control-plane", "ray-head", "ray-node"
+
+    def process(self) -> psutil.Process | None:
+        """The recorded process if it still runs, else None (also when its pid now belongs to
+        a later process). psutil checks the identity again before every signal it sends."""
+        try:
+            proc = psutil.Process(self.pid)
+            same = abs(proc.create_time() - self.started) < _SAME_START
+        except (psutil.Error, ValueError):
+            return None
+        return proc if same else None
+
+
+def start_time(pid: int) -> float | None:
+    """When process `pid` started, or None when there is no such process."""
+    try:
+        return float(psutil.Process(pid).create_time())
+    except (psutil.Error, ValueError):
+        return None
+
+
+def owner_of(pid: int, *, home: Path, role: str) -> Owner:
+    """The record for the running process `pid`."""
+    started = start_time(pid)
+    if started is None:
+        raise ProcessLookupError(pid)
+    return Owner(pid=pid, started=started, home=str(home.resolve()), role=role)
+
+
+def write(path: Path, owners: list[Owner]) -> None:
+    """Write `owners` to `path` privately (0600) and atomically."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump([asdict(o) for o in owners], fh)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def read(path: Path) -> list[Owner] | None:
+    """The processes `path` records; [] for a file that records none or that cannot be read as
+    a tugboat pid file (an old bare pid, garbage), None when there is no file."""
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError):
+        return []
+    owners = []
+    for item in data if isinstance(data, list) else []:
+        try:
+            owners.append(Owner(pid=int(item["pid"]), started=float(item["started"]),
+                                home=str(item["home"]), role=str(item["role"])))
+        except (TypeError, KeyError, ValueError):
+            continue
+    return owners
+
+
+def live(path: Path, *, home: Path) -> list[Owner] | None:
+    """The processes `path` records that still run and serve `home`; None when there is no
+    file. A record of any other process (its pid reused, another home) is left out."""
+    owners = read(path)
+    if owners is None:
+        return None
+    want = str(home.resolve())
+    return [o for o in owners if o.home == want and o.process() is not None]
+
+
+class HomeLock:
+    """An exclusive flock on `path`, held for the life of this process (the kernel lets go when
+    it exits, however it exits): what makes a process the one control plane of its home."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fd: int | None = None
+
+    def acquire(self) -> bool:
+        """Take the lock; False when another process (or another HomeLock here) holds it."""
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return False
+        self._fd = fd
+        return True
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the only descriptor drops the lock
+            self._fd = None
+
+
+def locked(path: Path) -> bool:
+    """Whether some process holds the HomeLock on `path` now."""
+    probe = HomeLock(path)
+    if not path.exists():
+        return False
+    if probe.acquire():
+        probe.release()
+        return False
+    return True
