@@ -6,22 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.objects import is_ready
+from engine.runtime.clusterview import ClusterView
 from engine.runtime.gpus import GpuMonitor
 from engine.runtime.nodes import NODE_ID_LABEL
 from gpu import GpuSample, simulated_samples
 from gpu.attribution import container_leaders, holders, node_top, pod_gpu_top
 
-if TYPE_CHECKING:
-    from engine.runtime.runtime import Runtime
-
 log = logging.getLogger("tugboat.telemetry")
 
 
 class Telemetry:
-    def __init__(self, runtime: Runtime, *, period: float = 2.0) -> None:
+    def __init__(self, runtime: ClusterView, *, period: float = 2.0) -> None:
         self.rt = runtime
         self.monitor = GpuMonitor(period=period)
         self._unhealthy: dict[str, dict[str, str]] = {}

@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.api import parse_quantity
 from engine.objects import GPU, MAX_PODS, amount, is_ready, pod_requests
 from engine.scheduler.gpus import Kinds, Unit, fitting, wanted
+from engine.scheduler.nodeview import NodeView
 
-if TYPE_CHECKING:  # placement may import this module, so NodeState is only a type here
-    from engine.scheduler.placement import NodeState
-
-Filter = Callable[[dict[str, Any], dict[str, Any], "NodeState"], "str | None"]
+Filter = Callable[[dict[str, Any], dict[str, Any], NodeView], "str | None"]
 
 GPU_MEMORY = "tugboat.dev/gpu-memory"  # per-GPU memory wanted by the pod; never a node resource
 GPU_MEMORY_LABEL = "nvidia.com/gpu.memory"  # MiB per GPU, as GPU feature discovery labels it
@@ -120,11 +118,11 @@ def gpu_memory_request(pod: dict[str, Any]) -> int:
 # -- filters -----------------------------------------------------------------------------------
 
 
-def node_ready(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+def node_ready(pod: dict[str, Any], node: dict[str, Any], state: NodeView) -> str | None:
     return None if is_ready(node) else "node(s) were not ready"
 
 
-def node_unschedulable(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+def node_unschedulable(pod: dict[str, Any], node: dict[str, Any], state: NodeView) -> str | None:
     if not _spec(node).get("unschedulable") or tolerates(_tolerations(pod), UNSCHEDULABLE_TAINT):
         return None
     return "node(s) were unschedulable"
@@ -155,7 +153,7 @@ def gpu_match(pod: dict[str, Any], node: dict[str, Any], gpu_kinds: Kinds) -> Ca
     return lambda u: verdicts[u.kind]
 
 
-def node_selector_and_affinity(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+def node_selector_and_affinity(pod: dict[str, Any], node: dict[str, Any], state: NodeView) -> str | None:
     if selects(pod, node):
         return None
     match = gpu_match(pod, node, state.gpu_kinds) if len(state.gpu_kinds) > 1 and wanted(pod) else None
@@ -164,7 +162,7 @@ def node_selector_and_affinity(pod: dict[str, Any], node: dict[str, Any], state:
     return "node(s) didn't match Pod's node affinity/selector"
 
 
-def taints(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+def taints(pod: dict[str, Any], node: dict[str, Any], state: NodeView) -> str | None:
     tolerations = _tolerations(pod)
     for taint in _spec(node).get("taints") or []:
         if taint.get("effect") not in ("NoSchedule", "NoExecute") or tolerates(tolerations, taint):
@@ -185,7 +183,7 @@ def fit_requests(pod: dict[str, Any]) -> dict[str, float]:
     return {k: amount(q, k) for k, q in pod_requests(pod).items() if k not in NOT_RESOURCES}
 
 
-def resource_reason(req: Mapping[str, float], node: dict[str, Any], state: NodeState) -> str | None:
+def resource_reason(req: Mapping[str, float], node: dict[str, Any], state: NodeView) -> str | None:
     """Why `req` (from fit_requests) does not fit the node's free resources, or None."""
     alloc_pods = ((node.get("status") or {}).get("allocatable") or {}).get("pods")
     max_pods = state.allocatable("pods") if alloc_pods is not None else MAX_PODS
@@ -202,11 +200,11 @@ def resource_reason(req: Mapping[str, float], node: dict[str, Any], state: NodeS
     return None
 
 
-def resources(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+def resources(pod: dict[str, Any], node: dict[str, Any], state: NodeView) -> str | None:
     return resource_reason(fit_requests(pod), node, state)
 
 
-def gpu_memory(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+def gpu_memory(pod: dict[str, Any], node: dict[str, Any], state: NodeView) -> str | None:
     """Whether any GPU of the node has the memory the pod wants on each (gpu_devices then counts
     the free ones); read from the node's GPU list, or its GPU memory label without one."""
     need = gpu_memory_request(pod)
@@ -226,7 +224,7 @@ def gpu_memory(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> s
     return None
 
 
-def gpu_devices(pod: dict[str, Any], node: dict[str, Any], state: NodeState) -> str | None:
+def gpu_devices(pod: dict[str, Any], node: dict[str, Any], state: NodeView) -> str | None:
     """On a node that lists its GPUs: enough of them free, healthy, with the memory and of the
     product the pod asks for (the ones it will get)."""
     if state.gpu_units is None:
@@ -250,7 +248,7 @@ STATIC_FILTERS: tuple[Filter, ...] = (node_ready, node_unschedulable, node_selec
 FILTERS: tuple[Filter, ...] = (*STATIC_FILTERS, resources, gpu_devices)
 
 
-def run_filters(pod: dict[str, Any], node: dict[str, Any], state: NodeState,
+def run_filters(pod: dict[str, Any], node: dict[str, Any], state: NodeView,
                 *, filters: Iterable[Filter] = FILTERS) -> str | None:
     """The first failing filter's reason, or None when the node passes them all."""
     for check in filters:

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from engine.api import parse_quantity
 from engine.scheduler.filters import match_node_selector_term, node_affinity, tolerates
-
-if TYPE_CHECKING:  # placement may import this module, so NodeState is only a type here
-    from engine.scheduler.placement import NodeState
+from engine.scheduler.nodeview import NodeView
 
 MAX_NODE_SCORE = 100
 DEFAULT_MILLI_CPU_REQUEST = 100  # schedutil.DefaultMilliCPURequest
@@ -84,7 +82,7 @@ def _most(requested: int, capacity: int) -> int:
     return min(requested, capacity) * MAX_NODE_SCORE // capacity
 
 
-def _fit_score(pod_req: Mapping[str, int], weights: Sequence[tuple[str, int]], state: NodeState,
+def _fit_score(pod_req: Mapping[str, int], weights: Sequence[tuple[str, int]], state: NodeView,
                per_resource: Callable[[int, int], int]) -> int:
     total = weight_sum = 0
     for name, weight in weights:
@@ -101,13 +99,13 @@ def _fit_score(pod_req: Mapping[str, int], weights: Sequence[tuple[str, int]], s
     return total // weight_sum if weight_sum else 0
 
 
-def least_allocated(pod: dict[str, Any], state: NodeState, *,
+def least_allocated(pod: dict[str, Any], state: NodeView, *,
                     resources: ResourceWeights | None = None) -> int:
     """Σ (free after the pod / allocatable)·100·w / Σw: spreads pods."""
     return fit_scorer(pod, ScoringStrategy.LEAST_ALLOCATED, resources)(state)
 
 
-def most_allocated(pod: dict[str, Any], state: NodeState, *,
+def most_allocated(pod: dict[str, Any], state: NodeView, *,
                    resources: ResourceWeights | None = None) -> int:
     """Σ (used after the pod / allocatable)·100·w / Σw: packs pods (GPU bin-packing)."""
     return fit_scorer(pod, ScoringStrategy.MOST_ALLOCATED, resources)(state)
@@ -122,7 +120,7 @@ def strategy_of(strategy: str) -> ScoringStrategy:
 
 
 def fit_scorer(pod: dict[str, Any], strategy: str,
-               resources: ResourceWeights | None = None) -> Callable[[NodeState], int]:
+               resources: ResourceWeights | None = None) -> Callable[[NodeView], int]:
     """The NodeResourcesFit score of `pod` as a function of a node, with the pod's requests read once."""
     per_resource = _least if strategy_of(strategy) is ScoringStrategy.LEAST_ALLOCATED else _most
     weights = _weights(resources)
@@ -181,7 +179,7 @@ def combine(fit: Mapping[str, int], affinity_raw: Mapping[str, int],
             for name in fit}
 
 
-def score_nodes(pod: dict[str, Any], states: Sequence[NodeState], *, strategy: str = "LeastAllocated",
+def score_nodes(pod: dict[str, Any], states: Sequence[NodeView], *, strategy: str = "LeastAllocated",
                 resources: ResourceWeights | None = None) -> dict[str, int]:
     """Weighted sum of the normalized plugin scores for each feasible node, keyed by node name."""
     fit = fit_scorer(pod, strategy, resources)

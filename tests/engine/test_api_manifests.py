@@ -11,7 +11,6 @@ from engine.api import load_documents, read_manifests
 from engine.errors import BadRequestError
 from tests.shared_examples import EXAMPLE_FILES, EXAMPLES, needs_examples
 
-
 POD = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n"
 
 

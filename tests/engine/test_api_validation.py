@@ -9,11 +9,9 @@ import pytest
 
 from engine.api import read_manifests, validate_documents, validate_object
 from engine.errors import InvalidError
-
 from tests.shared_examples import EXAMPLE_FILES, EXAMPLES, needs_examples
 
 from .api_builders import container, cronjob, deployment, job, pod
-
 
 
 # -- the shared examples -------------------------------------------------------------------------
