@@ -39,17 +39,19 @@ class Client:
 
     # ----- transport ----------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
-                body: Any = None) -> Any:
+    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
         try:
-            resp = self._http.request(method, path, params=_params(params),
-                                      content=None if body is None else json.dumps(body),
-                                      headers={"Content-Type": "application/json"} if body is not None
-                                      else None)
+            return self._http.request(method, path, **kw)
         except httpx.TransportError as exc:
             raise UnavailableError(
                 f"cannot reach the tugboat server at {self.server} ({exc.__class__.__name__}): "
                 f"is it running? start it with `tug up`") from None
+
+    def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
+                body: Any = None) -> Any:
+        resp = self._send(method, path, params=_params(params),
+                          content=None if body is None else json.dumps(body),
+                          headers={"Content-Type": "application/json"} if body is not None else None)
         self.warnings = _warnings(resp)
         return _decode(resp)
 
@@ -157,7 +159,7 @@ class Client:
         return self.request("GET", "/version")
 
     def healthz(self) -> str:
-        resp = self._http.get("/healthz")
+        resp = self._send("GET", "/healthz")
         if resp.status_code != 200:
             _decode(resp)
         return resp.text

@@ -4,6 +4,7 @@ for client verbs, and turns every TugError into one line on stderr and a non-zer
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable
 
@@ -54,9 +55,23 @@ def _create(args: argparse.Namespace) -> int:
     return objects.apply(args)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from engine.cli import bench, logs, nodes, objects, process, top, workloads
+class _verb:  # noqa: N801 - used like a function: func=_verb("objects", "get")
+    """The function `name` of engine/cli/<module>.py, imported only when the verb runs: a verb
+    pays for its own imports and no other's (`tug get pods` never loads the benchmarks)."""
 
+    def __init__(self, module: str, name: str) -> None:
+        self.module, self.name = module, name
+
+    @property
+    def function(self) -> Command:
+        fn: Command = getattr(importlib.import_module(f"engine.cli.{self.module}"), self.name)
+        return fn
+
+    def __call__(self, args: argparse.Namespace) -> int:
+        return self.function(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tug", description=(
         "tugboat: a small Kubernetes for GPU work, built on Ray. "
         "Apply the manifests you know; tugboat runs them on Ray nodes."))
@@ -72,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     _serve_flags(p)
     p.add_argument("--node-ip", default="127.0.0.1",
                    help="address of the local Ray head (use the machine's IP to let others join)")
-    p.set_defaults(func=process.up)
+    p.set_defaults(func=_verb("process", "up"))
 
     p = sub.add_parser("dev-cluster",
                        help="several Ray nodes with simulated GPUs on this machine, and the "
@@ -82,15 +97,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cpus-per-node", type=int, default=None)
     _local_flags(p)
     _serve_flags(p)
-    p.set_defaults(func=process.dev_cluster)
+    p.set_defaults(func=_verb("process", "dev_cluster"))
 
     p = sub.add_parser("down", help="stop the control plane, every pod and the local Ray cluster")
-    p.set_defaults(func=process.down)
+    p.set_defaults(func=_verb("process", "down"))
 
     p = sub.add_parser("server", help="run the control plane on an existing Ray cluster")
     p.add_argument("--ray-address", required=True, help="HOST:PORT of the Ray head (GCS)")
     _serve_flags(p)
-    p.set_defaults(func=process.server)
+    p.set_defaults(func=_verb("process", "server"))
 
     for verb, helptext in (("apply", "create or update objects from manifests"),
                            ("create", "create objects from manifests (error if they exist), or a "
@@ -101,7 +116,7 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         p.add_argument("--dry-run", action="store_true", help="validate only; store nothing")
         p.add_argument("-o", "--output", choices=["name"], default=None)
-        p.set_defaults(func=objects.apply, create_only=verb == "create")
+        p.set_defaults(func=_verb("objects", "apply"), create_only=verb == "create")
         if verb == "create":
             p.add_argument("kind", nargs="?", help="with --from: job")
             p.add_argument("name", nargs="?", help="with --from: the new Job's name")
@@ -114,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="condition=NAME[=VALUE] (e.g. condition=complete, condition=failed) or delete")
     p.add_argument("--timeout", default="30s", help="e.g. 90s, 10m, 1h (default 30s)")
     _common(p)
-    p.set_defaults(func=workloads.wait)
+    p.set_defaults(func=_verb("workloads", "wait"))
 
     p = sub.add_parser("patch", help="change an object with a JSON merge patch")
     p.add_argument("kind")
@@ -122,14 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--patch", required=True, help='e.g. \'{"spec":{"suspend":true}}\'')
     p.add_argument("--type", choices=["merge"], default="merge")
     _common(p)
-    p.set_defaults(func=workloads.patch)
+    p.set_defaults(func=_verb("workloads", "patch"))
 
     for verb in ("suspend", "resume"):
         p = sub.add_parser(verb, help=f"{verb} a CronJob (no new Jobs) or a Job")
         p.add_argument("kind", help="cronjob or job")
         p.add_argument("name")
         _common(p)
-        p.set_defaults(func=workloads.suspend)
+        p.set_defaults(func=_verb("workloads", "suspend"))
 
     p = sub.add_parser("get", help="list objects, or show some")
     p.add_argument("kind", help="resource type: pods, po, deploy, jobs, nodes, ... (or KIND/NAME)")
@@ -142,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-w", "--watch", action="store_true", help="after listing, watch for changes")
     p.add_argument("--show-labels", action="store_true")
     p.add_argument("--no-headers", action="store_true")
-    p.set_defaults(func=objects.get)
+    p.set_defaults(func=_verb("objects", "get"))
 
     p = sub.add_parser("describe", help="show an object in detail, with its events")
     p.add_argument("kind")
@@ -150,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p)
     p.add_argument("-l", "--selector", default=None)
     p.add_argument("-A", "--all-namespaces", action="store_true")
-    p.set_defaults(func=objects.describe)
+    p.set_defaults(func=_verb("objects", "describe"))
 
     p = sub.add_parser("delete", help="delete objects by name, by manifest, or by label")
     p.add_argument("kind", nargs="?")
@@ -167,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cascade", choices=["background", "foreground", "orphan"], default="background")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds --wait waits")
     p.add_argument("--ignore-not-found", action="store_true")
-    p.set_defaults(func=objects.delete)
+    p.set_defaults(func=_verb("objects", "delete"))
 
     p = sub.add_parser("logs", help="print the logs of a pod's container")
     p.add_argument("pod", help="POD, pod/POD or job/JOB (its newest pod)")
@@ -176,14 +191,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--previous", action="store_true", help="the previous run's logs")
     p.add_argument("-c", "--container", default=None)
     p.add_argument("--tail", type=int, default=None)
-    p.set_defaults(func=logs.logs)
+    p.set_defaults(func=_verb("logs", "logs"))
 
     p = sub.add_parser("cordon", help="mark a node unschedulable")
     p.add_argument("node")
-    p.set_defaults(func=nodes.cordon)
+    p.set_defaults(func=_verb("nodes", "cordon"))
     p = sub.add_parser("uncordon", help="mark a node schedulable again")
     p.add_argument("node")
-    p.set_defaults(func=nodes.uncordon)
+    p.set_defaults(func=_verb("nodes", "uncordon"))
     p = sub.add_parser("drain", help="cordon a node and evict its pods, honouring grace periods")
     p.add_argument("node")
     p.add_argument("--force", action="store_true",
@@ -191,12 +206,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--grace-period", type=int, default=None,
                    help="seconds each pod gets (default: its own terminationGracePeriodSeconds)")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the pods")
-    p.set_defaults(func=nodes.drain)
+    p.set_defaults(func=_verb("nodes", "drain"))
 
     p = sub.add_parser("version", help="print the client and server versions")
     p.add_argument("--client", action="store_true")
     p.add_argument("-o", "--output", choices=["json", "yaml"], default=None)
-    p.set_defaults(func=objects.version)
+    p.set_defaults(func=_verb("objects", "version"))
 
     p = sub.add_parser("bench", help="measure tugboat against a baseline in the same run")
     bsub = p.add_subparsers(dest="what", metavar="WHAT")
@@ -205,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("-n", "--namespace", default="default")
     bp.add_argument("-o", "--output", choices=["json"], default=None)
     bp.add_argument("--timeout", type=float, default=300.0)
-    bp.set_defaults(func=bench.pods)
+    bp.set_defaults(func=_verb("bench", "pods"))
     bp = bsub.add_parser("scheduler", help="placement decisions/s and bound pods/s on simulated "
                          "nodes (no Ray), against a full scan of every node")
     bp.add_argument("--nodes", type=int, default=1000)
@@ -216,12 +231,12 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--mixed-every", type=int, default=0, metavar="N",
                     help="one node in N has GPUs of two kinds (half A100, half H100); 0: none")
     bp.add_argument("-o", "--output", choices=["json"], default=None)
-    bp.set_defaults(func=bench.scheduler)
+    bp.set_defaults(func=_verb("bench", "scheduler"))
     bp = bsub.add_parser("cron", help="Job creation skew of CronJobs all due in the same minute "
                          "(waits for the minute to turn)")
     bp.add_argument("--cronjobs", type=int, default=1000)
     bp.add_argument("-o", "--output", choices=["json"], default=None)
-    bp.set_defaults(func=bench.cron)
+    bp.set_defaults(func=_verb("bench", "cron"))
     p.set_defaults(func=lambda a: _usage(p))
 
     # Not `p`: bench's lambda above reads `p` when it runs, so `p` must stay bench's parser.
@@ -232,14 +247,14 @@ def build_parser() -> argparse.ArgumentParser:
     tp.add_argument("--no-gpus", action="store_true", help="leave out the per-GPU table")
     tp.add_argument("--no-headers", action="store_true")
     tp.add_argument("-o", "--output", choices=["json"], default=None)
-    tp.set_defaults(func=top.nodes)
+    tp.set_defaults(func=_verb("top", "nodes"))
     tp = tsub.add_parser("pods", aliases=["pod", "po"], help="CPU, memory and GPU use of each pod")
     _common(tp)
     tp.add_argument("-A", "--all-namespaces", action="store_true")
     tp.add_argument("-l", "--selector", default=None, help="label selector, e.g. app=web,tier!=db")
     tp.add_argument("--no-headers", action="store_true")
     tp.add_argument("-o", "--output", choices=["json"], default=None)
-    tp.set_defaults(func=top.pods)
+    tp.set_defaults(func=_verb("top", "pods"))
     top_p.set_defaults(func=lambda a: _usage(top_p))
     return parser
 

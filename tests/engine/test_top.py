@@ -210,7 +210,7 @@ def test_top_pods_flags() -> None:
     assert (args.all_namespaces, args.selector, args.no_headers, args.output) == (
         True, "app=x", True, "json")
     args = build_parser().parse_args(["top", "nodes", "--no-gpus"])
-    assert args.no_gpus and args.func is top_cli.nodes
+    assert args.no_gpus and args.func.function is top_cli.nodes
 
 
 def test_top_without_what_prints_usage(capsys: pytest.CaptureFixture[str]) -> None:

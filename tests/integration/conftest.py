@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from engine.client import Client
-from engine.controlplane import running_pid
+from engine.controlplane import control_plane as recorded_control_plane
 from engine.errors import NotFoundError, TugError
 
 REPO = Path(__file__).resolve().parents[2]
@@ -82,8 +82,12 @@ class ControlPlaneProc:
         if self.proc.poll() is not None:
             raise AssertionError("tug server exited: "
                                  + (self.home / "server.log").read_text()[-3000:])
-        if running_pid(self.home) != self.proc.pid:
+        owner = recorded_control_plane(self.home)
+        if owner is None or owner.pid != self.proc.pid:
             return False
+        config = self.home / "config"
+        if not config.exists() or config.stat().st_mtime < owner.started:
+            return False  # not serving yet, or the config names the address of the run before
         with Client.from_config(self.home) as c:
             return c.healthz() == "ok"
 
