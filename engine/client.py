@@ -1,4 +1,5 @@
-"""The one client of the tugboat API, used by the CLI, the TUI and the tests (httpx, no Ray)."""
+"""The one client of the tugboat API, used by the CLI, the TUI and the tests (no Ray; HTTP
+through engine/transport.py)."""
 
 from __future__ import annotations
 
@@ -7,20 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from engine.api import ResourceInfo, resolve
 from engine.config import ClientConfig, read_config
-from engine.errors import BadRequestError, TugError, UnavailableError, from_status
+from engine.errors import BadRequestError, TugError, from_status
 from engine.paths import object_path
+from engine.transport import Response, Transport
 
 
 class Client:
     def __init__(self, server: str, token: str, *, timeout: float = 30.0) -> None:
         self.server = server.rstrip("/")
         self.token = token
-        self._http = httpx.Client(base_url=self.server, timeout=timeout,
-                                  headers={"Authorization": f"Bearer {token}"})
+        self._http = Transport(self.server, headers={"Authorization": f"Bearer {token}"},
+                               timeout=timeout)
         self.warnings: list[str] = []
 
     @classmethod
@@ -29,7 +29,7 @@ class Client:
         return cls(cfg.server, cfg.token, **kw)
 
     def close(self) -> None:
-        self._http.close()
+        """Nothing stays open between requests; kept so a Client is a context manager."""
 
     def __enter__(self) -> Client:
         return self
@@ -39,34 +39,28 @@ class Client:
 
     # ----- transport ----------------------------------------------------------------------
 
-    def _send(self, method: str, path: str, **kw: Any) -> httpx.Response:
-        try:
-            return self._http.request(method, path, **kw)
-        except httpx.TransportError as exc:
-            raise UnavailableError(
-                f"cannot reach the tugboat server at {self.server} ({exc.__class__.__name__}): "
-                f"is it running? start it with `tug up`") from None
-
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 body: Any = None) -> Any:
-        resp = self._send(method, path, params=_params(params),
-                          content=None if body is None else json.dumps(body),
-                          headers={"Content-Type": "application/json"} if body is not None else None)
+        resp = self._http.request(method, path, params=params,
+                                  body=None if body is None else json.dumps(body).encode(),
+                                  headers={"Content-Type": "application/json"} if body is not None else None)
         self.warnings = _warnings(resp)
         return _decode(resp)
+
+    def text(self, path: str) -> str:
+        """A GET of a plain-text page (/metrics, /healthz)."""
+        resp = self._http.request("GET", path)
+        if resp.status != 200:
+            _decode(resp)
+        return resp.text
 
     def stream(self, path: str, *, params: dict[str, Any] | None = None,
                timeout: float | None = None) -> Iterator[bytes]:
         """The raw bytes of a streaming GET (watch, logs -f) as they arrive."""
-        try:
-            with self._http.stream("GET", path, params=_params(params),
-                                   timeout=httpx.Timeout(timeout, connect=10.0)) as resp:
-                if resp.status_code >= 400:
-                    resp.read()
-                    _decode(resp)
-                yield from resp.iter_raw()
-        except httpx.TransportError as exc:
-            raise UnavailableError(f"lost the stream from {self.server}: {exc}") from None
+        with self._http.stream(path, params=params, timeout=timeout) as (resp, chunks):
+            if resp.status >= 400:
+                _decode(resp)
+            yield from chunks
 
     # ----- objects ----------------------------------------------------------------------------
 
@@ -159,10 +153,7 @@ class Client:
         return self.request("GET", "/version")
 
     def healthz(self) -> str:
-        resp = self._send("GET", "/healthz")
-        if resp.status_code != 200:
-            _decode(resp)
-        return resp.text
+        return self.text("/healthz")
 
     def bench_ray_actors(self, *, count: int, sequential: bool = False,
                          node: str | None = None) -> list[float]:
@@ -183,29 +174,23 @@ def _info(resource: str | ResourceInfo) -> ResourceInfo:
     return resource if isinstance(resource, ResourceInfo) else resolve(resource)
 
 
-def _params(params: dict[str, Any] | None) -> dict[str, Any] | None:
-    if not params:
-        return None
-    return {k: v for k, v in params.items() if v is not None}
-
-
-def _warnings(resp: httpx.Response) -> list[str]:
+def _warnings(resp: Response) -> list[str]:
     out = []
-    for value in resp.headers.get_list("warning"):
+    for value in resp.headers.get_all("warning") or []:
         text = value.split(" ", 2)[-1].strip()
         out.append(text[1:-1] if text.startswith('"') and text.endswith('"') else text)
     return out
 
 
-def _decode(resp: httpx.Response) -> Any:
+def _decode(resp: Response) -> Any:
     try:
-        data = resp.json()
+        data = json.loads(resp.body)
     except ValueError:
         data = None
-    if resp.status_code >= 400:
+    if resp.status >= 400:
         if isinstance(data, dict) and data.get("kind") == "Status":
-            raise from_status(data, http_code=resp.status_code)
-        err = TugError(f"HTTP {resp.status_code}: {resp.text[:200]}")
-        err.code = resp.status_code
+            raise from_status(data, http_code=resp.status)
+        err = TugError(f"HTTP {resp.status}: {resp.text[:200]}")
+        err.code = resp.status
         raise err
     return data

@@ -1,13 +1,16 @@
-"""$TUG_HOME and its client config file (YAML, mode 0600, like a kubeconfig): server and token."""
+"""$TUG_HOME and its client config file (mode 0600, like a kubeconfig): server and token.
+
+tugboat writes the config as JSON, which is also YAML: a CLI call reads it without loading a
+YAML parser, and a config someone wrote by hand in YAML is still read."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from dataclasses import dataclass
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from engine.errors import UnavailableError
 
@@ -31,22 +34,36 @@ def read_config(home: Path | None = None) -> ClientConfig:
     home = home or tug_home()
     path = config_path(home)
     try:
-        data = yaml.safe_load(path.read_text()) or {}
+        data = _load(path)
     except FileNotFoundError:
         raise UnavailableError(
             f"no tugboat config at {path}: start tugboat with `tug up` (or `tug server`), "
             f"or set TUG_HOME to the directory of a running one") from None
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, ValueError) as exc:
         raise UnavailableError(f"cannot read {path}: {exc}") from None
     if not isinstance(data, dict) or not data.get("server") or not data.get("token"):
         raise UnavailableError(f"{path} must have `server` and `token`")
     return ClientConfig(server=str(data["server"]).rstrip("/"), token=str(data["token"]))
 
 
+def _load(path: Path) -> Any:
+    """The config's data: JSON as tugboat writes it, else YAML (ValueError when it is neither)."""
+    text = path.read_text()
+    try:
+        return json.loads(text)
+    except ValueError:
+        import yaml
+
+        try:
+            return yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            raise ValueError(str(exc)) from None
+
+
 def existing_token(home: Path) -> str | None:
     try:
-        data = yaml.safe_load(config_path(home).read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        data = _load(config_path(home))
+    except (OSError, ValueError):
         return None
     token = data.get("token") if isinstance(data, dict) else None
     return str(token) if token else None
@@ -65,7 +82,8 @@ def write_config(home: Path, *, server: str, token: str | None = None) -> Client
     tmp = path.with_suffix(".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
-        yaml.safe_dump({"server": server, "token": token}, fh)
+        json.dump({"server": server, "token": token}, fh, indent=2)
+        fh.write("\n")
         fh.flush()
         os.fsync(fh.fileno())
     os.chmod(tmp, 0o600)

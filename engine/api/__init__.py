@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 # Light names load at once; the pydantic models and validation load on first use, so a
-# client that only resolves kinds and reads manifests starts fast (`tug get pods`).
-from engine.api.manifests import load_documents, read_manifests
+# client that only resolves kinds starts fast (`tug get pods`); manifests (YAML) load when read.
 from engine.api.quantity import Quantity, parse_quantity
 from engine.api.registry import (
     RESOURCES,
@@ -23,6 +22,7 @@ from engine.api.registry import (
 from engine.lazy import lazy_attributes
 
 _LAZY = {
+    "load_documents": "manifests", "read_manifests": "manifests",
     "Deployment": "apps", "ReplicaSet": "apps", "NotImplementedField": "base",
     "CronJob": "batch", "Job": "batch", "ConfigMap": "core", "Endpoints": "core",
     "Event": "core", "Namespace": "core", "Node": "core", "PersistentVolumeClaim": "core",
@@ -48,6 +48,7 @@ if TYPE_CHECKING:
         Service,
     )
     from engine.api.env import container_env, expand_command
+    from engine.api.manifests import load_documents, read_manifests
     from engine.api.meta import LabelSelector, ObjectMeta
     from engine.api.other import HorizontalPodAutoscaler, Ingress, PriorityClass
     from engine.api.pod import Container, Pod, PodSpec, PodTemplateSpec

@@ -1,5 +1,7 @@
-"""`tug bench pods`: pod start latency through tugboat against raw Ray actor start, measured
-in the same run on the same node; `-o json` prints one object with stable keys."""
+"""`tug bench pods|scheduler|cron|cli`: each measures tugboat against a baseline in the same run
+(pod start against raw Ray actor start on the same node, placement against a full scan, CronJob
+skew against bare timers, CLI verbs against `python -c pass`); `-o json` prints one object
+with stable keys."""
 
 from __future__ import annotations
 
@@ -202,4 +204,48 @@ def cron(args: argparse.Namespace) -> int:
           f"(each CronJob wakes {out['requeue_slack_ms']:.0f} ms after its tick, as Kubernetes does)")
     print(f"baseline: {out['cronjobs']} bare asyncio timers for one instant fire p50 "
           f"{out['baseline_timer_p50_ms']:.1f} ms, p99 {out['baseline_timer_p99_ms']:.1f} ms late")
+    return 0
+
+
+CLI_VERBS = {"version": ["version"], "get pods": ["get", "pods"], "get nodes": ["get", "nodes"]}
+
+
+def cli(args: argparse.Namespace) -> int:
+    """Wall time of short `tug` verbs, each a new process, against `python -c pass` in the same
+    run; the verbs ask the control plane of $TUG_HOME (logs too, with --pod)."""
+    import subprocess
+    import sys
+
+    _positive(("--runs", args.runs))
+    verbs = {"python -c pass": ["-c", "pass"]}
+    verbs.update({f"tug {name}": ["-m", "engine.cli", *argv] for name, argv in CLI_VERBS.items()})
+    if args.pod:
+        verbs[f"tug logs {args.pod}"] = ["-m", "engine.cli", "logs", args.pod, "-n", args.namespace]
+    progress = _progress(args)
+    times: dict[str, list[float]] = {name: [] for name in verbs}
+    for round_ in range(args.runs + 1):  # round 0 warms up: bytecode compiled, files cached
+        for name, argv in verbs.items():
+            start = time.perf_counter()
+            done = subprocess.run([sys.executable, *argv], stdout=subprocess.DEVNULL,
+                                  stderr=subprocess.PIPE, text=True)
+            if done.returncode != 0:
+                raise TugError(f"{name} exited {done.returncode}: {done.stderr.strip()[-300:]}")
+            if round_:
+                times[name].append(time.perf_counter() - start)
+        if round_:
+            progress(f"round {round_}/{args.runs}")
+    base = percentile(times["python -c pass"], 50) * 1000
+    out: dict[str, Any] = {"runs": args.runs, "baseline": "python -c pass",
+                           "baseline_p50_ms": round(base, 1), "verbs": {}}
+    for name in list(verbs)[1:]:
+        p50 = percentile(times[name], 50) * 1000
+        out["verbs"][name] = {"p50_ms": round(p50, 1),
+                              "p90_ms": round(percentile(times[name], 90) * 1000, 1),
+                              "over_baseline_ms": round(p50 - base, 1)}
+    if _printed_json(args, out):
+        return 0
+    print(f"baseline python -c pass: p50 {base:.0f} ms ({args.runs} runs each, one process a run)")
+    for name, row in out["verbs"].items():
+        print(f"{name:24s} p50 {row['p50_ms']:.0f} ms, p90 {row['p90_ms']:.0f} ms "
+              f"({row['over_baseline_ms']:+.0f} ms over the baseline)")
     return 0

@@ -237,6 +237,13 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--cronjobs", type=int, default=1000)
     bp.add_argument("-o", "--output", choices=["json"], default=None)
     bp.set_defaults(func=_verb("bench", "cron"))
+    bp = bsub.add_parser("cli", help="wall time of short tug verbs (new processes) against "
+                         "`python -c pass`, on the control plane of $TUG_HOME")
+    bp.add_argument("--runs", type=int, default=10)
+    bp.add_argument("--pod", default=None, help="also time `tug logs POD`")
+    bp.add_argument("-n", "--namespace", default="default")
+    bp.add_argument("-o", "--output", choices=["json"], default=None)
+    bp.set_defaults(func=_verb("bench", "cli"))
     p.set_defaults(func=lambda a: _usage(p))
 
     # Not `p`: bench's lambda above reads `p` when it runs, so `p` must stay bench's parser.

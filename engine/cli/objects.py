@@ -8,18 +8,12 @@ import sys
 import time
 from typing import Any
 
-import yaml
-
-from engine.api import ResourceInfo, read_manifests, resolve
+from engine.api import ResourceInfo, resolve
 from engine.client import Client
 from engine.clock import utcnow
 from engine.errors import BadRequestError, NotFoundError, TugError
-from engine.printers import describe as describe_text
 from engine.printers import format_table
-from engine.printers.describe_job import DELETED
 from engine.printers.fmt import QUEUE_PLACE
-from engine.printers.queues import places
-from gpu.attribution import node_gpu_processes, pod_gpu_top
 
 CLIENT_VERSION = "v0.1.0"
 
@@ -34,6 +28,8 @@ def _warn(lines: list[str]) -> None:
 
 
 def _documents(filenames: list[str]) -> list[dict[str, Any]]:
+    from engine.api import read_manifests
+
     docs: list[dict[str, Any]] = []
     for name in filenames:
         docs += [doc for _, doc in read_manifests(name, stdin=sys.stdin)]
@@ -74,6 +70,8 @@ def _print_objects(args: argparse.Namespace, info: ResourceInfo, items: list[dic
     elif args.output == "yaml":
         data = items[0] if single and len(items) == 1 else {
             "apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items}
+        import yaml  # only -o yaml pays for a YAML library
+
         print(yaml.safe_dump(data, sort_keys=False), end="")
     elif args.output == "name":
         group = f".{info.group}" if info.group else ""
@@ -91,6 +89,7 @@ def _print_objects(args: argparse.Namespace, info: ResourceInfo, items: list[dic
 
 def _with_queue_places(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Copies of `jobs`, each waiting one with its place in its queue (from the queues' status)."""
+    from engine.printers.queues import places
     with Client.from_config() as client:
         where = places(client.list("queues", namespace=None)["items"])
     return [{**j, QUEUE_PLACE: where.get(("Job", j["metadata"].get("namespace"), j["metadata"]["name"]))}
@@ -150,6 +149,7 @@ def _watch(client: Client, args: argparse.Namespace, info: ResourceInfo, ns: str
 
 
 def describe(args: argparse.Namespace) -> int:
+    from engine.printers import describe as describe_text
     info, names = _split_kind(args)
     ns = None if args.all_namespaces or not info.namespaced else _ns(args)
     with Client.from_config() as client:
@@ -180,6 +180,7 @@ def describe(args: argparse.Namespace) -> int:
 
 def job_pods(client: Client, name: str, namespace: str) -> list[dict[str, Any]]:
     """The Job's pods, and the deleted ones from their PodRecords (marked DELETED)."""
+    from engine.printers.describe_job import DELETED
     selector = f"batch.kubernetes.io/job-name={name}"
     pods = client.list("pods", namespace=namespace, label_selector=selector)["items"]
     live = {p["metadata"]["name"] for p in pods}
@@ -205,6 +206,7 @@ def _latest_tick(client: Client, node: str | None) -> dict[str, Any] | None:
 
 def _with_gpu_use(client: Client, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
     """A node or pod with what its GPUs' processes use now, for `describe` to show."""
+    from gpu.attribution import node_gpu_processes, pod_gpu_top
     status = obj.get("status") or {}
     if plural not in ("nodes", "pods") or not status.get("gpus"):
         return obj
@@ -303,6 +305,8 @@ def version(args: argparse.Namespace) -> int:
     if args.output == "json":
         print(json.dumps(out, indent=2))
     elif args.output == "yaml":
+        import yaml
+
         print(yaml.safe_dump(out, sort_keys=False), end="")
     else:
         print(f"Client Version: {CLIENT_VERSION}")

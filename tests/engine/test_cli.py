@@ -127,3 +127,31 @@ def test_delete_by_file_needs_names(api_server: InProcessServer) -> None:
     out = tug(home, "delete", "cm/")
     assert out.returncode == 1 and "a name is required" in out.stderr
     assert tug(home, "get", "cm", "-o", "name").stdout == "configmap/keep\n"
+
+
+def test_bench_cli_times_each_verb_against_the_baseline(api_server: InProcessServer) -> None:
+    out = tug(api_server.home, "bench", "cli", "--runs", "2", "-o", "json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["baseline"] == "python -c pass" and report["baseline_p50_ms"] > 0
+    assert set(report["verbs"]) == {"tug version", "tug get pods", "tug get nodes"}
+    for row in report["verbs"].values():
+        assert 0 < row["p50_ms"] <= row["p90_ms"]
+        assert row["over_baseline_ms"] == pytest.approx(row["p50_ms"] - report["baseline_p50_ms"], abs=0.2)
+
+
+def test_bench_cli_says_which_verb_failed(tmp_path: Path) -> None:
+    out = tug(tmp_path, "bench", "cli", "--runs", "1")
+    assert out.returncode == 1
+    assert "tug version exited 1: error: no tugboat config at" in out.stderr
+
+
+def test_a_client_verb_loads_no_http_library_ray_pydantic_or_yaml(api_server: InProcessServer) -> None:
+    """What keeps `tug get pods` quick: none of the heavy libraries is imported for it."""
+    code = ("import sys\nfrom engine.cli import main\nrc = main(['get', 'pods'])\n"
+            "heavy = sorted(m for m in ('httpx', 'ray', 'pydantic', 'yaml', 'aiohttp', 'psutil')"
+            " if m in sys.modules)\nprint('HEAVY', heavy)\nsys.exit(rc)")
+    env = {**os.environ, "TUG_HOME": str(api_server.home)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[-1] == "HEAVY []"

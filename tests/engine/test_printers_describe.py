@@ -1,4 +1,4 @@
-"""Tests for engine.printers.describe: kubectl-describe text for pods, nodes and other kinds."""
+"""Tests for engine.printers.describe_kinds: kubectl-describe text for pods, nodes and other kinds."""
 
 from __future__ import annotations
 

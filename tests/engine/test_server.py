@@ -144,8 +144,9 @@ def test_watch_from_a_compacted_resource_version_is_410(tmp_path: Path) -> None:
             with pytest.raises(GoneError):
                 for _ in c.watch("configmaps", resource_version="2", timeout=5):
                     pass
-            resp = c._http.get("/api/v1/namespaces/default/configmaps",
-                               params={"watch": "true", "resourceVersion": "2"})
+            resp = httpx.get(f"{c.server}/api/v1/namespaces/default/configmaps",
+                             params={"watch": "true", "resourceVersion": "2"},
+                             headers={"Authorization": f"Bearer {c.token}"})
             assert resp.status_code == 410
     finally:
         srv.close()
@@ -154,7 +155,7 @@ def test_watch_from_a_compacted_resource_version_is_410(tmp_path: Path) -> None:
 def test_metrics_and_version(api_server: InProcessServer) -> None:
     with api_server.client() as c:
         c.list("pods")
-        text = c._http.get("/metrics").text
+        text = c.text("/metrics")
         assert "tugboat_apiserver_requests_total" in text and 'tugboat_pods{phase="Running"}' in text
         assert c.version()["gitVersion"].startswith("v1.")
 

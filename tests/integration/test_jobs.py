@@ -81,7 +81,7 @@ def test_a_pod_that_fails_twice_then_succeeds_under_backoff_limit_3(client: Clie
         assert done["type"] == "Complete"
         status = client.get("jobs", "flaky")["status"]
         assert status["failed"] == 2 and status["succeeded"] == 1
-        metrics = client._http.get("/metrics").text
+        metrics = client.text("/metrics")
         assert 'tugboat_jobs_finished_total{outcome="Complete",reason=""}' in metrics
         assert 'tugboat_job_pod_failures_total{reason="Error"}' in metrics
         assert "tugboat_job_duration_seconds_bucket" in metrics
@@ -104,7 +104,7 @@ def test_backoff_limit_exceeded_and_the_deadline(client: Client) -> None:
         failed = wait_for(lambda: condition(client, "fails", "Failed"), timeout=60, what="fails to fail")
         assert failed["reason"] == "BackoffLimitExceeded"
         assert 'tugboat_jobs_finished_total{outcome="Failed",reason="BackoffLimitExceeded"}' in \
-            client._http.get("/metrics").text
+            client.text("/metrics")
         assert client.get("jobs", "fails")["status"]["failed"] == 1
         late = wait_for(lambda: condition(client, "slow", "Failed"), timeout=90,
                         what="slow to pass its deadline")
@@ -173,7 +173,7 @@ def test_a_cronjob_tick_across_a_kill9_of_the_control_plane_runs_once(control_pl
         status = client.get("cronjobs", "every-minute")["status"]
         assert status["lastScheduleTime"] >= job["metadata"]["annotations"][
             "batch.kubernetes.io/cronjob-scheduled-timestamp"]
-        skew = [line for line in client._http.get("/metrics").text.splitlines()
+        skew = [line for line in client.text("/metrics").splitlines()
                 if line.startswith("tugboat_cronjob_job_creation_skew_seconds_count")]
         assert skew and float(skew[0].split()[-1]) >= 1
         listing = control_plane.tug("get", "cronjobs").stdout
