@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.api import ResourceInfo, resolve
 from engine.config import ClientConfig, read_config
-from engine.errors import BadRequestError, TugError, from_status
+from engine.errors import TugError, from_status
 from engine.paths import object_path
 from engine.transport import Response, Transport
 
@@ -66,7 +66,7 @@ class Client:
 
     def get(self, resource: str | ResourceInfo, name: str, *, namespace: str = "default") -> dict[str, Any]:
         info = _info(resource)
-        return self.request("GET", object_path(info, namespace, _named(name, info)))
+        return self.request("GET", object_path(info, namespace, name))
 
     def list(self, resource: str | ResourceInfo, *, namespace: str | None = "default",
              label_selector: str | None = None, field_selector: str | None = None) -> dict[str, Any]:
@@ -95,12 +95,12 @@ class Client:
     def patch(self, resource: str | ResourceInfo, name: str, patch: dict[str, Any], *,
               namespace: str = "default") -> dict[str, Any]:
         info = _info(resource)
-        return self.request("PATCH", object_path(info, namespace, _named(name, info)), body=patch)
+        return self.request("PATCH", object_path(info, namespace, name), body=patch)
 
     def delete(self, resource: str | ResourceInfo, name: str, *, namespace: str = "default",
                propagation: str | None = None, grace_seconds: int | None = None) -> dict[str, Any]:
         info = _info(resource)
-        return self.request("DELETE", object_path(info, namespace, _named(name, info)),
+        return self.request("DELETE", object_path(info, namespace, name),
                             params={"propagationPolicy": propagation,
                                     "gracePeriodSeconds": grace_seconds})
 
@@ -160,14 +160,6 @@ class Client:
         out = self.request("POST", "/apis/tugboat.dev/v1/bench/ray-actors",
                            body={"count": count, "sequential": sequential, "node": node})
         return [float(x) for x in out["startSeconds"]]
-
-
-def _named(name: str, info: ResourceInfo) -> str:
-    """An object's name; an empty one would address the whole collection, so it is an error."""
-    if not name:
-        raise BadRequestError(f"a {info.singular} name is required (an empty name would address "
-                              f"every {info.plural} object)")
-    return name
 
 
 def _info(resource: str | ResourceInfo) -> ResourceInfo:

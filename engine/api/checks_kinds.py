@@ -396,7 +396,6 @@ CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     **OTHER_CHECKS,
 }
 
-NAME_RULES = {"Namespace": "label", "Service": "dns1035"}
 MAX_NAME = {"CronJob": 52}
 
 
@@ -404,7 +403,7 @@ def check_object(obj: dict[str, Any], info: ResourceInfo) -> list[str]:
     """All rule problems of a defaulted object: its metadata, then its kind's rules."""
     problems = check_metadata(
         obj.get("metadata"),
-        name_rule=NAME_RULES.get(info.kind, "subdomain"),
+        name_rule=names.NAME_RULES.get(info.kind, "subdomain"),
         namespaced=info.namespaced,
         max_name=MAX_NAME.get(info.kind),
     )

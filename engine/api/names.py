@@ -118,6 +118,33 @@ def check_name(path: str, value: Any, *, rule: str = "subdomain") -> list[str]:
     return [f"{path}: must be {text}, got {show(value)}"]
 
 
+# The name syntax of each kind (the rest use "subdomain"), as Kubernetes validates at create.
+NAME_RULES = {"Namespace": "label", "Service": "dns1035"}
+
+
+def path_segment_problem(value: str) -> str | None:
+    """Why `value` cannot stand for one object in a URL path (apimachinery's
+    IsValidPathSegmentName): "." and ".." would name the collection or its parent once a
+    client or proxy normalises the path, and "/" or "%" would split or re-escape it."""
+    if value in (".", ".."):
+        return f"may not be {show(value)}"
+    for bad in ("/", "%"):
+        if bad in value:
+            return f"may not contain {show(bad)}"
+    return None
+
+
+def check_object_name(path: str, value: str, *, kind: str) -> list[str]:
+    """Problems with `value` as the name of an object of `kind` named in a request (a path
+    segment, then the kind's name syntax); `path` names the argument or field."""
+    if not value:
+        return [f"{path}: required (an empty name would address the whole collection)"]
+    why = path_segment_problem(value)
+    if why is not None:
+        return [f"{path}: {why}, got {show(value)}"]
+    return check_name(path, value, rule=NAME_RULES.get(kind, "subdomain"))
+
+
 def check_labels(path: str, labels: Any) -> list[str]:
     """Problems with a label map: qualified-name keys and label-syntax values."""
     problems: list[str] = []

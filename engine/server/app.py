@@ -10,6 +10,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -165,7 +166,9 @@ class Server:
         group = m.get("group", "")
         if "group" not in m and request.path.startswith("/apis/"):
             raise NotFoundError(f"no such API group: {request.path}")
-        target = parse_target(group, version, m["tail"])
+        # The raw path, split before unescaping: "a%2Fb" is one (invalid) name, not two segments.
+        raw = request.raw_path.split("?", 1)[0].split("/")[3 if "group" not in m else 4:]
+        target = parse_target(group, version, [unquote(seg) for seg in raw])
         method = request.method
         if target.sub == "log":
             if method != "GET":

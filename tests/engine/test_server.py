@@ -191,7 +191,7 @@ def test_empty_names_never_address_a_whole_collection(api_server: InProcessServe
         c.create(POD)
         for call in (lambda: c.delete("pods", ""), lambda: c.get("pods", ""),
                      lambda: c.patch("pods", "", {})):
-            with pytest.raises(BadRequestError, match="name is required"):
+            with pytest.raises(BadRequestError, match="name: required"):
                 call()
         assert [p["metadata"]["name"] for p in c.list("pods")["items"]] == ["p1"]
 
