@@ -118,7 +118,8 @@ class ControlPlane:
         self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
         self._taints = asyncio.create_task(TaintEviction(self.store).run(), name="taint-eviction")
         token = api_token(self.home)
-        server = Server(self.store, token=token, runtime=self.runtime, metrics=metrics)
+        server = Server(self.store, token=token, runtime=self.runtime, metrics=metrics,
+                        not_ready=self.not_ready)
         self._runner = web.AppRunner(server.app, access_log=None, handle_signals=False,
                                     handler_cancellation=True, shutdown_timeout=2.0)
         await self._runner.setup()
@@ -132,6 +133,28 @@ class ControlPlane:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
         self.url = f"http://{host}:{port}"
         write_config(self.home, server=self.url, token=token)
+
+    def not_ready(self) -> list[str]:
+        """Why this control plane cannot do its work now ([] when it can): the store must
+        answer, and every loop (scheduler, controllers, runtime, sweeps) must be running."""
+        problems = []
+        try:
+            if self.store is None:
+                raise UnavailableError("not open")
+            self.store.ping()
+        except Exception as exc:  # noqa: BLE001 - any failure is the answer
+            problems.append(f"store: {exc}")
+        loops: dict[str, list[Any]] = {
+            "scheduler": self.scheduler.tasks if self.scheduler else [],
+            "job controller": self.jobs.tasks if self.jobs else [],
+            "cronjob controller": self.cronjobs.tasks if self.cronjobs else [],
+            "runtime": self.runtime.tasks if self.runtime else [],
+            "sweeps": [t for t in (self._event_ttl, self._taints) if t is not None]}
+        for name, tasks in loops.items():
+            stopped = [t.get_name() for t in tasks if t.done()]
+            if stopped:
+                problems.append(f"{name}: stopped ({', '.join(stopped)})")
+        return problems
 
     async def stop(self) -> None:
         """Stop serving; pods keep running on Ray and are adopted by the next control plane."""

@@ -7,6 +7,7 @@
     ├── AlreadyExistsError   409  create of a name that exists
     ├── ConflictError        409  stale resourceVersion
     ├── GoneError            410  watch from a compacted resourceVersion
+    ├── TooLargeError        413  a request body over the limit
     ├── InvalidError         422  one or more field errors (all listed)
     └── UnavailableError     503  a dependency (Ray, the server) is not reachable
 """
@@ -77,6 +78,11 @@ class GoneError(TugError):
     reason = "Expired"
 
 
+class TooLargeError(TugError):
+    code = 413
+    reason = "RequestEntityTooLarge"
+
+
 class InvalidError(TugError):
     """Field errors; `details` holds one line per problem, each naming its field path."""
 
@@ -102,6 +108,7 @@ _BY_REASON: dict[str, type[TugError]] = {
         AlreadyExistsError,
         ConflictError,
         GoneError,
+        TooLargeError,
         InvalidError,
         UnavailableError,
     )

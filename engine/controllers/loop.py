@@ -37,6 +37,11 @@ class KeyedLoop:
         self._tasks = [asyncio.create_task(self._follow(resource, handle)) for resource, handle in handlers]
         self._tasks.append(asyncio.create_task(self._loop()))
 
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The loops this runs (for readiness: one that is done has stopped)."""
+        return list(self._tasks)
+
     async def close(self) -> None:
         for handle in self._timers.values():
             handle.cancel()

@@ -84,6 +84,11 @@ class Runtime:
                        asyncio.create_task(self._pod_loop(rv), name="runtime-pods"),
                        asyncio.create_task(self.telemetry.run(), name="runtime-samples")]
 
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The loops this runs (for readiness: one that is done has stopped)."""
+        return list(self._tasks)
+
     async def close(self) -> None:
         """Stop watching; the pod actors keep running (they are adopted on the next start)."""
         tasks = self._tasks + [h.task for h in self._pods.values() if h.task]

@@ -99,6 +99,11 @@ class Scheduler:
             ("priorityclasses", self._classes))]
         self._tasks.append(asyncio.create_task(self._loop()))
 
+    @property
+    def tasks(self) -> list[asyncio.Task[None]]:
+        """The loops this runs (for readiness: one that is done has stopped)."""
+        return list(self._tasks)
+
     async def close(self) -> None:
         if self._gang_timer is not None:
             self._gang_timer.cancel()

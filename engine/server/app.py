@@ -15,11 +15,12 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from engine.api import ResourceInfo
-from engine.errors import BadRequestError, NotFoundError, TugError, UnauthorizedError
+from engine.errors import BadRequestError, NotFoundError, TooLargeError, TugError, UnauthorizedError
 from engine.labels import parse_field_selector, parse_selector
 from engine.paths import Target, parse_target
+from engine.server.bodies import MAX_BODY_BYTES, parse_body
 from engine.server.crud import Api
-from engine.server.metrics import Metrics
+from engine.server.metrics import UNAUTHENTICATED, UNMATCHED, Metrics
 
 log = logging.getLogger("tugboat.server")
 
@@ -35,6 +36,20 @@ def _json(data: Any, *, status: int = 200, warnings: list[str] | None = None) ->
     return resp
 
 
+ROUTE_KEY = web.RequestKey("route", str)  # the resource a request reached, for /metrics
+
+
+def _route_label(request: web.Request, code: int) -> str:
+    """The metrics label of a request, from the route table and the registry only."""
+    if code == 401:
+        return UNAUTHENTICATED
+    if ROUTE_KEY in request:
+        return request[ROUTE_KEY]
+    info = request.match_info.route.resource
+    canonical = info.canonical if info is not None else ""
+    return canonical if canonical and "{tail" not in canonical else UNMATCHED
+
+
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("1", "true", "yes")
 
@@ -43,17 +58,20 @@ class Server:
     """Builds the aiohttp application around the store, the API verbs and the runtime."""
 
     def __init__(self, store: Any, *, token: str, runtime: Any = None,
-                 metrics: Metrics | None = None) -> None:
+                 metrics: Metrics | None = None,
+                 not_ready: Callable[[], list[str]] | None = None) -> None:
         self.store = store
+        self.not_ready = not_ready or (lambda: [])
         self.api = Api(store)
         self.token = token
         self.runtime = runtime
         self.metrics = metrics or Metrics(store)
-        self.app = web.Application(middlewares=[self._errors, self._auth])
+        self.app = web.Application(middlewares=[self._errors, self._auth],
+                                   client_max_size=MAX_BODY_BYTES)
         r = self.app.router
-        r.add_get("/healthz", self._healthz)
-        r.add_get("/readyz", self._healthz)
-        r.add_get("/livez", self._healthz)
+        r.add_get("/healthz", self._livez)
+        r.add_get("/livez", self._livez)
+        r.add_get("/readyz", self._readyz)
         r.add_get("/version", self._version)
         r.add_get("/metrics", self._metrics)
         r.add_post("/apis/tugboat.dev/v1/apply", self._apply)
@@ -95,15 +113,23 @@ class Server:
             log.exception("%s %s", request.method, request.path)
             return _json(TugError(f"internal error: {exc}").to_status(), status=500)
         finally:
-            self.metrics.observe(request.method, request.path, code, time.perf_counter() - started)
+            self.metrics.observe(request.method, _route_label(request, code), code,
+                                 time.perf_counter() - started)
 
     # ----- plain endpoints ---------------------------------------------------------------
 
     async def _version(self, request: web.Request) -> web.Response:
         return _json(VERSION)
 
-    async def _healthz(self, request: web.Request) -> web.Response:
-        self.store.resource_version()  # the store answers
+    async def _livez(self, request: web.Request) -> web.Response:
+        """The event loop answers; nothing else is touched (a slow store never fails it)."""
+        return web.Response(text="ok")
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        """The store answers and every loop of the control plane runs; else 503 with why."""
+        problems = self.not_ready()
+        if problems:
+            return web.Response(text="\n".join(problems) + "\n", status=503)
         return web.Response(text="ok")
 
     async def _metrics(self, request: web.Request) -> web.Response:
@@ -169,6 +195,8 @@ class Server:
         # The raw path, split before unescaping: "a%2Fb" is one (invalid) name, not two segments.
         raw = request.raw_path.split("?", 1)[0].split("/")[3 if "group" not in m else 4:]
         target = parse_target(group, version, [unquote(seg) for seg in raw])
+        request[ROUTE_KEY] = (f"{'/apis/' + group if group else '/api'}/{version}/{target.info.plural}"
+                              + (f"/{target.sub}" if target.sub else ""))
         method = request.method
         if target.sub == "log":
             if method != "GET":
@@ -253,12 +281,11 @@ class Server:
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         try:
-            body = await request.json(loads=json.loads)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
-        if not isinstance(body, dict):
-            raise BadRequestError("the request body must be a JSON object")
-        return body
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise TooLargeError(f"the request body is larger than {MAX_BODY_BYTES // 2**20} MiB, "
+                                f"the limit for one request (as Kubernetes' per object)") from None
+        return await asyncio.to_thread(parse_body, raw)
 
     # ----- streams ---------------------------------------------------------------------------
 

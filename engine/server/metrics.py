@@ -15,23 +15,8 @@ from prometheus_client import (
 
 from engine.objects import is_ready
 
-
-def _route(path: str) -> str:
-    """Collapse names out of a path so the label set stays small: /api/v1/pods, /healthz…"""
-    parts = [p for p in path.split("/") if p]
-    if parts[:1] == ["api"] and len(parts) >= 2:
-        rest = parts[2:]
-        head = "/api/" + parts[1]
-    elif parts[:1] == ["apis"] and len(parts) >= 3:
-        rest = parts[3:]
-        head = "/apis/" + parts[1] + "/" + parts[2]
-    else:
-        return "/" + "/".join(parts[:1])
-    if rest[:1] == ["namespaces"] and len(rest) >= 3:
-        rest = rest[2:]
-    resource = rest[0] if rest else ""
-    sub = rest[2] if len(rest) > 2 else ""
-    return f"{head}/{resource}" + (f"/{sub}" if sub else "")
+UNAUTHENTICATED = "unauthenticated"  # every request without a valid token, whatever its path
+UNMATCHED = "unmatched"  # a path no route (or no resource) answers
 
 
 class Metrics:
@@ -48,9 +33,11 @@ class Metrics:
         self.pods = Gauge("tugboat_pods", "Pods by phase", ["phase"], registry=self.registry)
         self.nodes = Gauge("tugboat_nodes", "Nodes by readiness", ["ready"], registry=self.registry)
 
-    def observe(self, method: str, path: str, code: int, seconds: float) -> None:
-        route = _route(path)
-        self.requests.labels(method, route, str(code)).inc()
+    def observe(self, method: str, route: str, code: int, seconds: float) -> None:
+        """Count one request. `route` comes from the route table (a route's pattern, or a
+        resource the registry knows), never from the raw path, so a client cannot grow the
+        label set: junk paths are UNMATCHED, requests without a token UNAUTHENTICATED."""
+        self.requests.labels(method, route, str(code)).inc()  # aiohttp refuses unknown methods
         self.latency.labels(method, route).observe(seconds)
 
     def render(self) -> tuple[bytes, str]:

@@ -54,6 +54,10 @@ class Store:
     def resource_version(self) -> str:
         return str(self._log.rv)
 
+    def ping(self) -> None:
+        """Raise unless the database answers a query (readiness)."""
+        self._db().execute("SELECT 1").fetchone()
+
     # reads
 
     def get(self, resource: str, namespace: str | None, name: str) -> Obj:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from pathlib import Path
 
 import httpx
@@ -226,3 +227,21 @@ def test_a_taken_port_is_a_clear_error(tmp_path: Path, api_server: InProcessServ
     with pytest.raises(UnavailableError, match=f"cannot listen on 127.0.0.1:{port}"):
         asyncio.run(start())
     assert running_pid(tmp_path / "other") is None  # the refused one left no control plane behind
+
+
+def test_livez_and_healthz_need_no_store_and_readyz_says_what_stopped(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        assert c.text("/readyz") == "ok" and c.text("/livez") == "ok" and c.healthz() == "ok"
+        api_server.call(lambda: api_server.cp.scheduler.tasks[-1].cancel())  # the scheduling loop
+
+        def readyz() -> httpx.Response:
+            return httpx.get(f"{c.server}/readyz", headers={"Authorization": f"Bearer {c.token}"})
+        deadline = time.monotonic() + 30
+        while readyz().status_code == 200 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        resp = readyz()
+        assert resp.status_code == 503 and resp.text.startswith("scheduler: stopped"), resp.text
+        assert c.healthz() == "ok"  # alive, though not ready
+        api_server.call(api_server.cp.store.close)
+        assert c.text("/livez") == "ok"  # never touches the store
+        assert "store: " in readyz().text
