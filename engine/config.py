@@ -19,6 +19,57 @@ def tug_home() -> Path:
     return Path(os.environ.get("TUG_HOME") or Path.home() / ".tugboat").expanduser()
 
 
+# What $TUG_HOME holds that nobody else may read: the store (Secrets), tokens, the pid record.
+_PRIVATE_FILES = ("store.db", "store.db-wal", "store.db-shm", "config", "server.pid",
+                  "server.lock", "ray_auth_token")
+
+
+def private_home(home: Path) -> Path:
+    """Create `home` private (0700), and tighten what an earlier tugboat left under the
+    umask: its files to 0600, its `logs/` to 0700 (symlinks are left alone)."""
+    home.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    for name in _PRIVATE_FILES:
+        path = home / name
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, 0o600)
+    logs = home / "logs"
+    if logs.is_dir() and not logs.is_symlink():
+        os.chmod(logs, 0o700)
+    return home
+
+
+def write_private(path: Path, data: bytes, *, replace: bool = True) -> bool:
+    """Write `path` atomically with mode 0600: a new temp file beside it (O_EXCL|O_NOFOLLOW),
+    synced, renamed over `path` (or, with replace=False, linked to it only if `path` does not
+    exist yet), then the directory synced. A crash leaves the old file or the new one, never a
+    part. Returns False when replace=False found `path` there already (it is left as it is)."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if replace:
+            os.replace(tmp, path)
+            written = True
+        else:
+            try:
+                os.link(tmp, path)
+                written = True
+            except FileExistsError:
+                written = False
+    finally:
+        tmp.unlink(missing_ok=True)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+    return written
+
+
 @dataclass(frozen=True)
 class ClientConfig:
     server: str
@@ -76,18 +127,10 @@ def api_token(home: Path) -> str:
 
 def write_config(home: Path, *, server: str, token: str | None = None) -> ClientConfig:
     """Write (or rewrite) the config with mode 0600, keeping an existing token."""
-    home.mkdir(parents=True, exist_ok=True)
+    private_home(home)
     token = token or api_token(home)
-    path = config_path(home)
-    tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump({"server": server, "token": token}, fh, indent=2)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    write_private(config_path(home), (json.dumps({"server": server, "token": token}, indent=2)
+                                      + "\n").encode())
     return ClientConfig(server=server, token=token)
 
 
@@ -95,9 +138,15 @@ def ray_auth_env(home: Path) -> dict[str, str]:
     """Ray's token authentication for a head tugboat starts, with the token under $TUG_HOME
     (created on first use). Ray reads these variables when it is imported: set them first."""
     token = home / "ray_auth_token"
-    if not token.exists():
-        home.mkdir(parents=True, exist_ok=True)
-        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
+    try:
+        usable = len(token.read_text().strip()) >= 32
+    except OSError:
+        usable = False
+    if not usable:
+        private_home(home)
+        value = secrets.token_hex(32).encode()
+        # Two `tug up`s at once: the first link wins and both use its token. A file left empty
+        # or short (a crash mid-write before writes were atomic) is replaced.
+        if not write_private(token, value, replace=False) and len(token.read_text().strip()) < 32:
+            write_private(token, value)
     return {"RAY_AUTH_TOKEN_PATH": str(token), "RAY_AUTH_MODE": "token"}

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from engine import pidfile
 from engine.clusterconfig import SchedulerConfig
-from engine.config import api_token, write_config
+from engine.config import api_token, private_home, write_config
 from engine.controllers import EventTTL, TaintEviction
 from engine.errors import AlreadyExistsError, UnavailableError
 from engine.scheduler import Scheduler
@@ -73,7 +73,7 @@ class ControlPlane:
         self._lock: pidfile.HomeLock | None = None
 
     async def start(self) -> None:
-        self.home.mkdir(parents=True, exist_ok=True)
+        private_home(self.home)
         lock = pidfile.HomeLock(lock_path(self.home))
         if not lock.acquire():
             other = running_pid(self.home)

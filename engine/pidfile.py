@@ -12,6 +12,8 @@ from pathlib import Path
 
 import psutil
 
+from engine.config import write_private
+
 # psutil derives a start time from the boot time and the kernel's start tick: equal for one
 # process at every read, and different for a later process that reuses the pid.
 _SAME_START = 0.05
@@ -55,14 +57,7 @@ def owner_of(pid: int, *, home: Path, role: str) -> Owner:
 
 def write(path: Path, owners: list[Owner]) -> None:
     """Write `owners` to `path` privately (0600) and atomically."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump([asdict(o) for o in owners], fh)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    write_private(path, (json.dumps([asdict(o) for o in owners]) + "\n").encode())
 
 
 def read(path: Path) -> list[Owner] | None:

@@ -78,7 +78,7 @@ def start_local_head(home: Path, *, node: NodeSpec | None = None,
     if existing:
         return existing
     rdir = ray_dir(home)
-    rdir.mkdir(parents=True, exist_ok=True)
+    rdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = _free_port(node_ip)
     cmd = [_ray(), "start", "--head", f"--port={port}", f"--node-ip-address={node_ip}",
            f"--temp-dir={rdir}", "--include-dashboard=false", "--disable-usage-stats",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -40,7 +41,9 @@ CREATE TABLE IF NOT EXISTS meta (
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """Open (creating if needed) the store file: WAL, and every commit synced to disk."""
+    """Open (creating if needed) the store file: WAL, and every commit synced to disk. A new
+    file is made 0600 (it holds Secrets); SQLite gives its -wal and -shm files the same mode."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600))
     conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=FULL")
