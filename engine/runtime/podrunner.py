@@ -321,7 +321,7 @@ class PodRunner:
         self._reaper.ensure()  # then watching the new process group is a pipe write
         try:
             proc = ContainerProcess(spec)
-            self._reaper.watch(proc.pid)  # at once: a dying host must take the group with it
+            self._reaper.watch(proc)  # at once: a dying host must take the group with it
         except OSError as exc:
             now = format_time(utcnow())
             msg = f"failed to start container {name!r}: {exc.strerror or exc}: {spec.argv[0]!r}"
@@ -346,8 +346,8 @@ class PodRunner:
         code = proc.wait()
         assert code is not None
         # Like a container's PID namespace: when its main process ends, so does the rest.
-        proc.signal_group(signal.SIGKILL)
-        self._reaper.forget(proc.pid)
+        proc.kill_all()
+        self._reaper.forget(proc)
         proc.drain()  # its last words are in the log before the status says it ended
         with self._cond:
             started = c.status["state"].get("running", {}).get("startedAt")

@@ -3,9 +3,12 @@
 The child gets a new session (so a stop signals its whole process group) and a
 parent-death signal (so it dies with the thread that started it, which is the
 container's supervisor thread inside the pod actor). What the container forks is in its
-group too: a GroupReaper process, which outlives the actor by design, kills every group
-still registered when the actor's end of its pipe closes (the actor died: kill -9, node
-agent gone, `tug down`). No Ray here; the pod runner drives this.
+group too, unless it leaves it (`setsid`, a daemon's double fork): so every container
+process also carries a tag of its own in its environment (TUGBOAT_PROCESS_TAG), which its
+descendants inherit wherever they move, and ending a container ends its group and every
+process with its tag. A GroupReaper process, which outlives the actor by design, does the
+same for every container still registered when the actor's end of its pipe closes (the
+actor died: kill -9, node agent gone, `tug down`). No Ray here; the pod runner drives this.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _PR_SET_PDEATHSIG = 1
+TAG_VAR = "TUGBOAT_PROCESS_TAG"
+_KILL_ROUNDS = 20  # a process may fork while it is being killed: look again, this many times
 
 
 def _child_setup() -> None:  # runs in the child between fork and exec
@@ -79,10 +84,48 @@ class _LogPump(threading.Thread):
             os.close(self._fd)
 
 
+def tagged(tag: str) -> list[int]:
+    """The pids of the live processes whose environment carries `tag` (read from /proc: the
+    environment each process was started with, which a fork or exec passes on)."""
+    needle = f"{TAG_VAR}={tag}".encode()
+    found = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # no /proc (not Linux): the process group is all there is
+        return []
+    for name in entries:
+        if name.isdigit():
+            try:
+                with open(f"/proc/{name}/environ", "rb") as fh:
+                    if needle in fh.read().split(b"\0"):
+                        found.append(int(name))
+            except OSError:  # gone, or not ours to read
+                continue
+    return found
+
+
+def kill_tagged(tag: str) -> int:
+    """SIGKILL every process carrying `tag`, again until none is left; how many there were."""
+    killed: set[int] = set()
+    for _ in range(_KILL_ROUNDS):
+        pids = [p for p in tagged(tag) if p != os.getpid()]
+        if not pids:
+            break
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed.add(pid)
+            except OSError:
+                pass
+        time.sleep(0.01)  # let the kernel take them down before looking again
+    return len(killed)
+
+
 class ContainerProcess:
     """A started container process whose stdout and stderr go to its (capped) log file."""
 
     def __init__(self, spec: ProcessSpec) -> None:
+        self.tag = os.urandom(12).hex()
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         cwd = spec.cwd
         if cwd:
@@ -91,7 +134,7 @@ class ContainerProcess:
         try:
             self._popen = subprocess.Popen(
                 spec.argv,
-                env=spec.env,
+                env={**spec.env, TAG_VAR: self.tag},
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=write_end,
@@ -132,6 +175,13 @@ class ContainerProcess:
         except (ProcessLookupError, PermissionError):
             pass
 
+    def kill_all(self) -> None:
+        """SIGKILL the group and every process that came from the container, also those that
+        left the group (`setsid`, a daemon): what a container's PID namespace does when its
+        main process ends."""
+        self.signal_group(signal.SIGKILL)
+        kill_tagged(self.tag)
+
 
 def run_hook(argv: list[str], *, env: dict[str, str], cwd: str | None, timeout: float) -> int | None:
     """Run an exec hook (preStop) to completion within `timeout`; its exit code or None on timeout."""
@@ -152,21 +202,39 @@ def run_hook(argv: list[str], *, env: dict[str, str], cwd: str | None, timeout: 
         return None
 
 
-# Reads "+PGID" / "-PGID" lines; at end of input (its parent is gone) SIGKILLs what is left.
+# Reads "+PGID TAG" / "-PGID TAG" lines; at end of input (its parent is gone) SIGKILLs what is
+# left: each group, and every process carrying one of the tags (see tagged()).
 _REAPER = """
-import os, signal, sys
+import os, signal, sys, time
 groups = set()
 for line in sys.stdin:
-    line = line.strip()
-    if line[:1] == "+":
-        groups.add(int(line[1:]))
-    elif line[:1] == "-":
-        groups.discard(int(line[1:]))
-for pgid in groups:
+    op, _, rest = line.strip().partition(" ")
+    if op[:1] == "+":
+        groups.add((int(op[1:]), rest))
+    elif op[:1] == "-":
+        groups.discard((int(op[1:]), rest))
+for pgid, tag in groups:
     try:
         os.killpg(pgid, signal.SIGKILL)
     except OSError:
         pass
+needles = {("TUGBOAT_PROCESS_TAG=" + tag).encode() for _, tag in groups}
+for _ in range(20):
+    left = 0
+    for name in os.listdir("/proc") if needles and os.path.isdir("/proc") else []:
+        if not name.isdigit() or int(name) == os.getpid():
+            continue
+        try:
+            with open("/proc/" + name + "/environ", "rb") as fh:
+                env = set(fh.read().split(b"\\0"))
+            if env & needles:
+                os.kill(int(name), signal.SIGKILL)
+                left += 1
+        except OSError:
+            pass
+    if not left:
+        break
+    time.sleep(0.01)
 """
 
 
@@ -200,11 +268,11 @@ class GroupReaper:
             except BrokenPipeError:
                 pass
 
-    def watch(self, pgid: int) -> None:
-        self._send(f"+{pgid}")
+    def watch(self, proc: ContainerProcess) -> None:
+        self._send(f"+{proc.pid} {proc.tag}")
 
-    def forget(self, pgid: int) -> None:
-        self._send(f"-{pgid}")
+    def forget(self, proc: ContainerProcess) -> None:
+        self._send(f"-{proc.pid} {proc.tag}")
 
     def close(self) -> None:
         with self._lock:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -117,12 +118,68 @@ def test_stop_kills_the_whole_process_group(tmp_path: Path) -> None:
         time.sleep(0.05)
     child = int(pidfile.read_text())
     runner.stop(1.0)
-    time.sleep(0.2)
+    wait_gone(child)
+
+
+def _gone(pid: int) -> bool:
     try:
-        state = Path(f"/proc/{child}/stat").read_text().split()[2]
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
     except FileNotFoundError:
-        state = "gone"
-    assert state in ("gone", "Z")
+        return True
+
+
+def wait_gone(pid: int, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while not _gone(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _gone(pid), f"process {pid} outlived its pod"
+
+
+def _wait_for_pids(path: Path, count: int, timeout: float = 20) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        pids = path.read_text().split() if path.exists() else []
+        if len(pids) >= count:
+            return [int(p) for p in pids[:count]]
+        time.sleep(0.05)
+    raise AssertionError(f"{path} never listed {count} pids")
+
+
+def _escaper(tmp_path: Path, then: str) -> tuple[dict[str, Any], Path]:
+    """A container that starts two processes outside its process group (a `setsid` child, and
+    a double-forked daemon in a new session), each writing its pid, then runs `then`."""
+    pids = tmp_path / "pids"
+    script = tmp_path / "escape.sh"
+    script.write_text(
+        f"setsid sh -c 'echo $$ >> {pids}; exec sleep 3033' &\n"
+        f"setsid sh -c '(sh -c \"echo \\$\\$ >> {pids}; exec sleep 3035\" &)'\n"
+        f"while [ $(wc -l < {pids} 2>/dev/null || echo 0) -lt 2 ]; do sleep 0.05; done\n"
+        f"{then}\n")
+    return {"name": "main", "image": "busybox", "command": ["sh", str(script)]}, pids
+
+
+def test_processes_that_leave_the_group_end_with_the_pod(tmp_path: Path) -> None:
+    """`setsid` (and a daemon's double fork) leave the process group; they still end."""
+    c, pids = _escaper(tmp_path, "sleep 3034")
+    runner = PodRunner(make_pod([c], restart="Never"), log_root=tmp_path)
+    runner.start()
+    run_until(runner, ("Running",))
+    escaped = _wait_for_pids(pids, 2)
+    for pid in escaped:
+        assert os.getsid(pid) != os.getsid(os.getpid()) and not _gone(pid)
+    runner.stop(1.0)
+    for pid in escaped:
+        wait_gone(pid)
+
+
+def test_a_main_process_that_exits_takes_its_escaped_children_with_it(tmp_path: Path) -> None:
+    c, pids = _escaper(tmp_path, "exit 3")
+    runner = PodRunner(make_pod([c], restart="Never"), log_root=tmp_path)
+    runner.start()
+    status = run_until(runner, ("Failed",))
+    assert status["containerStatuses"][0]["state"]["terminated"]["exitCode"] == 3
+    for pid in _wait_for_pids(pids, 2):
+        wait_gone(pid)
 
 
 def test_no_command_and_no_runtime_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -186,6 +243,30 @@ def test_a_killed_runner_takes_the_whole_container_with_it(tmp_path: Path) -> No
         while not gone() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert gone()
+    finally:
+        if host.poll() is None:
+            host.kill()
+
+
+def test_a_killed_runner_takes_escaped_processes_with_it(tmp_path: Path) -> None:
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    c, pids = _escaper(tmp_path, "sleep 3034")
+    host = subprocess.Popen([sys.executable, "-c", (
+        "import json, sys, time, pathlib\n"
+        "from engine.runtime.podrunner import PodRunner\n"
+        f"r = PodRunner(json.loads(sys.argv[1]), log_root=pathlib.Path({str(tmp_path)!r}))\n"
+        "r.start()\n"
+        "time.sleep(1000)\n"), json.dumps(make_pod([c], restart="Always"))])
+    try:
+        escaped = _wait_for_pids(pids, 2)
+        os.kill(host.pid, signal.SIGKILL)  # the pod actor dies without stopping anything
+        host.wait()
+        for pid in escaped:
+            wait_gone(pid)
     finally:
         if host.poll() is None:
             host.kill()
