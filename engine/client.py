@@ -146,7 +146,8 @@ class Client:
              previous: bool = False, tail: int | None = None, follow: bool = False) -> Iterator[bytes]:
         info = _info("pods")
         params = {"container": container, "previous": "true" if previous else None,
-                  "tailLines": tail, "follow": "true" if follow else None}
+                  "tailLines": tail if tail is not None and tail >= 0 else None,  # -1: all, as kubectl
+                  "follow": "true" if follow else None}
         return self.stream(object_path(info, namespace, pod) + "/log", params=params)
 
     def version(self) -> dict[str, Any]:

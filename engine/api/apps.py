@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from engine.api.base import ApiModel, IntOrString
+from engine.api.base import ApiModel, Int32, IntOrString
 from engine.api.meta import LabelSelector, ObjectMeta
 from engine.api.pod import PodTemplateSpec
 
@@ -20,14 +20,14 @@ class DeploymentStrategy(ApiModel):
 
 
 class DeploymentSpec(ApiModel):
-    replicas: int | None = None
+    replicas: Int32 | None = None
     selector: LabelSelector
     template: PodTemplateSpec
     strategy: DeploymentStrategy | None = None
-    min_ready_seconds: int | None = None
-    revision_history_limit: int | None = None
+    min_ready_seconds: Int32 | None = None
+    revision_history_limit: Int32 | None = None
     paused: bool | None = None
-    progress_deadline_seconds: int | None = None
+    progress_deadline_seconds: Int32 | None = None
 
 
 class Deployment(ApiModel):
@@ -39,8 +39,8 @@ class Deployment(ApiModel):
 
 
 class ReplicaSetSpec(ApiModel):
-    replicas: int | None = None
-    min_ready_seconds: int | None = None
+    replicas: Int32 | None = None
+    min_ready_seconds: Int32 | None = None
     selector: LabelSelector
     template: PodTemplateSpec | None = None
 

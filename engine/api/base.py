@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainValidator
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator
 from pydantic.alias_generators import to_camel
 
 from engine.api.quantity import parse_quantity
@@ -33,6 +33,11 @@ class Unimplemented:
 
 
 NOT_IMPLEMENTED = Unimplemented()
+
+# Kubernetes' integer fields are int32 or int64 in Go: a larger number is refused with the
+# field's path, never stored (it would overflow every client and the planners' arithmetic).
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 # Any value, kept as given, reported as a warning when set.
 NotImplementedField = Annotated[Any, NOT_IMPLEMENTED]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from engine.api.base import ApiModel
+from engine.api.base import ApiModel, Int32, Int64
 from engine.api.meta import LabelSelector, ObjectMeta
 from engine.api.pod import PodTemplateSpec
 
@@ -12,7 +12,7 @@ from engine.api.pod import PodTemplateSpec
 class PodFailurePolicyOnExitCodesRequirement(ApiModel):
     container_name: str | None = None
     operator: Literal["In", "NotIn"]
-    values: list[int]
+    values: list[Int32]
 
 
 class PodFailurePolicyOnPodConditionsPattern(ApiModel):
@@ -32,7 +32,7 @@ class PodFailurePolicy(ApiModel):
 
 class SuccessPolicyRule(ApiModel):
     succeeded_indexes: str | None = None
-    succeeded_count: int | None = None
+    succeeded_count: Int32 | None = None
 
 
 class SuccessPolicy(ApiModel):
@@ -41,17 +41,17 @@ class SuccessPolicy(ApiModel):
 
 class JobSpec(ApiModel):
     template: PodTemplateSpec
-    parallelism: int | None = None
-    completions: int | None = None
-    active_deadline_seconds: int | None = None
+    parallelism: Int32 | None = None
+    completions: Int32 | None = None
+    active_deadline_seconds: Int64 | None = None
     pod_failure_policy: PodFailurePolicy | None = None
     success_policy: SuccessPolicy | None = None
-    backoff_limit: int | None = None
-    backoff_limit_per_index: int | None = None
-    max_failed_indexes: int | None = None
+    backoff_limit: Int32 | None = None
+    backoff_limit_per_index: Int32 | None = None
+    max_failed_indexes: Int32 | None = None
     selector: LabelSelector | None = None
     manual_selector: bool | None = None
-    ttl_seconds_after_finished: int | None = None
+    ttl_seconds_after_finished: Int32 | None = None
     completion_mode: Literal["NonIndexed", "Indexed"] | None = None
     suspend: bool | None = None
     pod_replacement_policy: Literal["TerminatingOrFailed", "Failed"] | None = None
@@ -75,11 +75,11 @@ class CronJobSpec(ApiModel):
     schedule: str
     job_template: JobTemplateSpec
     time_zone: str | None = None
-    starting_deadline_seconds: int | None = None
+    starting_deadline_seconds: Int64 | None = None
     concurrency_policy: Literal["Allow", "Forbid", "Replace"] | None = None
     suspend: bool | None = None
-    successful_jobs_history_limit: int | None = None
-    failed_jobs_history_limit: int | None = None
+    successful_jobs_history_limit: Int32 | None = None
+    failed_jobs_history_limit: Int32 | None = None
 
 
 class CronJob(ApiModel):

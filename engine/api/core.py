@@ -8,6 +8,7 @@ from pydantic import Field
 
 from engine.api.base import (
     ApiModel,
+    Int32,
     IntOrString,
     NotImplementedField,
     ResourceList,
@@ -62,7 +63,7 @@ class Event(ApiModel):
     source: EventSource | None = None
     first_timestamp: str | None = None
     last_timestamp: str | None = None
-    count: int | None = None
+    count: Int32 | None = None
     type: Literal["Normal", "Warning"] | None = None
     event_time: str | None = None
     series: dict[str, Any] | None = None
@@ -90,9 +91,9 @@ class ServicePort(ApiModel):
     name: str | None = None
     protocol: Literal["TCP", "UDP", "SCTP"] | None = None
     app_protocol: str | None = None
-    port: int
+    port: Int32
     target_port: IntOrString | None = None
-    node_port: int | None = None
+    node_port: Int32 | None = None
 
 
 ServiceType = Literal["ClusterIP", "NodePort", "LoadBalancer", "ExternalName"]
@@ -141,7 +142,7 @@ class EndpointAddress(ApiModel):
 
 class EndpointPort(ApiModel):
     name: str | None = None
-    port: int
+    port: Int32
     protocol: Literal["TCP", "UDP", "SCTP"] | None = None
     app_protocol: str | None = None
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from engine.api.base import ApiModel
+from engine.api.base import ApiModel, Int64
 
 
 class OwnerReference(ApiModel):
@@ -24,10 +24,10 @@ class ObjectMeta(ApiModel):
     annotations: dict[str, str] | None = None
     uid: str | None = None
     resource_version: str | None = None
-    generation: int | None = None
+    generation: Int64 | None = None
     creation_timestamp: str | None = None
     deletion_timestamp: str | None = None
-    deletion_grace_period_seconds: int | None = None
+    deletion_grace_period_seconds: Int64 | None = None
     owner_references: list[OwnerReference] | None = None
     finalizers: list[str] | None = None
     # Written by server-side apply; kept as given, never read.

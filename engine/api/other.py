@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from engine.api.base import ApiModel, NotImplementedField, QuantityStr
+from engine.api.base import ApiModel, Int32, NotImplementedField, QuantityStr
 from engine.api.meta import LabelSelector, ObjectMeta, TypedLocalObjectReference
 
 NI = NotImplementedField
@@ -13,7 +13,7 @@ NI = NotImplementedField
 # -- Ingress -----------------------------------------------------------------------------------
 class ServiceBackendPort(ApiModel):
     name: str | None = None
-    number: int | None = None
+    number: Int32 | None = None
 
 
 class IngressServiceBackend(ApiModel):
@@ -72,7 +72,7 @@ class MetricTarget(ApiModel):
     type: Literal["Utilization", "Value", "AverageValue"]
     value: QuantityStr | None = None
     average_value: QuantityStr | None = None
-    average_utilization: int | None = None
+    average_utilization: Int32 | None = None
 
 
 class ResourceMetricSource(ApiModel):
@@ -118,12 +118,12 @@ class MetricSpec(ApiModel):
 
 class HPAScalingPolicy(ApiModel):
     type: Literal["Pods", "Percent"]
-    value: int
-    period_seconds: int
+    value: Int32
+    period_seconds: Int32
 
 
 class HPAScalingRules(ApiModel):
-    stabilization_window_seconds: int | None = None
+    stabilization_window_seconds: Int32 | None = None
     select_policy: Literal["Max", "Min", "Disabled"] | None = None
     policies: list[HPAScalingPolicy] | None = None
     tolerance: QuantityStr | None = None
@@ -136,8 +136,8 @@ class HorizontalPodAutoscalerBehavior(ApiModel):
 
 class HorizontalPodAutoscalerSpec(ApiModel):
     scale_target_ref: CrossVersionObjectReference
-    min_replicas: int | None = None
-    max_replicas: int
+    min_replicas: Int32 | None = None
+    max_replicas: Int32
     metrics: list[MetricSpec] | None = None
     behavior: HorizontalPodAutoscalerBehavior | None = None
 
@@ -155,7 +155,7 @@ class PriorityClass(ApiModel):
     api_version: str
     kind: Literal["PriorityClass"]
     metadata: ObjectMeta
-    value: int
+    value: Int32
     global_default: bool | None = None
     description: str | None = None
     preemption_policy: Literal["PreemptLowerPriority", "Never"] | None = None

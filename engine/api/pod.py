@@ -8,6 +8,8 @@ from pydantic import Field
 
 from engine.api.base import (
     ApiModel,
+    Int32,
+    Int64,
     IntOrString,
     NotImplementedField,
     QuantityStr,
@@ -93,7 +95,7 @@ class TCPSocketAction(ApiModel):
 
 
 class GRPCAction(ApiModel):
-    port: int
+    port: Int32
     service: str | None = None
 
 
@@ -102,12 +104,12 @@ class Probe(ApiModel):
     http_get: HTTPGetAction | None = None
     tcp_socket: TCPSocketAction | None = None
     grpc: GRPCAction | None = None
-    initial_delay_seconds: int | None = None
-    timeout_seconds: int | None = None
-    period_seconds: int | None = None
-    success_threshold: int | None = None
-    failure_threshold: int | None = None
-    termination_grace_period_seconds: int | None = None
+    initial_delay_seconds: Int32 | None = None
+    timeout_seconds: Int32 | None = None
+    period_seconds: Int32 | None = None
+    success_threshold: Int32 | None = None
+    failure_threshold: Int32 | None = None
+    termination_grace_period_seconds: Int64 | None = None
 
 
 class LifecycleHandler(ApiModel):
@@ -126,9 +128,9 @@ class Lifecycle(ApiModel):
 # -- containers --------------------------------------------------------------------------------
 class ContainerPort(ApiModel):
     name: str | None = None
-    container_port: int
+    container_port: Int32
     protocol: Protocol | None = None
-    host_port: int | None = None
+    host_port: Int32 | None = None
     host_ip: NI = Field(None, alias="hostIP")
 
 
@@ -181,7 +183,7 @@ class Container(ApiModel):
 class KeyToPath(ApiModel):
     key: str
     path: str
-    mode: int | None = None
+    mode: Int32 | None = None
 
 
 class EmptyDirVolumeSource(ApiModel):
@@ -192,14 +194,14 @@ class EmptyDirVolumeSource(ApiModel):
 class ConfigMapVolumeSource(ApiModel):
     name: str | None = None
     items: list[KeyToPath] | None = None
-    default_mode: int | None = None
+    default_mode: Int32 | None = None
     optional: bool | None = None
 
 
 class SecretVolumeSource(ApiModel):
     secret_name: str | None = None
     items: list[KeyToPath] | None = None
-    default_mode: int | None = None
+    default_mode: Int32 | None = None
     optional: bool | None = None
 
 
@@ -269,7 +271,7 @@ class Toleration(ApiModel):
     operator: Literal["Exists", "Equal"] | None = None
     value: str | None = None
     effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute", ""] | None = None
-    toleration_seconds: int | None = None
+    toleration_seconds: Int64 | None = None
 
 
 class NodeSelectorRequirement(ApiModel):
@@ -288,7 +290,7 @@ class NodeSelector(ApiModel):
 
 
 class PreferredSchedulingTerm(ApiModel):
-    weight: int
+    weight: Int32
     preference: NodeSelectorTerm
 
 
@@ -306,12 +308,12 @@ class Affinity(ApiModel):
 
 
 class PodSecurityContext(ApiModel):
-    run_as_user: int | None = None
-    run_as_group: int | None = None
+    run_as_user: Int64 | None = None
+    run_as_group: Int64 | None = None
     run_as_non_root: bool | None = None
-    fs_group: int | None = None
+    fs_group: Int64 | None = None
     fs_group_change_policy: str | None = None
-    supplemental_groups: list[int] | None = None
+    supplemental_groups: list[Int64] | None = None
     supplemental_groups_policy: str | None = None
     se_linux_options: dict[str, Any] | None = None
     se_linux_change_policy: str | None = None
@@ -330,8 +332,8 @@ class PodSpec(ApiModel):
     init_containers: list[Container] | None = None
     volumes: list[Volume] | None = None
     restart_policy: RestartPolicy | None = None
-    termination_grace_period_seconds: int | None = None
-    active_deadline_seconds: int | None = None
+    termination_grace_period_seconds: Int64 | None = None
+    active_deadline_seconds: Int64 | None = None
     node_selector: dict[str, str] | None = None
     node_name: str | None = None
     hostname: str | None = None
@@ -340,7 +342,7 @@ class PodSpec(ApiModel):
     tolerations: list[Toleration] | None = None
     scheduler_name: str | None = None
     priority_class_name: str | None = None
-    priority: int | None = None
+    priority: Int32 | None = None
     preemption_policy: Literal["PreemptLowerPriority", "Never"] | None = None
     service_account_name: str | None = None
     service_account: str | None = None  # deprecated alias of serviceAccountName

@@ -16,6 +16,10 @@ QUANTITY_ERROR = (
 # Upstream parses with arbitrary precision; a wide context keeps Decimal arithmetic exact too.
 _CTX = Context(prec=200)
 _NANO = Decimal("1e-9")
+# What any quantity may be at most, in base units: an int64, as every consumer of a Kubernetes
+# quantity reads it (the kubelet, the scheduler's arithmetic). Larger is refused, not rounded.
+MAX_QUANTITY = Decimal(2**63 - 1)
+QUANTITY_TOO_LARGE = f"quantities must be at most {2**63 - 1} in absolute value"
 
 _NUMBER = r"(?P<sign>[+-]?)(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
 _SUFFIX = r"(?P<suffix>[KMGTPE]i|[numkMGTPE]|[eE][+-]?[0-9]+)?"
@@ -55,6 +59,8 @@ class Quantity:
     format: QuantityFormat = QuantityFormat.DECIMAL_SI
 
     def __post_init__(self) -> None:
+        if not self.amount.is_finite() or abs(self.amount) > MAX_QUANTITY:
+            raise ValueError(QUANTITY_TOO_LARGE)
         rounded = self.amount.quantize(_NANO, rounding=ROUND_UP, context=_CTX)
         object.__setattr__(self, "amount", rounded.normalize(_CTX))
 
@@ -127,7 +133,7 @@ def parse_quantity(text: str | float) -> Quantity:
     if isinstance(text, float):
         if not math.isfinite(text):
             raise ValueError(QUANTITY_ERROR)
-        return Quantity(Decimal(repr(text)))
+        return Quantity(Decimal(repr(text)))  # repr: '1e+308' is exact and finite
     if not isinstance(text, str):
         raise ValueError(QUANTITY_ERROR)  # noqa: TRY004
     return _parse_text(text)
@@ -145,6 +151,8 @@ def _parse_text(text: str) -> Quantity:
         raise ValueError(QUANTITY_ERROR) from exc
     if match["sign"] == "-":
         number = -number
+    if len(match["num"]) > 100:  # 500 nines: past any int64, refused before any arithmetic
+        raise ValueError(QUANTITY_TOO_LARGE)
     suffix = match["suffix"] or ""
     if suffix in _BINARY:
         amount = _CTX.multiply(number, Decimal(1024) ** _BINARY[suffix])
@@ -153,7 +161,7 @@ def _parse_text(text: str) -> Quantity:
         return Quantity(number.scaleb(_DECIMAL[suffix], _CTX), QuantityFormat.DECIMAL_SI)
     exponent = int(suffix[1:])
     if abs(exponent) > 1000:
-        raise ValueError(QUANTITY_ERROR)
+        raise ValueError(QUANTITY_TOO_LARGE if exponent > 0 else QUANTITY_ERROR)
     return Quantity(number.scaleb(exponent, _CTX), QuantityFormat.DECIMAL_EXPONENT)
 
 

@@ -49,6 +49,9 @@ class CronSchedule:
     every: timedelta | None = None
 
 
+_MAX_DURATION_S = (2**63 - 1) / 1e9  # time.Duration is int64 nanoseconds
+
+
 def parse_go_duration(text: str) -> timedelta:
     """A Go `time.ParseDuration` string ("1h30m", "90s", "1.5h") as a timedelta."""
     pos, seconds = 0, 0.0
@@ -60,6 +63,8 @@ def parse_go_duration(text: str) -> timedelta:
             raise ValueError(f"invalid duration {text!r}")
         seconds += float(match[1]) * _UNIT_SECONDS[match[2]]
         pos = match.end()
+    if not seconds <= _MAX_DURATION_S:  # NaN-safe: a Go time.Duration is at most ~292 years
+        raise ValueError(f"invalid duration {text!r}: longer than Go's maximum of 2562047h")
     return timedelta(seconds=seconds)
 
 

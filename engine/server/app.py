@@ -50,6 +50,32 @@ def _route_label(request: web.Request, code: int) -> str:
     return canonical if canonical and "{tail" not in canonical else UNMATCHED
 
 
+INT64_MAX = 2**63 - 1
+
+
+def _int_param(request: web.Request, name: str, *, minimum: int = 0,
+               maximum: int = INT64_MAX) -> int | None:
+    """An integer query parameter within [minimum, maximum], None when absent; else a 400
+    naming it (Kubernetes' int64 parameters: never a float, NaN, infinity or 10^30)."""
+    raw = request.query.get(name, "")
+    if raw == "":
+        return None
+    text = raw.strip()
+    if not (text.lstrip("-").isdigit() and text.isascii()):
+        raise BadRequestError(f'{name}: expected an integer, got "{raw[:40]}"')
+    value = int(text) if len(text) <= 20 else None  # past 20 digits it is out of range anyway
+    if value is None or not minimum <= value <= maximum:
+        shown = text if len(text) <= 40 else text[:40] + "..."
+        raise BadRequestError(f"{name}: must be from {minimum} to {maximum}, got {shown}")
+    return value
+
+
+def _resource_version(request: web.Request) -> str | None:
+    """The resourceVersion parameter: a revision number (at most int64), None when absent."""
+    value = _int_param(request, "resourceVersion")
+    return None if value is None else str(value)
+
+
 def _flag(request: web.Request, name: str) -> bool:
     return request.query.get(name, "").lower() in ("1", "true", "yes")
 
@@ -244,6 +270,7 @@ class Server:
         return out
 
     def _list(self, request: web.Request, target: Target) -> web.Response:
+        _resource_version(request)  # lists are always current; a malformed one is still an error
         items, rv = self.store.list(target.info.plural, target.namespace, **self._selectors(request))
         return _json(_list_object(target.info, items, rv))
 
@@ -271,13 +298,8 @@ class Server:
         return _json(_list_object(target.info, deleted, rv))
 
     def _delete_options(self, request: web.Request) -> dict[str, Any]:
-        q = request.query
-        grace = q.get("gracePeriodSeconds")
-        try:
-            grace_value = int(grace) if grace not in (None, "") else None
-        except ValueError:
-            raise BadRequestError(f'gracePeriodSeconds: expected an integer, got "{grace}"') from None
-        return {"propagation": q.get("propagationPolicy") or None, "grace": grace_value}
+        return {"propagation": request.query.get("propagationPolicy") or None,
+                "grace": _int_param(request, "gracePeriodSeconds")}
 
     async def _body(self, request: web.Request) -> dict[str, Any]:
         try:
@@ -290,11 +312,8 @@ class Server:
     # ----- streams ---------------------------------------------------------------------------
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
-        since = request.query.get("resourceVersion") or None
-        try:
-            timeout = float(request.query.get("timeoutSeconds") or 0) or None
-        except ValueError:
-            raise BadRequestError("timeoutSeconds: expected a number") from None
+        since = _resource_version(request)
+        timeout = _int_param(request, "timeoutSeconds") or None
         # A compacted resourceVersion raises GoneError here, before the stream starts: 410.
         stream = self.store.watch(target.info.plural, target.namespace, since=since,
                                   **self._selectors(request))
@@ -318,14 +337,12 @@ class Server:
     async def _logs(self, request: web.Request, target: Target) -> web.StreamResponse:
         ns = target.namespace or "default"
         assert target.name is not None
+        tail = _int_param(request, "tailLines")
+        tail = -1 if tail is None else tail
+        q = request.query
         pod = self._pod_or_record(ns, target.name)
         if self.runtime is None:
             raise NotFoundError("this control plane has no runtime to read logs from")
-        q = request.query
-        try:
-            tail = int(q.get("tailLines", "-1"))
-        except ValueError:
-            raise BadRequestError(f'tailLines: expected an integer, got "{q.get("tailLines")}"') from None
         container = q.get("container") or None
         previous = _flag(request, "previous")
         data, offset = await self.runtime.read_log(pod, container=container, previous=previous,
