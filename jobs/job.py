@@ -5,7 +5,8 @@ Indexed mode, two-step conditions, TTL). Pure: no store, no clock but `now`."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -286,10 +287,14 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
                 if indexed:
                     running = {i for p in active if (i := index_of(p)) is not None}
                     taken = completed | failed_indexes | running
-                    free = [i for i in range(int(completions or 0)) if i not in taken]
+                    # lazily, lowest first: a pass looks at the indexes it creates and the ones
+                    # taken before them, never at all of a completions count of 10^9
+                    free: Iterable[int] = (i for i in range(int(completions or 0)) if i not in taken)
+                    failures: dict[int, int] = {}
                     if per_index:
-                        free = _ready_indexes(free, pods, now, out, policy)
-                    out.create = list(free[:max(0, min(missing, MAX_CREATE_DELETE))])
+                        free, failures = _ready_indexes(free, taken, pods, now, out, policy)
+                    out.create = list(itertools.islice(free, max(0, min(missing, MAX_CREATE_DELETE))))
+                    out.index_failures.update((i, failures[i]) for i in out.create if i in failures)
                 else:
                     out.create = [None] * max(0, min(missing, MAX_CREATE_DELETE))
 
@@ -337,10 +342,11 @@ def _index_failures(pod: Obj) -> int:
         return 0
 
 
-def _ready_indexes(free: list[int], pods: Sequence[Obj], now: datetime, out: JobPlan,
-                   policy: Obj | None) -> list[int]:
+def _ready_indexes(free: Iterable[int], taken: set[int], pods: Sequence[Obj], now: datetime,
+                   out: JobPlan, policy: Obj | None) -> tuple[Iterator[int], dict[int, int]]:
     """The free indexes whose per-index backoff has passed (10 s · 2^(n−1) after their last
-    failure); each new pod's failure count goes in `out.index_failures`."""
+    failure), lazily, and the failure count of each free index that failed (its next pod
+    carries it); the earliest end of a backoff still running goes in `out.requeue_after`."""
     last: dict[int, tuple[datetime, int]] = {}
     for p in pods:
         index = index_of(p)
@@ -350,19 +356,13 @@ def _ready_indexes(free: list[int], pods: Sequence[Obj], now: datetime, out: Job
         when, count = finish_time(p), _index_failures(p) + (0 if ignored else 1)
         if index not in last or (when, count) > last[index]:
             last[index] = (when, count)
-    ready = []
-    for i in free:
-        if i not in last:
-            ready.append(i)
-            continue
-        when, count = last[i]
+    waiting = set()
+    for i, (when, count) in last.items():  # what failed is bounded by the pods that exist
         left = backoff_delay(max(count, 1)) - (now - when).total_seconds()
-        if left > 0:
+        if i not in taken and left > 0:
+            waiting.add(i)
             out.requeue_after = min(left, out.requeue_after or left)
-            continue
-        out.index_failures[i] = count
-        ready.append(i)
-    return ready
+    return (i for i in free if i not in waiting), {i: count for i, (_, count) in last.items()}
 
 
 def _success_policy(spec: Obj, completed: set[int]) -> int | None:

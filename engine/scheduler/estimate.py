@@ -119,7 +119,7 @@ def capacity_start(w: Workload, endings: Sequence[Ending], placer: Placement) ->
     def fits() -> bool:
         placed = []
         try:
-            for pod in w.pods:
+            for pod in w.trial():
                 decision = placer.place(pod)
                 if decision.node is None:
                     return False

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from engine.api import parse_quantity
-from engine.objects import GPU, MAX_PODS, amount, is_ready, pod_requests
+from engine.objects import GPU, amount, is_ready, pod_requests
 from engine.scheduler.gpus import Kinds, Unit, fitting, wanted
 from engine.scheduler.nodeview import NodeView
 
@@ -185,9 +185,7 @@ def fit_requests(pod: dict[str, Any]) -> dict[str, float]:
 
 def resource_reason(req: Mapping[str, float], node: dict[str, Any], state: NodeView) -> str | None:
     """Why `req` (from fit_requests) does not fit the node's free resources, or None."""
-    alloc_pods = ((node.get("status") or {}).get("allocatable") or {}).get("pods")
-    max_pods = state.allocatable("pods") if alloc_pods is not None else MAX_PODS
-    if state.pods + 1 > max_pods:
+    if state.pods + 1 > state.max_pods():
         return "Too many pods"
     for resource in sorted(req, key=_resource_order):
         need = req[resource]

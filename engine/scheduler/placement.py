@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.api import parse_quantity
-from engine.objects import GPU, amount, finished, pod_requests
+from engine.objects import GPU, MAX_PODS, amount, finished, pod_requests
 from engine.scheduler.filters import gpu_match, gpu_memory_request, run_filters
 from engine.scheduler.gpus import Kinds, Unit, by_size, choose, fitting, held, kinds
 from engine.scheduler.gpus import units as node_gpus
@@ -59,6 +59,10 @@ class NodeState:
 
     def allocatable(self, resource: str) -> float:
         return self._allocatable.get(resource, 0.0)
+
+    def max_pods(self) -> float:
+        """How many pods the node takes: its allocatable pods, else the kubelet's default."""
+        return self._allocatable.get("pods", MAX_PODS)
 
     def add(self, pod: dict[str, Any], usage: Usage | None = None,
             gpus: tuple[int, ...] | None = None) -> None:

@@ -4,7 +4,8 @@ the cluster's capacity allow. Pure: the scheduler loop reads the store and write
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,6 +18,11 @@ UNSCHEDULABLE = "Unschedulable"  # no node has room now
 QUOTA = "QuotaExceeded"  # its queue's quota is used up
 BEHIND = "WaitingInQueue"  # StrictFIFO: an older workload of its queue waits first
 NO_QUEUE = "QueueNotFound"  # its queue was deleted
+
+# Pods of one Job (not a gang) placed for its admission in one pass: Kubernetes' Job controller
+# creates at most 500 pods per sync, and the rest start as room frees. A pass costs what the
+# cluster holds, never what a parallelism says.
+BURST = 500
 
 
 class Placement(Protocol):
@@ -37,25 +43,43 @@ class Workload:
     queue: str
     priority: int
     created: str
-    pods: list[dict[str, Any]]  # placed together; a Job's are its template, parallelism times
+    # its pods: a bare Pod's one; a Job's template (its pods are all alike), `count` standing for
+    # the rest, so that a parallelism of 10^9 costs one dict here
+    pods: list[dict[str, Any]]
     admitted: bool = False  # holds quota already (a bound bare pod, an admitted Job)
     gang: bool = False  # all its pods start together or none does
     charge: dict[str, float] | None = field(default=None, repr=False)  # requests(), once known
     obj: dict[str, Any] = field(default_factory=dict, repr=False)
+    count: int = -1  # how many pods it runs at once; -1: len(pods)
+
+    def __post_init__(self) -> None:
+        if self.count < 0:
+            self.count = len(self.pods)
 
     @property
     def key(self) -> str:
         return f"{self.kind}/{self.namespace}/{self.name}"
+
+    def all_pods(self, limit: int) -> Iterator[dict[str, Any]]:
+        """Its first `limit` pods (the last of `pods` repeated up to `count`)."""
+        n = min(self.count, limit)
+        return itertools.islice(itertools.chain(self.pods, itertools.repeat(self.pods[-1])), n)
+
+    def trial(self) -> Iterator[dict[str, Any]]:
+        """The pods its admission places: all of a gang's, at most BURST of any other."""
+        return self.all_pods(self.count if self.gang else BURST)
 
     def requests(self) -> dict[str, float]:
         """What it charges to its queue's quota: the sum of its pods' requests (read once)."""
         if self.charge is not None:
             return self.charge
         total: dict[str, float] = {}
-        for pod in self.pods:
+        extra = max(0, self.count - len(self.pods))  # the template's copies beyond `pods`
+        for i, pod in enumerate(self.pods):
+            times = 1 + (extra if i == len(self.pods) - 1 else 0)
             for res, q in pod_requests(pod).items():
                 if res not in NOT_RESOURCES:
-                    total[res] = total.get(res, 0.0) + amount(q, res)
+                    total[res] = total.get(res, 0.0) + amount(q, res) * times
         self.charge = total
         return total
 
@@ -108,18 +132,25 @@ def quota_problem(q: QueueState, need: Mapping[str, float]) -> str | None:
     return None
 
 
+def pod_room(placer: Placement) -> int:
+    """How many more pods the nodes take at most (their pod counts; resources aside)."""
+    return sum(max(0, int(state.max_pods()) - state.pods) for state in placer.states.values())
+
+
 def _place_all(w: Workload, placer: Placement) -> tuple[tuple[str, ...], str]:
-    """Place the pods of `w`: a gang all or none, others as many as fit (at least one).
-    (nodes of the placed pods, "") or ((), why the first that failed cannot fit)."""
+    """Place the pods of `w`: a gang all or none, others as many as fit (at least one, at
+    most BURST). (nodes of the placed pods, "") or ((), why the first that failed cannot fit)."""
+    if w.gang and w.count > (room := pod_room(placer)):
+        return (), f"gang of {w.count}: the nodes take at most {room} more pods"
     placed: list[tuple[dict[str, Any], str]] = []
-    for pod in w.pods:
+    for pod in w.trial():
         decision = placer.place(pod)
         if decision.node is None:
             if placed and not w.gang:
                 break  # the rest wait for room one by one once it runs
             for p, node in reversed(placed):
                 placer.release(p, node)
-            prefix = (f"gang of {len(w.pods)}: only {len(placed)} fit together; " if w.gang
+            prefix = (f"gang of {w.count}: only {len(placed)} fit together; " if w.gang
                       else "")
             return (), prefix + decision.message
         placer.assume(pod, decision.node)

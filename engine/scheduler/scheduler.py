@@ -180,7 +180,7 @@ class Scheduler:
         for i in range(0, len(waits), BATCH):
             self._unschedulable(waits[i:i + BATCH])
         preemptors = [(pod, None) for pod, reason, _ in waits if reason == UNSCHEDULABLE and eligible(pod)]
-        self._preempt(preemptors + self._job_preemptors(jobs), placer.states)
+        self._preempt(preemptors + self._job_preemptors(jobs, placer.states), placer.states)
         self._write_jobs(jobs)
         self._write_queues(queues, workloads, verdicts, placer)
         return bound
@@ -327,11 +327,13 @@ class Scheduler:
         self.events.record_all([(p, "Warning", "FailedScheduling" if reason == UNSCHEDULABLE else reason,
                                  message) for p, reason, message in told])
 
-    def _job_preemptors(self, verdicts: list[Verdict]) -> list[tuple[dict[str, Any], Workload]]:
+    def _job_preemptors(self, verdicts: list[Verdict],
+                        states: dict[str, NodeState]) -> list[tuple[dict[str, Any], Workload]]:
         """Pods that stand for the Jobs that capacity keeps waiting: one for a plain Job (once one
         pod fits it is admitted, and its own pods preempt from then on), all for a gang. None
         while the victims of an earlier preemption for that Job are still stopping."""
         out = []
+        capacity = sum(int(state.max_pods()) for state in states.values())
         self._preempting = {uid: victims for uid, victims in self._preempting.items() if uid in self._jobs}
         for v in verdicts:
             w = v.workload
@@ -341,8 +343,10 @@ class Scheduler:
             if any(victim in self._pods for victim in self._preempting.get(uid, ())):
                 continue
             self._preempting.pop(uid, None)
-            for i in range(len(w.pods) if w.gang else min(1, len(w.pods))):
-                pod = copy.deepcopy(w.pods[i])
+            if w.gang and w.count > capacity:
+                continue  # more pods than the nodes could ever hold: evicting cannot help
+            for template in w.all_pods(w.count if w.gang else 1):
+                pod = copy.deepcopy(template)
                 pod["metadata"].update({"name": w.name, "namespace": w.namespace})
                 pod["spec"]["priority"] = w.priority
                 if eligible(pod):

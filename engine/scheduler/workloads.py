@@ -81,7 +81,7 @@ def from_job(job: dict[str, Any], classes: Mapping[str, Mapping[str, Any]]) -> W
     pod = template_pod(job)
     return Workload("Job", meta.get("namespace", "default"), meta["name"], queue_of(job),
                     priority_value(pod["spec"], classes), meta.get("creationTimestamp", ""),
-                    [pod] * job_pod_count(job), admitted=admitted, gang=is_gang(job), obj=job)
+                    [pod], admitted=admitted, gang=is_gang(job), obj=job, count=job_pod_count(job))
 
 
 def collect(pods: Iterable[dict[str, Any]], jobs: Iterable[dict[str, Any]],

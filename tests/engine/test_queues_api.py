@@ -354,3 +354,28 @@ class _NoStore:
 
     def list(self, resource: str, namespace: str | None = None) -> tuple[list[dict[str, Any]], str]:
         raise AssertionError("not read")
+
+
+def test_a_huge_parallelism_costs_what_exists(api_server: InProcessServer) -> None:
+    """A Job asking for more pods than any cluster holds is admitted once one fits, runs what
+    fits, and the control plane keeps answering: no pass builds a list of `parallelism` pods
+    (the Job controller creates at most 500 per sync, as Kubernetes')."""
+    parallelism = 2**31 - 1
+    with api_server.client() as c:
+        c.create(gpu_node("n1", 0))
+        cpu_job = job("wide", 0, parallelism=parallelism)
+        cpu_job["spec"]["template"]["spec"]["containers"][0]["resources"] = {"requests": {"cpu": "1"}}
+        c.create(cpu_job)
+        _until(lambda: admission(c, "wide") == "Admitted")
+
+        def pods() -> list[dict[str, Any]]:
+            return c.list("pods", label_selector="job-name=wide")["items"]
+        _until(lambda: sum(1 for p in pods() if p["spec"].get("nodeName")) == 16)  # 16 CPUs
+        assert c.text("/readyz") == "ok"
+        c.delete("jobs", "wide", propagation="Background")
+        gang = job("gang", 0, parallelism=parallelism)
+        gang["metadata"]["annotations"] = {"tugboat.dev/gang": "true"}
+        c.create(gang)
+        _until(lambda: "the nodes take at most" in json.dumps(c.get("queues", "default", namespace=None)
+                                                               .get("status") or {}))
+        assert c.text("/readyz") == "ok"
