@@ -4,6 +4,7 @@
     ├── BadRequestError      400  malformed request or document
     ├── UnauthorizedError    401  missing or wrong bearer token
     ├── NotFoundError        404  no such object or resource
+    ├── MethodNotAllowedError 405 a verb a path does not take
     ├── AlreadyExistsError   409  create of a name that exists
     ├── ConflictError        409  stale resourceVersion
     ├── GoneError            410  watch from a compacted resourceVersion
@@ -63,6 +64,11 @@ class NotFoundError(TugError):
     reason = "NotFound"
 
 
+class MethodNotAllowedError(TugError):
+    code = 405
+    reason = "MethodNotAllowed"
+
+
 class AlreadyExistsError(TugError):
     code = 409
     reason = "AlreadyExists"
@@ -105,6 +111,7 @@ _BY_REASON: dict[str, type[TugError]] = {
         UnauthorizedError,
         ForbiddenError,
         NotFoundError,
+        MethodNotAllowedError,
         AlreadyExistsError,
         ConflictError,
         GoneError,

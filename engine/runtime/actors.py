@@ -83,6 +83,13 @@ def _owner(pid: int, leaders: dict[int, str]) -> str | None:
     return None
 
 
+def _inside(root: Path, relative: str) -> Path | None:
+    """`root / relative` resolved, if it stays under `root` resolved; else None."""
+    base = root.resolve()
+    path = (base / relative).resolve()
+    return path if path.is_relative_to(base) and path != base else None
+
+
 def _read_tail(path: Path, lines: int) -> tuple[bytes, int]:
     size = path.stat().st_size
     chunk = 64 * 1024
@@ -148,9 +155,10 @@ class NodeAgent:
     def read_log(self, log_root: str, relative: str, offset: int = 0, tail_lines: int = -1,
                  limit: int = 4 * 1024 * 1024) -> tuple[bytes, int]:
         """Bytes of a log file from `offset` (or its last `tail_lines` lines) and the next
-        offset; `relative` is looked up under each of the node's log roots."""
-        p = next((root / relative for root in node_log_roots(Path(log_root))
-                  if (root / relative).exists()), None)
+        offset; `relative` is looked up under each of the node's log roots, and only a file
+        that resolves inside that root is read (a name with '..' or a symlink cannot lead out)."""
+        p = next((path for root in node_log_roots(Path(log_root))
+                  if (path := _inside(root, relative)) is not None and path.is_file()), None)
         if p is None:
             raise FileNotFoundError(relative)
         if tail_lines >= 0 and offset == 0:

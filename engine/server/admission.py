@@ -1,7 +1,8 @@
 """Admission on create and update, after validation: what Kubernetes' Priority plugin and
 Kueue's webhook do. A pod's priorityClassName becomes spec.priority; a queue label must name a
 Queue; a Job waits suspended in its queue until the scheduler admits it; a pod's GPUs are the
-scheduler's to name."""
+scheduler's to name; a controller owner reference (which exempts a pod from its queue) must
+name a live owner with that uid; PodRecords are the control plane's alone."""
 
 from __future__ import annotations
 
@@ -31,8 +32,13 @@ def admit(store: _Store, plural: str, obj: dict[str, Any], current: dict[str, An
           *, new_queues: frozenset[str] = frozenset()) -> dict[str, Any]:
     """The object to store (a copy when changed), or ForbiddenError / InvalidError.
     `new_queues` are Queues created in the same apply."""
+    if plural == "podrecords":
+        raise ForbiddenError("podrecords are written by the control plane only (a Job's pod "
+                             "leaves one when it is deleted)")
     if plural not in ("pods", "jobs"):
         return obj
+    if plural == "pods":
+        _check_controller(store, obj, current)
     out = clone(obj)
     if queued(out):
         _check_queue(store, out, new_queues)
@@ -43,6 +49,31 @@ def admit(store: _Store, plural: str, obj: dict[str, Any], current: dict[str, An
     if plural == "jobs":
         _hold_job(out, current)
     return out
+
+
+def _check_controller(store: _Store, pod: dict[str, Any], current: dict[str, Any] | None) -> None:
+    """A controller reference takes a pod out of queue admission and quota, so it must name a
+    live owner, by kind, name and uid, in the pod's namespace (one the pod had before stands)."""
+    from engine.api import by_kind
+
+    meta = pod.get("metadata") or {}
+    kept = {(r.get("kind"), r.get("name"), r.get("uid"))
+            for r in ((current or {}).get("metadata") or {}).get("ownerReferences") or []}
+    for i, ref in enumerate(meta.get("ownerReferences") or []):
+        if not ref.get("controller") or (ref.get("kind"), ref.get("name"), ref.get("uid")) in kept:
+            continue
+        where = f"metadata.ownerReferences[{i}]"
+        try:
+            info = by_kind(str(ref.get("apiVersion", "")), str(ref.get("kind", "")))
+            owner = store.get(info.plural, meta.get("namespace") if info.namespaced else None,
+                              str(ref.get("name", "")))
+        except NotFoundError:
+            owner = None
+        if owner is None or owner["metadata"].get("uid") != ref.get("uid"):
+            raise InvalidError(
+                f'Pod "{meta.get("name") or meta.get("generateName")}" is invalid: 1 problem(s)',
+                details=[f"{where}: controller {ref.get('kind')} \"{ref.get('name')}\" with uid "
+                         f"{ref.get('uid')} does not exist in namespace {meta.get('namespace')}"])
 
 
 def _check_queue(store: _Store, obj: dict[str, Any], new_queues: frozenset[str]) -> None:

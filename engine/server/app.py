@@ -15,7 +15,14 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from engine.api import ResourceInfo
-from engine.errors import BadRequestError, NotFoundError, TooLargeError, TugError, UnauthorizedError
+from engine.errors import (
+    BadRequestError,
+    MethodNotAllowedError,
+    NotFoundError,
+    TooLargeError,
+    TugError,
+    UnauthorizedError,
+)
 from engine.labels import parse_field_selector, parse_selector
 from engine.paths import Target, parse_target
 from engine.server.bodies import MAX_BODY_BYTES, parse_body
@@ -226,8 +233,11 @@ class Server:
         method = request.method
         if target.sub == "log":
             if method != "GET":
-                raise BadRequestError("logs are read with GET")
+                raise MethodNotAllowedError(f"{method} is not allowed on pods/log: logs are read with GET")
             return await self._logs(request, target)
+        if target.sub == "status" and method not in ("GET", "PUT"):
+            raise MethodNotAllowedError(f"{method} is not allowed on {target.info.plural}/status: "
+                                        f"read it with GET, replace it with PUT")
         if target.name is None:
             if method == "GET":
                 if _flag(request, "watch"):
@@ -259,7 +269,7 @@ class Server:
                 return _json(obj, warnings=warnings)
             if method == "DELETE":
                 return self._delete(request, target, ns)
-        raise BadRequestError(f"method {method} is not supported on {request.path}")
+        raise MethodNotAllowedError(f"method {method} is not allowed on {request.path}")
 
     def _selectors(self, request: web.Request) -> dict[str, Any]:
         out: dict[str, Any] = {}

@@ -86,6 +86,8 @@ class Api:
                       body: dict[str, Any]) -> dict[str, Any]:
         if (body.get("metadata") or {}).get("name") not in (None, name):
             raise BadRequestError("the name of the object does not match the name on the URL")
+        if info.plural == "podrecords":
+            raise ForbiddenError("podrecords are written by the control plane only")
         status = body.get("status")
         if status is not None and not isinstance(status, dict):
             raise InvalidError(f"{info.kind} \"{name}\" is invalid: 1 problem(s)",

@@ -48,6 +48,16 @@ def gpu_node(name: str, gpus: int) -> dict[str, Any]:
                        "conditions": [{"type": "Ready", "status": "True"}]}}
 
 
+def _controller(c: Client) -> dict[str, Any]:
+    """An owner reference to a live ReplicaSet (no controller runs it here)."""
+    rs = c.create({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
+                   "spec": {"selector": {"matchLabels": {"app": "rs"}}, "template": {
+                       "metadata": {"labels": {"app": "rs"}},
+                       "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
+    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
+            "uid": rs["metadata"]["uid"], "controller": True}
+
+
 def admission(c: Client, name: str) -> str | None:
     return (c.get("jobs", name)["metadata"].get("annotations") or {}).get("tugboat.dev/admission")
 
@@ -147,8 +157,9 @@ def test_a_higher_priority_pod_preempts_the_fewest_lower_ones(api_server: InProc
         c.create(gpu_pod("urgent", 4, priorityClassName="urgent"))
         urgent = _until(lambda: (c.get("pods", "urgent").get("status") or {}).get("nominatedNodeName")
                         and c.get("pods", "urgent"))
-        victims = [n for n in ("big", "small-1", "small-2")
-                   if c.get("pods", n)["metadata"].get("deletionTimestamp")]
+        # the nomination and the eviction are two writes: wait for the eviction too
+        victims = _until(lambda: [n for n in ("big", "small-1", "small-2")
+                                  if c.get("pods", n)["metadata"].get("deletionTimestamp")])
         assert len(victims) == 1  # one victim of priority 0 beats two
         victim = c.get("pods", victims[0])
         assert urgent["status"]["nominatedNodeName"] == victim["spec"]["nodeName"]
@@ -254,8 +265,7 @@ def test_room_freed_by_preemption_is_kept_for_the_preemptor(api_server: InProces
         c.create(gpu_pod("hi", priorityClassName="urgent"))
         _until(lambda: (c.get("pods", "hi").get("status") or {}).get("nominatedNodeName") == "g1")
         # a low-priority pod that a controller owns arrives while the victim stops
-        owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "rs-uid",
-                 "controller": True}
+        owner = _controller(c)
         c.create(gpu_pod("filler", meta={"ownerReferences": [owner]}))
         c.delete("pods", "low", grace_seconds=0)
         assert _until(lambda: c.get("pods", "hi")["spec"].get("nodeName")) == "g1"
@@ -284,8 +294,7 @@ def test_a_gang_preempts_only_as_many_as_its_pods_need_together(api_server: InPr
         assert len(victims) == 1, victims
         # a low-priority pod that a controller owns arrives while the victim stops: the room is
         # held for both of the gang's pods, not only one
-        owner = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs", "uid": "rs-uid",
-                 "controller": True}
+        owner = _controller(c)
         c.create({"apiVersion": "v1", "kind": "Pod",
                   "metadata": {"name": "filler", "ownerReferences": [owner]},
                   "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "600"],
@@ -379,3 +388,35 @@ def test_a_huge_parallelism_costs_what_exists(api_server: InProcessServer) -> No
         _until(lambda: "the nodes take at most" in json.dumps(c.get("queues", "default", namespace=None)
                                                                .get("status") or {}))
         assert c.text("/readyz") == "ok"
+
+
+def test_a_forged_controller_reference_exempts_nothing(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        c.create({"apiVersion": "tugboat.dev/v1", "kind": "Queue", "metadata": {"name": "tight"},
+                  "spec": {"quota": {"nvidia.com/gpu": "0"}}})
+        real = _controller(c)
+        for ref, needle in (({**real, "uid": "forged"}, 'controller ReplicaSet "rs" with uid forged'),
+                            ({**real, "name": "ghost"}, 'controller ReplicaSet "ghost"'),
+                            ({**real, "kind": "Job", "apiVersion": "batch/v1"}, 'controller Job "rs"')):
+            pod = {"apiVersion": "v1", "kind": "Pod",
+                   "metadata": {"name": "sneaky", "labels": {"tugboat.dev/queue": "nope"},
+                                "ownerReferences": [ref]},
+                   "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}
+            with pytest.raises(InvalidError) as err:
+                c.create(pod)
+            assert any(needle in d and "metadata.ownerReferences[0]" in d for d in err.value.details)
+        assert [p["metadata"]["name"] for p in c.list("pods")["items"]] == []
+        ok = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "owned", "ownerReferences": [real]},
+              "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}
+        assert c.create(ok)["metadata"]["name"] == "owned"
+
+
+@pytest.mark.parametrize("verb", ["create", "apply"])
+def test_podrecords_are_the_control_planes_alone(api_server: InProcessServer, verb: str) -> None:
+    record = {"apiVersion": "tugboat.dev/v1", "kind": "PodRecord", "metadata": {"name": "r"},
+              "pod": {"metadata": {"name": "x", "namespace": "default", "uid": "../../../etc"}}}
+    with api_server.client() as c:
+        with pytest.raises((ForbiddenError, InvalidError)) as err:
+            c.create(record) if verb == "create" else c.apply([record])
+        assert "written by the control plane only" in str(err.value) + " ".join(err.value.details)
+        assert c.list("podrecords")["items"] == []
