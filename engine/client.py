@@ -169,7 +169,10 @@ def _info(resource: str | ResourceInfo) -> ResourceInfo:
 
 def _warnings(resp: Response) -> list[str]:
     out = []
-    for value in resp.headers.get_all("warning") or []:
+    for raw in resp.headers.get_all("warning") or []:
+        # http.client reads header bytes as latin-1; the server writes UTF-8 (field paths may
+        # hold any map key)
+        value = raw.encode("latin-1", "replace").decode("utf-8", "replace")
         text = value.split(" ", 2)[-1].strip()
         out.append(text[1:-1] if text.startswith('"') and text.endswith('"') else text)
     return out

@@ -13,10 +13,39 @@ from pathlib import Path
 import psutil
 
 from engine.config import write_private
+from engine.errors import UnavailableError
 
-# psutil derives a start time from the boot time and the kernel's start tick: equal for one
-# process at every read, and different for a later process that reuses the pid.
-_SAME_START = 0.05
+
+def _boot_id() -> str:
+    try:
+        with open("/proc/sys/kernel/random/boot_id") as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
+
+
+_BOOT = _boot_id()
+
+
+def start_time(pid: int) -> tuple[str, float] | None:
+    """When process `pid` started, as (boot, time), or None when there is no such process.
+
+    On Linux: this boot's id and the kernel's start tick of the process (field 22 of
+    /proc/PID/stat), which no change of the wall clock moves and a later process that gets
+    the pid cannot share. Elsewhere: psutil's start time in seconds since the epoch."""
+    if _BOOT:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as fh:
+                stat = fh.read()
+            return _BOOT, float(stat[stat.rindex(b")") + 2:].split()[19])
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, IndexError):
+            pass
+    try:
+        return "", float(psutil.Process(pid).create_time())
+    except (psutil.Error, ValueError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -24,27 +53,20 @@ class Owner:
     """One process as a pid file records it."""
 
     pid: int
-    started: float  # the process's start time, seconds since the epoch (psutil's create_time)
+    started: float  # start_time()'s time: a start tick, or seconds since the epoch
     home: str  # the $TUG_HOME it serves, resolved
     role: str  # what it is: "control-plane", "ray-head", "ray-node"
+    boot: str = ""  # the boot it started in (Linux's boot id), "" where there is none
 
     def process(self) -> psutil.Process | None:
         """The recorded process if it still runs, else None (also when its pid now belongs to
-        a later process). psutil checks the identity again before every signal it sends."""
-        try:
-            proc = psutil.Process(self.pid)
-            same = abs(proc.create_time() - self.started) < _SAME_START
-        except (psutil.Error, ValueError):
+        a later process)."""
+        if start_time(self.pid) != (self.boot, self.started):
             return None
-        return proc if same else None
-
-
-def start_time(pid: int) -> float | None:
-    """When process `pid` started, or None when there is no such process."""
-    try:
-        return float(psutil.Process(pid).create_time())
-    except (psutil.Error, ValueError):
-        return None
+        try:
+            return psutil.Process(self.pid)
+        except psutil.Error:
+            return None
 
 
 def owner_of(pid: int, *, home: Path, role: str) -> Owner:
@@ -52,7 +74,7 @@ def owner_of(pid: int, *, home: Path, role: str) -> Owner:
     started = start_time(pid)
     if started is None:
         raise ProcessLookupError(pid)
-    return Owner(pid=pid, started=started, home=str(home.resolve()), role=role)
+    return Owner(pid=pid, started=started[1], home=str(home.resolve()), role=role, boot=started[0])
 
 
 def write(path: Path, owners: list[Owner]) -> None:
@@ -73,7 +95,8 @@ def read(path: Path) -> list[Owner] | None:
     for item in data if isinstance(data, list) else []:
         try:
             owners.append(Owner(pid=int(item["pid"]), started=float(item["started"]),
-                                home=str(item["home"]), role=str(item["role"])))
+                                home=str(item["home"]), role=str(item["role"]),
+                                boot=str(item.get("boot", ""))))
         except (TypeError, KeyError, ValueError):
             continue
     return owners
@@ -98,8 +121,13 @@ class HomeLock:
         self._fd: int | None = None
 
     def acquire(self) -> bool:
-        """Take the lock; False when another process (or another HomeLock here) holds it."""
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        """Take the lock; False when another process (or another HomeLock here) holds it.
+        UnavailableError when the lock file cannot be opened (a symlink, a directory)."""
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except OSError as exc:
+            raise UnavailableError(f"cannot open the lock file {self.path}: {exc.strerror} "
+                                   f"(it must be a plain file)") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

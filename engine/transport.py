@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import Message
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from engine.errors import BadRequestError, UnavailableError
 
@@ -66,9 +66,18 @@ class Transport:
         return UnavailableError(f"cannot reach the tugboat server at {self.server} "
                                 f"({exc.__class__.__name__}): is it running? start it with `tug up`")
 
+    def _lost(self, exc: BaseException) -> UnavailableError:
+        """A request that connected and then failed (the server went away mid-answer)."""
+        return UnavailableError(f"the tugboat server at {self.server} did not answer in full "
+                                f"({exc.__class__.__name__}: {exc})")
+
     def _target(self, path: str, params: dict[str, Any] | None) -> str:
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        return self._prefix + path + (f"?{urlencode(query)}" if query else "")
+        """The request target: the path percent-encoded where it must be (its escapes kept),
+        and the parameters that are set (booleans as true/false, lists repeated)."""
+        query = {k: (str(v).lower() if isinstance(v, bool) else v)
+                 for k, v in (params or {}).items() if v is not None}
+        target = quote(self._prefix + path, safe="/%:@!$&'()*+,;=-._~")
+        return target + (f"?{urlencode(query, doseq=True)}" if query else "")
 
     def request(self, method: str, path: str, *, params: dict[str, Any] | None = None,
                 body: bytes | None = None, headers: dict[str, str] | None = None) -> Response:
@@ -79,7 +88,7 @@ class Transport:
             resp = conn.getresponse()
             return Response(resp.status, resp.headers, resp.read())
         except (OSError, http.client.HTTPException) as exc:
-            raise self._unreachable(exc) from None
+            raise self._lost(exc) from None
         finally:
             conn.close()
 
@@ -93,10 +102,11 @@ class Transport:
             try:
                 conn.request("GET", self._target(path, params), headers=self._headers)
                 resp = conn.getresponse()
+                error = resp.read() if resp.status >= 400 else None
             except (OSError, http.client.HTTPException) as exc:
-                raise self._unreachable(exc) from None
-            if resp.status >= 400:
-                yield Response(resp.status, resp.headers, resp.read()), iter(())
+                raise self._lost(exc) from None
+            if error is not None:
+                yield Response(resp.status, resp.headers, error), iter(())
                 return
 
             def chunks() -> Iterator[bytes]:

@@ -14,7 +14,7 @@ import psutil
 from engine.clusterconfig import NodeSpec, SchedulerConfig, load_config
 from engine.clusterconfig import dev_cluster as dev_cluster_nodes
 from engine.config import ray_auth_env, tug_home
-from engine.errors import BadRequestError
+from engine.errors import BadRequestError, UnavailableError
 
 
 def _logging() -> None:
@@ -108,21 +108,31 @@ def server(args: argparse.Namespace) -> int:
 
 
 def down(args: argparse.Namespace) -> int:
-    from engine.controlplane import control_plane, pid_path
+    from engine import pidfile
+    from engine.controlplane import control_plane, lock_path, pid_path
     from engine.runtime import stop_local_head
 
     home = tug_home()
     owner = control_plane(home)
     proc = owner.process() if owner is not None else None
     if proc is not None:
-        proc.terminate()  # psutil signals only the very process recorded (pid and start time)
         try:
+            proc.terminate()  # psutil signals only the very process it found (pid and start time)
             proc.wait(20)
         except psutil.TimeoutExpired:
             proc.kill()
         except psutil.NoSuchProcess:
             pass
+        except psutil.AccessDenied:
+            raise UnavailableError(f"the control plane of {home} (pid {proc.pid}) belongs to "
+                                   f"another user: stop it as that user") from None
         print(f"stopped the control plane (pid {proc.pid})")
+    elif pidfile.locked(lock_path(home)):
+        # Some process holds the lock but the pid file names no one: a control plane starting
+        # right now, or a damaged file. Neither may be guessed at.
+        raise UnavailableError(f"a process holds the lock of {home} ({lock_path(home)}) but "
+                               f"{pid_path(home)} does not name it; nothing was stopped (try "
+                               f"again in a moment, or find it with `fuser {lock_path(home)}`)")
     elif pid_path(home).exists():
         pid_path(home).unlink(missing_ok=True)
         print(f"no control plane was running; removed the stale {pid_path(home)} (it names no "

@@ -156,8 +156,8 @@ def _record(home: Path, *, role: str, since: float, keep: bool) -> None:
     known = {o.pid for o in owners}
     for proc in _ray_daemons(home, since=since):
         if proc.pid not in known:
-            owners.append(pidfile.Owner(pid=proc.pid, started=proc.create_time(),
-                                        home=str(home.resolve()), role=role))
+            with contextlib.suppress(ProcessLookupError):
+                owners.append(pidfile.owner_of(proc.pid, home=home, role=role))
     pidfile.write(processes_path(home), owners)
 
 
@@ -165,17 +165,14 @@ def stop_local_head(home: Path, *, timeout: float = 1.0) -> int:
     """Stop the Ray daemons of this $TUG_HOME's local cluster, and the workers under them (so
     every pod: a container dies with its actor); returns how many processes there were.
 
-    Only processes that are still the recorded ones (same pid and start time, this home) are
-    signalled, with their descendants; a head started before processes were recorded is
-    found by its Ray programs (see _ray_daemons)."""
+    Only processes that are still the recorded ones (same pid and start, this home) are
+    signalled, with their descendants. Where none of the record is alive any more (a head
+    started before processes were recorded, a record from an older tugboat), the head's
+    processes are found by their Ray programs instead (see _ray_daemons)."""
     owners = pidfile.live(processes_path(home), home=home)
-    roots: list[psutil.Process] = []
-    if owners is None:
+    roots = [proc for owner in owners or [] if (proc := owner.process()) is not None]
+    if not roots:
         roots = _ray_daemons(home, since=None)
-    for owner in owners or []:
-        proc = owner.process()
-        if proc is not None:
-            roots.append(proc)
     found: dict[int, psutil.Process] = {}
     for proc in roots:
         found[proc.pid] = proc
@@ -185,11 +182,11 @@ def stop_local_head(home: Path, *, timeout: float = 1.0) -> int:
                 found[child.pid] = child
     procs = list(found.values())
     for proc in procs:
-        with contextlib.suppress(psutil.NoSuchProcess):
+        with contextlib.suppress(psutil.Error):
             proc.terminate()  # psutil checks the process is still the same one first
     alive = _wait_gone(procs, timeout)
     for proc in alive:
-        with contextlib.suppress(psutil.NoSuchProcess):
+        with contextlib.suppress(psutil.Error):
             proc.kill()
     _wait_gone(alive, timeout)
     for path in (ray_dir(home) / "address", processes_path(home)):

@@ -92,9 +92,13 @@ def test_a_record_of_another_start_time_or_home_names_no_process(
     home = tmp_path / "tug"
     home.mkdir()
     real = pidfile.owner_of(bystander.pid, home=home, role="control-plane")
-    earlier = pidfile.Owner(pid=real.pid, started=real.started - 5, home=real.home, role=real.role)
+    earlier = pidfile.Owner(pid=real.pid, started=real.started - 5, home=real.home, role=real.role,
+                            boot=real.boot)
+    other_boot = pidfile.Owner(pid=real.pid, started=real.started, home=real.home, role=real.role,
+                               boot="another-boot")
+    assert other_boot.process() is None
     elsewhere = pidfile.Owner(pid=real.pid, started=real.started, home=str(tmp_path / "other"),
-                              role=real.role)
+                              role=real.role, boot=real.boot)
     pidfile.write(pid_path(home), [earlier, elsewhere])
     assert earlier.process() is None and real.process() is not None
     assert pidfile.live(pid_path(home), home=home) == []
@@ -135,11 +139,42 @@ def test_stopping_ray_signals_only_recorded_ray_daemons(
     # and a stale record of it with another start time: neither makes it one of Ray's daemons.
     reader = bystanders(f"{rdir}/session_latest/logs/raylet.out")
     assert f"{rdir}/session_latest/logs/raylet.out" in reader.cmdline()
-    stale = pidfile.Owner(pid=reader.pid, started=reader.create_time() - 10,
-                          home=str(home.resolve()), role="ray-head")
+    real = pidfile.owner_of(reader.pid, home=home, role="ray-head")
+    stale = pidfile.Owner(pid=reader.pid, started=real.started - 10, home=real.home, role=real.role,
+                          boot=real.boot)
     pidfile.write(processes_path(home), [stale])
     assert stop_local_head(home) == 0 and _alive(reader)
     assert not processes_path(home).exists()
     # No record at all (a head started before tugboat recorded them): only Ray's own
     # programs would be taken, and the reader is not one.
     assert stop_local_head(home) == 0 and _alive(reader)
+
+
+def test_a_step_of_the_wall_clock_does_not_lose_the_process(
+        tmp_path: Path, bystander: psutil.Process, monkeypatch: pytest.MonkeyPatch) -> None:
+    """psutil's start time moves with the boot time it reads (and so with `date -s`); the record
+    is the kernel's start tick and this boot's id, which nothing but a new process changes."""
+    import psutil._pslinux as pslinux
+
+    owner = pidfile.owner_of(bystander.pid, home=tmp_path, role="control-plane")
+    real_boot_time = pslinux.boot_time
+    monkeypatch.setattr(pslinux, "boot_time", lambda: real_boot_time() + 0.1)
+    monkeypatch.setattr(psutil, "boot_time", lambda: real_boot_time() + 0.1)
+    assert owner.process() is not None and owner.process().pid == bystander.pid
+
+
+def test_down_leaves_a_locked_home_alone_when_its_pid_file_names_no_one(tmp_path: Path) -> None:
+    """A control plane between taking its lock and writing its pid file, or one whose pid file
+    was damaged: `tug down` says so, deletes nothing and stops nothing."""
+    home = tmp_path / "tug"
+    home.mkdir()
+    lock = pidfile.HomeLock(home / "server.lock")
+    assert lock.acquire()
+    try:
+        pid_path(home).write_text("garbage")
+        out = _tug_down(home)
+        assert out.returncode == 1
+        assert "holds the lock" in out.stderr and "nothing was stopped" in out.stderr
+        assert pid_path(home).read_text() == "garbage"
+    finally:
+        lock.release()
