@@ -22,7 +22,7 @@ import psutil
 
 from engine.api import container_env, expand_command
 from engine.clock import format_time, utcnow
-from engine.runtime.process import ContainerProcess, GroupReaper, ProcessSpec, run_hook
+from engine.runtime.process import ContainerProcess, GroupReaper, ProcessSpec, new_tag, run_hook
 
 BACKOFF_INITIAL_S = 10.0
 BACKOFF_CAP_S = 300.0
@@ -318,11 +318,13 @@ class PodRunner:
                 self._event("Warning", "Failed", failure.message)
                 self._changed()
             return None
-        self._reaper.ensure()  # then watching the new process group is a pipe write
+        tag = new_tag()
+        self._reaper.expect(tag)  # before it starts: a host killed at any moment takes it along
         try:
-            proc = ContainerProcess(spec)
+            proc = ContainerProcess(spec, tag=tag)
             self._reaper.watch(proc)  # at once: a dying host must take the group with it
         except OSError as exc:
+            self._reaper.release(tag)
             now = format_time(utcnow())
             msg = f"failed to start container {name!r}: {exc.strerror or exc}: {spec.argv[0]!r}"
             with self._cond:

@@ -121,11 +121,16 @@ def kill_tagged(tag: str) -> int:
     return len(killed)
 
 
+def new_tag() -> str:
+    """A fresh TUGBOAT_PROCESS_TAG value."""
+    return os.urandom(12).hex()
+
+
 class ContainerProcess:
     """A started container process whose stdout and stderr go to its (capped) log file."""
 
-    def __init__(self, spec: ProcessSpec) -> None:
-        self.tag = os.urandom(12).hex()
+    def __init__(self, spec: ProcessSpec, *, tag: str | None = None) -> None:
+        self.tag = tag or new_tag()
         spec.log_path.parent.mkdir(parents=True, exist_ok=True)
         cwd = spec.cwd
         if cwd:
@@ -202,7 +207,8 @@ def run_hook(argv: list[str], *, env: dict[str, str], cwd: str | None, timeout: 
         return None
 
 
-# Reads "+PGID TAG" / "-PGID TAG" lines; at end of input (its parent is gone) SIGKILLs what is
+# Reads "+PGID TAG" lines ("+0 TAG": a container about to start) and "-PGID TAG" (that tag is
+# done with); at end of input (its parent is gone) SIGKILLs what is
 # left: each group, and every process carrying one of the tags (see tagged()).
 _REAPER = """
 import os, signal, sys, time
@@ -212,10 +218,11 @@ for line in sys.stdin:
     if op[:1] == "+":
         groups.add((int(op[1:]), rest))
     elif op[:1] == "-":
-        groups.discard((int(op[1:]), rest))
+        groups = {g for g in groups if g[1] != rest}
 for pgid, tag in groups:
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        if pgid > 0:
+            os.killpg(pgid, signal.SIGKILL)
     except OSError:
         pass
 needles = {("TUGBOAT_PROCESS_TAG=" + tag).encode() for _, tag in groups}
@@ -246,11 +253,6 @@ class GroupReaper:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
 
-    def ensure(self) -> None:
-        """Start the reaper now (before a container), so that `watch` is only a pipe write."""
-        with self._lock:
-            self._start()
-
     def _start(self) -> None:
         if self._proc is None:
             self._proc = subprocess.Popen(
@@ -268,11 +270,20 @@ class GroupReaper:
             except BrokenPipeError:
                 pass
 
+    def expect(self, tag: str) -> None:
+        """A container with `tag` is about to start: from now on a dying host takes whatever
+        carries the tag with it, even if the host dies before `watch`."""
+        self._send(f"+0 {tag}")
+
     def watch(self, proc: ContainerProcess) -> None:
         self._send(f"+{proc.pid} {proc.tag}")
 
     def forget(self, proc: ContainerProcess) -> None:
-        self._send(f"-{proc.pid} {proc.tag}")
+        self.release(proc.tag)
+
+    def release(self, tag: str) -> None:
+        """Whatever carries `tag` is no longer the reaper's to end."""
+        self._send(f"-0 {tag}")
 
     def close(self) -> None:
         with self._lock:
