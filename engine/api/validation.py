@@ -19,6 +19,7 @@ from engine.api.registry import (
     by_kind,
     deprecated_api_warning,
 )
+from engine.api.status import KEPT_ON_CREATE, check_status
 from engine.errors import InvalidError, NotFoundError
 
 _PATH_RE = re.compile(r"^([^:]*): ")
@@ -68,8 +69,9 @@ def validate_object(doc: dict[str, Any], *, default_namespace: str | None = None
         warnings += unimplemented_warnings(model)
     else:
         obj = doc  # best effort: rules still run, so one pass reports every problem
+    status_problems = _status_problems(obj, info)
     apply_defaults(obj)
-    rule_problems = check_object(obj, info)
+    rule_problems = check_object(obj, info) + status_problems
     if type_problems:
         covered = {_path_of(p) for p in type_problems}
         rule_problems = [p for p in rule_problems if not _is_covered(_path_of(p), covered)]
@@ -102,6 +104,19 @@ def validate_documents(
             details=problems,
         )
     return results
+
+
+def _status_problems(obj: dict[str, Any], info: ResourceInfo) -> list[str]:
+    """A document's status is the controller's to write: dropped, as a Kubernetes create drops
+    it, except where the kind registers with one (a Node), which must then have its shape."""
+    if info.plural not in KEPT_ON_CREATE:
+        obj.pop("status", None)
+        return []
+    try:
+        check_status(info.plural, info.kind, "", obj.get("status"))
+    except InvalidError as exc:
+        return list(exc.details or [exc.message])
+    return []
 
 
 def _resource_of(doc: dict[str, Any]) -> ResourceInfo:

@@ -225,10 +225,15 @@ def describe(resource: str, obj: Obj, *, events: Sequence[Obj], now: datetime,
     """
     now = aware(now)
     resource = resource.lower()
-    if resource == "pods":
-        return describe_pod(obj, events=events, now=now)
-    if resource == "nodes":
-        return _describe_node(obj, events, now, pods)
-    if resource == "jobs":
-        return describe_job(obj, events, now, pods)
-    return _DESCRIBERS.get(resource, _describe_generic)(obj, events, now)
+    try:
+        if resource == "pods":
+            return describe_pod(obj, events=events, now=now)
+        if resource == "nodes":
+            return _describe_node(obj, events, now, pods)
+        if resource == "jobs":
+            return describe_job(obj, events, now, pods)
+        return _DESCRIBERS.get(resource, _describe_generic)(obj, events, now)
+    except Exception as exc:  # noqa: BLE001 - a malformed stored object is shown as stored
+        note = (f"Warning:  this object could not be read ({type(exc).__name__}: {exc}); "
+                "shown as stored")
+        return note + "\n" + _describe_generic(obj, events, now)

@@ -33,7 +33,17 @@ class Columns:
     def table(self, items: Sequence[Obj], now: datetime, wide: bool
               ) -> tuple[list[str], list[list[str]]]:
         headers = self.headers + (self.wide if wide else [])
-        return headers, [self.row(item, now, wide) for item in items]
+        return headers, [safe_row(self.row, item, now, wide, len(headers)) for item in items]
+
+
+def safe_row(row: RowFn, item: Obj, now: datetime, wide: bool, width: int) -> list[str]:
+    """The item's row; for an object this printer cannot read (a malformed status that got into
+    the store), its name and `<unreadable>` instead of a traceback that hides every other row."""
+    try:
+        return row(item, now, wide)
+    except Exception as exc:  # noqa: BLE001 - one bad object must not hide the rest
+        name = str(dig(item, "metadata", "name", default="") or "")
+        return [name, f"<unreadable: {type(exc).__name__}>", *["<unknown>"] * (width - 2)][:width]
 
 
 COLUMNS: dict[str, Columns] = {
@@ -86,7 +96,8 @@ def table_cells(resource: str, items: Sequence[Obj], *, now: datetime, wide: boo
     if resource == "events":
         items = sorted(items, key=c.event_time)
         if wide:
-            return _WIDE_EVENT_HEADERS, [c.event_row(e, now, True) for e in items]
+            return _WIDE_EVENT_HEADERS, [safe_row(c.event_row, e, now, True, len(_WIDE_EVENT_HEADERS))
+                                         for e in items]
     if resource in _DYNAMIC:
         return _DYNAMIC[resource](items, now, wide)
     return COLUMNS.get(resource, _GENERIC).table(items, now, wide)

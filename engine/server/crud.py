@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from engine.api import ResourceInfo, Validated, resolve, validate_documents, validate_object
+from engine.api.status import check_status
 from engine.errors import BadRequestError, ForbiddenError, InvalidError, NotFoundError
 from engine.objects import finished
 from engine.server.admission import admit
@@ -89,9 +90,7 @@ class Api:
         if info.plural == "podrecords":
             raise ForbiddenError("podrecords are written by the control plane only")
         status = body.get("status")
-        if status is not None and not isinstance(status, dict):
-            raise InvalidError(f"{info.kind} \"{name}\" is invalid: 1 problem(s)",
-                               details=[f"status: expected an object, got {type(status).__name__}"])
+        check_status(info.plural, info.kind, name, status)
         current = self.store.get(info.plural, namespace, name)
         current["status"] = status
         rv = (body.get("metadata") or {}).get("resourceVersion")

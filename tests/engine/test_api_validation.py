@@ -75,10 +75,20 @@ def test_result_shape_and_namespaces() -> None:
     assert validate_object(node, default_namespace="team-a").obj["metadata"] == {"name": "n1"}
 
 
-def test_status_kept_loosely() -> None:
+def test_a_created_objects_status_is_its_controllers() -> None:
+    """A pod created claiming to have succeeded starts with no status (Kubernetes drops it); a
+    node registers with its status, which must have a node status's shape."""
     doc = pod()
-    doc["status"] = {"phase": "Running", "anything": [1, {"x": None}], "podIP": "10.0.0.1"}
-    assert validate_object(doc).obj["status"] == doc["status"]
+    doc["status"] = {"phase": "Succeeded", "bogus": 1}
+    assert "status" not in validate_object(doc).obj
+    node = {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+            "status": {"allocatable": {"cpu": "2"}, "anything": [1, {"x": None}]}}
+    assert validate_object(node).obj["status"] == node["status"]
+    node["status"] = {"allocatable": {"cpu": "two"}, "conditions": "abc"}
+    with pytest.raises(InvalidError) as err:
+        validate_object(node)
+    assert any(d.startswith("status.allocatable.cpu:") for d in err.value.details)
+    assert any(d.startswith("status.conditions:") for d in err.value.details)
 
 
 def test_none_fields_omitted_and_camel_case() -> None:

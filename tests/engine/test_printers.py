@@ -306,3 +306,23 @@ def test_event_table_sorted_by_last_seen() -> None:
     wide = format_table("events", events, now=NOW, wide=True).split("\n")
     assert wide[0].split("   ")[-3:] == ["FIRST SEEN", "COUNT", "NAME"]
     assert wide[3].split()[-3:] == ["3m25s", "3", "b"]
+
+
+def test_an_unreadable_object_is_one_marked_row_not_a_traceback() -> None:
+    """However a malformed status got into the store, `get` still prints every other row and
+    `describe` shows the object as stored, with why it could not be read."""
+    from engine.printers import describe, format_table
+
+    now = datetime(2026, 1, 2, tzinfo=UTC)
+    good = {"metadata": {"name": "good", "creationTimestamp": "2026-01-01T00:00:00Z"},
+            "spec": {"containers": [{"name": "c"}]}, "status": {"phase": "Running"}}
+    bad = {"metadata": {"name": "bad", "creationTimestamp": "2026-01-01T00:00:00Z"},
+           "spec": {"containers": [{"name": "c"}]},
+           "status": {"phase": 5, "conditions": "abc", "containerStatuses": "x"}}
+    lines = format_table("pods", [good, bad], now=now, wide=True).splitlines()
+    assert lines[1].split()[:3] == ["good", "0/1", "Running"]
+    assert lines[2].split()[:2] == ["bad", "<unreadable:"]
+    assert len(lines[2].split()) == len(lines[1].split()) + 1  # every column filled
+    text = describe("pods", bad, events=[], now=now)
+    assert text.startswith("Warning:  this object could not be read (AttributeError")
+    assert "conditions: abc" in text

@@ -202,12 +202,45 @@ def test_status_must_be_an_object_and_patches_must_be_objects(api_server: InProc
         created = c.create(POD)
         with pytest.raises(InvalidError) as err:
             c.update_status({**created, "status": ["x"]})
-        assert err.value.details == ["status: expected an object, got list"]
+        assert err.value.details == ["status: expected an object, got a list"]
         with pytest.raises(BadRequestError):
             c.patch("pods", "p1", {"metadata": "oops"})
         stored = c.get("pods", "p1")
         assert stored["metadata"]["labels"] == {"app": "a"}
         assert isinstance(stored.get("status", {}), dict)
+
+
+def test_a_status_write_must_have_its_kinds_shape(api_server: InProcessServer) -> None:
+    """`phase: 5`, `conditions: "abc"` or a time that is no time would crash every reader of
+    the pod (get, describe, the scheduler): a status write is checked against the kind's status
+    and refused with each field named, leaving the object as it was."""
+    with api_server.client() as c:
+        created = c.create({**POD, "status": {"phase": "Succeeded", "bogus": 1}})
+        assert "phase" not in (created.get("status") or {})  # a create keeps no status
+        before = c.get("pods", "p1")
+        bad = {"phase": 5, "conditions": "abc", "startTime": "yesterday",
+               "containerStatuses": [{"name": "c", "restartCount": -1,
+                                      "state": {"terminated": {"exitCode": "1"}}}]}
+        with pytest.raises(InvalidError) as err:
+            c.update_status({**before, "status": bad})
+        fields = sorted(d.split(":")[0] for d in err.value.details)
+        assert fields == ["status.conditions", "status.containerStatuses[0].restartCount",
+                          "status.containerStatuses[0].state.terminated.exitCode",
+                          "status.phase", "status.startTime"]
+        assert c.get("pods", "p1") == before
+        good = {"phase": "Running", "startTime": "2026-01-02T03:04:05Z", "podIP": "10.0.0.9",
+                "conditions": [{"type": "Ready", "status": "True"}], "extra": {"kept": True}}
+        assert c.update_status({**before, "status": good})["status"] == good
+        job = c.create({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "j"},
+                        "spec": {"template": {"spec": {"restartPolicy": "Never", "containers": [
+                            {"name": "c", "image": "busybox"}]}}}})
+        for indexes in ("abc", "3-1", "2,1", "0-99999999999"):
+            with pytest.raises(InvalidError) as err:
+                c.update_status({**job, "status": {"completedIndexes": indexes}})
+            assert err.value.details[0].startswith("status.completedIndexes: "), err.value.details
+        job = c.get("jobs", "j")
+        assert c.update_status({**job, "status": {"completedIndexes": "0-2,5"}})["status"] == {
+            "completedIndexes": "0-2,5"}
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path: Path, api_server: InProcessServer) -> None:
