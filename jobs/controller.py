@@ -10,7 +10,7 @@ import logging
 from typing import Any
 
 from engine.clock import Clock, parse_time, utcnow
-from engine.controllers.loop import RETRY_S, KeyedLoop
+from engine.controllers.loop import MAX_BACKOFF_S, RETRY_S, KeyedLoop
 from engine.errors import ConflictError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.objects import job_owner
@@ -157,12 +157,14 @@ class JobController(KeyedLoop):
             self._pods.setdefault(owner, {})[pod["metadata"]["uid"]] = pod
 
     def sync_keys(self, keys: list[str]) -> None:
-        for uid in keys:
-            try:
-                self.sync(uid)
-            except Exception:  # noqa: BLE001 - one Job never stops the others
-                log.exception("syncing job %s failed", uid)
-                self.after(uid, RETRY_S)
+        self.sync_each(keys, self.sync)
+
+    def on_failure(self, key: str, exc: Exception, retry_in: float) -> None:
+        job = self._jobs.get(key)
+        if job is not None:
+            self.events.record(job, "Warning", "SyncFailed",
+                               f"the job controller cannot sync this Job ({type(exc).__name__}: {exc}); "
+                               f"it tries again, less often each time (at most every {MAX_BACKOFF_S:g}s)")
 
     def sync(self, uid: str) -> JobPlan | None:
         job = self._jobs.get(uid)

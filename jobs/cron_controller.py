@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.api import validate_object
 from engine.clock import Clock, format_time, utcnow
-from engine.controllers.loop import RETRY_S, KeyedLoop
+from engine.controllers.loop import MAX_BACKOFF_S, RETRY_S, KeyedLoop
 from engine.errors import AlreadyExistsError, ConflictError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.server.admission import admit
@@ -87,6 +87,16 @@ class CronJobController(KeyedLoop):
 
     def sync_keys(self, keys: list[str]) -> None:
         self.sync_all(keys)
+        for uid in keys:
+            self.succeeded(uid)
+
+    def on_failure(self, key: str, exc: Exception, retry_in: float) -> None:
+        cronjob = self._cronjobs.get(key)
+        if cronjob is not None:
+            self.events.record(cronjob, "Warning", "SyncFailed",
+                               f"the cronjob controller cannot sync this CronJob ({type(exc).__name__}: "
+                               f"{exc}); it tries again, less often each time (at most every "
+                               f"{MAX_BACKOFF_S:g}s)")
 
     def sync(self, uid: str) -> CronPlan | None:
         return self.sync_all([uid]).get(uid)

@@ -13,7 +13,7 @@ from typing import Any
 
 from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SchedulerConfig
-from engine.controllers.loop import follow
+from engine.controllers.loop import backoff, follow
 from engine.disruption import disrupt
 from engine.errors import ConflictError, NotFoundError
 from engine.events import EventRecorder
@@ -38,6 +38,7 @@ from engine.scheduler.gpus import choose as choose_gpus
 from engine.scheduler.placement import FullScan, NodeState, Usage, snapshot, usage_of
 from engine.scheduler.preemption import Candidate, choose, eligible, priority_of
 from engine.scheduler.queues import BEHIND, UNSCHEDULABLE, QueueState, Verdict, Workload, admit, queue_states
+from engine.scheduler.screen import unreadable
 from engine.scheduler.workloads import collect, queue_status, template_pod
 
 log = logging.getLogger("tugboat.scheduler")
@@ -92,8 +93,11 @@ class Scheduler:
         self._preempting: dict[str, set[str]] = {}  # Job uid -> its victims' uids while they stop
         # Job uid -> (node, stand-in pod) for each room its preemption freed (a gang's: several)
         self._job_nominations: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+        self._whole: dict[str, bool] = {}  # resource -> its cache holds a complete list
+        self._skipped: dict[str, str] = {}  # uid -> why it was left out of the cache (said once)
 
     async def start(self) -> None:
+        self._whole = dict.fromkeys(("nodes", "pods", "jobs", "queues", "priorityclasses"), False)
         self._tasks = [asyncio.create_task(self._follow(resource, cache)) for resource, cache in (
             ("nodes", self._nodes), ("pods", self._pods), ("jobs", self._jobs), ("queues", self._queues),
             ("priorityclasses", self._classes))]
@@ -112,35 +116,69 @@ class Scheduler:
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def _follow(self, resource: str, cache: dict[str, dict[str, Any]]) -> None:
+        def forget(uid: str) -> None:
+            cache.pop(uid, None)
+            self._told.pop(uid, None)
+            self._usage.pop(uid, None)
+
         def handle(kind: str, obj: dict[str, Any]) -> None:
             if kind == "RELIST":
                 cache.clear()
                 return
             uid = obj["metadata"]["uid"]
             if kind == "DELETED":
-                cache.pop(uid, None)
-                self._told.pop(uid, None)
-                self._usage.pop(uid, None)
+                forget(uid)
+                self._skipped.pop(uid, None)
+            elif (why := unreadable(resource, obj)) is not None:
+                forget(uid)  # one object the passes cannot read must not fail every pass
+                self._skip(obj, why)
             else:
+                self._skipped.pop(uid, None)
                 cache[uid] = obj
                 if resource == "pods":
                     self.durations.observe(obj)
             self._dirty.set()
 
-        await follow(self.store, resource, handle, who=SCHEDULER_NAME)
+        def synced(whole: bool) -> None:
+            self._whole[resource] = whole
+            if whole:
+                self._dirty.set()
+
+        await follow(self.store, resource, handle, who=SCHEDULER_NAME, synced=synced)
+
+    def _skip(self, obj: dict[str, Any], why: str) -> None:
+        """Say once, on the object, that the scheduler leaves it out and why."""
+        uid = obj["metadata"]["uid"]
+        if self._skipped.get(uid) == why:
+            return
+        self._skipped[uid] = why
+        meta = obj["metadata"]
+        log.warning("leaving out %s/%s, which cannot be read: %s", meta.get("namespace") or "-",
+                    meta.get("name"), why)
+        try:
+            self.events.record(obj, "Warning", "Unreadable",
+                               f"The scheduler leaves this object out until it can be read: {why}")
+        except Exception:  # noqa: BLE001 - saying so must not stop the watch
+            log.exception("recording that %s cannot be read failed", meta.get("name"))
 
     async def _loop(self) -> None:
+        failures = 0
         while True:
             await self._dirty.wait()
             for _ in range(3):  # let the watches hand over what already arrived: fewer, fuller passes
                 await asyncio.sleep(0)
             self._dirty.clear()
+            if not all(self._whole.values()):
+                continue  # a partial cache would look like free nodes: wait for the relist
             try:
                 self.schedule_pending()
             except Exception:  # noqa: BLE001 - the loop never dies
-                log.exception("scheduling pass failed")
-                await asyncio.sleep(0.5)
+                failures += 1
+                log.exception("scheduling pass failed (%d in a row)", failures)
+                await asyncio.sleep(backoff(failures))
                 self._dirty.set()
+            else:
+                failures = 0
 
     def schedule_pending(self) -> int:
         """One pass. Pods that controllers own are placed first (their workload was admitted);

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Any
 
 from engine.clock import format_time
 from engine.errors import AlreadyExistsError, NotFoundError
@@ -100,8 +101,10 @@ def bind(tx: Txn, namespace: str, name: str, uid: str, node: str,
     cond = {"type": "PodScheduled", "status": "True", "lastTransitionTime": format_time(tx.now)}
     status = {k: v for k, v in status.items() if k not in ("reason", "message")}
     status["phase"] = "Pending"
-    status["conditions"] = [cond, *(c for c in status.get("conditions") or []
-                                    if c.get("type") != "PodScheduled")]
+    conditions = status.get("conditions")
+    kept: list[Any] = conditions if isinstance(conditions, list) else []
+    status["conditions"] = [cond, *(c for c in kept  # a malformed stored list is not kept
+                                    if isinstance(c, dict) and c.get("type") != "PodScheduled")]
     new["status"] = status
     return tx.replace("pods", new, stored)
 

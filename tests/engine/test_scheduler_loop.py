@@ -176,3 +176,39 @@ def test_bench_scheduler_bad_flags() -> None:
     out = subprocess.run([sys.executable, "-m", "engine.cli", "bench", "scheduler", "--mixed-every", "-1"],
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 1 and "--mixed-every: expected 0 or more" in out.stderr
+
+
+def test_an_object_the_scheduler_cannot_read_is_left_out_with_an_event(api_server: InProcessServer) -> None:
+    """However a malformed object got into the store (here: written under the API), the passes
+    go on for everything else, and the object says why it is left out."""
+    store = api_server.cp.store
+    assert store is not None
+    bad = _pod("bad", 1)
+    bad["status"] = {"phase": "Pending", "conditions": "abc"}
+    api_server.call(store.create, "pods", bad)
+    odd = _pod("odd", 1)
+    odd["spec"]["containers"][0]["resources"] = "lots"  # not a mapping: usage_of cannot read it
+    api_server.call(store.create, "pods", odd)
+    api_server.call(store.create, "priorityclasses",
+                    {"apiVersion": "scheduling.k8s.io/v1", "kind": "PriorityClass",
+                     "metadata": {"name": "oddclass"}, "value": "high"}, namespaced=False)
+    api_server.call(store.create, "pods", _pod("good", 2))
+    api_server.call(store.create, "nodes", _node("n0"), namespaced=False)
+    with Client.from_config(api_server.home) as c:
+        assert _until(lambda: c.get("pods", "good", namespace="default")["spec"].get("nodeName")) == "n0"
+
+        def unreadable() -> dict[str, str]:
+            return {e["involvedObject"]["name"]: e["message"] for e in c.list("events")["items"]
+                    if e["reason"] == "Unreadable"}
+
+        said = _until(lambda: len(unreadable()) == 3 and unreadable())
+        assert "ValueError" in said["oddclass"]
+        assert "status.conditions must be a list of objects" in said["bad"]
+        assert said["odd"].startswith("The scheduler leaves this object out until it can be read: ")
+        assert said["odd"].endswith("TypeError: spec.containers[0].resources must be an object, got str")
+        assert c.get("pods", "bad", namespace="default")["spec"].get("nodeName") is None
+        # mended, it is read again and placed like any pod
+        mended = api_server.call(store.get, "pods", "default", "bad")
+        mended["status"] = {"phase": "Pending"}
+        api_server.call(store.update_status, "pods", mended)
+        assert _until(lambda: c.get("pods", "bad", namespace="default")["spec"].get("nodeName")) == "n0"

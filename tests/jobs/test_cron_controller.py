@@ -4,6 +4,7 @@ status never makes the tick twice."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -107,3 +108,34 @@ async def test_a_restart_between_job_and_status_does_not_run_the_tick_twice(tmp_
     assert len(store.list("jobs")[0]) == 1
     status = store.get("cronjobs", "default", "tick")["status"]
     assert [a["name"] for a in status["active"]] == [store.list("jobs")[0][0]["metadata"]["name"]]
+
+
+async def test_a_cronjob_it_cannot_read_is_reported_and_the_others_still_fire(tmp_path: Path) -> None:
+    """A malformed CronJob written under the API (as an older version might have left it) fails
+    only its own sync: it says so in an event and is retried with backoff, the others fire."""
+    clock = Clock()
+    store = Store(tmp_path / "s.db", clock=clock)
+    store.create("cronjobs", cronjob())
+    broken = cronjob()
+    broken["metadata"]["name"] = "broken"
+    broken["status"] = {"lastScheduleTime": 5}  # not a time: planning it throws
+    store.create("cronjobs", broken)
+    clock.now = T0 + timedelta(minutes=1, seconds=1)
+    c = CronJobController(store, clock=clock)
+    await c.start()
+    try:
+        async def settled() -> tuple[list[str], list[dict[str, Any]]]:
+            for _ in range(500):
+                jobs = [j["metadata"]["name"] for j in store.list("jobs")[0]]
+                failed = [e for e in store.list("events")[0] if e["reason"] == "SyncFailed"]
+                if jobs and failed:
+                    return jobs, failed
+                await asyncio.sleep(0.02)
+            raise AssertionError("the good CronJob did not fire, or the broken one was not reported")
+
+        jobs, failed = await settled()
+        assert all(name.startswith("tick-") for name in jobs)
+        assert {e["involvedObject"]["name"] for e in failed} == {"broken"}
+        assert failed[0]["type"] == "Warning" and "cannot sync this CronJob" in failed[0]["message"]
+    finally:
+        await c.close()
