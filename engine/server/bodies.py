@@ -1,6 +1,8 @@
 """Request bodies as input: at most 3 MiB (Kubernetes' limit per object), valid UTF-8 JSON, an
-object at the top, nested at most MAX_DEPTH deep. Parsed in a worker thread, so a large or
-hostile body never holds the event loop; every refusal is a TugError with a Status."""
+object at the top, nested at most MAX_DEPTH deep, no key twice in one object (refused with its
+path, as Kubernetes' strict field validation does, instead of the last one silently winning).
+Parsed in a worker thread, so a large or hostile body never holds the event loop; every refusal
+is a TugError with a Status."""
 
 from __future__ import annotations
 
@@ -32,10 +34,44 @@ def depth_over(value: Any, limit: int) -> bool:
     return False
 
 
+class _Repeated(dict[str, Any]):
+    """An object whose text named `key` more than once."""
+
+    key: str
+
+
+def repeated_key(value: Any) -> tuple[str, str] | None:
+    """(path, key) of the first key given twice in one object parsed by `parse_body`, such as
+    ("spec.containers[0].name", "name"), or None."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, _Repeated):
+            return (f"{path}.{item.key}" if path else item.key), item.key
+        if isinstance(item, dict):
+            stack.extend((child, f"{path}.{key}" if path else str(key)) for key, child in
+                         reversed(item.items()) if isinstance(child, dict | list))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}[{index}]") for index, child in
+                         reversed(list(enumerate(item))) if isinstance(child, dict | list))
+    return None
+
+
 def parse_body(raw: bytes) -> dict[str, Any]:
     """The JSON object in `raw`, or a BadRequestError saying why not."""
+    repeated = False
+
+    def to_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        obj = dict(pairs)
+        if len(obj) == len(pairs):
+            return obj
+        repeated, seen, marked = True, set(), _Repeated(pairs)
+        marked.key = next(key for key, _ in pairs if key in seen or seen.add(key))  # type: ignore[func-returns-value]
+        return marked
+
     try:
-        body = json.loads(raw)
+        body = json.loads(raw, object_pairs_hook=to_object)
     except RecursionError:
         raise BadRequestError(f"the request body nests deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
@@ -44,4 +80,6 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise BadRequestError("the request body must be a JSON object")
     if depth_over(body, MAX_DEPTH):
         raise BadRequestError(f"the request body nests deeper than {MAX_DEPTH} levels")
+    if repeated and (found := repeated_key(body)) is not None:
+        raise BadRequestError(f'the request body is not valid: {found[0]}: duplicate field "{found[1]}"')
     return body

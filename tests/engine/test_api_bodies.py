@@ -51,6 +51,29 @@ def test_bodies_that_are_not_a_json_object_are_a_400(api_server: InProcessServer
     assert resp.status_code == 400 and resp.json()["kind"] == "Status"
 
 
+@pytest.mark.parametrize(("body", "path", "key"), [
+    (b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "name": "b"}}',
+     "metadata.name", "name"),
+    (b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d"}, "data": {"k": "1", "k": "2"}}',
+     "data.k", "k"),
+    (b'{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "d", "annotations": '
+     b'{"x.io/a": "1", "x.io/a": "2"}}}', "metadata.annotations.x.io/a", "x.io/a"),
+    (b'{"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {"containers": '
+     b'[{"name": "a", "image": "i"}, {"name": "b", "image": "i", "image": "j"}]}}',
+     "spec.containers[1].image", "image"),
+    (b'{"kind": "ConfigMap", "apiVersion": "v1", "metadata": {"name": "x"}, "kind": "Secret"}',
+     "kind", "kind"),
+])
+def test_a_key_given_twice_is_a_400_naming_its_path(api_server: InProcessServer, body: bytes, path: str,
+                                                    key: str) -> None:
+    target = "/api/v1/namespaces/default/pods" if b'"Pod"' in body else CM_PATH
+    resp = _post(api_server, target, body)
+    assert resp.status_code == 400, resp.text
+    assert resp.json()["message"] == f'the request body is not valid: {path}: duplicate field "{key}"'
+    with api_server.client() as c:
+        assert c.list("configmaps")["items"] == [] and c.list("pods")["items"] == []
+
+
 def test_depth_check_counts_lists_and_objects() -> None:
     assert not depth_over({"a": [{"b": 1}]}, 3)
     assert depth_over({"a": [{"b": [1]}]}, 3)
