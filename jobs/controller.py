@@ -112,26 +112,39 @@ class JobController(KeyedLoop):
         self.enqueue(owner)
 
     def _keep_record(self, owner: str, pod: Obj) -> None:
-        """A deleted pod of a live Job leaves a PodRecord: its last state and its events, owned by
-        the Job, so logs, exit codes and reasons stay readable until the Job goes."""
+        """A deleted pod of a live Job refreshes its PodRecord with its very last state and
+        events. The record was first written when its end was counted (`_count`): this event
+        only makes it fresher, so a deletion the watch missed loses nothing."""
         job = self._jobs.get(owner)
         if job is None or job["metadata"].get("deletionTimestamp"):
             return
-        meta = pod["metadata"]
-        uid = meta["uid"]
-        events = [e for e in self.store.list("events", meta["namespace"])[0]
-                  if (e.get("involvedObject") or {}).get("uid") == uid]
-        record = {"apiVersion": "tugboat.dev/v1", "kind": "PodRecord",
-                  "metadata": {"name": meta["name"], "namespace": meta["namespace"],
-                               "labels": dict(meta.get("labels") or {}),
-                               "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
-                                                    "name": job["metadata"]["name"],
-                                                    "uid": job["metadata"]["uid"]}]},
-                  "pod": pod, "events": events}
         try:
-            self.store.create_or_update("podrecords", record)
+            self.store.create_or_update("podrecords", self._record(job, pod, self._events_of([pod])))
         except TugError:
-            log.exception("keeping the record of pod %s", meta["name"])
+            log.exception("keeping the record of pod %s", pod["metadata"]["name"])
+
+    def _events_of(self, pods: list[Obj]) -> dict[str, list[Obj]]:
+        """Pod uid -> its events, for `pods` (of one namespace), from one list."""
+        uids = {p["metadata"]["uid"] for p in pods}
+        out: dict[str, list[Obj]] = {uid: [] for uid in uids}
+        for event in self.store.list("events", pods[0]["metadata"]["namespace"])[0]:
+            uid = (event.get("involvedObject") or {}).get("uid")
+            if uid in uids:
+                out[uid].append(event)
+        return out
+
+    @staticmethod
+    def _record(job: Obj, pod: Obj, events: dict[str, list[Obj]]) -> Obj:
+        """The PodRecord of a Job's pod: its last state and its events, owned by the Job, so
+        logs, exit codes and reasons stay readable after the pod is gone, until the Job goes."""
+        meta = pod["metadata"]
+        return {"apiVersion": "tugboat.dev/v1", "kind": "PodRecord",
+                "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                             "labels": dict(meta.get("labels") or {}),
+                             "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job",
+                                                  "name": job["metadata"]["name"],
+                                                  "uid": job["metadata"]["uid"]}]},
+                "pod": pod, "events": events.get(meta["uid"], [])}
 
     def _release_orphan(self, pod: Obj) -> None:
         """A stopping pod whose Job is gone keeps no finalizer: nobody else would drop it."""
@@ -209,11 +222,15 @@ class JobController(KeyedLoop):
     def _count(self, job: Obj, result: JobPlan) -> bool:
         """The new status and the release of the pods it counts, in one transaction."""
         ops: list[tuple[str, str, Obj]] = []
+        events = self._events_of(result.release) if result.release else {}
         for pod in result.release:
             cur = copy.deepcopy(pod)
             cur["metadata"]["finalizers"] = [f for f in cur["metadata"].get("finalizers") or []
                                              if f != TRACKING_FINALIZER]
             ops.append(("update", "pods", cur))
+            # its end is known now: the record is written with the count, so that the pod's
+            # deletion, whenever it comes and whether or not a watch sees it, loses nothing
+            ops.append(("create_or_update", "podrecords", self._record(job, pod, events)))
         if result.status != (job.get("status") or {}):
             ops.append(("update_status", "jobs", {**job, "status": result.status}))
         if not ops:
@@ -223,6 +240,8 @@ class JobController(KeyedLoop):
         except (ConflictError, NotFoundError):
             return False
         for (_, resource, _), (_, obj) in zip(ops, written, strict=True):
+            if resource == "podrecords":
+                continue
             if resource == "jobs":
                 self._jobs[obj["metadata"]["uid"]] = obj
             elif obj["metadata"].get("deletionTimestamp") and not obj["metadata"].get("finalizers"):
