@@ -17,6 +17,7 @@ from engine import pidfile
 from engine.clusterconfig import SchedulerConfig
 from engine.config import api_token, private_home, write_config
 from engine.controllers import EventTTL, TaintEviction
+from engine.controllers.namespaces import NamespaceController
 from engine.errors import AlreadyExistsError, UnavailableError
 from engine.scheduler import Scheduler
 from engine.server import Server
@@ -66,6 +67,7 @@ class ControlPlane:
         self.scheduler: Scheduler | None = None
         self.jobs: Any = None  # jobs.JobController, imported when the control plane starts
         self.cronjobs: Any = None  # jobs.CronJobController
+        self.namespaces: NamespaceController | None = None
         self._runner: web.AppRunner | None = None
         self._event_ttl: asyncio.Task[None] | None = None
         self._taints: asyncio.Task[None] | None = None
@@ -115,6 +117,8 @@ class ControlPlane:
         await self.jobs.start()
         self.cronjobs = CronJobController(self.store, metrics=job_metrics)
         await self.cronjobs.start()
+        self.namespaces = NamespaceController(self.store)
+        await self.namespaces.start()  # finishes any namespace a crash left Terminating
         self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
         self._taints = asyncio.create_task(TaintEviction(self.store).run(), name="taint-eviction")
         token = api_token(self.home)
@@ -148,6 +152,7 @@ class ControlPlane:
             "scheduler": self.scheduler.tasks if self.scheduler else [],
             "job controller": self.jobs.tasks if self.jobs else [],
             "cronjob controller": self.cronjobs.tasks if self.cronjobs else [],
+            "namespace controller": self.namespaces.tasks if self.namespaces else [],
             "runtime": self.runtime.tasks if self.runtime else [],
             "sweeps": [t for t in (self._event_ttl, self._taints) if t is not None]}
         for name, tasks in loops.items():
@@ -162,7 +167,7 @@ class ControlPlane:
             await self._runner.cleanup()
         if self.scheduler is not None:
             await self.scheduler.close()
-        for controller in (self.jobs, self.cronjobs):
+        for controller in (self.jobs, self.cronjobs, self.namespaces):
             if controller is not None:
                 await controller.close()
         for task in (self._event_ttl, self._taints):

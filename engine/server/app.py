@@ -297,14 +297,7 @@ class Server:
     def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
         opts = self._delete_options(request)
         items, rv = self.store.list(target.info.plural, target.namespace, **self._selectors(request))
-        deleted = []
-        for obj in items:
-            meta = obj["metadata"]
-            try:
-                self.api.delete(target.info, meta.get("namespace"), meta["name"], **opts)
-                deleted.append(obj)
-            except NotFoundError:
-                continue
+        deleted = self.api.delete_collection(target.info, target.namespace, items, **opts)
         return _json(_list_object(target.info, deleted, rv))
 
     def _delete_options(self, request: web.Request) -> dict[str, Any]:

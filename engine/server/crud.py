@@ -8,7 +8,15 @@ from typing import Any
 
 from engine.api import ResourceInfo, Validated, resolve, validate_documents, validate_object
 from engine.api.status import check_status
-from engine.errors import BadRequestError, ForbiddenError, InvalidError, NotFoundError
+from engine.controllers.namespaces import NAMESPACE_FINALIZER, PROTECTED
+from engine.errors import (
+    BadRequestError,
+    ConflictError,
+    ForbiddenError,
+    InvalidError,
+    MethodNotAllowedError,
+    NotFoundError,
+)
 from engine.objects import finished
 from engine.server.admission import admit
 
@@ -48,7 +56,8 @@ class Api:
         except NotFoundError:
             raise NotFoundError(f'namespaces "{namespace}" not found') from None
         if (ns.get("metadata") or {}).get("deletionTimestamp"):
-            raise BadRequestError(f'namespace "{namespace}" is being terminated')
+            raise ForbiddenError(f"unable to create new content in namespace {namespace} because it "
+                                 "is being terminated")
 
     # ----- writes --------------------------------------------------------------------------
 
@@ -103,12 +112,7 @@ class Api:
     def delete(self, info: ResourceInfo, namespace: str | None, name: str, *,
                propagation: str | None = None, grace: int | None = None,
                uid: str | None = None) -> dict[str, Any] | None:
-        if propagation not in (None, "Background", "Foreground", "Orphan"):
-            raise BadRequestError(
-                f'propagationPolicy: Unsupported value "{propagation}": supported values '
-                f'"Background", "Foreground", "Orphan"')
-        if grace is not None and grace < 0:
-            raise BadRequestError("gracePeriodSeconds: must be greater than or equal to 0")
+        _check_delete_options(propagation, grace)
         obj = self.store.get(info.plural, namespace, name)
         graceful = False
         if info.plural == "pods":
@@ -120,22 +124,45 @@ class Api:
             if bound and not finished(obj) and grace == 0:
                 graceful = False  # force: removed now, the runtime kills the actor on DELETED
         if info.plural == "namespaces":
-            self._delete_namespace_contents(name)
+            return self._delete_namespace(name, uid)
         return self.store.delete(info.plural, namespace, name,
                                  propagation=propagation or "Background",
                                  grace_seconds=grace, graceful=graceful, uid=uid)
 
-    def _delete_namespace_contents(self, namespace: str) -> None:
-        if namespace in ("default", "kube-system"):
-            raise BadRequestError(f'namespace "{namespace}" may not be deleted')
-        from engine.api import RESOURCES
+    def delete_collection(self, info: ResourceInfo, namespace: str | None, items: list[dict[str, Any]], *,
+                          propagation: str | None = None, grace: int | None = None
+                          ) -> list[dict[str, Any]]:
+        """Delete the listed `items` in one transaction (all or none); the ones deleted."""
+        if info.plural == "namespaces":
+            raise MethodNotAllowedError("namespaces cannot be deleted as a collection: delete each "
+                                        "by name")
+        _check_delete_options(propagation, grace)
+        targets = [(obj["metadata"].get("namespace"), obj["metadata"]["name"], obj["metadata"]["uid"])
+                   for obj in items]
+        done = self.store.delete_all(info.plural, targets, propagation=propagation or "Background",
+                                     grace_seconds=grace)
+        return [obj for obj, after in zip(items, done, strict=True) if after is not None]
 
-        for info in RESOURCES:
-            if not info.namespaced:
-                continue
-            for obj in self.store.list(info.plural, namespace)[0]:
-                if not obj["metadata"].get("deletionTimestamp"):
-                    self.delete(info, namespace, obj["metadata"]["name"])
+    def _delete_namespace(self, name: str, uid: str | None) -> dict[str, Any]:
+        """Mark the namespace Terminating, held by the namespace controller's finalizer until
+        everything in it is gone (engine/controllers/namespaces.py): one request, however much
+        it holds, and a crash half-way is finished from the store."""
+        if name in PROTECTED:
+            raise ForbiddenError(f'namespaces "{name}" is forbidden: this namespace may not be deleted')
+        ns = self.store.get("namespaces", None, name)
+        if uid is not None and ns["metadata"].get("uid") != uid:
+            raise ConflictError(f"Precondition failed: UID in precondition: {uid}, "
+                                f"UID in object meta: {ns['metadata'].get('uid')}")
+        if not ns["metadata"].get("deletionTimestamp"):
+            held = ns["metadata"].get("finalizers") or []
+            if NAMESPACE_FINALIZER not in held:
+                ns["metadata"]["finalizers"] = [*held, NAMESPACE_FINALIZER]
+                ns = self.store.update("namespaces", ns)
+            ns = self.store.delete("namespaces", None, name, uid=ns["metadata"]["uid"])
+        if (ns.get("status") or {}).get("phase") != "Terminating":
+            ns = self.store.update_status("namespaces", {**ns, "status": {
+                **(ns.get("status") or {}), "phase": "Terminating"}})
+        return ns
 
     def apply(self, documents: list[dict[str, Any]], *, namespace: str, create_only: bool = False,
               dry_run: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
@@ -298,3 +325,12 @@ def _objects(stored: list[Any]) -> list[dict[str, Any]]:
 
 
 __all__ = ["Api", "merge_patch", "resolve"]
+
+
+def _check_delete_options(propagation: str | None, grace: int | None) -> None:
+    if propagation not in (None, "Background", "Foreground", "Orphan"):
+        raise BadRequestError(
+            f'propagationPolicy: Unsupported value "{propagation}": supported values '
+            f'"Background", "Foreground", "Orphan"')
+    if grace is not None and grace < 0:
+        raise BadRequestError("gracePeriodSeconds: must be greater than or equal to 0")

@@ -136,6 +136,26 @@ class Store:
             return self._collector(tx).delete(resource, obj, propagation=policy,
                                               grace=grace_seconds, graceful=graceful)
 
+    def delete_all(self, resource: str, targets: Sequence[tuple[str | None, str, str]], *,
+                   propagation: str = "Background", grace_seconds: int | None = None
+                   ) -> builtins.list[Obj | None]:
+        """Delete every (namespace, name, uid) in one transaction, each as `delete` with the
+        store's rule for grace: all or none, so a crash never leaves a delete-collection half
+        done. None for a target already gone or replaced (another uid)."""
+        policy = Propagation.parse(propagation)
+        if grace_seconds is not None and grace_seconds < 0:
+            raise BadRequestError("gracePeriodSeconds: must not be negative")
+        out: builtins.list[Obj | None] = []
+        with self._write() as tx:
+            collector = self._collector(tx)
+            for namespace, name, uid in targets:
+                obj = tx.find(resource, namespace or "", name)
+                if obj is None or uid_of(obj) != uid:
+                    out.append(None)
+                    continue
+                out.append(collector.delete(resource, obj, propagation=policy, grace=grace_seconds))
+        return out
+
     # watches
 
     def watch(self, resource: str, namespace: str | None = None, *, since: str | None = None,
