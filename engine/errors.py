@@ -9,13 +9,15 @@
     ├── ConflictError        409  stale resourceVersion
     ├── GoneError            410  watch from a compacted resourceVersion
     ├── TooLargeError        413  a request body over the limit
-    ├── InvalidError         422  one or more field errors (all listed)
+    ├── InvalidError         422  one or more field errors (at most MAX_CAUSES listed)
     └── UnavailableError     503  a dependency (Ray, the server) is not reachable
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+MAX_CAUSES = 100  # problems listed in one answer: its size follows this, not the input
 
 
 class TugError(Exception):
@@ -24,10 +26,11 @@ class TugError(Exception):
     code = 500
     reason = "InternalError"
 
-    def __init__(self, message: str, *, details: list[str] | None = None) -> None:
+    def __init__(self, message: str, *, details: list[str] | None = None, more: int = 0) -> None:
         super().__init__(message)
         self.message = message
         self.details = list(details or [])
+        self.more = more  # problems found but not in `details`
 
     def to_status(self) -> dict[str, Any]:
         """The Kubernetes `Status` object an API error answers with."""
@@ -40,7 +43,11 @@ class TugError(Exception):
             "code": self.code,
         }
         if self.details:
-            status["details"] = {"causes": [{"message": d} for d in self.details]}
+            shown = self.details[:MAX_CAUSES]
+            hidden = len(self.details) - len(shown) + self.more
+            if hidden:
+                shown.append(f"... and {hidden} more problem(s) not shown")
+            status["details"] = {"causes": [{"message": d} for d in shown]}
         return status
 
 
@@ -95,8 +102,8 @@ class InvalidError(TugError):
     code = 422
     reason = "Invalid"
 
-    def __init__(self, message: str, *, details: list[str] | None = None) -> None:
-        super().__init__(message, details=details)
+    def __init__(self, message: str, *, details: list[str] | None = None, more: int = 0) -> None:
+        super().__init__(message, details=details, more=more)
 
 
 class UnavailableError(TugError):

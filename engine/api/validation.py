@@ -20,8 +20,11 @@ from engine.api.registry import (
     deprecated_api_warning,
 )
 from engine.api.status import KEPT_ON_CREATE, check_status
-from engine.errors import InvalidError, NotFoundError
+from engine.errors import MAX_CAUSES, InvalidError, NotFoundError
 
+# Up to this many type errors, each is described (with what was given); past it only the first
+# MAX_CAUSES are, and the rules do not run: the answer could not show more.
+_DESCRIBE_ALL = 1000
 _PATH_RE = re.compile(r"^([^:]*): ")
 
 
@@ -63,7 +66,15 @@ def validate_object(doc: dict[str, Any], *, default_namespace: str | None = None
     try:
         model = info.model.model_validate(doc, by_alias=True, by_name=False)
     except ValidationError as exc:
-        type_problems = [describe_error(e, model=info.model) for e in exc.errors()]
+        total = exc.error_count()
+        if total <= _DESCRIBE_ALL:
+            type_problems = [describe_error(e, model=info.model) for e in exc.errors()]
+        else:  # the answer lists MAX_CAUSES of them: describe those, count the rest
+            errors = exc.errors(include_url=False, include_context=False, include_input=False)[:MAX_CAUSES]
+            type_problems = [describe_error({**e, "input": _at(doc, e["loc"])}, model=info.model)
+                             for e in errors]
+            raise InvalidError(f"{_identity(doc)} is invalid: {total} problem(s)",
+                               details=type_problems, more=total - len(errors)) from None
     if model is not None:
         obj = model.model_dump(mode="json", by_alias=True, exclude_none=True)
         warnings += unimplemented_warnings(model)
@@ -90,18 +101,19 @@ def validate_documents(
     prefixed with the document's position (from 1) and identity."""
     results: list[Validated] = []
     problems: list[str] = []
-    failed = 0
+    failed = more = 0
     for position, doc in enumerate(docs, start=1):
         try:
             results.append(validate_object(doc, default_namespace=default_namespace))
         except InvalidError as exc:
             failed += 1
+            more += exc.more
             prefix = f"document {position} ({_identity(doc)})"
             problems += [f"{prefix}: {detail}" for detail in exc.details or [exc.message]]
     if problems:
         raise InvalidError(
-            f"{failed} of {len(docs)} document(s) invalid: {len(problems)} problem(s)",
-            details=problems,
+            f"{failed} of {len(docs)} document(s) invalid: {len(problems) + more} problem(s)",
+            details=problems, more=more,
         )
     return results
 
@@ -199,3 +211,15 @@ def _is_covered(path: str, covered: set[str]) -> bool:
         if path == prefix or path.startswith((prefix + ".", prefix + "[")):
             return True
     return False
+
+
+def _at(doc: Any, loc: tuple[Any, ...] | list[Any]) -> Any:
+    """The value at a pydantic error's `loc` in `doc`, skipping the parts that name nothing in
+    it (a union's member, a validator, a missing field)."""
+    value = doc
+    for part in loc:
+        if isinstance(value, dict) and part in value:
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
+            value = value[part]
+    return value

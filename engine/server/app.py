@@ -14,8 +14,9 @@ from urllib.parse import unquote
 
 from aiohttp import web
 
-from engine.api import ResourceInfo
+from engine.api import ResourceInfo, validate_documents
 from engine.errors import (
+    MAX_CAUSES,
     BadRequestError,
     MethodNotAllowedError,
     NotFoundError,
@@ -38,7 +39,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def _json(data: Any, *, status: int = 200, warnings: list[str] | None = None) -> web.Response:
     resp = web.Response(text=json.dumps(data), status=status, content_type="application/json")
-    for w in warnings or []:
+    warnings = warnings or []
+    if len(warnings) > MAX_CAUSES:  # the answer's size follows the limit, not the input
+        warnings = [*warnings[:MAX_CAUSES], f"... and {len(warnings) - MAX_CAUSES} more warning(s)"]
+    for w in warnings:
         resp.headers.add("Warning", f'299 - "{w.replace(chr(34), chr(39))}"')
     return resp
 
@@ -174,9 +178,11 @@ class Server:
         docs = body.get("documents")
         if not isinstance(docs, list):
             raise BadRequestError("documents: expected a list of objects")
+        namespace = str(body.get("namespace") or "default")
+        checked = await asyncio.to_thread(validate_documents, docs, default_namespace=namespace)
         results, warnings = self.api.apply(
-            docs, namespace=str(body.get("namespace") or "default"),
-            create_only=body.get("mode") == "create", dry_run=bool(body.get("dryRun")))
+            docs, namespace=namespace, create_only=body.get("mode") == "create",
+            dry_run=bool(body.get("dryRun")), checked=checked)
         return _json({"kind": "ApplyResult", "apiVersion": "tugboat.dev/v1",
                       "results": results, "warnings": warnings}, warnings=warnings)
 
@@ -244,7 +250,9 @@ class Server:
                     return await self._watch(request, target)
                 return self._list(request, target)
             if method == "POST":
-                obj, warnings = self.api.create(target.info, target.namespace, await self._body(request))
+                body = await self._body(request)
+                checked = await asyncio.to_thread(self.api.validate, target.info, target.namespace, body)
+                obj, warnings = self.api.create(target.info, target.namespace, body, checked=checked)
                 return _json(obj, status=201, warnings=warnings)
             if method == "DELETE":
                 return self._delete_collection(request, target)
@@ -257,15 +265,16 @@ class Server:
             if method == "GET":
                 return _json(self.store.get(target.info.plural, ns, target.name))
             if method == "PUT" and target.sub == "status":
-                return _json(self.api.update_status(target.info, ns, target.name,
-                                                    await self._body(request)))
-            if method == "PUT":
-                obj, warnings = self.api.update(target.info, ns, target.name,
-                                                await self._body(request))
-                return _json(obj, warnings=warnings)
-            if method == "PATCH":
-                obj, warnings = self.api.patch(target.info, ns, target.name,
-                                               await self._body(request))
+                body = await self._body(request)
+                await asyncio.to_thread(self.api.check_status, target.info, target.name, body)
+                return _json(self.api.update_status(target.info, ns, target.name, body, checked=True))
+            if method in ("PUT", "PATCH"):
+                # validation runs in a worker thread; the store is read and written here only
+                body = await self._body(request)
+                if method == "PATCH":
+                    body = self.api.patched(target.info, ns, target.name, body)
+                checked = await asyncio.to_thread(self.api.validate, target.info, ns, body)
+                obj, warnings = self.api.update(target.info, ns, target.name, body, checked=checked)
                 return _json(obj, warnings=warnings)
             if method == "DELETE":
                 return self._delete(request, target, ns)

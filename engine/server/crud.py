@@ -61,16 +61,18 @@ class Api:
 
     # ----- writes --------------------------------------------------------------------------
 
-    def create(self, info: ResourceInfo, namespace: str | None, body: dict[str, Any]
-               ) -> tuple[dict[str, Any], list[str]]:
-        checked = self._validate(info, namespace, body)
+    def create(self, info: ResourceInfo, namespace: str | None, body: dict[str, Any], *,
+               checked: Validated | None = None) -> tuple[dict[str, Any], list[str]]:
+        """`checked`: `validate`'s answer for `body`, when the caller ran it already (the
+        server runs it in a worker thread, so a huge body never holds the event loop)."""
+        checked = checked or self.validate(info, namespace, body)
         self.ensure_namespace(info, checked.obj["metadata"].get("namespace"))
         obj = admit(self.store, info.plural, _strip_system(checked.obj), None)
         return self.store.create(info.plural, obj, namespaced=info.namespaced), checked.warnings
 
-    def update(self, info: ResourceInfo, namespace: str | None, name: str, body: dict[str, Any]
-               ) -> tuple[dict[str, Any], list[str]]:
-        checked = self._validate(info, namespace, body)
+    def update(self, info: ResourceInfo, namespace: str | None, name: str, body: dict[str, Any], *,
+               checked: Validated | None = None) -> tuple[dict[str, Any], list[str]]:
+        checked = checked or self.validate(info, namespace, body)
         if checked.obj["metadata"].get("name") != name:
             raise BadRequestError(
                 f'the name of the object ({checked.obj["metadata"].get("name")}) does not match '
@@ -84,22 +86,34 @@ class Api:
 
     def patch(self, info: ResourceInfo, namespace: str | None, name: str, patch: dict[str, Any]
               ) -> tuple[dict[str, Any], list[str]]:
+        return self.update(info, namespace, name, self.patched(info, namespace, name, patch))
+
+    def patched(self, info: ResourceInfo, namespace: str | None, name: str, patch: dict[str, Any]
+                ) -> dict[str, Any]:
+        """The stored object with `patch` merged in, carrying the stored resourceVersion (so an
+        update of it is refused if the object changed meanwhile)."""
         if not isinstance(patch.get("metadata", {}), dict) or not isinstance(patch.get("spec", {}),
                                                                             (dict, type(None))):
             raise BadRequestError("the patch's metadata and spec must be objects")
         current = self.store.get(info.plural, namespace, name)
         merged = merge_patch(_strip_status(current), patch)
         merged.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
-        return self.update(info, namespace, name, merged)
+        return merged
 
-    def update_status(self, info: ResourceInfo, namespace: str | None, name: str,
-                      body: dict[str, Any]) -> dict[str, Any]:
+    @staticmethod
+    def check_status(info: ResourceInfo, name: str, body: dict[str, Any]) -> None:
+        """Whether `body` may be written as the status of `info` NAME (pure: any thread)."""
         if (body.get("metadata") or {}).get("name") not in (None, name):
             raise BadRequestError("the name of the object does not match the name on the URL")
         if info.plural == "podrecords":
             raise ForbiddenError("podrecords are written by the control plane only")
+        check_status(info.plural, info.kind, name, body.get("status"))
+
+    def update_status(self, info: ResourceInfo, namespace: str | None, name: str,
+                      body: dict[str, Any], *, checked: bool = False) -> dict[str, Any]:
+        if not checked:
+            self.check_status(info, name, body)
         status = body.get("status")
-        check_status(info.plural, info.kind, name, status)
         current = self.store.get(info.plural, namespace, name)
         current["status"] = status
         rv = (body.get("metadata") or {}).get("resourceVersion")
@@ -165,9 +179,12 @@ class Api:
         return ns
 
     def apply(self, documents: list[dict[str, Any]], *, namespace: str, create_only: bool = False,
-              dry_run: bool = False) -> tuple[list[dict[str, Any]], list[str]]:
-        """Validate every document, then store all of them in one transaction (or none)."""
-        checked = validate_documents(documents, default_namespace=namespace)
+              dry_run: bool = False, checked: list[Validated] | None = None
+              ) -> tuple[list[dict[str, Any]], list[str]]:
+        """Validate every document (unless `checked` holds `validate_documents`' answer), then
+        store all of them in one transaction (or none)."""
+        if checked is None:
+            checked = validate_documents(documents, default_namespace=namespace)
         new_namespaces = {c.obj["metadata"]["name"] for c in checked
                           if c.resource.plural == "namespaces"}
         new_queues = frozenset(c.obj["metadata"]["name"] for c in checked if c.resource.plural == "queues")
@@ -230,7 +247,9 @@ class Api:
 
     # ----- helpers ---------------------------------------------------------------------------
 
-    def _validate(self, info: ResourceInfo, namespace: str | None, body: dict[str, Any]) -> Validated:
+    @staticmethod
+    def validate(info: ResourceInfo, namespace: str | None, body: dict[str, Any]) -> Validated:
+        """`body` checked and defaulted as `info` (pure: it reads no store, so any thread)."""
         if not isinstance(body, dict):
             raise BadRequestError("the request body must be a JSON object")
         body = dict(body)

@@ -3,6 +3,7 @@ Status, never a 500 or a traceback, and cannot grow /metrics."""
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import httpx
@@ -99,3 +100,27 @@ def test_junk_paths_never_add_metrics_labels(api_server: InProcessServer) -> Non
     assert any('route="unmatched"' in s for s in series)
     assert any('route="/api/v1/pods"' in s and 'code="404"' in s for s in series)
     assert len(after) < len(before) + 20_000  # a few new series, not one per junk request
+
+
+def test_an_answer_lists_at_most_max_causes_problems(api_server: InProcessServer) -> None:
+    """300,000 bad items are 300,000 problems, but the answer's size follows the limit."""
+    from engine.errors import MAX_CAUSES
+
+    body = json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                       "spec": {"containers": [1] * 300_000}}).encode()
+    resp = _post(api_server, "/api/v1/namespaces/default/pods", body)
+    assert resp.status_code == 422
+    status = resp.json()
+    assert status["message"] == 'Pod "p" is invalid: 300000 problem(s)'
+    causes = [c["message"] for c in status["details"]["causes"]]
+    assert len(causes) == MAX_CAUSES + 1
+    assert causes[0] == "spec.containers[0]: expected a mapping, got 1"
+    assert causes[-1] == f"... and {300_000 - MAX_CAUSES} more problem(s) not shown"
+    assert len(resp.content) < 20_000
+    few = json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+                      "spec": {"containers": [1] * 3}}).encode()
+    said = _post(api_server, "/api/v1/namespaces/default/pods", few).json()
+    assert [c["message"] for c in said["details"]["causes"]] == [
+        f"spec.containers[{i}]: expected a mapping, got 1" for i in range(3)]
+    with api_server.client() as c:
+        assert c.list("pods")["items"] == []
