@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
+import ipaddress
 import os
 import socket
 import subprocess
@@ -71,6 +72,39 @@ def _ray() -> str:
     return os.path.join(os.path.dirname(sys.executable), "ray")
 
 
+def is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+# `ray start` replaces a loopback --node-ip-address with the machine's address (so that other
+# machines could join), and its servers then listen on every interface. A loopback node is
+# started with that replacement turned off, so everything it serves stays on loopback.
+_START_ON_LOOPBACK = (
+    "import sys\n"
+    "import ray._private.services as services\n"
+    "services.resolve_ip_for_localhost = lambda host: host\n"
+    "from ray.scripts.scripts import main\n"
+    "sys.argv[0] = 'ray'\n"
+    "main()\n")
+
+
+def _ray_start(node_ip: str) -> list[str]:
+    """The command line of `ray start` for a node at `node_ip`."""
+    if is_loopback(node_ip):
+        return [sys.executable, "-c", _START_ON_LOOPBACK, "start"]
+    return [_ray(), "start"]
+
+
+def keep_loopback() -> None:
+    """In this process, keep a loopback Ray address on loopback (see _START_ON_LOOPBACK)."""
+    import ray._private.services as services
+
+    services.resolve_ip_for_localhost = lambda host: host
+
+
 def start_local_head(home: Path, *, node: NodeSpec | None = None,
                      node_ip: str = "127.0.0.1") -> str:
     """Start (or reuse) the local Ray head of $TUG_HOME; it outlives the control plane."""
@@ -80,7 +114,7 @@ def start_local_head(home: Path, *, node: NodeSpec | None = None,
     rdir = ray_dir(home)
     rdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = _free_port(node_ip)
-    cmd = [_ray(), "start", "--head", f"--port={port}", f"--node-ip-address={node_ip}",
+    cmd = [*_ray_start(node_ip), "--head", f"--port={port}", f"--node-ip-address={node_ip}",
            f"--temp-dir={rdir}", "--include-dashboard=false", "--disable-usage-stats",
            *(node or NodeSpec()).ray_args()]
     env = {**os.environ, **ray_auth_env(home), **_HEAD_ENV}
@@ -101,7 +135,7 @@ def join_local_node(home: Path, node: NodeSpec, *, node_ip: str = "127.0.0.1") -
     address = local_head_address(home)
     if address is None:
         raise UnavailableError("no local Ray head runs for this $TUG_HOME to join")
-    cmd = [_ray(), "start", f"--address={address}", f"--node-ip-address={node_ip}",
+    cmd = [*_ray_start(node_ip), f"--address={address}", f"--node-ip-address={node_ip}",
            "--disable-usage-stats", *node.ray_args()]
     since = time.time()
     proc = subprocess.run(cmd, env={**os.environ, **ray_auth_env(home)}, capture_output=True,
@@ -223,5 +257,10 @@ def connect(address: str, *, auth: dict[str, str] | None = None) -> None:
     if not _answers(address, timeout=3):
         raise UnavailableError(f"no Ray cluster answers at {address}")
     if not ray.is_initialized():
+        host = address.rpartition(":")[0]
+        local = is_loopback(host)
+        if local:
+            keep_loopback()  # else the driver looks for the head at the machine's address
         ray.init(address=address, namespace=RAY_NAMESPACE, logging_level="ERROR",
-                 log_to_driver=False, configure_logging=False)
+                 log_to_driver=False, configure_logging=False,
+                 **({"_node_ip_address": host} if local else {}))

@@ -34,6 +34,19 @@ def _procs_under(path: Path) -> list[psutil.Process]:
     return out
 
 
+def _listeners(procs: list[psutil.Process]) -> list[tuple[str, int, str]]:
+    """(address, port, program) of every listening TCP socket of `procs`."""
+    out = []
+    for proc in procs:
+        try:
+            name = proc.name()
+            conns = proc.net_connections(kind="tcp")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        out += [(c.laddr.ip, c.laddr.port, name) for c in conns if c.status == psutil.CONN_LISTEN]
+    return out
+
+
 def test_up_runs_the_hello_example_and_down_stops_everything(tmp_path: Path) -> None:
     home = tmp_path / "tug"
     env = {**os.environ, "TUG_HOME": str(home)}
@@ -70,6 +83,14 @@ def test_up_runs_the_hello_example_and_down_stops_everything(tmp_path: Path) -> 
         assert logs.startswith(f"Hello from hello on node {done['spec']['nodeName']}")
         assert "tick 3\ndone\n" in logs
         assert "Successfully assigned default/hello" in tug("describe", "pod", "hello").stdout
+        # Started on loopback (the default), the Ray cluster, its workers and the control plane
+        # serve nothing beyond it
+        roots = [psutil.Process(up.pid),
+                 *(psutil.Process(o.pid) for o in pidfile.live(processes_path(home), home=home) or [])]
+        listening = _listeners([*roots, *(c for r in roots for c in r.children(recursive=True))])
+        names = {name for _, _, name in listening}
+        assert {"gcs_server", "raylet"} <= names, listening
+        assert all(ip in ("127.0.0.1", "::1", "::ffff:127.0.0.1") for ip, _, _ in listening), listening
 
         # A long-running pod: `tug down` must stop its process too.
         pid_file = tmp_path / "sleeper.pid"
