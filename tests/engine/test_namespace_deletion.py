@@ -5,8 +5,6 @@ no Ray."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -17,16 +15,7 @@ from engine.controllers.namespaces import NAMESPACE_FINALIZER
 from engine.errors import ForbiddenError, MethodNotAllowedError, NotFoundError
 from engine.store import Store
 
-from .conftest import InProcessServer
-
-
-def _until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (value := check()):
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-    return value
+from .conftest import InProcessServer, until
 
 
 def _gone(c: Client, name: str) -> bool:
@@ -65,15 +54,15 @@ def test_a_deleted_namespace_terminates_refuses_new_content_and_goes_when_empty(
         assert "unable to create new content in namespace team because it is being terminated" in str(
             refused.value)
         # the config maps go at once; the pod is marked and holds the namespace while it stops
-        _until(lambda: c.list("configmaps", namespace="team")["items"] == [])
-        ns = _until(lambda: (c.get("namespaces", "team").get("status") or {}).get("conditions")
+        until(lambda: c.list("configmaps", namespace="team")["items"] == [])
+        ns = until(lambda: (c.get("namespaces", "team").get("status") or {}).get("conditions")
                     and c.get("namespaces", "team"))
         [remaining] = ns["status"]["conditions"]
         assert remaining["type"] == "NamespaceContentRemaining"
         assert remaining["message"] == "Some resources are remaining: pods has 1 object"
         assert c.get("pods", "stopping", namespace="team")["metadata"]["deletionTimestamp"]
         c.delete("pods", "stopping", namespace="team", grace_seconds=0)  # as the node agent, once stopped
-        _until(lambda: _gone(c, "team"))
+        until(lambda: _gone(c, "team"))
         assert c.get("configmaps", "stays")["data"] == {"k": "v"}  # other namespaces untouched
         again = c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
         assert again["metadata"]["name"] == "team"  # the name is free again, and the new one is empty
@@ -103,7 +92,7 @@ def test_a_deletion_a_crash_cut_short_is_finished_at_start(tmp_path: Path) -> No
     srv = InProcessServer(home)
     try:
         with srv.client() as c:
-            _until(lambda: _gone(c, "half"))
+            until(lambda: _gone(c, "half"))
             assert c.list("configmaps", namespace="half")["items"] == []
     finally:
         srv.close()
@@ -136,10 +125,10 @@ def test_a_delete_collection_is_one_transaction(api_server: InProcessServer) -> 
     reader.start()
     try:
         with api_server.client() as c:
-            _until(lambda: count in seen)
+            until(lambda: count in seen)
             out = c.delete_collection("configmaps")
             assert len(out["items"]) == count
-            _until(lambda: 0 in seen)
+            until(lambda: 0 in seen)
     finally:
         done.set()
         reader.join(10)

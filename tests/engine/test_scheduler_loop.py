@@ -6,15 +6,13 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 from engine.client import Client
 from engine.store import Store
 from engine.store.writes import ApplyResult
 
-from .conftest import InProcessServer
+from .conftest import InProcessServer, until
 
 
 def _node(name: str, *, gpus: int = 4) -> dict[str, Any]:
@@ -28,17 +26,6 @@ def _pod(name: str, gpus: int) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "default"},
             "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["true"],
                                      "resources": {"requests": {"nvidia.com/gpu": str(gpus)}}}]}}
-
-
-def _until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
 
 
 def test_bind_sets_node_and_condition_once(store: Store) -> None:
@@ -78,7 +65,7 @@ def test_scheduler_binds_what_fits_and_says_why_once(api_server: InProcessServer
             told = any(x.get("reason") == "Unschedulable" for x in big["status"].get("conditions") or [])
             return pods if told and all(p["spec"].get("nodeName") for p in pods if p is not big) else None
 
-        pods = _until(settled)
+        pods = until(settled)
         per_node: dict[str, int] = {}
         for p in pods:
             if p["spec"].get("nodeName"):
@@ -115,20 +102,20 @@ def test_binding_names_the_gpus_and_pods_bound_at_create_get_them_named(api_serv
             return (c.get("pods", name, namespace="default")["metadata"].get("annotations") or {}).get(
                 "tugboat.dev/gpus")
 
-        assert _until(lambda: gpus_of("big")) == "2"  # the first H100: the A100s are too small
+        assert until(lambda: gpus_of("big")) == "2"  # the first H100: the A100s are too small
         api_server.call(store.create, "pods", preset)
-        assert _until(lambda: gpus_of("preset")) == "0,1"  # the free ones, never GPU 2 again
+        assert until(lambda: gpus_of("preset")) == "0,1"  # the free ones, never GPU 2 again
         small = _pod("small", 1)
         api_server.call(store.create, "pods", small)
-        assert _until(lambda: gpus_of("small")) == "3"
+        assert until(lambda: gpus_of("small")) == "3"
         late = _pod("late", 1)
         late["spec"]["nodeName"] = "m"  # all four are held: it waits, and says why
         api_server.call(store.create, "pods", late)
-        said = _until(lambda: [e for e in c.list("events")["items"]
+        said = until(lambda: [e for e in c.list("events")["items"]
                                if e["reason"] == "GPUsUnavailable" and e["involvedObject"]["name"] == "late"])
         assert "has no 1 free GPU(s) that fit it now" in said[0]["message"] and gpus_of("late") is None
         api_server.call(store.delete, "pods", "default", "big", grace_seconds=0)
-        assert _until(lambda: gpus_of("late")) == "2"
+        assert until(lambda: gpus_of("late")) == "2"
 
         # the annotation is the scheduler's: input never sets or changes it
         copied = _pod("copied", 1)
@@ -148,11 +135,11 @@ def test_binding_names_the_gpus_and_pods_bound_at_create_get_them_named(api_serv
         huge["spec"]["nodeName"] = "m"
         huge["spec"]["containers"][0]["resources"]["requests"]["tugboat.dev/gpu-memory"] = "100Gi"
         api_server.call(store.apply_all, [("create", "pods", odd), ("create", "pods", huge)])
-        said = _until(lambda: [e["message"] for e in c.list("events")["items"]
+        said = until(lambda: [e["message"] for e in c.list("events")["items"]
                                if e["reason"] == "GPUsUnavailable" and e["involvedObject"]["name"] == "huge"])
         assert "has no 1 healthy GPU(s) that fit it; it cannot start there" in said[0]
         api_server.call(store.delete, "pods", "default", "small", grace_seconds=0)
-        assert _until(lambda: gpus_of("odd") == "3")
+        assert until(lambda: gpus_of("odd") == "3")
 
 
 def test_bench_scheduler_json() -> None:
@@ -195,13 +182,13 @@ def test_an_object_the_scheduler_cannot_read_is_left_out_with_an_event(api_serve
     api_server.call(store.create, "pods", _pod("good", 2))
     api_server.call(store.create, "nodes", _node("n0"), namespaced=False)
     with Client.from_config(api_server.home) as c:
-        assert _until(lambda: c.get("pods", "good", namespace="default")["spec"].get("nodeName")) == "n0"
+        assert until(lambda: c.get("pods", "good", namespace="default")["spec"].get("nodeName")) == "n0"
 
         def unreadable() -> dict[str, str]:
             return {e["involvedObject"]["name"]: e["message"] for e in c.list("events")["items"]
                     if e["reason"] == "Unreadable"}
 
-        said = _until(lambda: len(unreadable()) == 3 and unreadable())
+        said = until(lambda: len(unreadable()) == 3 and unreadable())
         assert "ValueError" in said["oddclass"]
         assert "status.conditions must be a list of objects" in said["bad"]
         assert said["odd"].startswith("The scheduler leaves this object out until it can be read: ")
@@ -211,4 +198,4 @@ def test_an_object_the_scheduler_cannot_read_is_left_out_with_an_event(api_serve
         mended = api_server.call(store.get, "pods", "default", "bad")
         mended["status"] = {"phase": "Pending"}
         api_server.call(store.update_status, "pods", mended)
-        assert _until(lambda: c.get("pods", "bad", namespace="default")["spec"].get("nodeName")) == "n0"
+        assert until(lambda: c.get("pods", "bad", namespace="default")["spec"].get("nodeName")) == "n0"
