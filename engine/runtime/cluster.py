@@ -91,7 +91,7 @@ _START_ON_LOOPBACK = (
     "main()\n")
 
 
-def _ray_start(node_ip: str) -> list[str]:
+def ray_start_command(node_ip: str) -> list[str]:
     """The command line of `ray start` for a node at `node_ip`."""
     if is_loopback(node_ip):
         return [sys.executable, "-c", _START_ON_LOOPBACK, "start"]
@@ -114,7 +114,7 @@ def start_local_head(home: Path, *, node: NodeSpec | None = None,
     rdir = ray_dir(home)
     rdir.mkdir(mode=0o700, parents=True, exist_ok=True)
     port = _free_port(node_ip)
-    cmd = [*_ray_start(node_ip), "--head", f"--port={port}", f"--node-ip-address={node_ip}",
+    cmd = [*ray_start_command(node_ip), "--head", f"--port={port}", f"--node-ip-address={node_ip}",
            f"--temp-dir={rdir}", "--include-dashboard=false", "--disable-usage-stats",
            *(node or NodeSpec()).ray_args()]
     env = {**os.environ, **ray_auth_env(home), **_HEAD_ENV}
@@ -135,7 +135,7 @@ def join_local_node(home: Path, node: NodeSpec, *, node_ip: str = "127.0.0.1") -
     address = local_head_address(home)
     if address is None:
         raise UnavailableError("no local Ray head runs for this $TUG_HOME to join")
-    cmd = [*_ray_start(node_ip), f"--address={address}", f"--node-ip-address={node_ip}",
+    cmd = [*ray_start_command(node_ip), f"--address={address}", f"--node-ip-address={node_ip}",
            "--disable-usage-stats", *node.ray_args()]
     since = time.time()
     proc = subprocess.run(cmd, env={**os.environ, **ray_auth_env(home)}, capture_output=True,
@@ -257,8 +257,10 @@ def connect(address: str, *, auth: dict[str, str] | None = None) -> None:
     if not _answers(address, timeout=3):
         raise UnavailableError(f"no Ray cluster answers at {address}")
     if not ray.is_initialized():
-        host = address.rpartition(":")[0]
-        local = is_loopback(host)
+        host, _, port = address.rpartition(":")
+        # A head started on loopback (tug up) answers there only; one started by a plain
+        # `ray start --head` answers on the machine's address too, and is reached through it.
+        local = is_loopback(host) and not _answers(f"{ray.util.get_node_ip_address()}:{port}")
         if local:
             keep_loopback()  # else the driver looks for the head at the machine's address
         ray.init(address=address, namespace=RAY_NAMESPACE, logging_level="ERROR",

@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
-import time
+import threading
 
 import pytest
 
@@ -27,21 +27,56 @@ def test_logs_follow_streams_until_the_container_ends(control_plane: ControlPlan
     assert control_plane.tug("logs", "p-follow", "--tail", "2").stdout == "line 3\nline 4\n"
 
 
+def _pod_reads(client: Client) -> float:
+    """GET requests on pods the API server has answered (lists and gets; a watch once it ends)."""
+    total = 0.0
+    for line in client.text("/metrics").splitlines():
+        if line.startswith("tugboat_apiserver_requests_total{") and 'verb="GET"' in line \
+                and 'route="/api/v1/pods"' in line and 'code="200"' in line:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
 def test_get_watch_prints_changes(control_plane: ControlPlaneProc, client: Client) -> None:
+    before = _pod_reads(client)
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "get", "pods", "-w",
                              "-l", "watch=me"], env=control_plane.env, cwd=REPO,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    lines: list[str] = []
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line.rstrip("\n"))
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+
+    def listed() -> bool:
+        if proc.poll() is not None:
+            raise AssertionError(f"tug get -w exited {proc.returncode}: {proc.stderr.read()}")
+        return _pod_reads(client) > before
+
+    def printed(status: str) -> bool:
+        return any(line.startswith("p-watched ") and line.split()[2] == status for line in lines)
+
     try:
-        time.sleep(1.5)  # the CLI lists and opens its watch
+        # nothing matches yet, so the CLI prints nothing until the first change: wait until the
+        # server has answered its list instead (its watch starts where that list ends)
+        wait_for(listed, what="tug get -w to list the pods")
         body = pod("p-watched", "sleep 1")
         body["metadata"]["labels"] = {"watch": "me"}
         client.create(body)
         wait_for(pod_phase(client, "p-watched", "Succeeded"), what="p-watched to finish")
-        time.sleep(0.5)
+        try:
+            wait_for(lambda: printed("Completed"), what="tug get -w to print p-watched Completed")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; it printed {lines}") from None
     finally:
         proc.terminate()
-        out, _ = proc.communicate(timeout=10)
-    lines = out.splitlines()
+        proc.wait(10)
+        reader.join(10)
     assert lines[0].split()[:3] == ["NAME", "READY", "STATUS"]
     statuses = [line.split()[2] for line in lines[1:] if line.startswith("p-watched")]
     assert "Running" in statuses and statuses[-1] == "Completed"
@@ -50,7 +85,8 @@ def test_get_watch_prints_changes(control_plane: ControlPlaneProc, client: Clien
 def test_restart_cleans_up_actors_no_pod_owns(control_plane: ControlPlaneProc) -> None:
     script = textwrap.dedent("""
         import sys, ray
-        ray.init(address=sys.argv[1], namespace="tugboat", logging_level="ERROR")
+        from engine.runtime.cluster import connect
+        connect(sys.argv[1])  # as the control plane does: the head listens on loopback only
         from engine.runtime.actors import PodActor
         pod = {"metadata": {"name": "ghost", "namespace": "default", "uid": "deadbeef0000"},
                "spec": {"restartPolicy": "Never", "nodeName": "n",

@@ -11,7 +11,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -22,12 +21,12 @@ import pytest
 
 from engine.client import Client
 from engine.errors import NotFoundError, TugError
+from engine.runtime.cluster import ray_start_command
 
 from .conftest import ControlPlaneProc, pod_phase, wait_for
 
 pytestmark = pytest.mark.integration
 
-RAY = os.path.join(os.path.dirname(sys.executable), "ray")
 NODE_ID_LABEL = "tugboat.dev/ray-node-id"
 HOSTNAME_LABEL = "kubernetes.io/hostname"
 POD = "p-node-loss"
@@ -78,7 +77,7 @@ class SecondNode:
         assert head_raylets, f"no raylet of the session cluster at {self.address} was found"
         started = time.monotonic()
         out = subprocess.run(
-            [RAY, "start", f"--address={self.address}", "--num-cpus=1",
+            [*ray_start_command("127.0.0.1"), f"--address={self.address}", "--num-cpus=1",
              '--resources={"second-node": 1}', "--disable-usage-stats",
              "--node-ip-address=127.0.0.1"],
             env=self.env, capture_output=True, text=True, timeout=180)
@@ -155,6 +154,12 @@ def _ready(node: dict[str, Any]) -> dict[str, Any]:
 
 def _nodes(client: Client) -> dict[str, dict[str, Any]]:
     return {n["metadata"]["name"]: n for n in client.list("nodes")["items"]}
+
+
+def _described(client: Client, name: str) -> dict[str, Any] | None:
+    """The Node `name` once a node sync has written what its node agent reported."""
+    node = client.get("nodes", name)
+    return node if node["status"]["nodeInfo"]["kernelVersion"] else None
 
 
 def _table(text: str) -> dict[str, list[str]]:
@@ -237,13 +242,16 @@ def test_second_node_joins_runs_a_pod_and_is_lost(
     try:
         start_took = second_node.start()
         joined = time.monotonic()
-        node = wait_for(lambda: next(
+        joined_node = wait_for(lambda: next(
             (n for n in _nodes(client).values()
              if n["metadata"]["labels"].get(NODE_ID_LABEL) == second_node.node_id
              and _ready(n)["status"] == "True"), None),
             timeout=120, what="a Ready Node for the second Ray node")
         ready_after = time.monotonic() - joined
-        time.sleep(1)  # one more node sync while probing
+        # a new node is first written without what its node agent reports (asked for in the
+        # background); keep probing until a later node sync has written that too
+        node = wait_for(lambda: _described(client, joined_node["metadata"]["name"]), timeout=120,
+                        what="the second node's agent report in its Node")
     finally:
         stop.set()
         prober.join(30)
@@ -251,6 +259,7 @@ def test_second_node_joins_runs_a_pod_and_is_lost(
     assert name not in before
     assert node["metadata"]["labels"][HOSTNAME_LABEL] == name
     assert _ready(node)["reason"] == "RayNodeAlive"
+    assert node["status"]["nodeInfo"]["kernelVersion"] == os.uname().release  # the same machine
     assert node["status"]["capacity"]["cpu"] == "1"
     assert "node-role.kubernetes.io/control-plane" not in node["metadata"]["labels"]
     rows = _table(control_plane.tug("get", "nodes").stdout)
