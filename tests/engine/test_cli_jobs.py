@@ -4,9 +4,7 @@ with no pods, and the mistakes users make."""
 
 from __future__ import annotations
 
-import time
-
-from .conftest import InProcessServer
+from .conftest import InProcessServer, until
 from .test_cli import tug
 
 CRON = """apiVersion: batch/v1
@@ -60,9 +58,8 @@ def test_wait_for_conditions_and_deletion(api_server: InProcessServer) -> None:
     out = tug(home, "wait", "--for=condition=Complete", "job/w", "--timeout=10s")
     assert out.returncode == 0 and out.stdout.strip() == "job.batch/w condition met"
     tug(home, "delete", "job", "w", "--wait=false")
-    started = time.monotonic()
     out = tug(home, "wait", "--for=delete", "job/w", "--timeout=30s")
-    assert out.returncode == 0 and time.monotonic() - started < 30
+    assert out.returncode == 0, out.stderr  # it saw the deletion (a timeout exits 1)
 
 
 def test_user_mistakes_are_one_line_errors(api_server: InProcessServer) -> None:
@@ -95,15 +92,17 @@ def test_suspend_holds_a_queued_job_and_resume_lets_it_go(api_server: InProcessS
             "status": {"allocatable": {"cpu": "8", "memory": "8Gi", "pods": "110"},
                        "conditions": [{"type": "Ready", "status": "True"}]}}
     api_server.call(api_server.cp.store.create, "nodes", node, namespaced=False)
-    time.sleep(1.0)
+    # a Job created after the node is admitted only by a scheduling pass that has the node; that
+    # pass judged the held Job too (it was stored before), and admits in creation order
+    assert tug(home, "create", "job", "witness", "--from=cronjob/nightly").returncode == 0
     with api_server.client() as c:
+        until(lambda: c.get("jobs", "witness")["metadata"]["annotations"].get("tugboat.dev/admission")
+              == "Admitted")
         job = c.get("jobs", "held")
         assert job["spec"]["suspend"] is True
         assert job["metadata"]["annotations"]["tugboat.dev/admission"] == "Pending"
     assert tug(home, "resume", "job", "held").returncode == 0
     with api_server.client() as c:
-        deadline = time.monotonic() + 30
-        while c.get("jobs", "held")["metadata"]["annotations"].get("tugboat.dev/admission") != "Admitted":
-            assert time.monotonic() < deadline, "the resumed Job was not admitted"
-            time.sleep(0.1)
+        until(lambda: c.get("jobs", "held")["metadata"]["annotations"].get("tugboat.dev/admission")
+              == "Admitted")
         assert "tugboat.dev/hold" not in c.get("jobs", "held")["metadata"]["annotations"]

@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -81,8 +80,20 @@ def test_dev_cluster_spreads_gpu_pods_and_down_stops_all_nodes(tmp_path: Path) -
             assert drained.returncode == 0, drained.stderr
             assert drained.stdout.splitlines()[-1] == f"node/{node_a} drained"
             assert "SchedulingDisabled" in tug("get", "nodes").stdout
-            time.sleep(2)  # train-c must not land on the cordoned node
-            assert c.get("pods", "train-c")["status"]["phase"] == "Pending"
+
+            # train-c must not land on the cordoned node, whose GPUs train-a freed. The
+            # scheduler's pass that no longer has train-a (drain waited until it was gone)
+            # judges train-c too, and writes the default queue's status: train-b and
+            # train-c, admitted or waiting, and no train-a (the pass that reported train-c
+            # unschedulable above wrote three).
+            def without_train_a() -> bool:
+                status = c.get("queues", "default", namespace=None).get("status") or {}
+                return status.get("admittedWorkloads", 0) + status.get("pendingWorkloads", 0) == 2
+
+            wait_for(without_train_a, timeout=60, what="a scheduling pass without train-a")
+            waiting = c.get("pods", "train-c")
+            assert waiting["status"]["phase"] == "Pending" and not waiting["spec"].get("nodeName")
+            assert "1 node(s) were unschedulable" in unschedulable_message(c, "train-c")
             assert tug("uncordon", node_a).stdout.strip() == f"node/{node_a} uncordoned"
             placed = wait_for(pod_phase(c, "train-c", "Running"), timeout=120,
                               what="train-c once the node is back")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -122,14 +123,27 @@ def test_image_only_container_needs_a_runtime(client: Client) -> None:
     assert "docker or podman" in done["status"]["message"]
 
 
-def test_kill9_of_control_plane_adopts_running_pod(control_plane: ControlPlaneProc) -> None:
+def _exited(pid: int) -> bool:
+    import psutil
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+def test_kill9_of_control_plane_adopts_running_pod(control_plane: ControlPlaneProc,
+                                                   tmp_path: Path) -> None:
+    go = tmp_path / "p-exits-may-exit"  # p-exits runs until this file exists
     with control_plane.client() as client:
         client.create(pod("p-adopt", "echo up; while true; do sleep 0.2; done", restart="Always"))
         before = wait_for(pod_phase(client, "p-adopt", "Running"), what="p-adopt to run")
-        client.create(pod("p-exits", "sleep 3; exit 7"))
-        wait_for(pod_phase(client, "p-exits", "Running"), what="p-exits to run")
+        client.create(pod("p-exits", f"while [ ! -e {go} ]; do sleep 0.1; done; exit 7"))
+        running = wait_for(pod_phase(client, "p-exits", "Running"), what="p-exits to run")
+    exits_pid = int(container(running)["containerID"].split("://")[1])
     control_plane.kill9()
-    time.sleep(4)  # p-exits exits while the control plane is down
+    assert not _exited(exits_pid)  # the control plane going down does not stop its pods
+    go.touch()
+    wait_for(lambda: _exited(exits_pid), timeout=60, what="p-exits to exit while the control plane is down")
     control_plane.start()
     with control_plane.client() as client:
         after = wait_for(pod_phase(client, "p-adopt", "Running"), what="p-adopt after restart")
