@@ -4,7 +4,7 @@ through engine/transport.py)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -55,9 +55,11 @@ class Client:
         return resp.text
 
     def stream(self, path: str, *, params: dict[str, Any] | None = None,
-               timeout: float | None = None) -> Iterator[bytes]:
-        """The raw bytes of a streaming GET (watch, logs -f) as they arrive."""
-        with self._http.stream(path, params=params, timeout=timeout) as (resp, chunks):
+               timeout: float | None = None,
+               on_open: Callable[[Callable[[], None]], None] | None = None) -> Iterator[bytes]:
+        """The raw bytes of a streaming GET (watch, logs -f) as they arrive; `on_open` gets a
+        function that ends the stream from another thread."""
+        with self._http.stream(path, params=params, timeout=timeout, on_open=on_open) as (resp, chunks):
             if resp.status >= 400:
                 _decode(resp)
             yield from chunks
@@ -122,16 +124,21 @@ class Client:
 
     def watch(self, resource: str | ResourceInfo, *, namespace: str | None = "default",
               resource_version: str | None = None, label_selector: str | None = None,
-              field_selector: str | None = None,
-              timeout: float | None = None) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(type, object) events; from `resource_version` (exclusive), or a list then changes."""
+              field_selector: str | None = None, timeout: float | None = None,
+              timeout_seconds: int | None = None,
+              on_open: Callable[[Callable[[], None]], None] | None = None
+              ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(type, object) events; from `resource_version` (exclusive), or a list then changes.
+        `timeout_seconds`: the server ends the watch cleanly after that long (watch again from
+        the last event's resourceVersion); `timeout`: the socket's, for a silent connection."""
         info = _info(resource)
         buf = b""
         for chunk in self.stream(object_path(info, namespace),
                                  params={"watch": "true", "resourceVersion": resource_version,
                                          "labelSelector": label_selector,
-                                         "fieldSelector": field_selector},
-                                 timeout=timeout):
+                                         "fieldSelector": field_selector,
+                                         "timeoutSeconds": timeout_seconds},
+                                 timeout=timeout, on_open=on_open):
             buf += chunk
             while b"\n" in buf:
                 line, buf = buf.split(b"\n", 1)

@@ -7,8 +7,10 @@ or a LAN a connection costs well under a millisecond."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
-from collections.abc import Iterator
+import socket
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from email.message import Message
@@ -94,10 +96,14 @@ class Transport:
 
     @contextmanager
     def stream(self, path: str, *, params: dict[str, Any] | None = None,
-               timeout: float | None = None) -> Iterator[tuple[Response, Iterator[bytes]]]:
+               timeout: float | None = None, on_open: Callable[[Callable[[], None]], None] | None = None
+               ) -> Iterator[tuple[Response, Iterator[bytes]]]:
         """A GET whose body is read as it arrives: the response (status and headers; the body
-        too when the status is an error) and an iterator over the body's bytes."""
+        too when the status is an error) and an iterator over the body's bytes. `on_open` gets
+        a function that ends the stream from another thread (the reader then sees it end)."""
         conn = self._connect(timeout)
+        if on_open is not None:
+            on_open(lambda: _shut(conn))
         try:
             try:
                 conn.request("GET", self._target(path, params), headers=self._headers)
@@ -118,3 +124,11 @@ class Transport:
             yield Response(resp.status, resp.headers, b""), chunks()
         finally:
             conn.close()
+
+
+def _shut(conn: http.client.HTTPConnection) -> None:
+    """End a connection another thread may be reading: its read returns at once."""
+    sock = conn.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)

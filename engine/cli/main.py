@@ -36,6 +36,13 @@ def _local_flags(p: argparse.ArgumentParser) -> None:
                    help="memory of each simulated GPU in MiB (default 81920)")
 
 
+def _tui_flags(p: argparse.ArgumentParser) -> None:
+    _common(p)
+    p.add_argument("--server", default=None, help="the API's URL (default: $TUG_HOME/config)")
+    p.add_argument("--token", default=None, help="the API's bearer token (with --server)")
+    p.add_argument("--readonly", action="store_true", help="turn off every key that changes something")
+
+
 def _flag(text: str) -> bool:
     """kubectl's boolean flag values: --wait=false, --wait=true."""
     if text.lower() in ("true", "t", "1", "yes"):
@@ -208,6 +215,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for the pods")
     p.set_defaults(func=_verb("nodes", "drain"))
 
+    p = sub.add_parser("tui", help="the terminal UI: queues, nodes and GPUs, every resource, live")
+    _tui_flags(p)
+    p.set_defaults(func=_verb("tui", "tui"))
+
     p = sub.add_parser("version", help="print the client and server versions")
     p.add_argument("--client", action="store_true")
     p.add_argument("-o", "--output", choices=["json", "yaml"], default=None)
@@ -273,6 +284,9 @@ def _usage(p: argparse.ArgumentParser) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else argv
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help")):
+        argv = ["tui", *argv]  # `tug` alone opens the terminal UI, as `k9s` does
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help(sys.stderr)

@@ -149,7 +149,6 @@ def _watch(client: Client, args: argparse.Namespace, info: ResourceInfo, ns: str
 
 
 def describe(args: argparse.Namespace) -> int:
-    from engine.printers import describe as describe_text
     info, names = _split_kind(args)
     ns = None if args.all_namespaces or not info.namespaced else _ns(args)
     with Client.from_config() as client:
@@ -160,22 +159,25 @@ def describe(args: argparse.Namespace) -> int:
             if not items:
                 print(f"No resources found in {ns or 'any'} namespace.", file=sys.stderr)
                 return 0
-        texts = []
-        for obj in items:
-            meta = obj["metadata"]
-            events = client.list("events", namespace=meta.get("namespace") or "default",
-                                 field_selector=f"involvedObject.uid={meta['uid']}")["items"]
-            pods: list[dict[str, Any]] = []
-            if info.plural == "nodes":
-                pods = client.list("pods", namespace=None,
-                                   field_selector=f"spec.nodeName={meta['name']}")["items"]
-            elif info.plural == "jobs":
-                pods = job_pods(client, meta["name"], meta.get("namespace") or "default")
-            obj = _with_gpu_use(client, info.plural, obj)
-            texts.append(describe_text(info.plural, obj, events=events, now=utcnow(),
-                                       pods=pods).rstrip("\n"))
-        print("\n\n\n".join(texts))
+        print("\n\n\n".join(describe_one(client, info, obj) for obj in items))
     return 0
+
+
+def describe_one(client: Client, info: ResourceInfo, obj: dict[str, Any]) -> str:
+    """`tug describe`'s text for `obj`, with its events (and a node's or a Job's pods), read
+    through `client` (the TUI shows the same text)."""
+    from engine.printers import describe as describe_text
+
+    meta = obj["metadata"]
+    events = client.list("events", namespace=meta.get("namespace") or "default",
+                         field_selector=f"involvedObject.uid={meta['uid']}")["items"]
+    pods: list[dict[str, Any]] = []
+    if info.plural == "nodes":
+        pods = client.list("pods", namespace=None, field_selector=f"spec.nodeName={meta['name']}")["items"]
+    elif info.plural == "jobs":
+        pods = job_pods(client, meta["name"], meta.get("namespace") or "default")
+    obj = _with_gpu_use(client, info.plural, obj)
+    return describe_text(info.plural, obj, events=events, now=utcnow(), pods=pods).rstrip("\n")
 
 
 def job_pods(client: Client, name: str, namespace: str) -> list[dict[str, Any]]:

@@ -44,6 +44,9 @@ class InProcessServer:
         return asyncio.run_coroutine_threadsafe(run(), self.loop).result(30)
 
     def close(self) -> None:
+        """Stop the control plane (again: nothing)."""
+        if not self.thread.is_alive():
+            return
         asyncio.run_coroutine_threadsafe(self.cp.stop(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)

@@ -17,7 +17,7 @@ from .conftest import InProcessServer
 VERBS = ["up", "dev-cluster", "down", "server", "apply", "create", "get", "describe", "delete", "logs",
          "wait", "patch", "suspend", "resume",
          "cordon", "uncordon", "drain", "top",
-         "version", "bench"]
+         "version", "bench", "tui"]
 
 
 def tug(home: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:

@@ -1,0 +1,171 @@
+"""Every key path of the TUI, driven by the pilot against a real control plane."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from textual.widgets import DataTable, Static
+
+from tests.engine.conftest import InProcessServer
+from tui.app import Prompt, TugApp
+from tui.screens import NodesScreen, QueuesScreen, TableScreen, TextScreen
+
+
+def _node(name: str, gpus: int = 4) -> dict[str, Any]:
+    alloc = {"cpu": "8", "memory": "32Gi", "pods": "110", "nvidia.com/gpu": str(gpus)}
+    return {"apiVersion": "v1", "kind": "Node", "metadata": {"name": name},
+            "status": {"allocatable": alloc, "capacity": alloc,
+                       "conditions": [{"type": "Ready", "status": "True"}],
+                       "gpus": [{"index": i, "product": "Simulated GPU", "memoryMiB": 16384,
+                                 "health": "Healthy", "simulated": True} for i in range(gpus)]}}
+
+
+def _pod(name: str, ns: str = "default", gpus: int = 0) -> dict[str, Any]:
+    res = {"limits": {"nvidia.com/gpu": str(gpus)}} if gpus else {}
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
+            "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["true"],
+                                     "resources": res}]}}
+
+
+async def until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (value := check()):
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+    return value
+
+
+def _rows(app: TugApp) -> list[list[str]]:
+    tables = app.screen.query(DataTable)
+    if not tables:
+        return []  # the screen is still mounting
+    table = tables.first()
+    return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def _text(app: TugApp, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def _type(pilot: Any, text: str) -> None:
+    for ch in text:
+        await pilot.press({" ": "space", "-": "minus", "/": "slash", "=": "equals_sign",
+                           ".": "full_stop"}.get(ch, ch))
+
+
+async def test_home_queues_command_line_tables_describe_and_back(api_server: InProcessServer) -> None:
+    store = api_server.cp.store
+    assert store is not None
+    api_server.call(store.create, "nodes", _node("n1"), namespaced=False)
+    with api_server.client() as c:
+        c.create({"apiVersion": "tugboat.dev/v1", "kind": "Queue", "metadata": {"name": "lab"},
+                  "spec": {"quota": {"nvidia.com/gpu": "2"}}})
+        c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+        c.create(_pod("alpha"))
+        c.create(_pod("beta", ns="team"))
+    app = TugApp(api_server.client())
+    async with app.run_test(size=(160, 48)) as pilot:
+        assert isinstance(app.screen, QueuesScreen)
+        await until(lambda: "lab" in _text(app, "#queues"))
+        assert "nvidia.com/gpu" in _text(app, "#queues") and "0/2" in _text(app, "#queues")
+        await until(lambda: "connected" in _text(app, "#header"))
+        assert "nodes 1  GPUs 4" in _text(app, "#header")
+
+        await pilot.press("colon")
+        assert isinstance(app.screen, Prompt)
+        await _type(pilot, "po")
+        await pilot.press("enter")
+        assert isinstance(app.screen, TableScreen) and app.screen.resource == "pods"
+        rows = await until(lambda: _rows(app))
+        assert [r[0] for r in rows] == ["alpha"]  # the default namespace only
+        assert app.screen.query_one(DataTable).columns  # kubectl's columns
+        headers = [str(col.label) for col in app.screen.query_one(DataTable).columns.values()]
+        assert headers == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+
+        await pilot.press("0")  # all namespaces, as k9s
+        await until(lambda: len(_rows(app)) == 2)
+        assert [r[:2] for r in _rows(app)] == [["default", "alpha"], ["team", "beta"]]
+
+        await pilot.press("slash")
+        await _type(pilot, "bet")
+        await pilot.press("enter")
+        await until(lambda: [r[1] for r in _rows(app)] == ["beta"])
+
+        await pilot.press("d")
+        await until(lambda: isinstance(app.screen, TextScreen))
+        described = _text(app, "#text")
+        assert "Name:" in described and "beta" in described and "Namespace:" in described
+        await pilot.press("escape")
+        assert isinstance(app.screen, TableScreen)
+        await pilot.press("y")
+        assert isinstance(app.screen, TextScreen) and "kind: Pod" in _text(app, "#text")
+        await pilot.press("escape")
+
+        with api_server.client() as c:  # live: a pod created now shows up without a key press
+            c.create(_pod("gamma", ns="team"))
+        await pilot.press("slash")
+        for _ in range(3):
+            await pilot.press("backspace")
+        await pilot.press("enter")
+        await until(lambda: "gamma" in [r[1] for r in _rows(app)])
+
+        await pilot.press("colon")
+        await _type(pilot, "no")
+        await pilot.press("enter")
+        assert isinstance(app.screen, NodesScreen)
+        rows = await until(lambda: _rows(app))
+        assert rows[0][:2] == ["n1", "Ready"]
+        assert [r[0].strip() for r in rows[1:]] == [f"gpu {i}" for i in range(4)]
+        assert all("(simulated)" in r[2] and "n/a" in r[3] for r in rows[1:])
+
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, TextScreen) and "ctrl-d" in _text(app, "#text")
+        for _ in range(5):
+            await pilot.press("escape")
+        assert isinstance(app.screen, QueuesScreen)  # esc stops at home
+
+
+async def test_delete_asks_first_and_readonly_refuses(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        c.create(_pod("victim"))
+    for readonly in (True, False):
+        app = TugApp(api_server.client(), readonly=readonly)
+        shown = (lambda a: lambda: [r[0] for r in _rows(a)])(app)
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.run_command("pods")
+            await until(shown)
+            await pilot.press("ctrl+d")
+            if readonly:
+                await pilot.pause()
+                assert not isinstance(app.screen, Prompt)
+                assert any("read-only" in str(n.message) for n in app._notifications)
+                continue
+            assert isinstance(app.screen, Prompt)
+            await pilot.press("n", "enter")  # anything but y keeps it
+            await pilot.pause()
+            assert shown() == ["victim"]
+            await pilot.press("ctrl+d")
+            await pilot.press("y", "enter")
+            await until(lambda s=shown: s() == [])
+    with api_server.client() as c:
+        assert [p["metadata"]["name"] for p in c.list("pods")["items"]] == []
+
+
+async def test_a_lost_control_plane_keeps_the_data_and_says_so(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        c.create(_pod("stays"))
+    app = TugApp(api_server.client())
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.run_command("po")
+        await until(lambda: _rows(app))
+        api_server.close()
+        await until(lambda: "disconnected — retrying" in _text(app, "#header"))
+        assert [r[0] for r in _rows(app)] == ["stays"]  # the last data stays on screen
+        await pilot.press("colon")
+        await _type(pilot, "nosuchkind")
+        await pilot.press("enter")
+        assert any("nosuchkind" in str(n.message) for n in app._notifications)

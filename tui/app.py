@@ -1,0 +1,292 @@
+"""The tugboat TUI (`tug tui`, `tug`, `tug up`): a Textual app over live feeds of the control
+plane (tui/data.py), reached only through engine/client.py. The App wires: it owns the
+feeds and the screens' stack, and runs every request in a worker thread; keys follow k9s."""
+
+from __future__ import annotations
+
+import shlex
+import threading
+from collections import deque
+from typing import Any
+
+import yaml
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Input, Label
+
+from engine.api import RESOURCES, resolve
+from engine.client import Client
+from engine.errors import TugError
+from tui.data import Feed, Snapshot
+from tui.screens import FeedScreen, NodesScreen, QueuesScreen, TableScreen, TextScreen
+
+Obj = dict[str, Any]
+
+TICK_S = 0.2  # the visible screen redraws at most this often, and only if its feeds changed
+TOP_EVERY_S = 2.0  # live GPU figures are polled this often while the nodes screen is open
+HISTORY = 60  # samples of each GPU's utilization kept for its sparkline
+
+HELP = """tugboat — keys (k9s's grammar)
+
+  :             command line: a resource name or short name (:po :jobs :cj :no :q :ev),
+                with -n NAMESPACE or -A; :nodes, :queues open those screens; :q! quits
+  /             filter the table by text; "-l key=value" filters by labels
+  0             all namespaces (again: back to the namespace before)
+  enter         drill down: node → its pods, job → its pods, queue → its workloads
+  d  y  l       describe, YAML, logs of the selected row
+  ctrl-d        delete the selected object (asks first)
+  ctrl-k        kill it: delete with grace 0 (asks first)
+  esc           back
+  ?             this help
+  q             quit (the control plane and its pods keep running)
+{readonly}"""
+
+
+class Prompt(ModalScreen[str | None]):
+    """A one-line input (the `:` command line, the `/` filter, a yes/no question)."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, label: str, *, value: str = "", suggest: list[str] | None = None) -> None:
+        super().__init__()
+        self.label, self.value = label, value
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="prompt"):
+            yield Label(self.label)
+            yield Input(value=self.value, id="prompt-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TugApp(App[None]):
+    CSS_PATH = "theme.tcss"
+    TITLE = "tugboat"
+    BINDINGS = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Help"),
+        Binding("colon", "command", "Command"),
+        Binding("slash", "filter", "Filter"),
+        Binding("0", "all_namespaces", "All ns"),
+        Binding("escape", "back", "Back"),
+    ]
+
+    def __init__(self, client: Client, *, namespace: str = "default", readonly: bool = False,
+                 cluster: str = "") -> None:
+        super().__init__()
+        self.client = client
+        self.namespace: str | None = namespace
+        self._previous_namespace = namespace
+        self.readonly = readonly
+        self.cluster = cluster or client.server
+        self._feeds: dict[str, Feed] = {}
+        self._stop = threading.Event()
+        self._seen: dict[str, int] = {}
+        self.top: dict[str, Obj] = {}  # node name -> its live figures (GPUs included)
+        self.top_version = 0
+        self.history: dict[tuple[str, Any], deque[float | None]] = {}
+
+    # ----- data ---------------------------------------------------------------------------
+
+    def follow(self, resource: str) -> None:
+        """Start the live feed of `resource` (once; it runs until the app ends)."""
+        if resource in self._feeds:
+            return
+        feed = self._feeds[resource] = Feed(self.client, resource)
+        self.run_worker(lambda: feed.run(self._stop), thread=True, group="feeds",
+                        name=f"feed {resource}", exit_on_error=False)
+
+    def snapshot(self, resource: str) -> Snapshot:
+        feed = self._feeds.get(resource)
+        return feed.snapshot() if feed is not None else Snapshot(resource)
+
+    @property
+    def connected(self) -> bool:
+        return all(f.snapshot().connected for f in self._feeds.values()) if self._feeds else False
+
+    def header_text(self, crumb: str) -> str:
+        nodes = self.snapshot("nodes").items.values() if "nodes" in self._feeds else []
+        gpus = sum(len((n.get("status") or {}).get("gpus") or []) for n in nodes)
+        state = "connected" if self.connected else "[b red]disconnected — retrying[/]"
+        if not self._feeds or not any(f.version for f in self._feeds.values()):
+            state = "connecting…"
+        counts = f"nodes {len(nodes)}  GPUs {gpus}  " if "nodes" in self._feeds else ""
+        ro = "  [b]read-only[/]" if self.readonly else ""
+        ns = "all namespaces" if self.namespace is None else f"ns {self.namespace}"
+        return f"[b]tugboat[/] {self.cluster}  {counts}{ns}  {state}{ro}\n› {crumb}"
+
+    def on_mount(self) -> None:
+        for resource in ("nodes", "queues"):
+            self.follow(resource)
+        self.push_screen(QueuesScreen())
+        self.set_interval(TICK_S, self._tick)
+        self.set_interval(TOP_EVERY_S, self._poll_top)
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+        for feed in self._feeds.values():
+            feed.close()
+
+    def _tick(self) -> None:
+        screen = self.screen
+        if isinstance(screen, FeedScreen):
+            versions = {r: self._feeds[r].version for r in self._feeds}
+            if versions != self._seen:
+                self._seen = versions
+                screen.refresh_data()
+
+    def _poll_top(self) -> None:
+        if isinstance(self.screen, NodesScreen):
+            self._fetch_top()
+
+    @work(thread=True, exclusive=True, group="top", exit_on_error=False)
+    def _fetch_top(self) -> None:
+        try:
+            out = self.client.request("GET", "/apis/tugboat.dev/v1/top/nodes")
+        except (TugError, OSError):
+            return
+        items = {str(i.get("name")): i for i in out.get("items") or []}
+        for name, item in items.items():
+            for gpu in item.get("gpus") or []:
+                samples = self.history.setdefault((name, gpu.get("index")), deque(maxlen=HISTORY))
+                samples.append(gpu.get("utilizationGpu"))
+        self.call_from_thread(self._got_top, items)
+
+    def _got_top(self, items: dict[str, Obj]) -> None:
+        self.top = items
+        self.top_version += 1
+        if isinstance(self.screen, NodesScreen):
+            self.screen.refresh_data()
+
+    # ----- keys -----------------------------------------------------------------------------
+
+    def action_help(self) -> None:
+        note = "\n  read-only: every key that changes something is off" if self.readonly else ""
+        self.push_screen(TextScreen("help", HELP.format(readonly=note)))
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 2:  # the default screen, then home
+            self.pop_screen()
+
+    def action_all_namespaces(self) -> None:
+        if self.namespace is None:
+            self.namespace = self._previous_namespace
+        else:
+            self._previous_namespace, self.namespace = self.namespace, None
+        if isinstance(self.screen, FeedScreen):
+            self.screen.refresh_data(force=True)
+
+    def action_command(self) -> None:
+        names = sorted({n for i in RESOURCES for n in (i.plural, *i.short_names)})
+        self.push_screen(Prompt(":", suggest=names), self.run_command)
+
+    def run_command(self, line: str | None) -> None:
+        """`:po -n team`, `:jobs -A`, `:no`, `:queues`, `:q!`."""
+        if not line or not line.strip():
+            return
+        try:
+            words = shlex.split(line.strip().lstrip(":"))
+        except ValueError as exc:
+            self.notify(f"{line}: {exc}", severity="error")
+            return
+        what, rest = words[0], words[1:]
+        if what in ("q!", "quit"):
+            self.exit()
+            return
+        while rest:
+            flag = rest.pop(0)
+            if flag in ("-A", "--all-namespaces"):
+                self.namespace = None
+            elif flag in ("-n", "--namespace") and rest:
+                self.namespace = rest.pop(0)
+            else:
+                self.notify(f"{flag}: not understood (use -n NAMESPACE or -A)", severity="error")
+                return
+        try:
+            info = resolve(what)
+        except TugError as exc:
+            self.notify(exc.message, severity="error")
+            return
+        screen: Screen[None]
+        if info.plural == "queues":
+            screen = QueuesScreen()
+        elif info.plural == "nodes" and what in ("nodes", "node", "no"):
+            screen = NodesScreen()
+        else:
+            screen = TableScreen(info.plural)
+        self.push_screen(screen)
+
+    def action_filter(self) -> None:
+        screen = self.screen
+        if not isinstance(screen, TableScreen):
+            self.notify("/ filters a resource table: open one with : first", severity="warning")
+            return
+        current = f"-l {screen.selector}" if screen.selector else screen.text_filter
+
+        def apply(value: str | None) -> None:
+            if value is None:
+                return
+            value = value.strip()
+            if value.startswith("-l"):
+                screen.selector, screen.text_filter = value[2:].strip(), ""
+            else:
+                screen.selector, screen.text_filter = "", value
+            screen.refresh_data(force=True)
+        self.push_screen(Prompt("/", value=current), apply)
+
+    # ----- what a screen asks for ---------------------------------------------------------
+
+    @work(thread=True, group="requests", exit_on_error=False)
+    def show_describe(self, resource: str, obj: Obj) -> None:
+        from engine.cli.objects import describe_one
+
+        meta = obj["metadata"]
+        try:
+            text = describe_one(self.client, resolve(resource), obj)
+        except (TugError, OSError) as exc:
+            self.call_from_thread(self.notify, f"describe {meta.get('name')}: {exc}", severity="error")
+            return
+        self.call_from_thread(self.push_screen, TextScreen(f"describe {resource}/{meta['name']}", text))
+
+    def show_yaml(self, obj: Obj) -> None:
+        text = yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True)
+        self.push_screen(TextScreen(f"yaml {obj.get('kind', '')}/{obj['metadata']['name']}", text))
+
+    @work(thread=True, group="requests", exit_on_error=False)
+    def show_logs(self, pod: Obj) -> None:
+        meta = pod["metadata"]
+        try:
+            text = b"".join(self.client.logs(meta["name"], namespace=meta.get("namespace") or "default",
+                                             tail=500)).decode("utf-8", "replace")
+        except (TugError, OSError) as exc:
+            self.call_from_thread(self.notify, f"logs {meta['name']}: {exc}", severity="error")
+            return
+        self.call_from_thread(self.push_screen, TextScreen(f"logs {meta['name']}", text or "(no output)"))
+
+    def confirm_delete(self, resource: str, obj: Obj, *, grace: int | None) -> None:
+        meta = obj["metadata"]
+        if self.readonly:
+            self.notify("read-only: deleting is off (started with --readonly)", severity="warning")
+            return
+        verb = "kill (grace 0)" if grace == 0 else "delete"
+
+        def answer(value: str | None) -> None:
+            if value is not None and value.strip().lower() in ("y", "yes"):
+                self._delete(resource, meta.get("namespace") or "default", meta["name"], grace)
+        self.push_screen(Prompt(f"{verb} {resource}/{meta['name']}? type y and enter"), answer)
+
+    @work(thread=True, group="requests", exit_on_error=False)
+    def _delete(self, resource: str, namespace: str, name: str, grace: int | None) -> None:
+        try:
+            self.client.delete(resource, name, namespace=namespace, grace_seconds=grace)
+        except (TugError, OSError) as exc:
+            self.call_from_thread(self.notify, f"delete {name}: {exc}", severity="error")
+            return
+        self.call_from_thread(self.notify, f"{resource}/{name} deleted")

@@ -1,0 +1,61 @@
+"""Pure formatting for the TUI: bars, sparklines, quota and GPU cells. No textual, no IO, so
+each is tested on its own (tests/tui/test_format.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from engine.api.quantity import parse_quantity
+
+NA = "n/a"
+_SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def bar(used: float | None, limit: float | None, width: int = 10) -> str:
+    """A bar `width` cells wide filled in proportion to used/limit ("n/a" padded when unknown)."""
+    if used is None or not limit or limit <= 0:
+        return NA.ljust(width)
+    filled = max(0, min(width, round(width * used / limit)))
+    return "█" * filled + "░" * (width - filled)
+
+
+def sparkline(values: Sequence[float | None], *, top: float = 100.0, width: int = 20) -> str:
+    """The last `width` values as block characters scaled to `top` (a gap where one is unknown)."""
+    out = []
+    for value in list(values)[-width:]:
+        if value is None:
+            out.append(" ")
+        else:
+            level = max(0.0, min(1.0, value / top)) if top > 0 else 0.0
+            out.append(_SPARKS[min(len(_SPARKS) - 1, int(level * (len(_SPARKS) - 1) + 0.5))])
+    return "".join(out)
+
+
+def amount(resource: str, value: Any) -> float | None:
+    """A quantity as a number of its unit (cpu in cores, memory in bytes), None if unreadable."""
+    try:
+        return float(parse_quantity(str(value)))
+    except (ValueError, TypeError, ArithmeticError):
+        return None
+
+
+def quota_lines(queue: dict[str, Any], width: int = 12) -> list[tuple[str, str, str]]:
+    """(resource, bar, "used/limit") for each resource the queue limits, in name order."""
+    quota = ((queue.get("spec") or {}).get("quota") or {})
+    used = ((queue.get("status") or {}).get("used") or {})
+    out = []
+    for res in sorted(quota):
+        u, limit = used.get(res, "0"), quota[res]
+        out.append((res, bar(amount(res, u), amount(res, limit), width), f"{u}/{limit}"))
+    return out
+
+
+def percent(value: float | None) -> str:
+    return NA if value is None else f"{value:.0f}%"
+
+
+def mib(value: float | None) -> str:
+    if value is None:
+        return NA
+    return f"{value / 1024:.1f}Gi" if value >= 1024 else f"{value:.0f}Mi"

@@ -1,0 +1,317 @@
+"""The TUI's screens: queues (home), nodes with their GPUs, any resource as kubectl's table,
+and text (describe, YAML, logs, help). Screens read the app's feeds' snapshots and redraw
+when a feed they show changed; columns and describe text come from engine/printers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from engine.clock import utcnow
+from engine.printers.columns import event_time
+from engine.printers.fmt import estimated
+from engine.printers.table import CLUSTER_SCOPED, table_cells
+from tui.format import NA, bar, mib, percent, quota_lines, sparkline
+
+if TYPE_CHECKING:
+    from tui.app import TugApp
+
+Obj = dict[str, Any]
+
+
+class Header(Static):
+    """Cluster, node and GPU counts, where you are, and the connection's state."""
+
+
+class FeedScreen(Screen[None]):
+    """A screen fed by some of the app's feeds; `refresh_data` redraws it from snapshots."""
+
+    resources: tuple[str, ...] = ()
+    crumb = ""
+
+    @property
+    def tug(self) -> TugApp:
+        return self.app  # type: ignore[return-value]
+
+    def compose(self) -> ComposeResult:
+        yield Header(id="header")
+        yield from self.body()
+        yield Footer()
+
+    def body(self) -> ComposeResult:
+        yield from ()
+
+    def on_screen_resume(self) -> None:
+        for resource in self.resources:
+            self.tug.follow(resource)
+        self.refresh_data(force=True)
+
+    def refresh_data(self, *, force: bool = False) -> None:
+        self.query_one(Header).update(self.tug.header_text(self.crumb))
+
+
+class TableScreen(FeedScreen):
+    """One resource as `tug get` shows it, in the app's namespace (or all), filtered by text."""
+
+    BINDINGS = [Binding("d", "describe", "Describe"), Binding("y", "yaml", "YAML"),
+                Binding("l", "logs", "Logs"), Binding("enter", "drill", "Open", show=False),
+                Binding("ctrl+d", "delete", "Delete"), Binding("ctrl+k", "kill", "Kill")]
+
+    def __init__(self, resource: str, *, text_filter: str = "", selector: str = "") -> None:
+        super().__init__()
+        self.resource = resource
+        self.resources = (resource,)
+        self.text_filter, self.selector = text_filter, selector
+        self._shown: tuple[int, str, str] | None = None
+        self._uids: list[str] = []
+
+    @property
+    def crumb(self) -> str:  # type: ignore[override]
+        where = "all namespaces" if self.tug.namespace is None else self.tug.namespace
+        text = f" /{self.text_filter}" if self.text_filter else ""
+        return f"{self.resource} ({where}){text}"
+
+    def body(self) -> ComposeResult:
+        table: DataTable[str] = DataTable(id="table", cursor_type="row", zebra_stripes=True)
+        yield table
+
+    def visible(self) -> list[Obj]:
+        """The feed's objects this screen shows, in order."""
+        snap = self.tug.snapshot(self.resource)
+        items = snap.sorted()
+        if self.resource == "events":
+            items.sort(key=event_time)
+        ns = self.tug.namespace
+        if ns is not None and self.resource not in CLUSTER_SCOPED:
+            items = [o for o in items if o["metadata"].get("namespace") == ns]
+        if self.selector:
+            items = [o for o in items if _selected(o, self.selector)]
+        return items
+
+    def refresh_data(self, *, force: bool = False) -> None:
+        super().refresh_data(force=force)
+        version = self.tug.snapshot(self.resource).version
+        key = (version, self.tug.namespace or "", self.text_filter)
+        if not force and key == self._shown:
+            return
+        self._shown = key
+        items = self.visible()
+        headers, rows = table_cells(self.resource, items, now=utcnow())
+        if self.tug.namespace is None and self.resource not in CLUSTER_SCOPED:
+            headers = ["NAMESPACE", *headers]
+            rows = [[o["metadata"].get("namespace") or "", *r] for o, r in zip(items, rows, strict=True)]
+        if self.text_filter:
+            needle = self.text_filter.lower()
+            kept = [(o, r) for o, r in zip(items, rows, strict=True) if needle in " ".join(r).lower()]
+            items, rows = [o for o, _ in kept], [r for _, r in kept]
+        table = self.query_one(DataTable)
+        cursor = self._uids[table.cursor_row] if 0 <= table.cursor_row < len(self._uids) else None
+        table.clear(columns=[str(c) for c in table.columns] != headers)
+        if not table.columns:
+            table.add_columns(*headers)
+        self._uids = [o["metadata"]["uid"] for o in items]
+        for uid, row in zip(self._uids, rows, strict=True):
+            table.add_row(*row, key=uid)
+        if cursor in self._uids:
+            table.move_cursor(row=self._uids.index(cursor))
+
+    def selected(self) -> Obj | None:
+        table = self.query_one(DataTable)
+        if not self._uids or not 0 <= table.cursor_row < len(self._uids):
+            return None
+        return self.tug.snapshot(self.resource).items.get(self._uids[table.cursor_row])
+
+    def action_describe(self) -> None:
+        if (obj := self.selected()) is not None:
+            self.tug.show_describe(self.resource, obj)
+
+    def action_yaml(self) -> None:
+        if (obj := self.selected()) is not None:
+            self.tug.show_yaml(obj)
+
+    def action_logs(self) -> None:
+        obj = self.selected()
+        if obj is None:
+            return
+        if self.resource != "pods":
+            self.notify("logs: select a pod (or open a Job's pods with enter)", severity="warning")
+            return
+        self.tug.show_logs(obj)
+
+    def action_drill(self) -> None:
+        obj = self.selected()
+        if obj is None:
+            return
+        meta = obj["metadata"]
+        if self.resource == "nodes":
+            self.tug.push_screen(TableScreen("pods", text_filter=meta["name"]))
+        elif self.resource == "jobs":
+            self.tug.push_screen(TableScreen("pods", selector=f"batch.kubernetes.io/job-name={meta['name']}"))
+        elif self.resource == "queues":
+            self.tug.push_screen(QueuesScreen(only=meta["name"]))
+        else:
+            self.tug.show_describe(self.resource, obj)
+
+    def action_delete(self) -> None:
+        if (obj := self.selected()) is not None:
+            self.tug.confirm_delete(self.resource, obj, grace=None)
+
+    def action_kill(self) -> None:
+        if (obj := self.selected()) is not None:
+            self.tug.confirm_delete(self.resource, obj, grace=0)
+
+
+def _selected(obj: Obj, selector: str) -> bool:
+    labels = obj["metadata"].get("labels") or {}
+    for term in filter(None, (t.strip() for t in selector.split(","))):
+        key, _, value = term.partition("=")
+        if labels.get(key) != value:
+            return False
+    return True
+
+
+class QueuesScreen(FeedScreen):
+    """Home: each queue's quota bars and counts, and its waiting workloads in order with their
+    position, priority, estimated start and the scheduler's why-pending sentence."""
+
+    resources = ("queues",)
+    BINDINGS = [Binding("enter", "open", "Open", show=False)]
+
+    def __init__(self, *, only: str | None = None) -> None:
+        super().__init__()
+        self.only = only
+        self._shown = -1
+
+    @property
+    def crumb(self) -> str:  # type: ignore[override]
+        return f"queues/{self.only}" if self.only else "queues"
+
+    def body(self) -> ComposeResult:
+        yield Static(id="queues", classes="panel")
+        table: DataTable[str] = DataTable(id="waiting", cursor_type="row")
+        yield table
+
+    def refresh_data(self, *, force: bool = False) -> None:
+        super().refresh_data(force=force)
+        snap = self.tug.snapshot("queues")
+        if not force and snap.version == self._shown:
+            return
+        self._shown = snap.version
+        queues = [q for q in snap.sorted() if self.only in (None, q["metadata"]["name"])]
+        now = utcnow()
+        lines = []
+        for q in queues:
+            status = q.get("status") or {}
+            lines.append(f"[b]{q['metadata']['name']}[/b]  admitted {status.get('admittedWorkloads', 0)}  "
+                         f"running {status.get('runningWorkloads', 0)}  "
+                         f"pending {status.get('pendingWorkloads', 0)}")
+            for res, drawn, text in quota_lines(q):
+                lines.append(f"  {res:<20} {drawn} {text}")
+        if not queues:
+            lines.append("no queues" if snap.connected else "waiting for the control plane…")
+        self.query_one("#queues", Static).update("\n".join(lines))
+        table = self.query_one("#waiting", DataTable)
+        table.clear(columns=True)
+        table.add_columns("QUEUE", "POS", "KIND", "NAME", "PRIORITY", "START", "WHY")
+        for q in queues:
+            for w in (q.get("status") or {}).get("pending") or []:
+                table.add_row(q["metadata"]["name"], str(w.get("position", "")), str(w.get("kind", "")),
+                              f"{w.get('namespace')}/{w.get('name')}", str(w.get("priority", 0)),
+                              estimated(w, now), str(w.get("message") or w.get("reason") or ""))
+
+    def action_open(self) -> None:
+        table = self.query_one("#waiting", DataTable)
+        if table.row_count and 0 <= table.cursor_row < table.row_count:
+            kind, name = table.get_row_at(table.cursor_row)[2:4]
+            if kind == "Job":
+                self.tug.push_screen(TableScreen("pods", selector=f"batch.kubernetes.io/job-name="
+                                                                   f"{name.split('/', 1)[1]}"))
+
+
+class NodesScreen(FeedScreen):
+    """One row per node and one per GPU under it: product, utilization and memory bars, the
+    pod holding it; simulated GPUs marked, their unknown values n/a."""
+
+    resources = ("nodes", "pods")
+    crumb = "nodes"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: tuple[int, int, int] | None = None
+
+    def body(self) -> ComposeResult:
+        table: DataTable[str] = DataTable(id="nodes", cursor_type="row")
+        yield table
+
+    def refresh_data(self, *, force: bool = False) -> None:
+        super().refresh_data(force=force)
+        nodes, pods = self.tug.snapshot("nodes"), self.tug.snapshot("pods")
+        key = (nodes.version, pods.version, self.tug.top_version)
+        if not force and key == self._shown:
+            return
+        self._shown = key
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        table.add_columns("NODE / GPU", "STATUS", "PRODUCT", "UTIL", "HISTORY", "MEMORY", "TEMP",
+                          "POWER", "POD")
+        holders = _gpu_holders(pods.sorted())
+        for node in nodes.sorted():
+            name = node["metadata"]["name"]
+            live = self.tug.top.get(name) or {}
+            table.add_row(name, node_state(node), "", "", "", "", "", "", "")
+            gpus = live.get("gpus") or (node.get("status") or {}).get("gpus") or []
+            for gpu in sorted(gpus, key=lambda g: g.get("index") or 0):
+                index = gpu.get("index")
+                sim = " (simulated)" if gpu.get("simulated") else ""
+                util = gpu.get("utilizationGpu")
+                used = gpu.get("memoryUsedMiB")
+                total = gpu.get("memoryTotalMiB") or gpu.get("memoryMiB")
+                temp, power = gpu.get("temperatureC"), gpu.get("powerW")
+                table.add_row(f"  gpu {index}", str(gpu.get("health") or NA),
+                              f"{gpu.get('product') or NA}{sim}",
+                              f"{bar(util, 100, 8)} {percent(util)}",
+                              sparkline(self.tug.history.get((name, index), []), width=12),
+                              f"{bar(used, total, 8)} {mib(used)}/{mib(total)}",
+                              NA if temp is None else f"{temp}C", NA if power is None else f"{power:.0f}W",
+                              ",".join(gpu.get("pods") or []) or holders.get((name, str(index)), ""))
+
+
+def node_state(node: Obj) -> str:
+    """Ready/NotReady, SchedulingDisabled when cordoned, and the taints' effects."""
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    parts = ["Ready" if ready else "NotReady"]
+    spec = node.get("spec") or {}
+    if spec.get("unschedulable"):
+        parts.append("SchedulingDisabled")
+    parts += [f"{t.get('key')}:{t.get('effect')}" for t in spec.get("taints") or []]
+    return ",".join(parts)
+
+
+def _gpu_holders(pods: list[Obj]) -> dict[tuple[str, str], str]:
+    """(node, GPU index) -> namespace/name of the pod the binding gave it."""
+    out = {}
+    for pod in pods:
+        node = (pod.get("spec") or {}).get("nodeName")
+        named = ((pod["metadata"].get("annotations") or {}).get("tugboat.dev/gpus") or "")
+        if node and (pod.get("status") or {}).get("phase") in ("Pending", "Running"):
+            for index in filter(None, named.split(",")):
+                out[(node, index.strip())] = f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
+    return out
+
+
+class TextScreen(Screen[None]):
+    """Describe, YAML, logs or help: text that scrolls; esc goes back."""
+
+    def __init__(self, title: str, text: str) -> None:
+        super().__init__()
+        self.title_text, self.text = title, text
+
+    def compose(self) -> ComposeResult:
+        yield Header(self.title_text, id="header")
+        yield Static(self.text, id="text", markup=False)
+        yield Footer()
