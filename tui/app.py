@@ -79,8 +79,9 @@ class TugApp(App[None]):
     ]
 
     def __init__(self, client: Client, *, namespace: str = "default", readonly: bool = False,
-                 cluster: str = "") -> None:
+                 cluster: str = "", notice: str | None = None) -> None:
         super().__init__()
+        self.notice = notice  # said once the app is up (what happened before it started)
         self.client = client
         self.namespace: str | None = namespace
         self._previous_namespace = namespace
@@ -128,6 +129,8 @@ class TugApp(App[None]):
         self.push_screen(QueuesScreen())
         self.set_interval(TICK_S, self._tick)
         self.set_interval(TOP_EVERY_S, self._poll_top)
+        if self.notice:
+            self.notify(self.notice, severity="warning", timeout=20)
 
     def on_unmount(self) -> None:
         self._stop.set()

@@ -35,7 +35,7 @@ def sparkline(values: Sequence[float | None], *, top: float = 100.0, width: int 
 def amount(resource: str, value: Any) -> float | None:
     """A quantity as a number of its unit (cpu in cores, memory in bytes), None if unreadable."""
     try:
-        return float(parse_quantity(str(value)))
+        return float(parse_quantity(str(value)).amount)
     except (ValueError, TypeError, ArithmeticError):
         return None
 

@@ -262,7 +262,13 @@ class NodesScreen(FeedScreen):
         for node in nodes.sorted():
             name = node["metadata"]["name"]
             live = self.tug.top.get(name) or {}
-            table.add_row(name, node_state(node), "", "", "", "", "", "", "")
+            cpu, cpus = live.get("cpuCores"), live.get("cpuCapacity")
+            mem, mems = live.get("memoryBytes"), live.get("memoryCapacity")
+            share = None if cpu is None or not cpus else 100 * cpu / cpus
+            cpu_cell = f"{bar(cpu, cpus, 8)} cpu {percent(share)}"
+            mem_cell = (f"{bar(mem, mems, 8)} {mib(None if mem is None else mem / 2**20)}/"
+                        f"{mib(None if mems is None else mems / 2**20)}")
+            table.add_row(name, node_state(node), "", cpu_cell, "", mem_cell, "", "", "")
             gpus = live.get("gpus") or (node.get("status") or {}).get("gpus") or []
             for gpu in sorted(gpus, key=lambda g: g.get("index") or 0):
                 index = gpu.get("index")

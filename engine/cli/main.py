@@ -91,6 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="declare N simulated GPUs on the local node (for machines without any)")
     p.add_argument("--config", default=None, metavar="FILE",
                    help="a ClusterConfig (see configs/clusters/) declaring the local nodes")
+    p.add_argument("--demo", action="store_true",
+                   help="also apply configs/demo/ (queues, GPU Jobs, a CronJob, a service); "
+                        "simulated GPUs (2 nodes x 4) where the machine has none")
     _serve_flags(p)
     p.add_argument("--node-ip", default="127.0.0.1",
                    help="address of the local Ray head (use the machine's IP to let others join)")

@@ -7,19 +7,49 @@ import asyncio
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from engine.clusterconfig import NodeSpec, SchedulerConfig, load_config
 from engine.clusterconfig import dev_cluster as dev_cluster_nodes
 from engine.config import ray_auth_env, tug_home
-from engine.errors import BadRequestError, UnavailableError
+from engine.errors import BadRequestError, TugError, UnavailableError
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO = REPO / "configs" / "demo"  # what `tug up --demo` applies
+DEMO_CLUSTER = REPO / "configs" / "clusters" / "demo.yaml"  # its nodes where no GPU is found
 
 
-def _logging() -> None:
-    logging.basicConfig(level=os.environ.get("TUG_LOG_LEVEL", "INFO").upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+def _logging(path: Path | None = None) -> None:
+    """The control plane's log: stderr, or `path` while the terminal UI has the screen."""
+    target = {"filename": str(path)} if path is not None else {"stream": sys.stderr}
+    logging.basicConfig(level=os.environ.get("TUG_LOG_LEVEL", "INFO").upper(), force=True,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", **target)
+
+
+def _interactive(args: argparse.Namespace) -> bool:
+    return not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
+
+
+def _machine_has_gpus() -> bool:
+    from gpu.nvml import Nvml
+
+    return bool(Nvml().discover().gpus)
+
+
+def _apply_demo(home: Path) -> None:
+    """Apply configs/demo/ to the control plane of `home` (what `tug up --demo` shows)."""
+    from engine.api import read_manifests
+    from engine.client import Client
+
+    docs = [doc for _, doc in read_manifests(str(DEMO))]
+    with Client.from_config(home) as client:
+        out = client.apply(docs, namespace="default")
+    made = ", ".join(f"{r['kind'].lower()}/{r['name']}" for r in out["results"])
+    print(f"demo applied from {DEMO.relative_to(REPO)}: {made}", file=sys.stderr, flush=True)
 
 
 def _period(args: argparse.Namespace) -> float:
@@ -39,6 +69,8 @@ def up(args: argparse.Namespace) -> int:
     if args.config and args.simulate_gpus is not None:
         raise BadRequestError("--config and --simulate-gpus: give one (the config declares GPUs)")
     scheduler = None
+    if args.demo and not args.config and args.simulate_gpus is None and not _machine_has_gpus():
+        args.config = str(DEMO_CLUSTER)  # simulated GPUs where the machine has none
     if args.config:
         config = load_config(Path(args.config))
         nodes, scheduler = config.nodes, config.scheduler
@@ -74,9 +106,11 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
     from engine.runtime import local_head_address, start_local_head
     from engine.runtime.cluster import join_local_node
 
-    _logging()
-    if not args.headless:
-        print("tug: the terminal UI is not built yet; running headless", file=sys.stderr)
+    interactive = _interactive(args)
+    if interactive:
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        (home / "logs").mkdir(mode=0o700, exist_ok=True)
+    _logging(home / "logs" / "control-plane.log" if interactive else None)
     node_ip = getattr(args, "node_ip", "127.0.0.1")
     if local_head_address(home):
         print("Reusing the local Ray cluster of this $TUG_HOME (`tug down` to start afresh)",
@@ -90,10 +124,69 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
                       port=args.port, sample_period=period,
                       scheduler=_scheduler(args, scheduler))
-    asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
+    demo = bool(getattr(args, "demo", False))
+    if interactive:
+        _serve_with_tui(cp, home, demo=demo)
+    else:
+        def ready(c: ControlPlane) -> None:
+            _announce(c.url, str(home))
+            if demo:  # a client of this very loop must not block it: apply from a thread
+                threading.Thread(target=_apply_demo, args=(home,), daemon=True).start()
+        asyncio.run(serve(cp, ready=ready))
     print("control plane stopped; pods keep running on Ray (`tug down` stops them)",
           file=sys.stderr)
     return 0
+
+
+def _serve_with_tui(cp: Any, home: Path, *, demo: bool) -> None:
+    """Serve `cp` from a thread of its own and give the terminal to the UI; quitting the UI
+    stops the control plane (as Ctrl-C does headless), the pods keep running."""
+    from engine.client import Client
+    from engine.config import read_config
+    from tui.app import TugApp
+
+    if cp.ray_address:  # in the main thread, where Ray can set its signal handlers
+        from engine.runtime.cluster import connect
+
+        connect(cp.ray_address, auth=cp.ray_auth)
+    loop = asyncio.new_event_loop()
+    started, failed = threading.Event(), []
+    stop = asyncio.Event()
+
+    async def run() -> None:
+        try:
+            await cp.start()
+        except BaseException as exc:
+            failed.append(exc)
+            started.set()
+            raise
+        started.set()
+        try:
+            await stop.wait()
+        finally:
+            await cp.stop()
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(run()), name="control-plane",
+                              daemon=True)
+    thread.start()
+    started.wait()
+    if failed:
+        thread.join(10)
+        if isinstance(failed[0], Exception):
+            raise failed[0]
+        return
+    notice = None
+    try:
+        if demo:
+            try:
+                _apply_demo(home)
+            except TugError as exc:  # the cluster still runs: say so on screen
+                notice = f"the demo could not be applied: {exc.message} {' '.join(exc.details)}"
+        cfg = read_config(home)
+        TugApp(Client(cfg.server, cfg.token, timeout=10), notice=notice).run()
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(30)
 
 
 def server(args: argparse.Namespace) -> int:

@@ -292,6 +292,8 @@ def _pod_update_spec(current: dict[str, Any], desired: dict[str, Any]) -> dict[s
     spec = copy.deepcopy(desired)
     if current.get("nodeName"):
         spec["nodeName"] = current["nodeName"]
+    if "priority" in current and "priority" not in spec:  # admission's: an omitted one stays
+        spec["priority"] = current["priority"]
     fixed_now = {k: v for k, v in current.items() if k not in _POD_MUTABLE}
     fixed_new = {k: v for k, v in spec.items() if k not in _POD_MUTABLE}
     if _without_images(fixed_now) != _without_images(fixed_new):

@@ -23,7 +23,7 @@ from engine.errors import (
 )
 from tests.shared_examples import EXAMPLES, needs_examples
 
-from .conftest import InProcessServer
+from .conftest import InProcessServer, until
 
 REPO = Path(__file__).resolve().parents[2]
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "labels": {"app": "a"}},
@@ -83,6 +83,23 @@ def test_apply_creates_then_reports_unchanged_and_configured(api_server: InProce
         with pytest.raises(InvalidError) as err:
             c.apply([cm], create_only=True)
         assert err.value.details == ['document 1 (ConfigMap "cm"): configmaps "cm" already exists']
+
+
+def test_a_pod_applied_again_after_it_was_placed_is_unchanged(api_server: InProcessServer) -> None:
+    """The scheduler sets spec.nodeName and admission spec.priority: applying the same manifest
+    again keeps them (as kubectl apply's merge does) instead of refusing a pod update."""
+    store = api_server.cp.store
+    assert store is not None
+    alloc = {"cpu": "8", "memory": "8Gi", "pods": "110"}
+    api_server.call(store.create, "nodes", {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"},
+                                            "status": {"allocatable": alloc, "capacity": alloc,
+                                                       "conditions": [{"type": "Ready", "status": "True"}]}},
+                    namespaced=False)
+    with api_server.client() as c:
+        assert c.apply([POD])["results"][0]["action"] == "created"
+        until(lambda: c.get("pods", POD["metadata"]["name"])["spec"].get("nodeName"))
+        assert c.get("pods", POD["metadata"]["name"])["spec"]["priority"] == 0
+        assert c.apply([POD])["results"][0]["action"] == "unchanged"
 
 
 def test_apply_warns_about_unimplemented_fields(api_server: InProcessServer) -> None:
