@@ -37,6 +37,11 @@ HELP = """tugboat — keys (k9s's grammar)
   0             all namespaces (again: back to the namespace before)
   enter         drill down: node → its pods, job → its pods, queue → its workloads
   d  y  l       describe, YAML, logs of the selected row
+  e             edit it in $EDITOR and apply (a refusal reopens it with the reason)
+  s             scale: a Job's parallelism
+  t             trigger a CronJob now (a Job from its template)
+  o             sort by the cursor's column (again: the other way)
+  r             rollout restart (needs Deployments: not built yet)
   ctrl-d        delete the selected object (asks first)
   ctrl-k        kill it: delete with grace 0 (asks first)
   esc           back
@@ -273,6 +278,111 @@ class TugApp(App[None]):
             return
         self.call_from_thread(self.push_screen, TextScreen(f"logs {meta['name']}", text or "(no output)"))
 
+    @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
+    def fetch_tail(self, lens: Any, pod: Obj) -> None:
+        """The last lines of `pod`'s log, for the job lens."""
+        meta = pod["metadata"]
+        try:
+            text = b"".join(self.client.logs(meta["name"], namespace=meta.get("namespace") or "default",
+                                             tail=12)).decode("utf-8", "replace")
+        except (TugError, OSError) as exc:
+            text = f"(no log: {exc})"
+        self.call_from_thread(self._got_tail, lens, text)
+
+    def _got_tail(self, lens: Any, text: str) -> None:
+        if lens.log_tail != text:
+            lens.log_tail = text
+            if self.screen is lens:
+                lens.refresh_data()
+
+    def _changes(self, what: str) -> bool:
+        """Whether a key that changes something may run; says why not."""
+        if self.readonly:
+            self.notify(f"read-only: {what} is off (started with --readonly)", severity="warning")
+        return not self.readonly
+
+    def trigger(self, cron: Obj) -> None:
+        """`t`: run a CronJob's template now, as `tug create job NAME --from=cronjob/...`."""
+        if not self._changes("triggering"):
+            return
+        from engine.clock import utcnow
+
+        name = f"{cron['metadata']['name']}-manual-{utcnow().strftime('%H%M%S')}"[:52]
+        self._write(lambda: self.client.create(_job_from(cron, name),
+                                               namespace=cron["metadata"].get("namespace") or "default"),
+                    f"job.batch/{name} created")
+
+    def scale(self, resource: str, obj: Obj) -> None:
+        """`s`: a Job's parallelism (Deployments and ReplicaSets: their replicas, once built)."""
+        if not self._changes("scaling"):
+            return
+        field = {"jobs": "parallelism", "deployments": "replicas", "replicasets": "replicas"}.get(resource)
+        if field is None:
+            self.notify(f"{resource} do not scale (jobs, deployments and replicasets do)", severity="warning")
+            return
+        meta, current = obj["metadata"], (obj.get("spec") or {}).get(field, 1)
+
+        def answer(value: str | None) -> None:
+            if value is None or not value.strip():
+                return
+            try:
+                count = int(value)
+            except ValueError:
+                self.notify(f"scale: {value!r} is not a whole number", severity="error")
+                return
+            self._write(lambda: self.client.request(
+                "PATCH", _object_path(resource, meta), body={"spec": {field: count}}),
+                f"{resource}/{meta['name']} scaled to {count}")
+        self.push_screen(Prompt(f"{field} of {resource}/{meta['name']} (now {current}):"), answer)
+
+    def edit(self, resource: str, obj: Obj) -> None:
+        """`e`: the object in $EDITOR; saved, it is applied; refused, the error is shown and
+        the editor opens again on what was written."""
+        if not self._changes("editing"):
+            return
+        import os
+        import subprocess
+        import tempfile
+
+        editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
+        meta = obj["metadata"]
+        text = yaml.safe_dump({k: v for k, v in obj.items() if k != "status"}, sort_keys=False)
+        while True:
+            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
+                fh.write(text)
+                path = fh.name
+            try:
+                with self.suspend():
+                    subprocess.run([*editor.split(), path], check=False)
+                with open(path) as fh:
+                    edited = fh.read()
+            finally:
+                os.unlink(path)
+            if edited == text:
+                self.notify("edit: nothing changed")
+                return
+            try:
+                doc = yaml.safe_load(edited)
+                self.client.request("PUT", _object_path(resource, meta), body=doc)
+            except (TugError, yaml.YAMLError, OSError) as exc:
+                problem = getattr(exc, "message", str(exc))
+                details = "\n".join(f"#   {d}" for d in getattr(exc, "details", []))
+                text = f"# the edit was refused: {problem}\n{details}\n" + "\n".join(
+                    line for line in edited.splitlines() if not line.startswith("# the edit was refused")
+                    and not line.startswith("#   "))
+                continue
+            self.notify(f"{resource}/{meta['name']} edited")
+            return
+
+    @work(thread=True, group="requests", exit_on_error=False)
+    def _write(self, call: Any, done: str) -> None:
+        try:
+            call()
+        except (TugError, OSError) as exc:
+            self.call_from_thread(self.notify, f"{getattr(exc, 'message', exc)}", severity="error")
+            return
+        self.call_from_thread(self.notify, done)
+
     def confirm_delete(self, resource: str, obj: Obj, *, grace: int | None) -> None:
         meta = obj["metadata"]
         if self.readonly:
@@ -293,3 +403,16 @@ class TugApp(App[None]):
             self.call_from_thread(self.notify, f"delete {name}: {exc}", severity="error")
             return
         self.call_from_thread(self.notify, f"{resource}/{name} deleted")
+
+
+def _job_from(cron: Obj, name: str) -> Obj:
+    from engine.cli.workloads import job_from_cronjob
+
+    return job_from_cronjob(cron, name)
+
+
+def _object_path(resource: str, meta: Obj) -> str:
+    from engine.paths import object_path
+
+    info = resolve(resource)
+    return object_path(info, meta.get("namespace") if info.namespaced else None, meta["name"])

@@ -59,6 +59,9 @@ class TableScreen(FeedScreen):
 
     BINDINGS = [Binding("d", "describe", "Describe"), Binding("y", "yaml", "YAML"),
                 Binding("l", "logs", "Logs"), Binding("enter", "drill", "Open", show=False),
+                Binding("e", "edit", "Edit"), Binding("s", "scale", "Scale"),
+                Binding("r", "restart", "Restart", show=False), Binding("t", "trigger", "Trigger"),
+                Binding("o", "sort", "Sort"),
                 Binding("ctrl+d", "delete", "Delete"), Binding("ctrl+k", "kill", "Kill")]
 
     def __init__(self, resource: str, *, text_filter: str = "", selector: str = "") -> None:
@@ -66,8 +69,9 @@ class TableScreen(FeedScreen):
         self.resource = resource
         self.resources = (resource,)
         self.text_filter, self.selector = text_filter, selector
-        self._shown: tuple[int, str, str] | None = None
+        self._shown: tuple[Any, ...] | None = None
         self._uids: list[str] = []
+        self.sort_by: tuple[int, bool] | None = None  # (column, descending)
 
     @property
     def crumb(self) -> str:  # type: ignore[override]
@@ -95,11 +99,11 @@ class TableScreen(FeedScreen):
     def refresh_data(self, *, force: bool = False) -> None:
         super().refresh_data(force=force)
         version = self.tug.snapshot(self.resource).version
-        key = (version, self.tug.namespace or "", self.text_filter)
+        key = (version, self.tug.namespace or "", self.text_filter, self.sort_by)
         if not force and key == self._shown:
             return
         self._shown = key
-        items = self.visible()
+        items = self.visible()  # (sorting below, by the shown cells)
         headers, rows = table_cells(self.resource, items, now=utcnow())
         if self.tug.namespace is None and self.resource not in CLUSTER_SCOPED:
             headers = ["NAMESPACE", *headers]
@@ -108,6 +112,11 @@ class TableScreen(FeedScreen):
             needle = self.text_filter.lower()
             kept = [(o, r) for o, r in zip(items, rows, strict=True) if needle in " ".join(r).lower()]
             items, rows = [o for o, _ in kept], [r for _, r in kept]
+        if self.sort_by is not None and 0 <= self.sort_by[0] < len(headers):
+            column, reverse = self.sort_by
+            pairs = sorted(zip(items, rows, strict=True), key=lambda p: _sort_key(p[1][column]),
+                           reverse=reverse)
+            items, rows = [o for o, _ in pairs], [r for _, r in pairs]
         table = self.query_one(DataTable)
         cursor = self._uids[table.cursor_row] if 0 <= table.cursor_row < len(self._uids) else None
         table.clear(columns=[str(c) for c in table.columns] != headers)
@@ -124,6 +133,11 @@ class TableScreen(FeedScreen):
         if not self._uids or not 0 <= table.cursor_row < len(self._uids):
             return None
         return self.tug.snapshot(self.resource).items.get(self._uids[table.cursor_row])
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """enter on a row (the table takes the key before the screen's binding)."""
+        event.stop()
+        self.action_drill()
 
     def action_describe(self) -> None:
         if (obj := self.selected()) is not None:
@@ -150,11 +164,40 @@ class TableScreen(FeedScreen):
         if self.resource == "nodes":
             self.tug.push_screen(TableScreen("pods", text_filter=meta["name"]))
         elif self.resource == "jobs":
-            self.tug.push_screen(TableScreen("pods", selector=f"batch.kubernetes.io/job-name={meta['name']}"))
+            self.tug.push_screen(JobLens(obj))
         elif self.resource == "queues":
             self.tug.push_screen(QueuesScreen(only=meta["name"]))
         else:
             self.tug.show_describe(self.resource, obj)
+
+    def action_edit(self) -> None:
+        if (obj := self.selected()) is not None:
+            self.tug.edit(self.resource, obj)
+
+    def action_scale(self) -> None:
+        if (obj := self.selected()) is not None:
+            self.tug.scale(self.resource, obj)
+
+    def action_restart(self) -> None:
+        self.notify("rollout restart needs Deployments, which are not built yet (issue 13)",
+                    severity="warning")
+
+    def action_trigger(self) -> None:
+        obj = self.selected()
+        if obj is None:
+            return
+        if self.resource != "cronjobs":
+            self.notify("t triggers a CronJob now: open them with :cj", severity="warning")
+            return
+        self.tug.trigger(obj)
+
+    def action_sort(self) -> None:
+        """Sort by the column the cursor is in; again: the other way."""
+        table = self.query_one(DataTable)
+        column = table.cursor_column
+        reverse = self.sort_by == (column, False)
+        self.sort_by = (column, reverse)
+        self.refresh_data(force=True)
 
     def action_delete(self) -> None:
         if (obj := self.selected()) is not None:
@@ -163,6 +206,15 @@ class TableScreen(FeedScreen):
     def action_kill(self) -> None:
         if (obj := self.selected()) is not None:
             self.tug.confirm_delete(self.resource, obj, grace=0)
+
+
+def _sort_key(cell: str) -> tuple[int, float, str]:
+    """Numbers (and "3/4"-style counts) in numeric order, ahead of text."""
+    head = cell.split("/", 1)[0].split(" ", 1)[0]
+    try:
+        return (0, float(head), cell)
+    except ValueError:
+        return (1, 0.0, cell)
 
 
 def _selected(obj: Obj, selector: str) -> bool:
@@ -178,7 +230,7 @@ class QueuesScreen(FeedScreen):
     """Home: each queue's quota bars and counts, and its waiting workloads in order with their
     position, priority, estimated start and the scheduler's why-pending sentence."""
 
-    resources = ("queues",)
+    resources = ("queues", "jobs")
     BINDINGS = [Binding("enter", "open", "Open", show=False)]
 
     def __init__(self, *, only: str | None = None) -> None:
@@ -223,13 +275,19 @@ class QueuesScreen(FeedScreen):
                               f"{w.get('namespace')}/{w.get('name')}", str(w.get("priority", 0)),
                               estimated(w, now), str(w.get("message") or w.get("reason") or ""))
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
     def action_open(self) -> None:
         table = self.query_one("#waiting", DataTable)
         if table.row_count and 0 <= table.cursor_row < table.row_count:
             kind, name = table.get_row_at(table.cursor_row)[2:4]
-            if kind == "Job":
-                self.tug.push_screen(TableScreen("pods", selector=f"batch.kubernetes.io/job-name="
-                                                                   f"{name.split('/', 1)[1]}"))
+            ns, _, name = name.partition("/")
+            job = next((j for j in self.tug.snapshot("jobs").items.values()
+                        if j["metadata"]["name"] == name and j["metadata"].get("namespace") == ns), None)
+            if kind == "Job" and job is not None:
+                self.tug.push_screen(JobLens(job))
 
 
 class NodesScreen(FeedScreen):
@@ -321,3 +379,106 @@ class TextScreen(Screen[None]):
         yield Header(self.title_text, id="header")
         yield Static(self.text, id="text", markup=False)
         yield Footer()
+
+
+class JobLens(FeedScreen):
+    """One Job in one view: its place in its queue and why it waits, or its progress; its pods
+    with node, GPUs and phase; the live use of exactly those GPUs; its newest pod's log tail."""
+
+    resources = ("jobs", "pods", "queues")
+    BINDINGS = [Binding("l", "logs", "Logs"), Binding("d", "describe", "Describe")]
+
+    def __init__(self, job: Obj) -> None:
+        super().__init__()
+        self.uid = job["metadata"]["uid"]
+        self.job_name = job["metadata"]["name"]
+        self.job_namespace = job["metadata"].get("namespace") or "default"
+        self.log_tail = ""
+        self._shown: tuple[int, int, int, int, str] | None = None
+
+    @property
+    def crumb(self) -> str:  # type: ignore[override]
+        return f"jobs › {self.job_namespace}/{self.job_name}"
+
+    def body(self) -> ComposeResult:
+        yield Static(id="lens", classes="panel")
+        table: DataTable[str] = DataTable(id="lens-pods", cursor_type="row")
+        yield table
+        yield Static(id="lens-logs", markup=False)
+
+    def on_mount(self) -> None:
+        self.set_interval(2.0, self._tail)
+        self._tail()
+
+    def _tail(self) -> None:
+        pods = self.pods()
+        if pods:
+            self.tug.fetch_tail(self, pods[-1])
+
+    def job(self) -> Obj | None:
+        return self.tug.snapshot("jobs").items.get(self.uid)
+
+    def pods(self) -> list[Obj]:
+        """The Job's pods, oldest first."""
+        pods = [p for p in self.tug.snapshot("pods").items.values()
+                if any(r.get("uid") == self.uid for r in p["metadata"].get("ownerReferences") or [])]
+        return sorted(pods, key=lambda p: (p["metadata"].get("creationTimestamp") or "",
+                                           p["metadata"]["name"]))
+
+    def refresh_data(self, *, force: bool = False) -> None:
+        super().refresh_data(force=force)
+        key = (self.tug.snapshot("jobs").version, self.tug.snapshot("pods").version,
+               self.tug.snapshot("queues").version, self.tug.top_version, self.log_tail)
+        if not force and key == self._shown:
+            return
+        self._shown = key
+        job = self.job()
+        self.query_one("#lens", Static).update(self._summary(job))
+        table = self.query_one("#lens-pods", DataTable)
+        table.clear(columns=True)
+        table.add_columns("POD", "PHASE", "NODE", "GPUS", "UTIL", "MEMORY")
+        for pod in self.pods():
+            node = (pod.get("spec") or {}).get("nodeName") or ""
+            named = [i.strip() for i in ((pod["metadata"].get("annotations") or {}).get(
+                "tugboat.dev/gpus") or "").split(",") if i.strip()]
+            live = {str(g.get("index")): g for g in (self.tug.top.get(node) or {}).get("gpus") or []}
+            utils = [percent(live[i].get("utilizationGpu")) if i in live else NA for i in named]
+            mems = [mib(live[i].get("memoryUsedMiB")) if i in live else NA for i in named]
+            table.add_row(pod["metadata"]["name"], str((pod.get("status") or {}).get("phase") or "Pending"),
+                          node or "-", ",".join(named) or "-", " ".join(utils) or "-", " ".join(mems) or "-")
+        self.query_one("#lens-logs", Static).update(
+            f"── log of {self.pods()[-1]['metadata']['name']} ──\n{self.log_tail}" if self.pods() else "")
+
+    def _summary(self, job: Obj | None) -> str:
+        if job is None:
+            return f"[b]{self.job_namespace}/{self.job_name}[/b]: gone"
+        spec, status = job.get("spec") or {}, job.get("status") or {}
+        queue = (job["metadata"].get("labels") or {}).get("tugboat.dev/queue") or "default"
+        lines = [f"[b]{self.job_namespace}/{self.job_name}[/b]  queue {queue}  "
+                 f"completions {spec.get('completions', 1)}  parallelism {spec.get('parallelism', 1)}"
+                 + (f"  mode {spec['completionMode']}" if spec.get("completionMode") else "")]
+        waiting = next((w for q in self.tug.snapshot("queues").items.values()
+                        for w in (q.get("status") or {}).get("pending") or []
+                        if w.get("kind") == "Job" and w.get("name") == self.job_name
+                        and w.get("namespace") == self.job_namespace), None)
+        if waiting is not None:
+            lines.append(f"waiting: position {waiting.get('position')}, start "
+                         f"{estimated(waiting, utcnow())}: {waiting.get('message') or waiting.get('reason')}")
+        else:
+            lines.append(f"succeeded {status.get('succeeded', 0)}  failed {status.get('failed', 0)}  "
+                         f"active {status.get('active', 0)}"
+                         + (f"  completed indexes {status['completedIndexes']}"
+                            if status.get("completedIndexes") else ""))
+        for c in status.get("conditions") or []:
+            if c.get("status") == "True":
+                lines.append(f"{c.get('type')}: {c.get('reason', '')} {c.get('message', '')}".rstrip())
+        return "\n".join(lines)
+
+    def action_logs(self) -> None:
+        pods = self.pods()
+        if pods:
+            self.tug.show_logs(pods[-1])
+
+    def action_describe(self) -> None:
+        if (job := self.job()) is not None:
+            self.tug.show_describe("jobs", job)

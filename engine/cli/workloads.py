@@ -33,18 +33,25 @@ def create_from(args: argparse.Namespace) -> int:
     ns = _ns(args)
     with Client.from_config() as client:
         cron = client.get("cronjobs", source, namespace=ns)
-        template = (cron.get("spec") or {}).get("jobTemplate") or {}
-        tmeta = template.get("metadata") or {}
-        job = {"apiVersion": "batch/v1", "kind": "Job",
-               "metadata": {"name": args.name, "namespace": ns, "labels": dict(tmeta.get("labels") or {}),
-                            "annotations": {**(tmeta.get("annotations") or {}), MANUAL: "manual"},
-                            "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob",
-                                                 "name": source, "uid": cron["metadata"]["uid"],
-                                                 "controller": True, "blockOwnerDeletion": True}]},
-               "spec": template.get("spec") or {}}
-        client.create(job, namespace=ns)
+        client.create(job_from_cronjob(cron, args.name), namespace=ns)
     print(f"job.batch/{args.name} created")
     return 0
+
+
+def job_from_cronjob(cron: dict[str, Any], name: str) -> dict[str, Any]:
+    """A Job that runs `cron`'s template now, owned by it and marked manual (as kubectl's
+    `create job --from=cronjob/...`; the TUI's `t` key too)."""
+    meta = cron["metadata"]
+    template = (cron.get("spec") or {}).get("jobTemplate") or {}
+    tmeta = template.get("metadata") or {}
+    return {"apiVersion": "batch/v1", "kind": "Job",
+            "metadata": {"name": name, "namespace": meta.get("namespace") or "default",
+                         "labels": dict(tmeta.get("labels") or {}),
+                         "annotations": {**(tmeta.get("annotations") or {}), MANUAL: "manual"},
+                         "ownerReferences": [{"apiVersion": "batch/v1", "kind": "CronJob",
+                                              "name": meta["name"], "uid": meta["uid"],
+                                              "controller": True, "blockOwnerDeletion": True}]},
+            "spec": template.get("spec") or {}}
 
 
 def _seconds(text: str) -> float:

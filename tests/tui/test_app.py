@@ -169,3 +169,95 @@ async def test_a_lost_control_plane_keeps_the_data_and_says_so(api_server: InPro
         await _type(pilot, "nosuchkind")
         await pilot.press("enter")
         assert any("nosuchkind" in str(n.message) for n in app._notifications)
+
+
+def _job(name: str, *, gpus: int = 1, queue: str | None = None, completions: int = 1) -> dict[str, Any]:
+    meta: dict[str, Any] = {"name": name, "namespace": "default"}
+    if queue:
+        meta["labels"] = {"tugboat.dev/queue": queue}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": meta,
+            "spec": {"completions": completions, "parallelism": 1, "template": {"spec": {
+                "restartPolicy": "Never",
+                "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "60"],
+                                "resources": {"limits": {"nvidia.com/gpu": str(gpus)}}}]}}}}
+
+
+async def test_job_lens_trigger_scale_sort_and_what_is_not_built(api_server: InProcessServer) -> None:
+    store = api_server.cp.store
+    assert store is not None
+    api_server.call(store.create, "nodes", _node("n1", gpus=2), namespaced=False)
+    with api_server.client() as c:
+        c.create({"apiVersion": "tugboat.dev/v1", "kind": "Queue", "metadata": {"name": "lab"},
+                  "spec": {"quota": {"nvidia.com/gpu": "1"}}})
+        c.create(_job("first", queue="lab"))
+        until_admitted = lambda: (c.get("jobs", "first")["metadata"].get("annotations") or {}).get(  # noqa: E731
+            "tugboat.dev/admission") == "Admitted"
+        await until(until_admitted)
+        c.create(_job("second", queue="lab"))
+        c.create({"apiVersion": "batch/v1", "kind": "CronJob", "metadata": {"name": "nightly"},
+                  "spec": {"schedule": "0 3 * * *", "jobTemplate": {"spec": {"template": {"spec": {
+                      "restartPolicy": "Never",
+                      "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}}}}})
+    app = TugApp(api_server.client())
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.run_command("jobs")
+        await until(lambda: sorted(r[0] for r in _rows(app)) == ["first", "second"])
+        table = app.screen.query_one(DataTable)
+        second = [r[0] for r in _rows(app)].index("second")
+        table.move_cursor(row=second)
+        await pilot.press("enter")  # the job lens
+        await until(lambda: app.screen.__class__.__name__ == "JobLens")
+        lens = await until(lambda: "waiting: position 1" in _text(app, "#lens") and _text(app, "#lens"))
+        assert "queue lab" in lens and "lab is at its quota" in lens
+        await pilot.press("escape")
+        table = app.screen.query_one(DataTable)
+        first = [r[0] for r in _rows(app)].index("first")
+        table.move_cursor(row=first)
+        await pilot.press("enter")
+        lens = await until(lambda: "active" in _text(app, "#lens") and _text(app, "#lens"))
+        assert "succeeded 0" in lens
+        pods = await until(lambda: _rows(app))
+        assert pods[0][0].startswith("first-") and pods[0][2] == "n1" and pods[0][3] in ("0", "1")
+        await pilot.press("escape")
+
+        table = app.screen.query_one(DataTable)
+        table.move_cursor(row=[r[0] for r in _rows(app)].index("second"))
+        await pilot.press("s")  # scale a Job's parallelism
+        assert isinstance(app.screen, Prompt)
+        await pilot.press("3", "enter")
+        with api_server.client() as c:
+            await until(lambda: c.get("jobs", "second")["spec"]["parallelism"] == 3)
+
+        await pilot.press("o")  # sort by the first column, then the other way
+        await until(lambda: [r[0] for r in _rows(app)] == ["first", "second"])
+        await pilot.press("o")
+        await until(lambda: [r[0] for r in _rows(app)] == ["second", "first"])
+
+        await pilot.press("r")
+        assert any("not built yet" in str(n.message) for n in app._notifications)
+
+        app.run_command("cj")
+        await until(lambda: [r[0] for r in _rows(app)] == ["nightly"])
+        await pilot.press("t")  # trigger now
+        with api_server.client() as c:
+            made = await until(lambda: [j for j in c.list("jobs")["items"]
+                                        if j["metadata"]["name"].startswith("nightly-manual-")])
+        assert made[0]["metadata"]["ownerReferences"][0]["name"] == "nightly"
+        assert made[0]["metadata"]["annotations"]["cronjob.kubernetes.io/instantiate"] == "manual"
+
+
+async def test_readonly_turns_off_every_key_that_changes_something(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        c.create(_job("kept", gpus=0))
+    app = TugApp(api_server.client(), readonly=True)
+    async with app.run_test(size=(120, 40)) as pilot:
+        app.run_command("jobs")
+        await until(lambda: _rows(app))
+        for key in ("s", "e", "ctrl+d", "ctrl+k"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert not isinstance(app.screen, Prompt), key
+        assert sum("read-only" in str(n.message) for n in app._notifications) == 4
+        assert "read-only" in _text(app, "#header")
+    with api_server.client() as c:
+        assert c.get("jobs", "kept")["spec"]["parallelism"] == 1
