@@ -4,7 +4,7 @@ when a feed they show changed; columns and describe text come from engine/printe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -16,9 +16,6 @@ from engine.printers.columns import event_time
 from engine.printers.fmt import estimated
 from engine.printers.table import CLUSTER_SCOPED, table_cells
 from tui.format import NA, bar, mib, percent, quota_lines, sparkline
-
-if TYPE_CHECKING:
-    from tui.app import TugApp
 
 Obj = dict[str, Any]
 
@@ -34,8 +31,9 @@ class FeedScreen(Screen[None]):
     crumb = ""
 
     @property
-    def tug(self) -> TugApp:
-        return self.app  # type: ignore[return-value]
+    def tug(self) -> Any:
+        """The TugApp (tui/app.py), which imports this module: typed loosely, no import back."""
+        return self.app
 
     def compose(self) -> ComposeResult:
         yield Header(id="header")
