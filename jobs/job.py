@@ -54,7 +54,9 @@ def condition(status: Obj, ctype: str) -> Obj | None:
 
 
 def set_condition(status: Obj, ctype: str, state: str, reason: str, message: str, now: datetime) -> None:
-    conditions = status.setdefault("conditions", [])
+    conditions = status.get("conditions")
+    if not isinstance(conditions, list):  # absent, or a null that got into the store
+        conditions = status["conditions"] = []
     for c in conditions:
         if c.get("type") == ctype:
             if c.get("status") != state:

@@ -4,6 +4,7 @@ store; everything a client sends passes here first, so no reader meets `phase: 5
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any, Literal
 
@@ -12,7 +13,7 @@ from pydantic.alias_generators import to_camel
 
 from engine.api.base import Int32, Int64, ResourceList
 from engine.api.names import show
-from engine.api.problems import describe_error
+from engine.api.problems import describe_error, format_path
 from engine.errors import InvalidError
 
 # Kinds whose status a create keeps, as Kubernetes does (a node registers with its status);
@@ -255,19 +256,42 @@ _MODELS: dict[str, type[_Shape]] = {
 
 def check_status(plural: str, kind: str, name: str, status: Any) -> None:
     """Raise InvalidError naming every field of `status` that is not the shape its kind's
-    status has (`status.phase: ...`); None and {} are always fine."""
+    status has (`status.phase: ...`), or holds a number JSON cannot carry; None and {} are
+    always fine."""
     if status is None:
         return
     if not isinstance(status, dict):
         raise InvalidError(f'{kind} "{name}" is invalid: 1 problem(s)',
                            details=[f"status: expected an object, got {show(status)}"])
+    problems: list[str] = []
+    typed: set[tuple[Any, ...]] = set()
     model = _MODELS.get(plural)
-    if model is None:
-        return
-    try:
-        model.model_validate(status, by_alias=True, by_name=False)
-    except ValidationError as exc:
-        problems = [describe_error({**e, "loc": ("status", *e["loc"])}, model=None)
-                    for e in exc.errors()]
+    if model is not None:
+        try:
+            model.model_validate(status, by_alias=True, by_name=False)
+        except ValidationError as exc:
+            errors = exc.errors()
+            typed = {("status", *e["loc"]) for e in errors}
+            problems = [describe_error({**e, "loc": ("status", *e["loc"])}, model=None) for e in errors]
+    # A status is stored as sent: NaN, Infinity or 1e400 (read as infinity) would make every
+    # answer holding the object invalid JSON. Fields of a known type already said why.
+    problems += [f"{format_path(loc)}: expected a finite number, got {show(value)}"
+                 for loc, value in _non_finite(status, ("status",)) if loc not in typed]
+    if problems:
         raise InvalidError(f'{kind} "{name}" is invalid: {len(problems)} problem(s)',
-                           details=problems) from None
+                           details=problems)
+
+
+def _non_finite(value: Any, loc: tuple[Any, ...]) -> list[tuple[tuple[Any, ...], float]]:
+    """(path, number) of every NaN or infinity in `value`, in document order (no recursion)."""
+    found: list[tuple[tuple[Any, ...], float]] = []
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(value, loc)]
+    while stack:
+        item, where = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            found.append((where, item))
+        elif isinstance(item, dict):
+            stack.extend((child, (*where, key)) for key, child in reversed(item.items()))
+        elif isinstance(item, list):
+            stack.extend((child, (*where, i)) for i, child in reversed(list(enumerate(item))))
+    return found

@@ -7,6 +7,7 @@ is a TugError with a Status."""
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 from engine.errors import BadRequestError
@@ -57,6 +58,17 @@ def repeated_key(value: Any) -> tuple[str, str] | None:
     return None
 
 
+def _not_json(token: str) -> Any:
+    raise ValueError(f"{token} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large for a float")
+    return value
+
+
 def parse_body(raw: bytes) -> dict[str, Any]:
     """The JSON object in `raw`, or a BadRequestError saying why not."""
     repeated = False
@@ -71,7 +83,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         return marked
 
     try:
-        body = json.loads(raw, object_pairs_hook=to_object)
+        body = json.loads(raw, object_pairs_hook=to_object, parse_constant=_not_json,
+                          parse_float=_finite)
     except RecursionError:
         raise BadRequestError(f"the request body nests deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:

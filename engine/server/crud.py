@@ -103,7 +103,10 @@ class Api:
     @staticmethod
     def check_status(info: ResourceInfo, name: str, body: dict[str, Any]) -> None:
         """Whether `body` may be written as the status of `info` NAME (pure: any thread)."""
-        if (body.get("metadata") or {}).get("name") not in (None, name):
+        meta = body.get("metadata")
+        if meta is not None and not isinstance(meta, dict):
+            raise BadRequestError(f"metadata: expected an object, got {type(meta).__name__}")
+        if (meta or {}).get("name") not in (None, name):
             raise BadRequestError("the name of the object does not match the name on the URL")
         if info.plural == "podrecords":
             raise ForbiddenError("podrecords are written by the control plane only")
@@ -114,6 +117,8 @@ class Api:
         if not checked:
             self.check_status(info, name, body)
         status = body.get("status")
+        if isinstance(status, dict):  # a null field is an absent one, as on every other write
+            status = {k: v for k, v in status.items() if v is not None}
         current = self.store.get(info.plural, namespace, name)
         current["status"] = status
         rv = (body.get("metadata") or {}).get("resourceVersion")
