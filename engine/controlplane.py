@@ -23,6 +23,7 @@ from engine.scheduler import Scheduler
 from engine.server import Server
 from engine.server.metrics import Metrics
 from engine.store import Store
+from gpu.idle import IdlePolicy
 
 log = logging.getLogger("tugboat")
 
@@ -53,8 +54,10 @@ def running_pid(home: Path) -> int | None:
 class ControlPlane:
     def __init__(self, home: Path, *, ray_address: str | None, ray_auth: dict[str, str] | None = None,
                  host: str = "127.0.0.1", port: int = 0, store_history: int = 10000,
-                 sample_period: float = 2.0, scheduler: SchedulerConfig | None = None) -> None:
+                 sample_period: float = 2.0, scheduler: SchedulerConfig | None = None,
+                 gpu_idle: IdlePolicy | None = None) -> None:
         self.home = home
+        self.gpu_idle = gpu_idle
         self.ray_address = ray_address
         self.ray_auth = ray_auth
         self.host = host
@@ -105,7 +108,7 @@ class ControlPlane:
 
             connect(self.ray_address, auth=self.ray_auth)
             self.runtime = Runtime(self.store, log_root=self.home / "logs",
-                                   sample_period=self.sample_period)
+                                   sample_period=self.sample_period, gpu_idle=self.gpu_idle)
             await self.runtime.start()
         self.scheduler = Scheduler(self.store, config=self.scheduler_config)
         await self.scheduler.start()
@@ -121,6 +124,8 @@ class ControlPlane:
         await self.namespaces.start()  # finishes any namespace a crash left Terminating
         self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
         self._taints = asyncio.create_task(TaintEviction(self.store).run(), name="taint-eviction")
+        if self.runtime is not None:
+            metrics.gpu_idle = self.runtime.telemetry.idle.idle
         token = api_token(self.home)
         server = Server(self.store, token=token, runtime=self.runtime, metrics=metrics,
                         not_ready=self.not_ready)

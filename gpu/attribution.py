@@ -32,8 +32,10 @@ def holders(pods: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def node_top(name: str, node: dict[str, Any], tick: dict[str, Any] | None,
-             inventory: Any, held: dict[str, list[str]]) -> dict[str, Any]:
-    """One row of `tug top nodes`: usage from the latest tick, each GPU with its holders."""
+             inventory: Any, held: dict[str, list[str]],
+             idle: frozenset[str] = frozenset()) -> dict[str, Any]:
+    """One row of `tug top nodes`: usage from the latest tick, each GPU with its holders and
+    whether it is idle (`idle`: the uuids of this node's idle GPUs, gpu/idle.py)."""
     usage = (tick or {}).get("usage") or {}
     by_uuid = {g["uuid"]: g for g in (tick or {}).get("gpus") or []}
     health = {g["uuid"]: g.get("health") for g in (node.get("status") or {}).get("gpus") or []}
@@ -46,14 +48,14 @@ def node_top(name: str, node: dict[str, Any], tick: dict[str, Any] | None,
                      "utilizationGpu": sample.get("utilizationGpu"), "memoryUsedMiB": used,
                      "memoryTotalMiB": info.memory_mib,
                      "temperatureC": sample.get("temperatureC"), "powerW": sample.get("powerW"),
-                     "pods": held.get(info.uuid, [])})
+                     "pods": held.get(info.uuid, []), "idle": info.uuid in idle})
     return {"name": name, "cpuCores": usage.get("cpuCores"),
             "cpuCapacity": usage.get("cpuCapacity"), "memoryBytes": usage.get("memoryBytes"),
             "memoryCapacity": usage.get("memoryCapacity"), "gpus": gpus}
 
 
 def pod_gpu_top(pod: dict[str, Any], tick: dict[str, Any] | None,
-                inventory: Any) -> list[dict[str, Any]]:
+                inventory: Any, idle: frozenset[str] = frozenset()) -> list[dict[str, Any]]:
     """The GPUs a pod holds, with utilization and the memory its own processes use there."""
     key = f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
     owners = {int(pid): owner for pid, owner in ((tick or {}).get("owners") or {}).items()}
@@ -68,7 +70,8 @@ def pod_gpu_top(pod: dict[str, Any], tick: dict[str, Any] | None,
         out.append({"index": held.get("index"), "uuid": held.get("uuid"),
                     "utilizationGpu": sample.get("utilizationGpu"),
                     "memoryUsedMiB": sum(known) if known else None,
-                    "memoryTotalMiB": totals.get(held.get("uuid"))})
+                    "memoryTotalMiB": totals.get(held.get("uuid")),
+                    "idle": held.get("uuid") in idle})
     return out
 
 

@@ -333,7 +333,8 @@ class NodesScreen(FeedScreen):
                 used = gpu.get("memoryUsedMiB")
                 total = gpu.get("memoryTotalMiB") or gpu.get("memoryMiB")
                 temp, power = gpu.get("temperatureC"), gpu.get("powerW")
-                table.add_row(f"  gpu {index}", str(gpu.get("health") or NA),
+                health = str(gpu.get("health") or NA) + (" IDLE" if gpu.get("idle") else "")
+                table.add_row(f"  gpu {index}", health,
                               f"{gpu.get('product') or NA}{sim}",
                               f"{bar(util, 100, 8)} {percent(util)}",
                               sparkline(self.tug.history.get((name, index), []), width=12),
@@ -440,7 +441,8 @@ class JobLens(FeedScreen):
             named = [i.strip() for i in ((pod["metadata"].get("annotations") or {}).get(
                 "tugboat.dev/gpus") or "").split(",") if i.strip()]
             live = {str(g.get("index")): g for g in (self.tug.top.get(node) or {}).get("gpus") or []}
-            utils = [percent(live[i].get("utilizationGpu")) if i in live else NA for i in named]
+            utils = [(percent(live[i].get("utilizationGpu")) + (" IDLE" if live[i].get("idle") else ""))
+                     if i in live else NA for i in named]
             mems = [mib(live[i].get("memoryUsedMiB")) if i in live else NA for i in named]
             table.add_row(pod["metadata"]["name"], str((pod.get("status") or {}).get("phase") or "Pending"),
                           node or "-", ",".join(named) or "-", " ".join(utils) or "-", " ".join(mems) or "-")

@@ -23,6 +23,10 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
     p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
                    help="how often node agents sample GPUs, CPU and memory (at least 1)")
+    p.add_argument("--gpu-idle-threshold", type=float, default=5.0, metavar="PERCENT",
+                   help="a held GPU under this utilization counts as idle (default 5)")
+    p.add_argument("--gpu-idle-minutes", type=float, default=10.0, metavar="MINUTES",
+                   help="... once it has been so this long: GPUIdle event, tugboat_gpu_idle (default 10)")
     p.add_argument("--scoring-strategy", choices=["LeastAllocated", "MostAllocated"],
                    default=None, help="how the scheduler ranks nodes that fit (default "
                                       "LeastAllocated; MostAllocated bin-packs)")

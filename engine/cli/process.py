@@ -30,6 +30,15 @@ def _logging(path: Path | None = None) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", **target)
 
 
+def _gpu_idle(args: argparse.Namespace) -> Any:
+    from gpu.idle import IdlePolicy
+
+    try:
+        return IdlePolicy(threshold_pct=args.gpu_idle_threshold, window_s=args.gpu_idle_minutes * 60)
+    except ValueError as exc:
+        raise BadRequestError(f"--gpu-idle-threshold/--gpu-idle-minutes: {exc}") from None
+
+
 def _interactive(args: argparse.Namespace) -> bool:
     return not args.headless and sys.stdin.isatty() and sys.stdout.isatty()
 
@@ -100,6 +109,7 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
                scheduler: SchedulerConfig | None = None) -> int:
     """Start (or reuse) the local Ray cluster of $TUG_HOME with `nodes`, then serve."""
     period = _period(args)  # every user mistake before anything starts
+    idle = _gpu_idle(args)
     home = tug_home()
     os.environ.update(ray_auth_env(home))  # before ray is imported: it reads them then
     from engine.controlplane import ControlPlane, serve
@@ -123,7 +133,7 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
             join_local_node(home, node, node_ip=node_ip)
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
                       port=args.port, sample_period=period,
-                      scheduler=_scheduler(args, scheduler))
+                      scheduler=_scheduler(args, scheduler), gpu_idle=idle)
     demo = bool(getattr(args, "demo", False))
     if interactive:
         _serve_with_tui(cp, home, demo=demo)
@@ -195,7 +205,8 @@ def server(args: argparse.Namespace) -> int:
     _logging()
     home = tug_home()
     cp = ControlPlane(home, ray_address=args.ray_address, host=args.bind, port=args.port,
-                      sample_period=_period(args), scheduler=_scheduler(args, None))
+                      sample_period=_period(args), scheduler=_scheduler(args, None),
+                      gpu_idle=_gpu_idle(args))
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
     return 0
 

@@ -35,6 +35,7 @@ from engine.runtime.probe import Probe
 from engine.runtime.telemetry import Telemetry
 from engine.scheduler.gpus import awaits_naming
 from gpu import Inventory, node_gpu_fields, simulated_inventory
+from gpu.idle import IdlePolicy
 
 log = logging.getLogger("tugboat.runtime")
 
@@ -56,7 +57,8 @@ class Runtime:
     """Runs in the control plane's event loop; the only part of the control plane that calls Ray."""
 
     def __init__(self, store: Any, *, log_root: Path, clock: Clock = utcnow,
-                 simulated_gpu_product: str = "Simulated GPU", sample_period: float = 2.0) -> None:
+                 simulated_gpu_product: str = "Simulated GPU", sample_period: float = 2.0,
+                 gpu_idle: IdlePolicy | None = None) -> None:
         self.store = store
         self.log_root = log_root
         self.clock = clock
@@ -69,7 +71,7 @@ class Runtime:
         self._inventory: dict[str, Inventory] = {}  # node name -> its GPUs
         self._unhealthy: dict[str, dict[str, str]] = {}  # node name -> {gpu uuid: reason}
         self.simulated_gpu_product = simulated_gpu_product
-        self.telemetry = Telemetry(self, period=sample_period)
+        self.telemetry = Telemetry(self, period=sample_period, idle=gpu_idle)
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- lifecycle ------------------------------------------------------------------------

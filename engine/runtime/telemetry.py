@@ -14,14 +14,17 @@ from engine.runtime.gpus import GpuMonitor
 from engine.runtime.nodes import NODE_ID_LABEL
 from gpu import GpuSample, simulated_samples
 from gpu.attribution import container_leaders, holders, node_top, pod_gpu_top
+from gpu.idle import IdlePolicy, IdleTracker
 
 log = logging.getLogger("tugboat.telemetry")
 
 
 class Telemetry:
-    def __init__(self, runtime: ClusterView, *, period: float = 2.0) -> None:
+    def __init__(self, runtime: ClusterView, *, period: float = 2.0,
+                 idle: IdlePolicy | None = None) -> None:
         self.rt = runtime
         self.monitor = GpuMonitor(period=period)
+        self.idle = IdleTracker(idle)
         self._unhealthy: dict[str, dict[str, str]] = {}
 
     async def run(self) -> None:
@@ -56,8 +59,10 @@ class Telemetry:
             samples = simulated_samples(inventory, tick["time"])
         else:
             samples = [GpuSample.from_dict(d) for d in tick["gpus"]]
-        if not self.monitor.record(name, samples, now=tick["time"], usage=tick["usage"],
-                                   owners=tick["owners"]):
+        changed = self.monitor.record(name, samples, now=tick["time"], usage=tick["usage"],
+                                      owners=tick["owners"])
+        self._track_idle(name, samples, pods, tick["time"])
+        if not changed:
             return
         before = self._unhealthy.get(name, {})
         self._unhealthy[name] = self.monitor.unhealthy(name)
@@ -72,6 +77,28 @@ class Telemetry:
                 self.rt.events.record(pod, "Warning", "GPUUnhealthy",
                                    f"GPU {uuid} on node {name} is unhealthy: {reason}", host=name)
 
+    def _track_idle(self, name: str, samples: list[GpuSample], pods: list[dict[str, Any]],
+                    now: float) -> None:
+        """Follow each held GPU's utilization; a pod whose GPU went idle gets one GPUIdle
+        event per idle spell."""
+        running = [p for p in pods if (p.get("status") or {}).get("phase") == "Running"]
+        inventory = self.rt.inventory(name)
+        index = {g.uuid: g.index for g in (inventory.gpus if inventory else ())}
+        policy = self.idle.policy
+        for spell in self.idle.update(name, samples, holders(running), now):
+            pod = next((p for p in running if f"{p['metadata']['namespace']}/"
+                        f"{p['metadata']['name']}" == spell.pod), None)
+            if pod is not None:
+                self.rt.events.record(
+                    pod, "Warning", "GPUIdle",
+                    f"GPU {index.get(spell.uuid, '?')} ({spell.uuid}) on node {name} has been "
+                    f"under {policy.threshold_pct:g}% utilization for {policy.window_s / 60:g} "
+                    f"minutes", host=name)
+
+    def idle_uuids(self, node: str, pod: str | None = None) -> frozenset[str]:
+        """The uuids of `node`'s idle GPUs (held by `pod` only, when given)."""
+        return frozenset(uuid for _, uuid, holder in self.idle.idle(node) if pod in (None, holder))
+
     def gpu_history(self, node: str, *, since: float = 0.0) -> dict[str, Any]:
         inventory = self.rt.inventory(node)
         return {"node": node, "inventory": inventory.to_dict() if inventory else None,
@@ -81,7 +108,8 @@ class Telemetry:
 
     def top_nodes(self) -> list[dict[str, Any]]:
         held = holders(self.rt.store.list("pods")[0])
-        return [node_top(name, node, self.monitor.latest(name), self.rt.inventory(name), held)
+        return [node_top(name, node, self.monitor.latest(name), self.rt.inventory(name), held,
+                         self.idle_uuids(name))
                 for name, node in sorted(self.rt.nodes.items()) if is_ready(node)]
 
     async def top_pods(self, pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -99,7 +127,9 @@ class Telemetry:
             return {"namespace": pod["metadata"]["namespace"], "name": pod["metadata"]["name"],
                     "node": node, "cpuCores": usage.get("cpuCores"),
                     "memoryBytes": usage.get("memoryBytes"),
-                    "gpus": pod_gpu_top(pod, self.monitor.latest(node), self.rt.inventory(node))}
+                    "gpus": pod_gpu_top(pod, self.monitor.latest(node), self.rt.inventory(node),
+                                        self.idle_uuids(node, f"{pod['metadata']['namespace']}/"
+                                                              f"{pod['metadata']['name']}"))}
 
         return list(await asyncio.gather(*(one(p) for p in running)))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from prometheus_client import (
@@ -32,6 +33,11 @@ class Metrics:
                                           0.5, 1, 2.5, 5, 10, 30, 60))
         self.pods = Gauge("tugboat_pods", "Pods by phase", ["phase"], registry=self.registry)
         self.nodes = Gauge("tugboat_nodes", "Nodes by readiness", ["ready"], registry=self.registry)
+        self.idle = Gauge("tugboat_gpu_idle", "1 for each GPU a running pod holds while it is idle "
+                          "(under the threshold for the window)", ["node", "gpu", "pod"],
+                          registry=self.registry)
+        # (node, GPU uuid, pod) of the idle GPUs now; set by the control plane when it has a runtime
+        self.gpu_idle: Callable[[], list[tuple[str, str, str]]] = list
 
     def observe(self, method: str, route: str, code: int, seconds: float) -> None:
         """Count one request. `route` comes from the route table (a route's pattern, or a
@@ -52,4 +58,7 @@ class Metrics:
             ready["true" if is_ready(node) else "false"] += 1
         for key, n in ready.items():
             self.nodes.labels(key).set(n)
+        self.idle.clear()  # a spell that ended leaves no series behind
+        for node, gpu, pod in self.gpu_idle():
+            self.idle.labels(node, gpu, pod).set(1)
         return generate_latest(self.registry), CONTENT_TYPE_LATEST
