@@ -150,12 +150,13 @@ class Client:
                     yield event["type"], event["object"]
 
     def logs(self, pod: str, *, namespace: str = "default", container: str | None = None,
-             previous: bool = False, tail: int | None = None, follow: bool = False) -> Iterator[bytes]:
+             previous: bool = False, tail: int | None = None, follow: bool = False,
+             on_open: Callable[[Callable[[], None]], None] | None = None) -> Iterator[bytes]:
         info = _info("pods")
         params = {"container": container, "previous": "true" if previous else None,
                   "tailLines": tail if tail is not None and tail >= 0 else None,  # -1: all, as kubectl
                   "follow": "true" if follow else None}
-        return self.stream(object_path(info, namespace, pod) + "/log", params=params)
+        return self.stream(object_path(info, namespace, pod) + "/log", params=params, on_open=on_open)
 
     def version(self) -> dict[str, Any]:
         return self.request("GET", "/version")

@@ -4,6 +4,7 @@ feeds and the screens' stack, and runs every request in a worker thread; keys fo
 
 from __future__ import annotations
 
+import codecs
 import shlex
 import threading
 from collections import deque
@@ -21,7 +22,7 @@ from engine.api import RESOURCES, resolve
 from engine.client import Client
 from engine.errors import TugError
 from tui.data import Feed, Snapshot
-from tui.screens import FeedScreen, NodesScreen, QueuesScreen, TableScreen, TextScreen
+from tui.screens import FeedScreen, LogsScreen, NodesScreen, QueuesScreen, TableScreen, TextScreen
 
 Obj = dict[str, Any]
 
@@ -36,7 +37,8 @@ HELP = """tugboat — keys (k9s's grammar)
   /             filter the table by text; "-l key=value" filters by labels
   0             all namespaces (again: back to the namespace before)
   enter         drill down: node → its pods, job → its pods, queue → its workloads
-  d  y  l       describe, YAML, logs of the selected row
+  d  y  l       describe, YAML, logs of the selected row (logs: f follow, w wrap,
+                p previous container, s save to a file in the current directory)
   e             edit it in $EDITOR and apply (a refusal reopens it with the reason)
   s             scale: a Job's parallelism
   t             trigger a CronJob now (a Job from its template)
@@ -267,16 +269,22 @@ class TugApp(App[None]):
         text = yaml.safe_dump(obj, sort_keys=False, default_flow_style=False, allow_unicode=True)
         self.push_screen(TextScreen(f"yaml {obj.get('kind', '')}/{obj['metadata']['name']}", text))
 
-    @work(thread=True, group="requests", exit_on_error=False)
     def show_logs(self, pod: Obj) -> None:
-        meta = pod["metadata"]
+        self.push_screen(LogsScreen(pod))
+
+    @work(thread=True, group="logs", exit_on_error=False)
+    def stream_logs(self, screen: LogsScreen, *, follow: bool, previous: bool) -> None:
+        """Read a pod's log into `screen` (until the screen ends the stream, when following)."""
+        meta = screen.pod["metadata"]
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
         try:
-            text = b"".join(self.client.logs(meta["name"], namespace=meta.get("namespace") or "default",
-                                             tail=500)).decode("utf-8", "replace")
+            for chunk in self.client.logs(meta["name"], namespace=meta.get("namespace") or "default",
+                                          tail=LogsScreen.TAIL, follow=follow, previous=previous,
+                                          on_open=lambda end: self.call_from_thread(screen.opened, end)):
+                self.call_from_thread(screen.add, decoder.decode(chunk))
         except (TugError, OSError) as exc:
-            self.call_from_thread(self.notify, f"logs {meta['name']}: {exc}", severity="error")
-            return
-        self.call_from_thread(self.push_screen, TextScreen(f"logs {meta['name']}", text or "(no output)"))
+            self.call_from_thread(self.notify, f"logs {meta['name']}: {getattr(exc, 'message', exc)}",
+                                  severity="error")
 
     @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
     def fetch_tail(self, lens: Any, pod: Obj) -> None:

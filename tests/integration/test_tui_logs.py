@@ -1,0 +1,66 @@
+"""The TUI's logs screen on the real cluster: the last lines, then followed as the pod writes;
+f stops following, w unwraps, s saves what is shown."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.client import Client
+from tui.app import TugApp
+from tui.screens import LogsScreen
+
+from .conftest import ControlPlaneProc, gone, pod_phase, wait_for
+
+pytestmark = pytest.mark.integration
+
+
+async def until(check: Callable[[], Any], timeout: float = 60.0) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not (value := check()):
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+    return value
+
+
+def _numbers(screen: LogsScreen) -> list[int]:
+    return [int(line.split()[1]) for line in screen.lines if line.startswith("line ")]
+
+
+async def test_the_logs_screen_follows_a_running_pod(control_plane: ControlPlaneProc, client: Client,
+                                                     tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "tui-logs"},
+                   "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                       "name": "main", "image": "busybox",
+                       "command": ["sh", "-c",
+                                   "i=0; while true; do i=$((i+1)); echo line $i; sleep 0.2; done"],
+                       "resources": {"requests": {"cpu": "10m"}}}]}})
+    monkeypatch.chdir(tmp_path)  # where `s` saves
+    try:
+        pod = wait_for(pod_phase(client, "tui-logs", "Running"), what="tui-logs to run")
+        app = TugApp(control_plane.client())
+        async with app.run_test(size=(120, 40)) as pilot:
+            app.show_logs(pod)
+            screen = await until(lambda: isinstance(app.screen, LogsScreen) and app.screen)
+            await until(lambda: len(_numbers(screen)) >= 3)
+            seen = max(_numbers(screen))
+            await until(lambda: max(_numbers(screen)) > seen + 2)  # followed: it keeps coming
+            numbers = _numbers(screen)
+            assert numbers == list(range(numbers[0], numbers[0] + len(numbers)))  # in order, none lost
+            await pilot.press("f")  # stop following: what is read once, then nothing more
+            await until(lambda: not screen.follow and screen.lines)
+            await pilot.press("w")
+            assert screen.wrap is False
+            await pilot.press("s")
+            saved = await until(lambda: list(tmp_path.glob("default_tui-logs_*.log")))
+            assert saved[0].read_text().startswith("line ")
+    finally:
+        client.delete("pods", "tui-logs", grace_seconds=0)
+        wait_for(lambda: gone(client, "tui-logs"), what="tui-logs to go")
