@@ -3,30 +3,18 @@ f stops following, w unwraps, s saves what is shown."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from engine.client import Client
+from tests.tui.waiting import until
 from tui.app import TugApp
 from tui.screens import LogsScreen
 
 from .conftest import ControlPlaneProc, gone, pod_phase, wait_for
 
 pytestmark = pytest.mark.integration
-
-
-async def until(check: Callable[[], Any], timeout: float = 60.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not (value := check()):
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-    return value
 
 
 def _numbers(screen: LogsScreen) -> list[int]:

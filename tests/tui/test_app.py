@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable
 from typing import Any
 
 from textual.widgets import DataTable, Static
 
 from tests.engine.conftest import InProcessServer
+from tests.tui.waiting import until
 from tui.app import Prompt, TugApp
 from tui.screens import NodesScreen, QueuesScreen, TableScreen, TextScreen
 
@@ -27,16 +26,6 @@ def _pod(name: str, ns: str = "default", gpus: int = 0) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": ns},
             "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["true"],
                                      "resources": res}]}}
-
-
-async def until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not (value := check()):
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-    return value
 
 
 def _rows(app: TugApp) -> list[list[str]]:
