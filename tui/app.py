@@ -16,6 +16,7 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
+from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
 from engine.api import RESOURCES, resolve
@@ -60,11 +61,13 @@ class Prompt(ModalScreen[str | None]):
     def __init__(self, label: str, *, value: str = "", suggest: list[str] | None = None) -> None:
         super().__init__()
         self.label, self.value = label, value
+        # completion: the first matching name is suggested; right arrow takes it
+        self.suggester = SuggestFromList(suggest, case_sensitive=False) if suggest else None
 
     def compose(self) -> ComposeResult:
         with Vertical(id="prompt"):
             yield Label(self.label)
-            yield Input(value=self.value, id="prompt-input")
+            yield Input(value=self.value, id="prompt-input", suggester=self.suggester)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         self.dismiss(event.value)
@@ -194,7 +197,8 @@ class TugApp(App[None]):
             self.screen.refresh_data(force=True)
 
     def action_command(self) -> None:
-        names = sorted({n for i in RESOURCES for n in (i.plural, *i.short_names)})
+        names = sorted({n for i in RESOURCES for n in (i.plural, i.singular, *i.short_names)},
+                       key=lambda n: (len(n), n))  # the shortest match is suggested first
         self.push_screen(Prompt(":", suggest=names), self.run_command)
 
     def run_command(self, line: str | None) -> None:
@@ -227,7 +231,7 @@ class TugApp(App[None]):
         screen: Screen[None]
         if info.plural == "queues":
             screen = QueuesScreen()
-        elif info.plural == "nodes" and what in ("nodes", "node", "no"):
+        elif info.plural == "nodes":
             screen = NodesScreen()
         else:
             screen = TableScreen(info.plural)

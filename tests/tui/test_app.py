@@ -103,7 +103,9 @@ async def test_home_queues_command_line_tables_describe_and_back(api_server: InP
         await until(lambda: "gamma" in [r[1] for r in _rows(app)])
 
         await pilot.press("colon")
-        await _type(pilot, "no")
+        await _type(pilot, "nod")
+        await pilot.press("right")  # completion: the suggested name
+        assert app.screen.query_one("#prompt-input").value == "node"
         await pilot.press("enter")
         assert isinstance(app.screen, NodesScreen)
         rows = await until(lambda: _rows(app))
