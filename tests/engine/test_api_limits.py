@@ -84,6 +84,8 @@ def test_a_schedule_past_gos_longest_duration_is_a_422(api_server: InProcessServ
     ("GET", "/api/v1/namespaces/default/pods", {"watch": "true", "resourceVersion": "abc"},
      'resourceVersion: expected an integer, got "abc"'),
     ("GET", "/api/v1/namespaces/default/pods", {"resourceVersion": "abc"}, "resourceVersion: expected"),
+    ("GET", "/api/v1/namespaces/default/pods", {"limit": "abc"}, 'limit: expected an integer, got "abc"'),
+    ("GET", "/api/v1/pods", {"limit": "-5"}, "limit: must be from 0"),
     ("GET", "/api/v1/namespaces/default/pods", {"watch": "true", "timeoutSeconds": "nan"},
      "timeoutSeconds: expected an integer"),
     ("GET", "/api/v1/namespaces/default/pods", {"watch": "true", "timeoutSeconds": "inf"},
