@@ -397,8 +397,7 @@ class TugApp(App[None]):
 
     def confirm_delete(self, resource: str, obj: Obj, *, grace: int | None) -> None:
         meta = obj["metadata"]
-        if self.readonly:
-            self.notify("read-only: deleting is off (started with --readonly)", severity="warning")
+        if not self._changes("deleting"):
             return
         verb = "kill (grace 0)" if grace == 0 else "delete"
 
