@@ -16,6 +16,7 @@ from engine.printers.columns import event_time
 from engine.printers.fmt import estimated
 from engine.printers.table import CLUSTER_SCOPED, table_cells
 from tui.format import NA, bar, mib, percent, quota_lines, sparkline
+from tui.table import FastTable
 
 Obj = dict[str, Any]
 
@@ -78,8 +79,7 @@ class TableScreen(FeedScreen):
         return f"{self.resource} ({where}){text}"
 
     def body(self) -> ComposeResult:
-        table: DataTable[str] = DataTable(id="table", cursor_type="row", zebra_stripes=True)
-        yield table
+        yield FastTable(id="table")
 
     def visible(self) -> list[Obj]:
         """The feed's objects this screen shows, in order."""
@@ -115,24 +115,16 @@ class TableScreen(FeedScreen):
             pairs = sorted(zip(items, rows, strict=True), key=lambda p: _sort_key(p[1][column]),
                            reverse=reverse)
             items, rows = [o for o, _ in pairs], [r for _, r in pairs]
-        table = self.query_one(DataTable)
-        cursor = self._uids[table.cursor_row] if 0 <= table.cursor_row < len(self._uids) else None
-        table.clear(columns=[str(c) for c in table.columns] != headers)
-        if not table.columns:
-            table.add_columns(*headers)
         self._uids = [o["metadata"]["uid"] for o in items]
-        for uid, row in zip(self._uids, rows, strict=True):
-            table.add_row(*row, key=uid)
-        if cursor in self._uids:
-            table.move_cursor(row=self._uids.index(cursor))
+        self.query_one(FastTable).set_data(headers, self._uids, rows)  # the cursor keeps its row
 
     def selected(self) -> Obj | None:
-        table = self.query_one(DataTable)
+        table = self.query_one(FastTable)
         if not self._uids or not 0 <= table.cursor_row < len(self._uids):
             return None
         return self.tug.snapshot(self.resource).items.get(self._uids[table.cursor_row])
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
         """enter on a row (the table takes the key before the screen's binding)."""
         event.stop()
         self.action_drill()
@@ -191,7 +183,7 @@ class TableScreen(FeedScreen):
 
     def action_sort(self) -> None:
         """Sort by the column the cursor is in; again: the other way."""
-        table = self.query_one(DataTable)
+        table = self.query_one(FastTable)
         column = table.cursor_column
         reverse = self.sort_by == (column, False)
         self.sort_by = (column, reverse)

@@ -10,6 +10,7 @@ from tests.engine.conftest import InProcessServer
 from tests.tui.waiting import until
 from tui.app import Prompt, TugApp
 from tui.screens import NodesScreen, QueuesScreen, TableScreen, TextScreen
+from tui.table import FastTable
 
 
 def _node(name: str, gpus: int = 4) -> dict[str, Any]:
@@ -28,11 +29,17 @@ def _pod(name: str, ns: str = "default", gpus: int = 0) -> dict[str, Any]:
                                      "resources": res}]}}
 
 
+def _table(app: TugApp) -> Any:
+    """The screen's table: the fast one of a resource screen, else a DataTable (few rows)."""
+    fast = app.screen.query(FastTable)
+    return fast.first() if fast else (app.screen.query(DataTable).first() if app.screen.query(DataTable)
+                                      else None)
+
+
 def _rows(app: TugApp) -> list[list[str]]:
-    tables = app.screen.query(DataTable)
-    if not tables:
+    table = _table(app)
+    if table is None:
         return []  # the screen is still mounting
-    table = tables.first()
     return [[str(c) for c in table.get_row_at(i)] for i in range(table.row_count)]
 
 
@@ -71,9 +78,7 @@ async def test_home_queues_command_line_tables_describe_and_back(api_server: InP
         assert isinstance(app.screen, TableScreen) and app.screen.resource == "pods"
         rows = await until(lambda: _rows(app))
         assert [r[0] for r in rows] == ["alpha"]  # the default namespace only
-        assert app.screen.query_one(DataTable).columns  # kubectl's columns
-        headers = [str(col.label) for col in app.screen.query_one(DataTable).columns.values()]
-        assert headers == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]
+        assert _table(app).headers == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]  # kubectl's columns
 
         await pilot.press("0")  # all namespaces, as k9s
         await until(lambda: len(_rows(app)) == 2)
@@ -193,7 +198,7 @@ async def test_job_lens_trigger_scale_sort_and_what_is_not_built(api_server: InP
     async with app.run_test(size=(160, 48)) as pilot:
         app.run_command("jobs")
         await until(lambda: sorted(r[0] for r in _rows(app)) == ["first", "second"])
-        table = app.screen.query_one(DataTable)
+        table = _table(app)
         second = [r[0] for r in _rows(app)].index("second")
         table.move_cursor(row=second)
         await pilot.press("enter")  # the job lens
@@ -201,7 +206,7 @@ async def test_job_lens_trigger_scale_sort_and_what_is_not_built(api_server: InP
         lens = await until(lambda: "waiting: position 1" in _text(app, "#lens") and _text(app, "#lens"))
         assert "queue lab" in lens and "lab is at its quota" in lens
         await pilot.press("escape")
-        table = app.screen.query_one(DataTable)
+        table = _table(app)
         first = [r[0] for r in _rows(app)].index("first")
         table.move_cursor(row=first)
         await pilot.press("enter")
@@ -211,7 +216,7 @@ async def test_job_lens_trigger_scale_sort_and_what_is_not_built(api_server: InP
         assert pods[0][0].startswith("first-") and pods[0][2] == "n1" and pods[0][3] in ("0", "1")
         await pilot.press("escape")
 
-        table = app.screen.query_one(DataTable)
+        table = _table(app)
         table.move_cursor(row=[r[0] for r in _rows(app)].index("second"))
         await pilot.press("s")  # scale a Job's parallelism
         assert isinstance(app.screen, Prompt)

@@ -1,0 +1,130 @@
+"""The fast table: renders only the rows on screen (Textual's Line API) and takes new data as
+whole lists keyed by uid, keeping the cursor on the same row; 10,000 rows cost what the
+screen shows, not what the table holds. Columns are as wide as their widest cell (capped)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.segment import Segment
+from rich.style import Style
+from textual.binding import Binding
+from textual.geometry import Size
+from textual.message import Message
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+GAP = 2
+MAX_WIDTH = 80  # a column never takes more than this; longer cells are cut
+
+
+class FastTable(ScrollView, can_focus=True):
+    DEFAULT_CSS = """
+    FastTable { height: 1fr; }
+    """
+    BINDINGS = [
+        Binding("up", "cursor(-1)", show=False), Binding("down", "cursor(1)", show=False),
+        Binding("pageup", "page(-1)", show=False), Binding("pagedown", "page(1)", show=False),
+        Binding("home", "to(0)", show=False), Binding("end", "to(-1)", show=False),
+        Binding("left", "column(-1)", show=False), Binding("right", "column(1)", show=False),
+        Binding("enter", "select", show=False),
+    ]
+
+    class RowSelected(Message):
+        """enter on a row."""
+
+        def __init__(self, table: FastTable, key: str) -> None:
+            super().__init__()
+            self.table, self.key = table, key
+
+    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002 - Textual's name
+        super().__init__(id=id)
+        self.headers: list[str] = []
+        self.keys: list[str] = []
+        self.rows: list[list[str]] = []
+        self.widths: list[int] = []
+        self.cursor_row = 0
+        self.cursor_column = 0
+        self._header_style = Style(bold=True)
+        self._cursor_style = Style(reverse=True)
+
+    # ----- data -------------------------------------------------------------------------------
+
+    def set_data(self, headers: Sequence[str], keys: Sequence[str], rows: Sequence[list[str]]) -> None:
+        """Show these rows (`keys[i]` names `rows[i]`); the cursor stays on its row's key."""
+        current = self.keys[self.cursor_row] if 0 <= self.cursor_row < len(self.keys) else None
+        self.headers, self.keys, self.rows = list(headers), list(keys), list(rows)
+        widths = [len(h) for h in self.headers]
+        for row in self.rows:
+            for i, cell in enumerate(row[:len(widths)]):
+                if len(cell) > widths[i]:
+                    widths[i] = min(len(cell), MAX_WIDTH)
+        self.widths = widths
+        if current is not None and current in self._index():
+            self.cursor_row = self._index()[current]
+        self.cursor_row = max(0, min(self.cursor_row, len(self.rows) - 1))
+        self.cursor_column = max(0, min(self.cursor_column, len(self.headers) - 1))
+        self.virtual_size = Size(sum(widths) + GAP * max(len(widths) - 1, 0), len(self.rows) + 1)
+        self.refresh()
+
+    def _index(self) -> dict[str, int]:
+        return {key: i for i, key in enumerate(self.keys)}
+
+    @property
+    def row_count(self) -> int:
+        return len(self.rows)
+
+    def get_row_at(self, index: int) -> list[str]:
+        return self.rows[index]
+
+    def move_cursor(self, *, row: int) -> None:
+        self.cursor_row = max(0, min(row, len(self.rows) - 1))
+        self._show_cursor()
+        self.refresh()
+
+    # ----- rendering --------------------------------------------------------------------------
+
+    def _line(self, cells: Sequence[str]) -> str:
+        return (" " * GAP).join(cell[:w].ljust(w) for cell, w in zip(cells, self.widths, strict=False))
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.size.width
+        if y == 0:
+            text, style = self._line(self.headers), self._header_style
+        else:
+            index = scroll_y + y - 1
+            if index >= len(self.rows):
+                return Strip.blank(width)
+            text = self._line(self.rows[index])
+            style = self._cursor_style if index == self.cursor_row else Style()
+        strip = Strip([Segment(text.ljust(scroll_x + width), style)])
+        return strip.crop(scroll_x, scroll_x + width)
+
+    # ----- keys -------------------------------------------------------------------------------
+
+    def _show_cursor(self) -> None:
+        """Scroll so the cursor's row is on screen (under the fixed header line)."""
+        visible = max(self.size.height - 1, 1)
+        top = self.scroll_offset.y
+        if self.cursor_row < top:
+            self.scroll_to(y=self.cursor_row, animate=False)
+        elif self.cursor_row >= top + visible:
+            self.scroll_to(y=self.cursor_row - visible + 1, animate=False)
+
+    def action_cursor(self, delta: int) -> None:
+        self.move_cursor(row=self.cursor_row + delta)
+
+    def action_page(self, direction: int) -> None:
+        self.move_cursor(row=self.cursor_row + direction * max(self.size.height - 2, 1))
+
+    def action_to(self, where: int) -> None:
+        self.move_cursor(row=len(self.rows) - 1 if where < 0 else 0)
+
+    def action_column(self, delta: int) -> None:
+        self.cursor_column = max(0, min(self.cursor_column + delta, len(self.headers) - 1))
+        self.scroll_to(x=sum(self.widths[:self.cursor_column]) + GAP * self.cursor_column, animate=False)
+
+    def action_select(self) -> None:
+        if 0 <= self.cursor_row < len(self.keys):
+            self.post_message(self.RowSelected(self, self.keys[self.cursor_row]))
