@@ -89,8 +89,9 @@ class TugApp(App[None]):
     ]
 
     def __init__(self, client: Client, *, namespace: str = "default", readonly: bool = False,
-                 cluster: str = "", notice: str | None = None) -> None:
+                 cluster: str = "", notice: str | None = None, start: str | None = None) -> None:
         super().__init__()
+        self.start = start  # a command line to run first (":pods"), as k9s -c
         self.notice = notice  # said once the app is up (what happened before it started)
         self.client = client
         self.namespace: str | None = namespace
@@ -137,6 +138,8 @@ class TugApp(App[None]):
         for resource in ("nodes", "queues"):
             self.follow(resource)
         self.push_screen(QueuesScreen())
+        if self.start:
+            self.run_command(self.start)
         self.set_interval(TICK_S, self._tick)
         self.set_interval(TOP_EVERY_S, self._poll_top)
         if self.notice:

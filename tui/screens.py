@@ -19,6 +19,7 @@ from tui.format import NA, bar, mib, percent, quota_lines, sparkline
 from tui.table import FastTable
 
 Obj = dict[str, Any]
+AGES_EVERY_S = 2.0  # a table redraws this often though nothing changed (AGE, "5m ago" move on)
 
 
 class Header(Static):
@@ -81,6 +82,9 @@ class TableScreen(FeedScreen):
     def body(self) -> ComposeResult:
         yield FastTable(id="table")
 
+    def on_mount(self) -> None:
+        self.set_interval(AGES_EVERY_S, lambda: self.refresh_data(force=True))  # ages move on
+
     def visible(self) -> list[Obj]:
         """The feed's objects this screen shows, in order."""
         snap = self.tug.snapshot(self.resource)
@@ -102,9 +106,21 @@ class TableScreen(FeedScreen):
             return
         self._shown = key
         items = self.visible()  # (sorting below, by the shown cells)
-        headers, rows = table_cells(self.resource, items, now=utcnow())
-        if self.tug.namespace is None and self.resource not in CLUSTER_SCOPED:
-            headers = ["NAMESPACE", *headers]
+        now = utcnow()
+        with_ns = self.tug.namespace is None and self.resource not in CLUSTER_SCOPED
+
+        def row_of(obj: Obj) -> list[str]:
+            cells = table_cells(self.resource, [obj], now=now)[1][0]
+            return [obj["metadata"].get("namespace") or "", *cells] if with_ns else cells
+
+        headers = table_cells(self.resource, items[:1], now=now)[0]
+        headers = ["NAMESPACE", *headers] if with_ns else headers
+        if not self.text_filter and self.sort_by is None:  # rows are made only as they are drawn
+            self._uids = [o["metadata"]["uid"] for o in items]
+            self.query_one(FastTable).set_rows(headers, self._uids, lambda i: row_of(items[i]))
+            return
+        rows = table_cells(self.resource, items, now=now)[1]  # a filter or a sort reads every row
+        if with_ns:
             rows = [[o["metadata"].get("namespace") or "", *r] for o, r in zip(items, rows, strict=True)]
         if self.text_filter:
             needle = self.text_filter.lower()

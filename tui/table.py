@@ -1,10 +1,11 @@
 """The fast table: renders only the rows on screen (Textual's Line API) and takes new data as
 whole lists keyed by uid, keeping the cursor on the same row; 10,000 rows cost what the
-screen shows, not what the table holds. Columns are as wide as their widest cell (capped)."""
+screen shows, not what the table holds. Rows may be given as a function (`set_rows`), called
+only for the rows drawn; columns are then as wide as the widest cell drawn so far (capped)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.segment import Segment
 from rich.style import Style
@@ -41,8 +42,9 @@ class FastTable(ScrollView, can_focus=True):
         super().__init__(id=id)
         self.headers: list[str] = []
         self.keys: list[str] = []
-        self.rows: list[list[str]] = []
         self.widths: list[int] = []
+        self._source: Callable[[int], list[str]] = lambda i: []
+        self._drawn: dict[int, list[str]] = {}
         self.cursor_row = 0
         self.cursor_column = 0
         self._header_style = Style(bold=True)
@@ -52,33 +54,58 @@ class FastTable(ScrollView, can_focus=True):
 
     def set_data(self, headers: Sequence[str], keys: Sequence[str], rows: Sequence[list[str]]) -> None:
         """Show these rows (`keys[i]` names `rows[i]`); the cursor stays on its row's key."""
+        listed = list(rows)
+        self.set_rows(headers, keys, listed.__getitem__)
+        for row in listed:
+            self._fit(row)
+        self._resize()
+
+    def set_rows(self, headers: Sequence[str], keys: Sequence[str], row: Callable[[int], list[str]]) -> None:
+        """Show `len(keys)` rows whose cells `row(i)` gives, asked only for the rows drawn (each
+        at most once until the next call); the cursor stays on its row's key."""
         current = self.keys[self.cursor_row] if 0 <= self.cursor_row < len(self.keys) else None
-        self.headers, self.keys, self.rows = list(headers), list(keys), list(rows)
-        widths = [len(h) for h in self.headers]
-        for row in self.rows:
-            for i, cell in enumerate(row[:len(widths)]):
-                if len(cell) > widths[i]:
-                    widths[i] = min(len(cell), MAX_WIDTH)
-        self.widths = widths
-        if current is not None and current in self._index():
-            self.cursor_row = self._index()[current]
-        self.cursor_row = max(0, min(self.cursor_row, len(self.rows) - 1))
+        self.headers, self.keys = list(headers), list(keys)
+        self._source, self._drawn = row, {}
+        self.widths = [len(h) for h in self.headers]
+        if current is not None:
+            index = {key: i for i, key in enumerate(self.keys)}
+            if current in index:
+                self.cursor_row = index[current]
+        self.cursor_row = max(0, min(self.cursor_row, len(self.keys) - 1))
         self.cursor_column = max(0, min(self.cursor_column, len(self.headers) - 1))
-        self.virtual_size = Size(sum(widths) + GAP * max(len(widths) - 1, 0), len(self.rows) + 1)
+        top = self.scroll_offset.y
+        for i in range(top, min(top + max(self.size.height, 1), len(self.keys))):
+            self._fit(self.get_row_at(i))  # what is on screen now sets the first widths
+        self._resize()
+
+    def _fit(self, row: list[str]) -> bool:
+        wider = False
+        for i, cell in enumerate(row[:len(self.widths)]):
+            if len(cell) > self.widths[i] and self.widths[i] < MAX_WIDTH:
+                self.widths[i], wider = min(len(cell), MAX_WIDTH), True
+        return wider
+
+    def _resize(self) -> None:
+        self.virtual_size = Size(sum(self.widths) + GAP * max(len(self.widths) - 1, 0), len(self.keys) + 1)
         self.refresh()
 
-    def _index(self) -> dict[str, int]:
-        return {key: i for i, key in enumerate(self.keys)}
+    @property
+    def rows(self) -> list[list[str]]:
+        """Every row (each computed if it was not yet): for tests and small tables."""
+        return [self.get_row_at(i) for i in range(len(self.keys))]
 
     @property
     def row_count(self) -> int:
-        return len(self.rows)
+        return len(self.keys)
 
     def get_row_at(self, index: int) -> list[str]:
-        return self.rows[index]
+        row = self._drawn.get(index)
+        if row is None:
+            row = self._drawn[index] = self._source(index)
+        return row
 
     def move_cursor(self, *, row: int) -> None:
-        self.cursor_row = max(0, min(row, len(self.rows) - 1))
+        self.cursor_row = max(0, min(row, len(self.keys) - 1))
         self._show_cursor()
         self.refresh()
 
@@ -94,9 +121,12 @@ class FastTable(ScrollView, can_focus=True):
             text, style = self._line(self.headers), self._header_style
         else:
             index = scroll_y + y - 1
-            if index >= len(self.rows):
+            if index >= len(self.keys):
                 return Strip.blank(width)
-            text = self._line(self.rows[index])
+            row = self.get_row_at(index)
+            if self._fit(row):  # a wider cell came on screen: every line moves with it
+                self.call_later(self._resize)
+            text = self._line(row)
             style = self._cursor_style if index == self.cursor_row else Style()
         strip = Strip([Segment(text.ljust(scroll_x + width), style)])
         return strip.crop(scroll_x, scroll_x + width)
@@ -119,7 +149,7 @@ class FastTable(ScrollView, can_focus=True):
         self.move_cursor(row=self.cursor_row + direction * max(self.size.height - 2, 1))
 
     def action_to(self, where: int) -> None:
-        self.move_cursor(row=len(self.rows) - 1 if where < 0 else 0)
+        self.move_cursor(row=len(self.keys) - 1 if where < 0 else 0)
 
     def action_column(self, delta: int) -> None:
         self.cursor_column = max(0, min(self.cursor_column + delta, len(self.headers) - 1))

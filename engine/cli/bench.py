@@ -1,4 +1,4 @@
-"""`tug bench pods|scheduler|cron|cli`: each measures tugboat against a baseline in the same run
+"""`tug bench pods|scheduler|cron|cli|tui`: each measures tugboat against a baseline in the same run
 (pod start against raw Ray actor start on the same node, placement against a full scan, CronJob
 skew against bare timers, CLI verbs against `python -c pass`); `-o json` prints one object
 with stable keys."""
@@ -204,6 +204,30 @@ def cron(args: argparse.Namespace) -> int:
           f"(each CronJob wakes {out['requeue_slack_ms']:.0f} ms after its tick, as Kubernetes does)")
     print(f"baseline: {out['cronjobs']} bare asyncio timers for one instant fire p50 "
           f"{out['baseline_timer_p50_ms']:.1f} ms, p99 {out['baseline_timer_p99_ms']:.1f} ms late")
+    return 0
+
+
+def tui(args: argparse.Namespace) -> int:
+    _positive(("--nodes", args.nodes), ("--gpus-per-node", args.gpus_per_node), ("--pods", args.pods),
+              zero=("--gpus-per-node",))
+    from tui import bench as tui_bench
+
+    out = tui_bench.run(nodes=args.nodes, gpus_per_node=args.gpus_per_node, pods=args.pods,
+                        progress=_progress(args))
+    if _printed_json(args, out):
+        return 0
+    base = out["baseline"]
+    print(f"TUI at {out['size']}, {out['pods']} pods on {out['nodes']} nodes x {out['gpus_per_node']} GPUs:")
+    print(f"  tugboat: first paint {out['first_paint_ms']:.0f} ms, refresh after {200} changed pods "
+          f"p99 {out['refresh_ms']:.0f} ms, key p99 {out['key_p99_ms']:.1f} ms "
+          f"(down {out['key_down_p99_ms']:.1f}, pagedown {out['key_pagedown_p99_ms']:.1f}, "
+          f"/ filter {out['key_filter_p99_ms']:.1f}; a key doing nothing: {out['key_floor_ms']:.1f}), "
+          f"RSS {out['rss_mb']:.0f} MB (control plane included)")
+    print(f"  stock DataTable, same rows: first paint {base['first_paint_ms']:.0f} ms, rebuild "
+          f"p99 {base['refresh_ms']:.0f} ms, key p99 {base['key_p99_ms']:.1f} ms")
+    print(f"  speedup: first paint {out['first_paint_speedup']:.1f}x, refresh {out['refresh_speedup']:.1f}x "
+          f"(every refresh and key figure includes the pilot's wait for the screen, "
+          f"{out['pause_floor_ms']:.0f} ms on an idle app)")
     return 0
 
 

@@ -255,6 +255,13 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--cronjobs", type=int, default=1000)
     bp.add_argument("-o", "--output", choices=["json"], default=None)
     bp.set_defaults(func=_verb("bench", "cron"))
+    bp = bsub.add_parser("tui", help="the terminal UI at scale (first paint, refresh, keys, RSS) "
+                                     "against Textual's stock DataTable on the same rows")
+    bp.add_argument("--nodes", type=int, default=1000)
+    bp.add_argument("--gpus-per-node", type=int, default=8)
+    bp.add_argument("--pods", type=int, default=10000)
+    bp.add_argument("-o", "--output", choices=["json"], default=None)
+    bp.set_defaults(func=_verb("bench", "tui"))
     bp = bsub.add_parser("cli", help="wall time of short tug verbs (new processes) against "
                          "`python -c pass`, on the control plane of $TUG_HOME")
     bp.add_argument("--runs", type=int, default=10)
