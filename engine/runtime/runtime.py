@@ -341,8 +341,10 @@ class Runtime:
             try:
                 handle.actor = PodActor.options(
                     name=name, namespace=RAY_NAMESPACE, lifetime="detached", max_restarts=0,
-                    scheduling_strategy=NodeAffinitySchedulingStrategy(
-                        node_id, soft=False, _fail_on_unavailable=True),
+                    # waits while the node's resources are still held by a pod that just
+                    # ended (Ray frees them a moment after tugboat does): failing at once
+                    # there failed a pod the scheduler had rightly placed
+                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
                     **ray_options(pod),
                 ).remote(pod, str(self.log_root))
             except Exception as exc:  # noqa: BLE001 - Ray refuses at once: node gone or full
