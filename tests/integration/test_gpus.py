@@ -130,3 +130,28 @@ def test_the_gpu_the_scheduler_chose_is_the_one_the_pod_gets(
         client.delete("pods", name)
     wait_for(lambda: all(gone(client, n) for n in ("g-big", "g-xl", "g-big2", "g-preset")),
              what="the GPU pods to go")
+
+
+def test_a_pod_placed_on_gpus_just_freed_waits_for_ray_to_free_them(client: Client) -> None:
+    """Ray frees a pod's GPUs a moment after the pod object is gone: the next pod placed there
+    (here at once: bound at create to the same node) waits for them instead of failing."""
+    client.create(gpu_pod("hold-all", 4, script="sleep 600"))
+    try:
+        held = wait_for(pod_phase(client, "hold-all", "Running"), what="hold-all to run")
+        node = held["spec"]["nodeName"]
+        for round_ in range(3):
+            name = f"next-{round_}"
+            client.delete("pods", "hold-all" if round_ == 0 else f"next-{round_ - 1}", grace_seconds=0)
+            nxt = gpu_pod(name, 4, script="sleep 600" if round_ < 2 else "echo done")
+            nxt["spec"]["nodeName"] = node
+            client.create(nxt)
+            wait_for(pod_phase(client, name, "Running", "Succeeded", "Failed"), timeout=90,
+                     what=f"{name} to start")
+            pod = client.get("pods", name)
+            assert pod["status"]["phase"] in ("Running", "Succeeded"), pod["status"]
+    finally:
+        for name in ("hold-all", "next-0", "next-1", "next-2"):
+            if not gone(client, name):
+                client.delete("pods", name, grace_seconds=0)
+        wait_for(lambda: all(gone(client, n) for n in ("hold-all", "next-0", "next-1", "next-2")),
+                 what="the pods to go")
