@@ -11,6 +11,7 @@ from collections import deque
 from typing import Any
 
 import yaml
+from rich.markup import escape
 from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -22,6 +23,7 @@ from textual.widgets import Input, Label
 from engine.api import RESOURCES, resolve
 from engine.client import Client
 from engine.errors import TugError
+from engine.labels import parse_selector
 from tui.data import Feed, Snapshot
 from tui.screens import FeedScreen, LogsScreen, NodesScreen, QueuesScreen, TableScreen, TextScreen
 
@@ -123,7 +125,13 @@ class TugApp(App[None]):
     def connected(self) -> bool:
         return all(f.snapshot().connected for f in self._feeds.values()) if self._feeds else False
 
-    def header_text(self, crumb: str) -> str:
+    def breadcrumbs(self, screen: Screen[Any]) -> str:
+        """Where `screen` is: the crumbs of the screens under it and its own, home first."""
+        stack = self.screen_stack
+        upto = stack[:stack.index(screen) + 1] if screen in stack else [*stack, screen]
+        return " › ".join(c for c in (str(getattr(s, "crumb", "") or "") for s in upto) if c)
+
+    def header_text(self, screen: Screen[Any]) -> str:
         nodes = self.snapshot("nodes").items.values() if "nodes" in self._feeds else []
         gpus = sum(len((n.get("status") or {}).get("gpus") or []) for n in nodes)
         state = "connected" if self.connected else "[b red]disconnected — retrying[/]"
@@ -132,7 +140,8 @@ class TugApp(App[None]):
         counts = f"nodes {len(nodes)}  GPUs {gpus}  " if "nodes" in self._feeds else ""
         ro = "  [b]read-only[/]" if self.readonly else ""
         ns = "all namespaces" if self.namespace is None else f"ns {self.namespace}"
-        return f"[b]tugboat[/] {self.cluster}  {counts}{ns}  {state}{ro}\n› {crumb}"
+        crumbs = escape(self.breadcrumbs(screen))
+        return f"[b]tugboat[/] {escape(self.cluster)}  {counts}{escape(ns)}  {state}{ro}\n› {crumbs}"
 
     def on_mount(self) -> None:
         for resource in ("nodes", "queues"):
@@ -252,6 +261,11 @@ class TugApp(App[None]):
                 return
             value = value.strip()
             if value.startswith("-l"):
+                try:
+                    parse_selector(value[2:])
+                except TugError as exc:
+                    self.notify(exc.message, severity="error")
+                    return
                 screen.selector, screen.text_filter = value[2:].strip(), ""
             else:
                 screen.selector, screen.text_filter = "", value

@@ -59,3 +59,27 @@ def mib(value: float | None) -> str:
     if value is None:
         return NA
     return f"{value / 1024:.1f}Gi" if value >= 1024 else f"{value:.0f}Mi"
+
+
+# Every screen colours a cell by what it says, through these four tones (styled in theme.tcss).
+_TONES = {
+    "good": ("Running", "Ready", "Succeeded", "Complete", "Completed", "Healthy", "True", "Active",
+             "Bound", "Available"),
+    "bad": ("Failed", "Error", "CrashLoopBackOff", "NotReady", "Unhealthy", "OOMKilled", "Evicted",
+            "ImagePullBackOff", "ErrImagePull", "DeadlineExceeded", "BackoffLimitExceeded", "Lost",
+            "Unknown", "False", "Unreadable"),
+    "wait": ("Pending", "ContainerCreating", "Terminating", "SchedulingDisabled", "Suspended",
+             "Waiting", "Queued", "Init", "Warning"),
+    "idle": ("IDLE",),
+}
+TONED_COLUMNS = frozenset({"STATUS", "PHASE", "TYPE", "REASON", "STATE", "HEALTH", "UTIL"})
+_TONE_OF = {word: tone for tone, words in _TONES.items() for word in words}
+
+
+def tone(cell: str) -> str | None:
+    """The tone of a cell ("good", "bad", "wait", "idle") from its words, or None: idle wins
+    (a held GPU doing nothing), then bad, then wait, then good; "1/2 Running" reads as good."""
+    found = {_TONE_OF[w] for w in cell.replace(",", " ").replace(":", " ").split() if w in _TONE_OF}
+    if not found:
+        return None
+    return next(t for t in ("idle", "bad", "wait", "good") if t in found)

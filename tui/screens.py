@@ -9,9 +9,10 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, RichLog, Static
+from textual.widgets import Footer, RichLog, Static
 
 from engine.clock import utcnow
+from engine.labels import parse_field_selector, parse_selector
 from engine.printers.columns import event_time
 from engine.printers.fmt import estimated
 from engine.printers.table import CLUSTER_SCOPED, table_cells
@@ -51,7 +52,7 @@ class FeedScreen(Screen[None]):
         self.refresh_data(force=True)
 
     def refresh_data(self, *, force: bool = False) -> None:
-        self.query_one(Header).update(self.tug.header_text(self.crumb))
+        self.query_one(Header).update(self.tug.header_text(self))
 
 
 class TableScreen(FeedScreen):
@@ -64,20 +65,30 @@ class TableScreen(FeedScreen):
                 Binding("o", "sort", "Sort"),
                 Binding("ctrl+d", "delete", "Delete"), Binding("ctrl+k", "kill", "Kill")]
 
-    def __init__(self, resource: str, *, text_filter: str = "", selector: str = "") -> None:
+    WIDE = frozenset({"pods"})  # shown with -o wide's columns (a pod's node, as k9s)
+
+    def __init__(self, resource: str, *, text_filter: str = "", selector: str = "", fields: str = "") -> None:
         super().__init__()
         self.resource = resource
         self.resources = (resource,)
         self.text_filter, self.selector = text_filter, selector
+        self.fields = fields  # "spec.nodeName=n1": a node's pods, in every namespace
         self._shown: tuple[Any, ...] | None = None
         self._uids: list[str] = []
         self.sort_by: tuple[int, bool] | None = None  # (column, descending)
 
     @property
+    def namespace(self) -> str | None:
+        """The namespace shown: the app's, or every one for a field-selected screen."""
+        return None if self.fields or self.resource in CLUSTER_SCOPED else self.tug.namespace
+
+    @property
     def crumb(self) -> str:  # type: ignore[override]
-        where = "all namespaces" if self.tug.namespace is None else self.tug.namespace
-        text = f" /{self.text_filter}" if self.text_filter else ""
-        return f"{self.resource} ({where}){text}"
+        where = "" if self.resource in CLUSTER_SCOPED else (
+            " (all namespaces)" if self.namespace is None else f" ({self.namespace})")
+        text = "".join(f" {f}" for f in (self.fields, self.selector and f"-l {self.selector}",
+                                         self.text_filter and f"/{self.text_filter}") if f)
+        return f"{self.resource}{where}{text}"
 
     def body(self) -> ComposeResult:
         yield FastTable(id="table")
@@ -85,41 +96,46 @@ class TableScreen(FeedScreen):
     def on_mount(self) -> None:
         self.set_interval(AGES_EVERY_S, lambda: self.refresh_data(force=True))  # ages move on
 
-    def visible(self) -> list[Obj]:
+    def shown_items(self) -> list[Obj]:
         """The feed's objects this screen shows, in order."""
         snap = self.tug.snapshot(self.resource)
         items = snap.sorted()
         if self.resource == "events":
             items.sort(key=event_time)
-        ns = self.tug.namespace
-        if ns is not None and self.resource not in CLUSTER_SCOPED:
+        ns = self.namespace
+        if ns is not None:
             items = [o for o in items if o["metadata"].get("namespace") == ns]
         if self.selector:
-            items = [o for o in items if _selected(o, self.selector)]
+            labels = parse_selector(self.selector)
+            items = [o for o in items if labels.matches(o["metadata"].get("labels"))]
+        if self.fields:
+            fields = parse_field_selector(self.fields)
+            items = [o for o in items if fields.matches(o)]
         return items
 
     def refresh_data(self, *, force: bool = False) -> None:
         super().refresh_data(force=force)
         version = self.tug.snapshot(self.resource).version
-        key = (version, self.tug.namespace or "", self.text_filter, self.sort_by)
+        key = (version, self.namespace or "", self.text_filter, self.selector, self.sort_by)
         if not force and key == self._shown:
             return
         self._shown = key
-        items = self.visible()  # (sorting below, by the shown cells)
+        items = self.shown_items()  # (sorting below, by the shown cells)
         now = utcnow()
-        with_ns = self.tug.namespace is None and self.resource not in CLUSTER_SCOPED
+        with_ns = self.namespace is None and self.resource not in CLUSTER_SCOPED
+        wide = self.resource in self.WIDE
 
         def row_of(obj: Obj) -> list[str]:
-            cells = table_cells(self.resource, [obj], now=now)[1][0]
+            cells = table_cells(self.resource, [obj], now=now, wide=wide)[1][0]
             return [obj["metadata"].get("namespace") or "", *cells] if with_ns else cells
 
-        headers = table_cells(self.resource, items[:1], now=now)[0]
+        headers = table_cells(self.resource, items[:1], now=now, wide=wide)[0]
         headers = ["NAMESPACE", *headers] if with_ns else headers
         if not self.text_filter and self.sort_by is None:  # rows are made only as they are drawn
             self._uids = [o["metadata"]["uid"] for o in items]
             self.query_one(FastTable).set_rows(headers, self._uids, lambda i: row_of(items[i]))
             return
-        rows = table_cells(self.resource, items, now=now)[1]  # a filter or a sort reads every row
+        rows = table_cells(self.resource, items, now=now, wide=wide)[1]  # a filter or a sort reads every row
         if with_ns:
             rows = [[o["metadata"].get("namespace") or "", *r] for o, r in zip(items, rows, strict=True)]
         if self.text_filter:
@@ -168,7 +184,7 @@ class TableScreen(FeedScreen):
             return
         meta = obj["metadata"]
         if self.resource == "nodes":
-            self.tug.push_screen(TableScreen("pods", text_filter=meta["name"]))
+            self.tug.push_screen(TableScreen("pods", fields=f"spec.nodeName={meta['name']}"))
         elif self.resource == "jobs":
             self.tug.push_screen(JobLens(obj))
         elif self.resource == "queues":
@@ -223,15 +239,6 @@ def _sort_key(cell: str) -> tuple[int, float, str]:
         return (1, 0.0, cell)
 
 
-def _selected(obj: Obj, selector: str) -> bool:
-    labels = obj["metadata"].get("labels") or {}
-    for term in filter(None, (t.strip() for t in selector.split(","))):
-        key, _, value = term.partition("=")
-        if labels.get(key) != value:
-            return False
-    return True
-
-
 class QueuesScreen(FeedScreen):
     """Home: each queue's quota bars and counts, and its waiting workloads in order with their
     position, priority, estimated start and the scheduler's why-pending sentence."""
@@ -250,8 +257,7 @@ class QueuesScreen(FeedScreen):
 
     def body(self) -> ComposeResult:
         yield Static(id="queues", classes="panel")
-        table: DataTable[str] = DataTable(id="waiting", cursor_type="row")
-        yield table
+        yield FastTable(id="waiting")
 
     def refresh_data(self, *, force: bool = False) -> None:
         super().refresh_data(force=force)
@@ -272,21 +278,22 @@ class QueuesScreen(FeedScreen):
         if not queues:
             lines.append("no queues" if snap.connected else "waiting for the control plane…")
         self.query_one("#queues", Static).update("\n".join(lines))
-        table = self.query_one("#waiting", DataTable)
-        table.clear(columns=True)
-        table.add_columns("QUEUE", "POS", "KIND", "NAME", "PRIORITY", "START", "WHY")
+        keys, rows = [], []
         for q in queues:
             for w in (q.get("status") or {}).get("pending") or []:
-                table.add_row(q["metadata"]["name"], str(w.get("position", "")), str(w.get("kind", "")),
-                              f"{w.get('namespace')}/{w.get('name')}", str(w.get("priority", 0)),
-                              estimated(w, now), str(w.get("message") or w.get("reason") or ""))
+                keys.append(f"{q['metadata']['name']}/{w.get('kind')}/{w.get('namespace')}/{w.get('name')}")
+                rows.append([q["metadata"]["name"], str(w.get("position", "")), str(w.get("kind", "")),
+                             f"{w.get('namespace')}/{w.get('name')}", str(w.get("priority", 0)),
+                             estimated(w, now), _one_line(w.get("message") or w.get("reason") or "")])
+        self.query_one("#waiting", FastTable).set_data(
+            ("QUEUE", "POS", "KIND", "NAME", "PRIORITY", "START", "WHY"), keys, rows)
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
         event.stop()
         self.action_open()
 
     def action_open(self) -> None:
-        table = self.query_one("#waiting", DataTable)
+        table = self.query_one("#waiting", FastTable)
         if table.row_count and 0 <= table.cursor_row < table.row_count:
             kind, name = table.get_row_at(table.cursor_row)[2:4]
             ns, _, name = name.partition("/")
@@ -298,18 +305,19 @@ class QueuesScreen(FeedScreen):
 
 class NodesScreen(FeedScreen):
     """One row per node and one per GPU under it: product, utilization and memory bars, the
-    pod holding it; simulated GPUs marked, their unknown values n/a."""
+    pod holding it; simulated GPUs marked, their unknown values n/a. enter: the row's pods."""
 
     resources = ("nodes", "pods")
     crumb = "nodes"
+    HEADERS = ("NODE / GPU", "STATUS", "PRODUCT", "UTIL", "HISTORY", "MEMORY", "TEMP", "POWER", "POD")
 
     def __init__(self) -> None:
         super().__init__()
         self._shown: tuple[int, int, int] | None = None
+        self._row_nodes: list[str] = []  # the node of each row
 
     def body(self) -> ComposeResult:
-        table: DataTable[str] = DataTable(id="nodes", cursor_type="row")
-        yield table
+        yield FastTable(id="nodes")
 
     def refresh_data(self, *, force: bool = False) -> None:
         super().refresh_data(force=force)
@@ -318,37 +326,60 @@ class NodesScreen(FeedScreen):
         if not force and key == self._shown:
             return
         self._shown = key
-        table = self.query_one(DataTable)
-        table.clear(columns=True)
-        table.add_columns("NODE / GPU", "STATUS", "PRODUCT", "UTIL", "HISTORY", "MEMORY", "TEMP",
-                          "POWER", "POD")
         holders = _gpu_holders(pods.sorted())
+        entries: list[tuple[Obj, Obj | None]] = []  # (node, None) or (node, one of its GPUs)
+        keys: list[str] = []
         for node in nodes.sorted():
             name = node["metadata"]["name"]
-            live = self.tug.top.get(name) or {}
-            cpu, cpus = live.get("cpuCores"), live.get("cpuCapacity")
-            mem, mems = live.get("memoryBytes"), live.get("memoryCapacity")
-            share = None if cpu is None or not cpus else 100 * cpu / cpus
-            cpu_cell = f"{bar(cpu, cpus, 8)} cpu {percent(share)}"
-            mem_cell = (f"{bar(mem, mems, 8)} {mib(None if mem is None else mem / 2**20)}/"
-                        f"{mib(None if mems is None else mems / 2**20)}")
-            table.add_row(name, node_state(node), "", cpu_cell, "", mem_cell, "", "", "")
-            gpus = live.get("gpus") or (node.get("status") or {}).get("gpus") or []
+            entries.append((node, None))
+            keys.append(name)
+            gpus = (self.tug.top.get(name) or {}).get("gpus") or (node.get("status") or {}).get("gpus") or []
             for gpu in sorted(gpus, key=lambda g: g.get("index") or 0):
-                index = gpu.get("index")
-                sim = " (simulated)" if gpu.get("simulated") else ""
-                util = gpu.get("utilizationGpu")
-                used = gpu.get("memoryUsedMiB")
-                total = gpu.get("memoryTotalMiB") or gpu.get("memoryMiB")
-                temp, power = gpu.get("temperatureC"), gpu.get("powerW")
-                health = str(gpu.get("health") or NA) + (" IDLE" if gpu.get("idle") else "")
-                table.add_row(f"  gpu {index}", health,
-                              f"{gpu.get('product') or NA}{sim}",
-                              f"{bar(util, 100, 8)} {percent(util)}",
-                              sparkline(self.tug.history.get((name, index), []), width=12),
-                              f"{bar(used, total, 8)} {mib(used)}/{mib(total)}",
-                              NA if temp is None else f"{temp}C", NA if power is None else f"{power:.0f}W",
-                              ",".join(gpu.get("pods") or []) or holders.get((name, str(index)), ""))
+                entries.append((node, gpu))
+                keys.append(f"{name}/gpu{gpu.get('index')}")
+        self._row_nodes = [n["metadata"]["name"] for n, _ in entries]
+
+        def row(i: int) -> list[str]:
+            node, gpu = entries[i]
+            return self._node_row(node) if gpu is None else self._gpu_row(node, gpu, holders)
+        self.query_one(FastTable).set_rows(self.HEADERS, keys, row)
+
+    def _node_row(self, node: Obj) -> list[str]:
+        name = node["metadata"]["name"]
+        live = self.tug.top.get(name) or {}
+        cpu, cpus = live.get("cpuCores"), live.get("cpuCapacity")
+        mem, mems = live.get("memoryBytes"), live.get("memoryCapacity")
+        share = None if cpu is None or not cpus else 100 * cpu / cpus
+        cpu_cell = f"{bar(cpu, cpus, 8)} cpu {percent(share)}"
+        mem_cell = (f"{bar(mem, mems, 8)} {mib(None if mem is None else mem / 2**20)}/"
+                    f"{mib(None if mems is None else mems / 2**20)}")
+        return [name, node_state(node), "", cpu_cell, "", mem_cell, "", "", ""]
+
+    def _gpu_row(self, node: Obj, gpu: Obj, holders: dict[tuple[str, str], str]) -> list[str]:
+        name, index = node["metadata"]["name"], gpu.get("index")
+        sim = " (simulated)" if gpu.get("simulated") else ""
+        util, used = gpu.get("utilizationGpu"), gpu.get("memoryUsedMiB")
+        total = gpu.get("memoryTotalMiB") or gpu.get("memoryMiB")
+        temp, power = gpu.get("temperatureC"), gpu.get("powerW")
+        health = str(gpu.get("health") or NA) + (" IDLE" if gpu.get("idle") else "")
+        return [f"  gpu {index}", health, f"{gpu.get('product') or NA}{sim}",
+                f"{bar(util, 100, 8)} {percent(util)}",
+                sparkline(self.tug.history.get((name, index), []), width=12),
+                f"{bar(used, total, 8)} {mib(used)}/{mib(total)}",
+                NA if temp is None else f"{temp}C", NA if power is None else f"{power:.0f}W",
+                ",".join(gpu.get("pods") or []) or holders.get((name, str(index)), "")]
+
+    def on_fast_table_row_selected(self, event: FastTable.RowSelected) -> None:
+        """enter on a node or one of its GPUs: the pods on that node (all namespaces)."""
+        event.stop()
+        table = self.query_one(FastTable)
+        if 0 <= table.cursor_row < len(self._row_nodes):
+            node = self._row_nodes[table.cursor_row]
+            self.tug.push_screen(TableScreen("pods", fields=f"spec.nodeName={node}"))
+
+
+def _one_line(text: Any) -> str:
+    return " ".join(str(text).split())
 
 
 def node_state(node: Obj) -> str:
@@ -376,16 +407,19 @@ def _gpu_holders(pods: list[Obj]) -> dict[tuple[str, str], str]:
 
 
 class TextScreen(Screen[None]):
-    """Describe, YAML, logs or help: text that scrolls; esc goes back."""
+    """Describe, YAML or help: text that scrolls; esc goes back."""
 
     def __init__(self, title: str, text: str) -> None:
         super().__init__()
-        self.title_text, self.text = title, text
+        self.crumb, self.text = title, text
 
     def compose(self) -> ComposeResult:
-        yield Header(self.title_text, id="header")
+        yield Header(id="header")
         yield Static(self.text, id="text", markup=False)
         yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Header).update(self.app.header_text(self))  # type: ignore[attr-defined]
 
 
 class JobLens(FeedScreen):
@@ -409,8 +443,7 @@ class JobLens(FeedScreen):
 
     def body(self) -> ComposeResult:
         yield Static(id="lens", classes="panel")
-        table: DataTable[str] = DataTable(id="lens-pods", cursor_type="row")
-        yield table
+        yield FastTable(id="lens-pods")
         yield Static(id="lens-logs", markup=False)
 
     def on_mount(self) -> None:
@@ -441,9 +474,7 @@ class JobLens(FeedScreen):
         self._shown = key
         job = self.job()
         self.query_one("#lens", Static).update(self._summary(job))
-        table = self.query_one("#lens-pods", DataTable)
-        table.clear(columns=True)
-        table.add_columns("POD", "PHASE", "NODE", "GPUS", "UTIL", "MEMORY")
+        keys, rows = [], []
         for pod in self.pods():
             node = (pod.get("spec") or {}).get("nodeName") or ""
             named = [i.strip() for i in ((pod["metadata"].get("annotations") or {}).get(
@@ -452,8 +483,11 @@ class JobLens(FeedScreen):
             utils = [(percent(live[i].get("utilizationGpu")) + (" IDLE" if live[i].get("idle") else ""))
                      if i in live else NA for i in named]
             mems = [mib(live[i].get("memoryUsedMiB")) if i in live else NA for i in named]
-            table.add_row(pod["metadata"]["name"], str((pod.get("status") or {}).get("phase") or "Pending"),
-                          node or "-", ",".join(named) or "-", " ".join(utils) or "-", " ".join(mems) or "-")
+            keys.append(pod["metadata"]["uid"])
+            rows.append([pod["metadata"]["name"], str((pod.get("status") or {}).get("phase") or "Pending"),
+                         node or "-", ",".join(named) or "-", " ".join(utils) or "-", " ".join(mems) or "-"])
+        self.query_one("#lens-pods", FastTable).set_data(
+            ("POD", "PHASE", "NODE", "GPUS", "UTIL", "MEMORY"), keys, rows)
         self.query_one("#lens-logs", Static).update(
             f"── log of {self.pods()[-1]['metadata']['name']} ──\n{self.log_tail}" if self.pods() else "")
 
@@ -523,11 +557,15 @@ class LogsScreen(Screen[None]):
     def on_unmount(self) -> None:
         self.stop()
 
-    def title_line(self) -> str:
+    @property
+    def crumb(self) -> str:
         meta = self.pod["metadata"]
         modes = [m for m, on in (("following", self.follow), ("wrapped", self.wrap),
                                  ("previous container", self.previous)) if on]
-        return f"[b]logs[/b] {meta.get('namespace')}/{meta['name']}  ({', '.join(modes) or 'as read'})"
+        return f"logs {meta.get('namespace')}/{meta['name']} ({', '.join(modes) or 'as read'})"
+
+    def title_line(self) -> str:
+        return str(self.tug.header_text(self))
 
     def stop(self) -> None:
         if self._end is not None:

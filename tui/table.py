@@ -1,7 +1,8 @@
 """The fast table: renders only the rows on screen (Textual's Line API) and takes new data as
 whole lists keyed by uid, keeping the cursor on the same row; 10,000 rows cost what the
 screen shows, not what the table holds. Rows may be given as a function (`set_rows`), called
-only for the rows drawn; columns are then as wide as the widest cell drawn so far (capped)."""
+only for the rows drawn; columns are then as wide as the widest cell drawn so far (capped).
+Cells of the status-like columns are coloured by their tone (tui/format.py, theme.tcss)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from textual.message import Message
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from tui.format import TONED_COLUMNS, tone
+
 GAP = 2
 MAX_WIDTH = 80  # a column never takes more than this; longer cells are cut
 
@@ -22,7 +25,11 @@ MAX_WIDTH = 80  # a column never takes more than this; longer cells are cut
 class FastTable(ScrollView, can_focus=True):
     DEFAULT_CSS = """
     FastTable { height: 1fr; }
+    FastTable > .fast-table--header { text-style: bold; }
+    FastTable > .fast-table--cursor { text-style: reverse; }
     """
+    COMPONENT_CLASSES = {"fast-table--header", "fast-table--cursor",
+                         "tone--good", "tone--bad", "tone--wait", "tone--idle"}
     BINDINGS = [
         Binding("up", "cursor(-1)", show=False), Binding("down", "cursor(1)", show=False),
         Binding("pageup", "page(-1)", show=False), Binding("pagedown", "page(1)", show=False),
@@ -47,8 +54,8 @@ class FastTable(ScrollView, can_focus=True):
         self._drawn: dict[int, list[str]] = {}
         self.cursor_row = 0
         self.cursor_column = 0
-        self._header_style = Style(bold=True)
-        self._cursor_style = Style(reverse=True)
+        self._toned: list[bool] = []
+        self._styles: dict[str, Style] = {}  # component class -> its style, until the CSS changes
 
     # ----- data -------------------------------------------------------------------------------
 
@@ -67,6 +74,7 @@ class FastTable(ScrollView, can_focus=True):
         self.headers, self.keys = list(headers), list(keys)
         self._source, self._drawn = row, {}
         self.widths = [len(h) for h in self.headers]
+        self._toned = [h in TONED_COLUMNS for h in self.headers]
         if current is not None:
             index = {key: i for i, key in enumerate(self.keys)}
             if current in index:
@@ -114,21 +122,44 @@ class FastTable(ScrollView, can_focus=True):
     def _line(self, cells: Sequence[str]) -> str:
         return (" " * GAP).join(cell[:w].ljust(w) for cell, w in zip(cells, self.widths, strict=False))
 
+    def notify_style_update(self) -> None:
+        self._styles = {}
+        super().notify_style_update()
+
+    def _style(self, name: str) -> Style:
+        style = self._styles.get(name)
+        if style is None:
+            style = self._styles[name] = self.get_component_rich_style(name, partial=True)
+        return style
+
+    def _segments(self, cells: Sequence[str], base: Style) -> list[Segment]:
+        """A row's cells, each in its tone where its column is toned, on the row's style."""
+        out: list[Segment] = []
+        for i, (cell, w) in enumerate(zip(cells, self.widths, strict=False)):
+            text = cell[:w].ljust(w) + (" " * GAP if i < len(self.widths) - 1 else "")
+            kind = tone(cell) if self._toned[i] else None
+            style = base + self._style(f"tone--{kind}") if kind else base
+            out.append(Segment(text, style))
+        return out
+
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
+        base = self.rich_style
         if y == 0:
-            text, style = self._line(self.headers), self._header_style
+            style = base + self._style("fast-table--header")
+            segments = [Segment(self._line(self.headers), style)]
         else:
             index = scroll_y + y - 1
             if index >= len(self.keys):
-                return Strip.blank(width)
+                return Strip.blank(width, base)
             row = self.get_row_at(index)
             if self._fit(row):  # a wider cell came on screen: every line moves with it
                 self.call_later(self._resize)
-            text = self._line(row)
-            style = self._cursor_style if index == self.cursor_row else Style()
-        strip = Strip([Segment(text.ljust(scroll_x + width), style)])
+            if index == self.cursor_row:
+                base = base + self._style("fast-table--cursor")
+            segments = self._segments(row, base)
+        strip = Strip(segments).extend_cell_length(scroll_x + width, base)
         return strip.crop(scroll_x, scroll_x + width)
 
     # ----- keys -------------------------------------------------------------------------------

@@ -50,7 +50,8 @@ def _text(app: TugApp, selector: str) -> str:
 async def _type(pilot: Any, text: str) -> None:
     for ch in text:
         await pilot.press({" ": "space", "-": "minus", "/": "slash", "=": "equals_sign",
-                           ".": "full_stop"}.get(ch, ch))
+                           ".": "full_stop", "(": "left_parenthesis", ")": "right_parenthesis",
+                           ",": "comma"}.get(ch, ch))
 
 
 async def test_home_queues_command_line_tables_describe_and_back(api_server: InProcessServer) -> None:
@@ -78,7 +79,8 @@ async def test_home_queues_command_line_tables_describe_and_back(api_server: InP
         assert isinstance(app.screen, TableScreen) and app.screen.resource == "pods"
         rows = await until(lambda: _rows(app))
         assert [r[0] for r in rows] == ["alpha"]  # the default namespace only
-        assert _table(app).headers == ["NAME", "READY", "STATUS", "RESTARTS", "AGE"]  # kubectl's columns
+        assert _table(app).headers == ["NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE",
+                                       "NOMINATED NODE", "READINESS GATES"]  # kubectl's -o wide
 
         await pilot.press("0")  # all namespaces, as k9s
         await until(lambda: len(_rows(app)) == 2)
@@ -257,3 +259,47 @@ async def test_readonly_turns_off_every_key_that_changes_something(api_server: I
         assert "read-only" in _text(app, "#header")
     with api_server.client() as c:
         assert c.get("jobs", "kept")["spec"]["parallelism"] == 1
+
+
+async def test_a_node_opens_its_pods_in_every_namespace_and_crumbs_say_where(
+        api_server: InProcessServer) -> None:
+    store = api_server.cp.store
+    assert store is not None
+    for name in ("n1", "n2"):
+        api_server.call(store.create, "nodes", _node(name, gpus=1), namespaced=False)
+    with api_server.client() as c:
+        c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "team"}})
+        for name, ns, node in (("on-one", "default", "n1"), ("also-one", "team", "n1"),
+                               ("on-two", "default", "n2")):
+            pod = _pod(name, ns=ns)
+            pod["spec"]["nodeName"] = node  # bound at create
+            pod["metadata"]["labels"] = {"app": name}
+            c.create(pod)
+    app = TugApp(api_server.client())
+    async with app.run_test(size=(160, 48)) as pilot:
+        app.run_command("no")
+        rows = await until(lambda: len(_rows(app)) == 4 and _rows(app))
+        assert [r[0].strip() for r in rows] == ["n1", "gpu 0", "n2", "gpu 0"]
+        _table(app).move_cursor(row=1)  # n1's GPU: its node's pods
+        await pilot.press("enter")
+        await until(lambda: isinstance(app.screen, TableScreen))
+        rows = await until(lambda: _rows(app))
+        assert sorted((r[0], r[1]) for r in rows) == [("default", "on-one"), ("team", "also-one")]
+        assert "queues › nodes › pods (all namespaces) spec.nodeName=n1" in _text(app, "#header")
+        await pilot.press("d")
+        await until(lambda: isinstance(app.screen, TextScreen))
+        assert "spec.nodeName=n1 › describe pods/" in _text(app, "#header")
+        await pilot.press("escape", "escape")
+        assert isinstance(app.screen, NodesScreen)
+
+        app.run_command("po")  # the app's namespace again: default
+        await until(lambda: sorted(r[0] for r in _rows(app)) == ["on-one", "on-two"])
+        await pilot.press("slash")
+        await _type(pilot, "-l app in (on-two,x)")
+        await pilot.press("enter")
+        await until(lambda: [r[0] for r in _rows(app)] == ["on-two"])
+        await pilot.press("slash")
+        await _type(pilot, "-l app in (")  # (typing replaces the filter shown) does not parse
+        await pilot.press("enter")
+        await until(lambda: any("selector" in str(n.message) for n in app._notifications))
+        assert [r[0] for r in _rows(app)] == ["on-two"]  # the last good filter stays

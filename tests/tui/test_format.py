@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tui.format import NA, bar, mib, percent, quota_lines, sparkline
+from tui.format import NA, bar, mib, percent, quota_lines, sparkline, tone
 
 
 @pytest.mark.parametrize(("used", "limit", "want"), [
@@ -38,3 +38,15 @@ def test_quota_lines_read_quantities_in_their_units() -> None:
 def test_percent_and_mib() -> None:
     assert percent(None) == NA and percent(12.6) == "13%"
     assert mib(None) == NA and mib(512) == "512Mi" and mib(16384) == "16.0Gi"
+
+
+@pytest.mark.parametrize(("cell", "want"), [
+    ("Running", "good"), ("Completed", "good"), ("Ready", "good"), ("Healthy", "good"),
+    ("Failed", "bad"), ("CrashLoopBackOff", "bad"), ("NotReady", "bad"),
+    ("Ready,SchedulingDisabled", "wait"),  # cordoned: not all good
+    ("NotReady,SchedulingDisabled", "bad"), ("Pending", "wait"), ("Init:0/1", "wait"),
+    ("Healthy IDLE", "idle"), ("37% IDLE", "idle"), ("Warning", "wait"),
+    ("", None), ("my-running-pod", None), ("3/4", None),
+])
+def test_tone_reads_the_words_of_a_cell(cell: str, want: str | None) -> None:
+    assert tone(cell) == want
