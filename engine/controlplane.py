@@ -14,6 +14,7 @@ from typing import Any
 from aiohttp import web
 
 from engine import pidfile
+from engine.clock import Clock, utcnow
 from engine.clusterconfig import SchedulerConfig
 from engine.config import api_token, private_home, write_config
 from engine.controllers import EventTTL, TaintEviction
@@ -55,8 +56,9 @@ class ControlPlane:
     def __init__(self, home: Path, *, ray_address: str | None, ray_auth: dict[str, str] | None = None,
                  host: str = "127.0.0.1", port: int = 0, store_history: int = 10000,
                  sample_period: float = 2.0, scheduler: SchedulerConfig | None = None,
-                 gpu_idle: IdlePolicy | None = None) -> None:
+                 gpu_idle: IdlePolicy | None = None, clock: Clock = utcnow) -> None:
         self.home = home
+        self.clock = clock  # every part's time (a fixed one in the TUI's snapshot tests)
         self.gpu_idle = gpu_idle
         self.ray_address = ray_address
         self.ray_auth = ray_auth
@@ -88,7 +90,7 @@ class ControlPlane:
         self._lock = lock
         pidfile.write(pid_path(self.home), [pidfile.owner_of(os.getpid(), home=self.home,
                                                              role="control-plane")])
-        self.store = Store(self.home / "store.db", history=self.store_history)
+        self.store = Store(self.home / "store.db", history=self.store_history, clock=self.clock)
         for ns in ("default", "kube-system"):
             try:
                 self.store.create("namespaces", {"apiVersion": "v1", "kind": "Namespace",
@@ -110,20 +112,21 @@ class ControlPlane:
             self.runtime = Runtime(self.store, log_root=self.home / "logs",
                                    sample_period=self.sample_period, gpu_idle=self.gpu_idle)
             await self.runtime.start()
-        self.scheduler = Scheduler(self.store, config=self.scheduler_config)
+        self.scheduler = Scheduler(self.store, config=self.scheduler_config, clock=self.clock)
         await self.scheduler.start()
         from jobs import CronJobController, JobController, JobMetrics
 
         metrics = Metrics(self.store)
         job_metrics = JobMetrics(metrics.registry)
-        self.jobs = JobController(self.store, metrics=job_metrics)
+        self.jobs = JobController(self.store, metrics=job_metrics, clock=self.clock)
         await self.jobs.start()
-        self.cronjobs = CronJobController(self.store, metrics=job_metrics)
+        self.cronjobs = CronJobController(self.store, metrics=job_metrics, clock=self.clock)
         await self.cronjobs.start()
-        self.namespaces = NamespaceController(self.store)
+        self.namespaces = NamespaceController(self.store, clock=self.clock)
         await self.namespaces.start()  # finishes any namespace a crash left Terminating
-        self._event_ttl = asyncio.create_task(EventTTL(self.store).run(), name="event-ttl")
-        self._taints = asyncio.create_task(TaintEviction(self.store).run(), name="taint-eviction")
+        self._event_ttl = asyncio.create_task(EventTTL(self.store, clock=self.clock).run(), name="event-ttl")
+        self._taints = asyncio.create_task(TaintEviction(self.store, clock=self.clock).run(),
+                                           name="taint-eviction")
         if self.runtime is not None:
             metrics.gpu_idle = self.runtime.telemetry.idle.idle
         token = api_token(self.home)

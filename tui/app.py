@@ -22,6 +22,7 @@ from textual.widgets import Input, Label
 
 from engine.api import RESOURCES, resolve
 from engine.client import Client
+from engine.clock import Clock, utcnow
 from engine.errors import TugError
 from engine.labels import parse_selector
 from tui.data import Feed, Snapshot
@@ -91,8 +92,10 @@ class TugApp(App[None]):
     ]
 
     def __init__(self, client: Client, *, namespace: str = "default", readonly: bool = False,
-                 cluster: str = "", notice: str | None = None, start: str | None = None) -> None:
+                 cluster: str = "", notice: str | None = None, start: str | None = None,
+                 clock: Clock = utcnow) -> None:
         super().__init__()
+        self.clock = clock  # ages and estimates are read against this (fixed in snapshot tests)
         self.start = start  # a command line to run first (":pods"), as k9s -c
         self.notice = notice  # said once the app is up (what happened before it started)
         self.client = client
@@ -280,7 +283,7 @@ class TugApp(App[None]):
 
         meta = obj["metadata"]
         try:
-            text = describe_one(self.client, resolve(resource), obj)
+            text = describe_one(self.client, resolve(resource), obj, clock=self.clock)
         except (TugError, OSError) as exc:
             self.call_from_thread(self.notify, f"describe {meta.get('name')}: {exc}", severity="error")
             return
@@ -334,9 +337,7 @@ class TugApp(App[None]):
         """`t`: run a CronJob's template now, as `tug create job NAME --from=cronjob/...`."""
         if not self._changes("triggering"):
             return
-        from engine.clock import utcnow
-
-        name = f"{cron['metadata']['name']}-manual-{utcnow().strftime('%H%M%S')}"[:52]
+        name = f"{cron['metadata']['name']}-manual-{self.clock().strftime('%H%M%S')}"[:52]
         self._write(lambda: self.client.create(_job_from(cron, name),
                                                namespace=cron["metadata"].get("namespace") or "default"),
                     f"job.batch/{name} created")

@@ -11,7 +11,6 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, RichLog, Static
 
-from engine.clock import utcnow
 from engine.labels import parse_field_selector, parse_selector
 from engine.printers.columns import event_time
 from engine.printers.fmt import estimated
@@ -121,7 +120,7 @@ class TableScreen(FeedScreen):
             return
         self._shown = key
         items = self.shown_items()  # (sorting below, by the shown cells)
-        now = utcnow()
+        now = self.tug.clock()
         with_ns = self.namespace is None and self.resource not in CLUSTER_SCOPED
         wide = self.resource in self.WIDE
 
@@ -266,7 +265,7 @@ class QueuesScreen(FeedScreen):
             return
         self._shown = snap.version
         queues = [q for q in snap.sorted() if self.only in (None, q["metadata"]["name"])]
-        now = utcnow()
+        now = self.tug.clock()
         lines = []
         for q in queues:
             status = q.get("status") or {}
@@ -357,12 +356,13 @@ class NodesScreen(FeedScreen):
 
     def _gpu_row(self, node: Obj, gpu: Obj, holders: dict[tuple[str, str], str]) -> list[str]:
         name, index = node["metadata"]["name"], gpu.get("index")
-        sim = " (simulated)" if gpu.get("simulated") else ""
+        product = str(gpu.get("product") or NA)
+        sim = " (simulated)" if gpu.get("simulated") and "simulated" not in product.lower() else ""
         util, used = gpu.get("utilizationGpu"), gpu.get("memoryUsedMiB")
         total = gpu.get("memoryTotalMiB") or gpu.get("memoryMiB")
         temp, power = gpu.get("temperatureC"), gpu.get("powerW")
         health = str(gpu.get("health") or NA) + (" IDLE" if gpu.get("idle") else "")
-        return [f"  gpu {index}", health, f"{gpu.get('product') or NA}{sim}",
+        return [f"  gpu {index}", health, f"{product}{sim}",
                 f"{bar(util, 100, 8)} {percent(util)}",
                 sparkline(self.tug.history.get((name, index), []), width=12),
                 f"{bar(used, total, 8)} {mib(used)}/{mib(total)}",
@@ -439,7 +439,7 @@ class JobLens(FeedScreen):
 
     @property
     def crumb(self) -> str:  # type: ignore[override]
-        return f"jobs › {self.job_namespace}/{self.job_name}"
+        return f"job {self.job_namespace}/{self.job_name}"
 
     def body(self) -> ComposeResult:
         yield Static(id="lens", classes="panel")
@@ -504,8 +504,9 @@ class JobLens(FeedScreen):
                         if w.get("kind") == "Job" and w.get("name") == self.job_name
                         and w.get("namespace") == self.job_namespace), None)
         if waiting is not None:
+            why = waiting.get("message") or waiting.get("reason")
             lines.append(f"waiting: position {waiting.get('position')}, start "
-                         f"{estimated(waiting, utcnow())}: {waiting.get('message') or waiting.get('reason')}")
+                         f"{estimated(waiting, self.tug.clock())}: {why}")
         else:
             lines.append(f"succeeded {status.get('succeeded', 0)}  failed {status.get('failed', 0)}  "
                          f"active {status.get('active', 0)}"
@@ -612,7 +613,8 @@ class LogsScreen(Screen[None]):
 
     def action_save(self) -> None:
         meta = self.pod["metadata"]
-        path = f"{meta.get('namespace')}_{meta['name']}_{utcnow().strftime('%Y%m%dT%H%M%SZ')}.log"
+        stamp = self.tug.clock().strftime("%Y%m%dT%H%M%SZ")
+        path = f"{meta.get('namespace')}_{meta['name']}_{stamp}.log"
         try:
             with open(path, "w") as fh:
                 fh.write("\n".join(self.lines) + ("\n" if self.lines else ""))

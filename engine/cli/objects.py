@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.api import ResourceInfo, resolve
 from engine.client import Client
-from engine.clock import utcnow
+from engine.clock import Clock, utcnow
 from engine.errors import BadRequestError, NotFoundError, TugError
 from engine.printers import format_table
 from engine.printers.fmt import QUEUE_PLACE
@@ -163,7 +163,8 @@ def describe(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe_one(client: Client, info: ResourceInfo, obj: dict[str, Any]) -> str:
+def describe_one(client: Client, info: ResourceInfo, obj: dict[str, Any], *,
+                 clock: Clock = utcnow) -> str:
     """`tug describe`'s text for `obj`, with its events (and a node's or a Job's pods), read
     through `client` (the TUI shows the same text)."""
     from engine.printers import describe as describe_text
@@ -177,7 +178,7 @@ def describe_one(client: Client, info: ResourceInfo, obj: dict[str, Any]) -> str
     elif info.plural == "jobs":
         pods = job_pods(client, meta["name"], meta.get("namespace") or "default")
     obj = _with_gpu_use(client, info.plural, obj)
-    return describe_text(info.plural, obj, events=events, now=utcnow(), pods=pods).rstrip("\n")
+    return describe_text(info.plural, obj, events=events, now=clock(), pods=pods).rstrip("\n")
 
 
 def job_pods(client: Client, name: str, namespace: str) -> list[dict[str, Any]]:
