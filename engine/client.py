@@ -151,11 +151,15 @@ class Client:
 
     def logs(self, pod: str, *, namespace: str = "default", container: str | None = None,
              previous: bool = False, tail: int | None = None, follow: bool = False,
-             on_open: Callable[[Callable[[], None]], None] | None = None) -> Iterator[bytes]:
+             on_open: Callable[[Callable[[], None]], None] | None = None,
+             timestamps: bool = False) -> Iterator[bytes]:
+        """A container's log as it comes; with `timestamps` each line starts with the time it
+        was written (RFC 3339 with nanoseconds, UTC) and a space, as `kubectl logs --timestamps`."""
         info = _info("pods")
         params = {"container": container, "previous": "true" if previous else None,
                   "tailLines": tail if tail is not None and tail >= 0 else None,  # -1: all, as kubectl
-                  "follow": "true" if follow else None}
+                  "follow": "true" if follow else None,
+                  "timestamps": "true" if timestamps else None}
         return self.stream(object_path(info, namespace, pod) + "/log", params=params, on_open=on_open)
 
     def version(self) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""`tug logs`: a container's output, current or previous run, whole, tailed or followed."""
+"""`tug logs`: a container's output, current or previous run, whole, tailed or followed,
+optionally with each line's time."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ def logs(args: argparse.Namespace) -> int:
         out = sys.stdout.buffer
         for chunk in client.logs(pod, namespace=args.namespace or "default",
                                  container=args.container, previous=args.previous,
-                                 tail=args.tail, follow=args.follow):
+                                 tail=args.tail, follow=args.follow,
+                                 timestamps=args.timestamps):
             out.write(chunk)
             out.flush()
     return 0

@@ -205,6 +205,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-p", "--previous", action="store_true", help="the previous run's logs")
     p.add_argument("-c", "--container", default=None)
     p.add_argument("--tail", type=int, default=None)
+    p.add_argument("--timestamps", action="store_true",
+                   help="begin each line with the time it was written (RFC 3339, UTC)")
     p.set_defaults(func=_verb("logs", "logs"))
 
     p = sub.add_parser("cordon", help="mark a node unschedulable")

@@ -15,6 +15,7 @@ import psutil
 import ray
 
 from engine.objects import GPU, amount, bound_gpus, pod_requests
+from engine.runtime.logfiles import READ_LIMIT, read_log
 from engine.runtime.podrunner import PodRunner, container_runtime, node_log_roots
 from gpu import Nvml
 
@@ -22,7 +23,7 @@ WATCH_TIMEOUT_S = 30.0
 POD_ACTOR_PREFIX = "pod."
 # Node agents are detached and outlive control planes; a new agent API gets a new name, and
 # the runtime retires agents of other versions.
-AGENT_VERSION = 4
+AGENT_VERSION = 5
 
 
 def actor_name(pod: dict[str, Any]) -> str:
@@ -90,25 +91,6 @@ def _inside(root: Path, relative: str) -> Path | None:
     return path if path.is_relative_to(base) and path != base else None
 
 
-def _read_tail(path: Path, lines: int) -> tuple[bytes, int]:
-    size = path.stat().st_size
-    chunk = 64 * 1024
-    data = b""
-    pos = size
-    with open(path, "rb") as fh:
-        while pos > 0 and data.count(b"\n") <= lines:
-            step = min(chunk, pos)
-            pos -= step
-            fh.seek(pos)
-            data = fh.read(step) + data
-    parts = data.split(b"\n")
-    trailing = parts[-1] == b""
-    body = parts[:-1] if trailing else parts
-    body = body[-lines:] if lines > 0 else []
-    text = b"\n".join(body) + (b"\n" if trailing and body else b"")
-    return text, size
-
-
 @ray.remote(num_cpus=0, max_concurrency=16)
 class NodeAgent:
     """Per-node helper: reads container logs (which outlive pods), describes the node, and
@@ -153,22 +135,17 @@ class NodeAgent:
         }
 
     def read_log(self, log_root: str, relative: str, offset: int = 0, tail_lines: int = -1,
-                 limit: int = 4 * 1024 * 1024) -> tuple[bytes, int]:
+                 limit: int = READ_LIMIT, timestamps: bool = False) -> tuple[bytes, int]:
         """Bytes of a log file from `offset` (or its last `tail_lines` lines) and the next
         offset; `relative` is looked up under each of the node's log roots, and only a file
-        that resolves inside that root is read (a name with '..' or a symlink cannot lead out)."""
+        that resolves inside that root is read (a name with '..' or a symlink cannot lead out).
+        With `timestamps`, each line comes with its time in front (`logfiles.read_log`)."""
         p = next((path for root in node_log_roots(Path(log_root))
                   if (path := _inside(root, relative)) is not None and path.is_file()), None)
         if p is None:
             raise FileNotFoundError(relative)
-        if tail_lines >= 0 and offset == 0:
-            return _read_tail(p, tail_lines)
-        if offset > p.stat().st_size:
-            offset = 0  # the file was rotated since the last read: go on from its start
-        with open(p, "rb") as fh:
-            fh.seek(offset)
-            data = fh.read(limit)
-        return data, offset + len(data)
+        return read_log(p, offset=offset, tail_lines=tail_lines, limit=limit,
+                        timestamps=timestamps)
 
     def info(self) -> dict[str, Any]:
         """What the node is: OS, kernel, container runtime, and its GPUs as NVML finds them."""

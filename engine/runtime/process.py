@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.runtime.logfiles import pump
+
 _PR_SET_PDEATHSIG = 1
 TAG_VAR = "TUGBOAT_PROCESS_TAG"
 _KILL_ROUNDS = 20  # a process may fork while it is being killed: look again, this many times
@@ -49,39 +51,15 @@ class ProcessSpec:
 
 
 class _LogPump(threading.Thread):
-    """Copies a container's output into its log file; past `max_bytes` the file is rotated
-    to `<file>.1` (one old file kept), so a chatty container cannot fill the node's disk."""
+    """Copies a container's output into its log file and the file's time index
+    (`logfiles.pump`: rotated past `max_bytes`, so a chatty container cannot fill the disk)."""
 
     def __init__(self, fd: int, path: Path, max_bytes: int) -> None:
         super().__init__(name=f"logs-{path.parent.name}", daemon=True)
-        self._fd, self._path, self._max = fd, path, max(max_bytes, 1)
+        self._fd, self._path, self._max = fd, path, max_bytes
 
     def run(self) -> None:
-        out = open(self._path, "ab", buffering=0)
-        size = out.tell()
-        try:
-            while True:
-                data = os.read(self._fd, 65536)
-                if not data:
-                    break
-                while data:
-                    room = self._max - size
-                    if len(data) <= room:
-                        part, data = data, b""
-                    else:  # fill the file up to its last whole line that fits, then rotate
-                        cut = data.rfind(b"\n", 0, room) + 1 or (room if size == 0 else 0)
-                        part, data = data[:cut], data[cut:]
-                    if part:
-                        out.write(part)
-                        size += len(part)
-                    if data:
-                        out.close()
-                        os.replace(self._path, f"{self._path}.1")
-                        out = open(self._path, "ab", buffering=0)
-                        size = 0
-        finally:
-            out.close()
-            os.close(self._fd)
+        pump(self._fd, self._path, self._max)
 
 
 def tagged(tag: str) -> list[int]:

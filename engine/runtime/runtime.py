@@ -566,8 +566,15 @@ class Runtime:
     # ----- logs -----------------------------------------------------------------------------
 
     async def read_log(self, pod: dict[str, Any], *, container: str | None, previous: bool,
-                       tail_lines: int, offset: int) -> tuple[bytes, int]:
-        """Bytes of a container's log (current or previous run) from the node that ran it."""
+                       tail_lines: int, offset: int,
+                       timestamps: bool = False) -> tuple[bytes, int]:
+        """Bytes of a container's log (current or previous run) from the node that ran it, and
+        the byte offset in the log file to read from next. With `timestamps` each line starts
+        with the time its first byte was read from the container, as `kubectl logs
+        --timestamps` prints it (RFC 3339, nanoseconds, UTC, then a space); the offset still
+        counts the file's own bytes. A line the log's time index has no record for (a log
+        written before the index existed) takes the time of the closest earlier line that has
+        one, and stays bare if there is none (`logfiles.stamp`)."""
         meta = pod["metadata"]
         name = pick_container(pod, container)
         statuses = ((pod.get("status") or {}).get("containerStatuses") or []) + \
@@ -589,7 +596,7 @@ class Runtime:
         relative = f"{pod_log_dir(pod)}/{name}/{run}.log"
         try:
             data, nxt = await self._agent(node_id).read_log.remote(
-                str(self.log_root), relative, offset, tail_lines)
+                str(self.log_root), relative, offset, tail_lines, timestamps=timestamps)
         except (RayActorError, ActorUnavailableError) as exc:
             raise NotFoundError(f"the node agent of {pod['spec']['nodeName']} is gone: {exc}") from exc
         except FileNotFoundError as exc:

@@ -1,12 +1,15 @@
-"""Streams and housekeeping through the real CLI: `logs -f`, `get -w`, orphan actors, bench."""
+"""Streams and housekeeping through the real CLI: `logs -f`, `logs --timestamps`, `get -w`,
+orphan actors, bench."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import textwrap
 import threading
+from datetime import UTC, datetime
 
 import pytest
 
@@ -25,6 +28,30 @@ def test_logs_follow_streams_until_the_container_ends(control_plane: ControlPlan
     out = control_plane.tug("logs", "-f", "p-follow", timeout=60)
     assert out.stdout == "line 1\nline 2\nline 3\nline 4\n"
     assert control_plane.tug("logs", "p-follow", "--tail", "2").stdout == "line 3\nline 4\n"
+
+
+def test_logs_timestamps_put_the_time_each_line_was_written_in_front(
+        control_plane: ControlPlaneProc, client: Client) -> None:
+    """`tug logs --timestamps`, as `kubectl logs --timestamps` prints it, followed or not: the
+    same times both ways, from the pod's start on, in order, on every line."""
+    client.create(pod("p-stamps", "for i in 1 2 3; do echo line $i; sleep 0.3; done; printf end"))
+    wait_for(pod_phase(client, "p-stamps", "Running", "Succeeded"), what="p-stamps to start")
+    followed = control_plane.tug("logs", "-f", "--timestamps", "p-stamps", timeout=60).stdout
+    done = wait_for(pod_phase(client, "p-stamps", "Succeeded", "Failed"), what="p-stamps to end")
+    now = datetime.now(UTC)
+    whole = control_plane.tug("logs", "p-stamps", "--timestamps").stdout
+    assert followed == whole
+    times = []
+    for line, text in zip(whole.splitlines(), ["line 1", "line 2", "line 3", "end"], strict=True):
+        stamp, _, rest = line.partition(" ")
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z", stamp), line
+        assert rest == text
+        times.append(datetime.fromisoformat(stamp))
+    assert datetime.fromisoformat(done["status"]["startTime"]) <= times[0]
+    assert times == sorted(times) and times[-1] <= now
+    last = whole.splitlines(keepends=True)[-1]
+    assert b"".join(client.logs("p-stamps", tail=1, timestamps=True)).decode() == last
+    assert b"".join(client.logs("p-stamps")) == b"line 1\nline 2\nline 3\nend"
 
 
 def _pod_reads(client: Client) -> float:
