@@ -5,8 +5,10 @@ feeds and the screens' stack, and runs every request in a worker thread; keys fo
 from __future__ import annotations
 
 import codecs
+import gc
 import shlex
 import threading
+import time
 from collections import deque
 from typing import Any
 
@@ -16,6 +18,7 @@ from textual import work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
@@ -30,7 +33,7 @@ from tui.screens import FeedScreen, LogsScreen, NodesScreen, QueuesScreen, Table
 
 Obj = dict[str, Any]
 
-TICK_S = 0.2  # the visible screen redraws at most this often, and only if its feeds changed
+TICK_S = 0.2  # a feed's change redraws the visible screen at once, then at most this often
 TOP_EVERY_S = 2.0  # live GPU figures are polled this often while the nodes screen is open
 HISTORY = 60  # samples of each GPU's utilization kept for its sparkline
 
@@ -42,7 +45,8 @@ HELP = """tugboat — keys (k9s's grammar)
   0             all namespaces (again: back to the namespace before)
   enter         drill down: node → its pods, job → its pods, queue → its workloads
   d  y  l       describe, YAML, logs of the selected row (logs: f follow, w wrap,
-                p previous container, s save to a file in the current directory)
+                t timestamps, p previous container, s save to a file in the current
+                directory)
   e             edit it in $EDITOR and apply (a refusal reopens it with the reason)
   s             scale: a Job's parallelism
   t             trigger a CronJob now (a Job from its template)
@@ -79,6 +83,10 @@ class Prompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
+class FeedChanged(Message):
+    """A feed has news (posted from its thread)."""
+
+
 class TugApp(App[None]):
     CSS_PATH = "theme.tcss"
     TITLE = "tugboat"
@@ -109,6 +117,9 @@ class TugApp(App[None]):
         self.top: dict[str, Obj] = {}  # node name -> its live figures (GPUs included)
         self.top_version = 0
         self.history: dict[tuple[str, Any], deque[float | None]] = {}
+        self._redraw_due = False  # a redraw is asked for and not yet done
+        self._last_redraw = 0.0
+        self._gc = gc.get_threshold()
 
     # ----- data ---------------------------------------------------------------------------
 
@@ -116,7 +127,7 @@ class TugApp(App[None]):
         """Start the live feed of `resource` (once; it runs until the app ends)."""
         if resource in self._feeds:
             return
-        feed = self._feeds[resource] = Feed(self.client, resource)
+        feed = self._feeds[resource] = Feed(self.client, resource, changed=self._feed_changed)
         self.run_worker(lambda: feed.run(self._stop), thread=True, group="feeds",
                         name=f"feed {resource}", exit_on_error=False)
 
@@ -147,23 +158,49 @@ class TugApp(App[None]):
         return f"[b]tugboat[/] {escape(self.cluster)}  {counts}{escape(ns)}  {state}{ro}\n› {crumbs}"
 
     def on_mount(self) -> None:
-        for resource in ("nodes", "queues"):
-            self.follow(resource)
+        # Collect young objects less often: a list of 10,000 pods makes half a million of them,
+        # and the default thresholds run full collections over the whole heap while it loads.
+        self._gc = gc.get_threshold()
+        gc.set_threshold(50_000, 20, 100)
         self.push_screen(QueuesScreen())
         if self.start:
             self.run_command(self.start)
-        self.set_interval(TICK_S, self._tick)
         self.set_interval(TOP_EVERY_S, self._poll_top)
+        self.set_interval(1.0, self._tick)  # a change that came while a screen was switching
         if self.notice:
             self.notify(self.notice, severity="warning", timeout=20)
 
     def on_unmount(self) -> None:
+        gc.set_threshold(*self._gc)
         self._stop.set()
         for feed in self._feeds.values():
             feed.close()
 
+    def _feed_changed(self) -> None:
+        """A feed changed (called on its thread): redraw soon, at most once per TICK_S."""
+        if not self._redraw_due:
+            self._redraw_due = True
+            self.post_message(FeedChanged())  # (thread-safe)
+
+    def on_feed_changed(self, _: FeedChanged) -> None:
+        wait = self._last_redraw + TICK_S - time.monotonic()
+        screen = self.screen
+        first = isinstance(screen, FeedScreen) and any(not self._seen.get(r) for r in screen.resources)
+        if wait > 0 and not first:  # (a screen's first data is drawn at once)
+            self.set_timer(wait, self._redraw)
+        else:
+            self._redraw()
+
+    def _redraw(self) -> None:
+        self._redraw_due = False
+        self._last_redraw = time.monotonic()
+        self._tick()
+
     def _tick(self) -> None:
         screen = self.screen
+        if isinstance(screen, FeedScreen) and "nodes" not in self._feeds and all(
+                r in self._feeds and self._feeds[r].version for r in screen.resources):
+            self.follow("nodes")  # the header's counts: once the screen's own data is in
         if isinstance(screen, FeedScreen):
             versions = {r: self._feeds[r].version for r in self._feeds}
             if versions != self._seen:
@@ -297,13 +334,15 @@ class TugApp(App[None]):
         self.push_screen(LogsScreen(pod))
 
     @work(thread=True, group="logs", exit_on_error=False)
-    def stream_logs(self, screen: LogsScreen, *, follow: bool, previous: bool) -> None:
+    def stream_logs(self, screen: LogsScreen, *, follow: bool, previous: bool,
+                    timestamps: bool = False) -> None:
         """Read a pod's log into `screen` (until the screen ends the stream, when following)."""
         meta = screen.pod["metadata"]
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         try:
             for chunk in self.client.logs(meta["name"], namespace=meta.get("namespace") or "default",
                                           tail=LogsScreen.TAIL, follow=follow, previous=previous,
+                                          timestamps=timestamps,
                                           on_open=lambda end: self.call_from_thread(screen.opened, end)):
                 self.call_from_thread(screen.add, decoder.decode(chunk))
         except (TugError, OSError) as exc:

@@ -34,11 +34,17 @@ class Snapshot:
     connected: bool = False
     error: str | None = None
     version: int = 0  # bumps with every change, so a screen can skip a redraw
+    ordered: bool = False  # items are already in namespace, name order
 
     def sorted(self) -> list[Obj]:
         """The objects ordered as `kubectl get` orders them: namespace, then name."""
-        return sorted(self.items.values(), key=lambda o: (o["metadata"].get("namespace") or "",
-                                                           o["metadata"].get("name") or ""))
+        if self.ordered:
+            return list(self.items.values())
+        return sorted(self.items.values(), key=_order)
+
+
+def _order(obj: Obj) -> tuple[str, str]:
+    return (obj["metadata"].get("namespace") or "", obj["metadata"].get("name") or "")
 
 
 class Feed:
@@ -55,6 +61,8 @@ class Feed:
         self._connected = False
         self._error: str | None = None
         self._version = 0
+        self._ordered = False  # _items is in namespace, name order (a list is; an add breaks it)
+        self._snap: Snapshot | None = None  # the last snapshot, while nothing changed
         self._end_watch: Callable[[], None] | None = None
         self._stop = threading.Event()
 
@@ -70,9 +78,16 @@ class Feed:
             end()
 
     def snapshot(self) -> Snapshot:
+        """What the feed holds now: copied once per change, however often it is asked for;
+        sorted in place once after objects were added, so a redraw does not sort them again."""
         with self._lock:
-            return Snapshot(self.resource, dict(self._items), self._connected, self._error,
-                            self._version)
+            if self._snap is None or self._snap.version != self._version:
+                if not self._ordered:
+                    self._items = dict(sorted(self._items.items(), key=lambda kv: _order(kv[1])))
+                    self._ordered = True
+                self._snap = Snapshot(self.resource, dict(self._items), self._connected, self._error,
+                                      self._version, ordered=True)
+            return self._snap
 
     @property
     def version(self) -> int:
@@ -80,15 +95,18 @@ class Feed:
 
     def _update(self, *, items: dict[str, Obj] | None = None, connected: bool = True,
                 error: str | None = None, event: tuple[str, Obj] | None = None) -> None:
+        """A relist's `items` (in namespace, name order), an event, or the connection's state."""
         with self._lock:
             if items is not None:
-                self._items = items
+                self._items, self._ordered = items, True
             if event is not None:
                 kind, obj = event
                 uid = (obj.get("metadata") or {}).get("uid")
                 if kind == "DELETED":
                     self._items.pop(uid, None)
                 elif kind in ("ADDED", "MODIFIED"):
+                    if uid not in self._items:
+                        self._ordered = False
                     self._items[uid] = obj
             self._connected, self._error = connected, error
             self._version += 1
@@ -102,7 +120,8 @@ class Feed:
         while not stop.is_set():
             try:
                 listed = self.client.list(self.resource, namespace=None)
-                items = {o["metadata"]["uid"]: o for o in listed["items"]}
+                ordered = sorted(listed["items"], key=_order)  # here, not on the UI's thread
+                items = {o["metadata"]["uid"]: o for o in ordered}
                 rv = listed["metadata"].get("resourceVersion")
                 self._update(items=items)
                 failures = 0

@@ -48,7 +48,7 @@ class FeedScreen(Screen[None]):
     def on_screen_resume(self) -> None:
         for resource in self.resources:
             self.tug.follow(resource)
-        self.refresh_data(force=True)
+        self.refresh_data()  # what changed while it was covered (each screen knows what it shows)
 
     def refresh_data(self, *, force: bool = False) -> None:
         self.query_one(Header).update(self.tug.header_text(self))
@@ -75,6 +75,7 @@ class TableScreen(FeedScreen):
         self._shown: tuple[Any, ...] | None = None
         self._uids: list[str] = []
         self.sort_by: tuple[int, bool] | None = None  # (column, descending)
+        self._cache: dict[str, tuple[str | None, list[str], str]] = {}  # uid -> (rv, cells, text)
 
     @property
     def namespace(self) -> str | None:
@@ -93,7 +94,7 @@ class TableScreen(FeedScreen):
         yield FastTable(id="table")
 
     def on_mount(self) -> None:
-        self.set_interval(AGES_EVERY_S, lambda: self.refresh_data(force=True))  # ages move on
+        self.set_interval(AGES_EVERY_S, self._ages)
 
     def shown_items(self) -> list[Obj]:
         """The feed's objects this screen shows, in order."""
@@ -119,35 +120,54 @@ class TableScreen(FeedScreen):
         if not force and key == self._shown:
             return
         self._shown = key
-        items = self.shown_items()  # (sorting below, by the shown cells)
+        items = self.shown_items()
         now = self.tug.clock()
         with_ns = self.namespace is None and self.resource not in CLUSTER_SCOPED
         wide = self.resource in self.WIDE
 
-        def row_of(obj: Obj) -> list[str]:
+        def row_of(obj: Obj) -> list[str]:  # fresh cells (ages move on) for a row drawn
             cells = table_cells(self.resource, [obj], now=now, wide=wide)[1][0]
             return [obj["metadata"].get("namespace") or "", *cells] if with_ns else cells
 
         headers = table_cells(self.resource, items[:1], now=now, wide=wide)[0]
         headers = ["NAMESPACE", *headers] if with_ns else headers
-        if not self.text_filter and self.sort_by is None:  # rows are made only as they are drawn
-            self._uids = [o["metadata"]["uid"] for o in items]
-            self.query_one(FastTable).set_rows(headers, self._uids, lambda i: row_of(items[i]))
-            return
-        rows = table_cells(self.resource, items, now=now, wide=wide)[1]  # a filter or a sort reads every row
-        if with_ns:
-            rows = [[o["metadata"].get("namespace") or "", *r] for o, r in zip(items, rows, strict=True)]
-        if self.text_filter:
-            needle = self.text_filter.lower()
-            kept = [(o, r) for o, r in zip(items, rows, strict=True) if needle in " ".join(r).lower()]
-            items, rows = [o for o, _ in kept], [r for _, r in kept]
-        if self.sort_by is not None and 0 <= self.sort_by[0] < len(headers):
-            column, reverse = self.sort_by
-            pairs = sorted(zip(items, rows, strict=True), key=lambda p: _sort_key(p[1][column]),
-                           reverse=reverse)
-            items, rows = [o for o, _ in pairs], [r for _, r in pairs]
+        if self.text_filter or self.sort_by is not None:  # these read every row: cached cells
+            rows = [self._cells(o, now, wide, with_ns) for o in items]
+            kept = list(zip(items, rows, strict=True))
+            if self.text_filter:
+                needle = self.text_filter.lower()
+                kept = [(o, r) for o, r in kept if needle in r[1]]
+            if self.sort_by is not None and 0 <= self.sort_by[0] < len(headers):
+                column, reverse = self.sort_by
+                kept.sort(key=lambda p: _sort_key(p[1][0][column]), reverse=reverse)
+            items = [o for o, _ in kept]
+            self._prune()
         self._uids = [o["metadata"]["uid"] for o in items]
-        self.query_one(FastTable).set_data(headers, self._uids, rows)  # the cursor keeps its row
+        shown = items
+        self.query_one(FastTable).set_rows(headers, self._uids, lambda i: row_of(shown[i]))
+
+    def _cells(self, obj: Obj, now: Any, wide: bool, with_ns: bool) -> tuple[list[str], str]:
+        """A row's cells and its text in lower case, for filtering and sorting: kept per uid
+        until the object changes (so a cell's age may be some seconds old here, never shown)."""
+        meta = obj["metadata"]
+        hit = self._cache.get(meta["uid"])
+        if hit is None or hit[0] != meta.get("resourceVersion"):
+            cells = table_cells(self.resource, [obj], now=now, wide=wide)[1][0]
+            hit = self._cache[meta["uid"]] = (meta.get("resourceVersion"), cells, " ".join(cells).lower())
+        if with_ns:
+            ns = meta.get("namespace") or ""
+            return [ns, *hit[1]], f"{ns.lower()} {hit[2]}"
+        return hit[1], hit[2]
+
+    def _prune(self) -> None:
+        """Forget the cells of objects that are gone, once they outnumber those that are not."""
+        items = self.tug.snapshot(self.resource).items
+        if len(self._cache) > 2 * len(items) + 100:
+            self._cache = {uid: c for uid, c in self._cache.items() if uid in items}
+
+    def _ages(self) -> None:
+        """Redraw the rows on screen, nothing else: their ages move on."""
+        self.query_one(FastTable).redraw()
 
     def selected(self) -> Obj | None:
         table = self.query_one(FastTable)
@@ -529,16 +549,18 @@ class JobLens(FeedScreen):
 
 class LogsScreen(Screen[None]):
     """A pod's log: the last 1,000 lines, then followed as it grows (f stops and starts it);
-    w wraps long lines, p shows the previous container's, s saves what is shown to a file."""
+    w wraps long lines, t puts each line's time in front, p shows the previous container's, s
+    saves what is shown to a file."""
 
     BINDINGS = [Binding("f", "follow", "Follow"), Binding("w", "wrap", "Wrap"),
+                Binding("t", "timestamps", "Times"),
                 Binding("p", "previous", "Previous"), Binding("s", "save", "Save")]
     TAIL = 1000
 
     def __init__(self, pod: Obj) -> None:
         super().__init__()
         self.pod = pod
-        self.follow, self.wrap, self.previous = True, True, False
+        self.follow, self.wrap, self.previous, self.timestamps = True, True, False, False
         self.lines: list[str] = []
         self._partial = ""
         self._end: Any = None  # ends the stream under way
@@ -562,6 +584,7 @@ class LogsScreen(Screen[None]):
     def crumb(self) -> str:
         meta = self.pod["metadata"]
         modes = [m for m, on in (("following", self.follow), ("wrapped", self.wrap),
+                                 ("timestamps", self.timestamps),
                                  ("previous container", self.previous)) if on]
         return f"logs {meta.get('namespace')}/{meta['name']} ({', '.join(modes) or 'as read'})"
 
@@ -578,7 +601,8 @@ class LogsScreen(Screen[None]):
         self.lines, self._partial = [], ""
         self.query_one(RichLog).clear()
         self.query_one(Header).update(self.title_line())
-        self.tug.stream_logs(self, follow=self.follow and not self.previous, previous=self.previous)
+        self.tug.stream_logs(self, follow=self.follow and not self.previous, previous=self.previous,
+                             timestamps=self.timestamps)
 
     def opened(self, end: Any) -> None:
         self._end = end
@@ -596,6 +620,10 @@ class LogsScreen(Screen[None]):
 
     def action_follow(self) -> None:
         self.follow = not self.follow
+        self.restart()
+
+    def action_timestamps(self) -> None:
+        self.timestamps = not self.timestamps
         self.restart()
 
     def action_previous(self) -> None:

@@ -112,6 +112,11 @@ class FastTable(ScrollView, can_focus=True):
             row = self._drawn[index] = self._source(index)
         return row
 
+    def redraw(self) -> None:
+        """Draw the rows on screen again from their source (their cells may have moved on)."""
+        self._drawn = {}
+        self.refresh()
+
     def move_cursor(self, *, row: int) -> None:
         self.cursor_row = max(0, min(row, len(self.keys) - 1))
         self._show_cursor()

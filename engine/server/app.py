@@ -291,7 +291,12 @@ class Server:
     def _list(self, request: web.Request, target: Target) -> web.Response:
         _resource_version(request)  # lists are always current; a malformed one is still an error
         _int_param(request, "limit")  # every item comes in one answer (no continue): checked only
-        items, rv = self.store.list(target.info.plural, target.namespace, **self._selectors(request))
+        selectors = self._selectors(request)
+        if not selectors:  # the stored texts as they are: no parse and dump of every object
+            texts, rv = self.store.list_json(target.info.plural, target.namespace)
+            head = json.dumps(_list_object(target.info, [], rv))[:-len("[]}")]
+            return web.Response(text=head + "[" + ",".join(texts) + "]}", content_type="application/json")
+        items, rv = self.store.list(target.info.plural, target.namespace, **selectors)
         return _json(_list_object(target.info, items, rv))
 
     def _delete(self, request: web.Request, target: Target, ns: str | None) -> web.Response:
@@ -358,17 +363,19 @@ class Server:
             raise NotFoundError("this control plane has no runtime to read logs from")
         container = q.get("container") or None
         previous = _flag(request, "previous")
+        timestamps = _flag(request, "timestamps")
         data, offset = await self.runtime.read_log(pod, container=container, previous=previous,
-                                                   tail_lines=tail, offset=0)
+                                                   tail_lines=tail, offset=0,
+                                                   timestamps=timestamps)
         resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
         await resp.prepare(request)
         while data:  # the whole file, a few MiB per read
             await resp.write(data)
             data, offset = await self.runtime.read_log(pod, container=container,
                                                        previous=previous, tail_lines=-1,
-                                                       offset=offset)
+                                                       offset=offset, timestamps=timestamps)
         if _flag(request, "follow") and not previous:
-            await self._follow(resp, pod, container, offset)
+            await self._follow(resp, pod, container, offset, timestamps=timestamps)
         await resp.write_eof()
         return resp
 
@@ -383,8 +390,9 @@ class Server:
                 raise NotFoundError(f'pods "{name}" not found') from None
 
     async def _follow(self, resp: web.StreamResponse, pod: dict[str, Any], container: str | None,
-                      offset: int) -> None:
-        """Stream what the container writes until its run ends (like `kubectl logs -f`)."""
+                      offset: int, *, timestamps: bool = False) -> None:
+        """Stream what the container writes until its run ends (like `kubectl logs -f`); the
+        offset is one into the raw log file, also when the lines sent carry their times."""
         meta = pod["metadata"]
         restarts = _restarts(pod, container)
         ended = False
@@ -392,7 +400,8 @@ class Server:
             await asyncio.sleep(0.2)
             try:
                 data, offset = await self.runtime.read_log(pod, container=container, previous=False,
-                                                           tail_lines=-1, offset=offset)
+                                                           tail_lines=-1, offset=offset,
+                                                           timestamps=timestamps)
             except TugError:
                 return
             if data:

@@ -75,6 +75,17 @@ class Store:
         flt = _filter(resource, namespace, label_selector, field_selector)
         return [obj for _, obj in self._snapshot(flt)], self.resource_version()
 
+    def list_json(self, resource: str, namespace: str | None = None) -> tuple[builtins.list[str], str]:
+        """`list` with no selector, each object as the JSON text it is stored as (not parsed):
+        what a server answering a plain list sends on unchanged."""
+        sql = "SELECT data FROM objects WHERE resource = ?"
+        args = [resource]
+        if namespace is not None:
+            sql += " AND namespace = ?"
+            args.append(namespace)
+        rows = self._db().execute(sql + " ORDER BY namespace, name", args)
+        return [d for (d,) in rows], self.resource_version()
+
     # writes
 
     def create(self, resource: str, obj: Obj, *, namespaced: bool = True) -> Obj:

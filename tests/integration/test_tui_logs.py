@@ -1,13 +1,15 @@
 """The TUI's logs screen on the real cluster: the last lines, then followed as the pod writes;
-f stops following, w unwraps, s saves what is shown."""
+f stops following, w unwraps, s saves what is shown, t puts each line's time in front."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from engine.client import Client
+from engine.clock import parse_time
 from tests.tui.waiting import until
 from tui.app import TugApp
 from tui.screens import LogsScreen
@@ -49,6 +51,13 @@ async def test_the_logs_screen_follows_a_running_pod(control_plane: ControlPlane
             await pilot.press("s")
             saved = await until(lambda: list(tmp_path.glob("default_tui-logs_*.log")))
             assert saved[0].read_text().startswith("line ")
+            await pilot.press("t")  # each line's time in front, as kubectl logs --timestamps
+            stamped = await until(lambda: screen.timestamps and screen.lines and screen.lines)
+            when, _, text = stamped[0].partition(" ")
+            assert text.startswith("line ") and when.endswith("Z")
+            started = parse_time(pod["status"]["startTime"])
+            assert started - timedelta(seconds=1) <= datetime.fromisoformat(when[:26] + "+00:00") \
+                <= datetime.now(UTC)
     finally:
         client.delete("pods", "tui-logs", grace_seconds=0)
         wait_for(lambda: gone(client, "tui-logs"), what="tui-logs to go")

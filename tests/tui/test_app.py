@@ -69,7 +69,7 @@ async def test_home_queues_command_line_tables_describe_and_back(api_server: InP
         assert isinstance(app.screen, QueuesScreen)
         await until(lambda: "lab" in _text(app, "#queues"))
         assert "nvidia.com/gpu" in _text(app, "#queues") and "0/2" in _text(app, "#queues")
-        await until(lambda: "connected" in _text(app, "#header"))
+        await until(lambda: "  connected" in _text(app, "#header"))  # not "disconnected"
         assert "nodes 1  GPUs 4" in _text(app, "#header")
 
         await pilot.press("colon")

@@ -44,7 +44,7 @@ def test_tug_tui_in_a_real_terminal(api_server: InProcessServer) -> None:
                f"{shlex.quote(sys.executable)} -m engine.cli tui")
     _tmux("new-session", "-d", "-s", session, "-x", "120", "-y", "32", command)
     try:
-        _screen_until(session, lambda s: "tugboat" in s and "connected" in s and "› queues" in s)
+        _screen_until(session, lambda s: "tugboat" in s and "  connected" in s and "› queues" in s)
         _tmux("send-keys", "-t", session, ":")
         _tmux("send-keys", "-t", session, "po", "Enter")
         screen = _screen_until(session, lambda s: "smoke" in s and "› pods" in s)
