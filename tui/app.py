@@ -29,7 +29,8 @@ from engine.clock import Clock, utcnow
 from engine.errors import TugError
 from engine.labels import parse_selector
 from tui.data import Feed, Snapshot
-from tui.screens import FeedScreen, LogsScreen, NodesScreen, QueuesScreen, TableScreen, TextScreen
+from tui.logs import LogsScreen
+from tui.screens import FeedScreen, NodesScreen, QueuesScreen, TableScreen, TextScreen
 
 Obj = dict[str, Any]
 

@@ -569,12 +569,8 @@ class Runtime:
                        tail_lines: int, offset: int,
                        timestamps: bool = False) -> tuple[bytes, int]:
         """Bytes of a container's log (current or previous run) from the node that ran it, and
-        the byte offset in the log file to read from next. With `timestamps` each line starts
-        with the time its first byte was read from the container, as `kubectl logs
-        --timestamps` prints it (RFC 3339, nanoseconds, UTC, then a space); the offset still
-        counts the file's own bytes. A line the log's time index has no record for (a log
-        written before the index existed) takes the time of the closest earlier line that has
-        one, and stays bare if there is none (`logfiles.stamp`)."""
+        the file offset to read from next; with `timestamps`, lines carry their times as
+        `kubectl logs --timestamps` prints them (engine/runtime/logfiles.py says how)."""
         meta = pod["metadata"]
         name = pick_container(pod, container)
         statuses = ((pod.get("status") or {}).get("containerStatuses") or []) + \

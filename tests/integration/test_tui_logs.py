@@ -12,7 +12,7 @@ from engine.client import Client
 from engine.clock import parse_time
 from tests.tui.waiting import until
 from tui.app import TugApp
-from tui.screens import LogsScreen
+from tui.logs import LogsScreen
 
 from .conftest import ControlPlaneProc, gone, pod_phase, wait_for
 

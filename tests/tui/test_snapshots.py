@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from tests.engine.conftest import InProcessServer
+from tests.engine.conftest import until as _wait
 from tests.tui.waiting import until
 from tui.app import TugApp
 from tui.screens import FeedScreen, JobLens, TableScreen, TextScreen
@@ -76,12 +77,6 @@ def fixed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[InProcessServer]
     finally:
         srv.close()
         mp.undo()
-
-
-def _wait(check: Callable[[], Any], timeout: float = 60.0) -> None:
-    from tests.engine.conftest import until as sync_until
-
-    sync_until(check, timeout=timeout)
 
 
 def _app(srv: InProcessServer, start: str | None = None) -> TugApp:
