@@ -8,9 +8,9 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog
+from textual.widgets import RichLog
 
-from tui.screens import Header
+from tui.screens import Header, KeyBar
 
 Obj = dict[str, Any]
 
@@ -40,7 +40,7 @@ class LogsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(id="header")
         yield RichLog(id="log", wrap=True, markup=False, highlight=False, max_lines=50_000)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.restart()

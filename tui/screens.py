@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
 
 from engine.labels import parse_field_selector, parse_selector
 from engine.printers.columns import event_time
@@ -21,10 +22,28 @@ from tui.table import FastTable
 
 Obj = dict[str, Any]
 AGES_EVERY_S = 2.0  # a table redraws this often though nothing changed (AGE, "5m ago" move on)
+WARM_FROM = 500  # rows: a table this long has its filter/sort cells made in the background
 
 
 class Header(Static):
     """Cluster, node and GPU counts, where you are, and the connection's state."""
+
+
+class KeyBar(Footer):
+    """The footer of keys, rebuilt only when the keys it shows change: Textual's rebuilds its
+    widgets whenever the screen's bindings are refreshed (every return to the screen, as
+    after the `/` prompt), which costs some 70 ms a time for a resource screen's keys."""
+
+    _shown: tuple[Any, ...] | None = None
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        shown = tuple((b.key, b.action, b.description, enabled, tooltip)
+                      for (_, b, enabled, tooltip) in screen.active_bindings.values() if b.show)
+        if shown == self._shown:
+            return
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            self._shown = shown  # Footer's own test for rebuilding (done once after a refresh)
+        super().bindings_changed(screen)
 
 
 class FeedScreen(Screen[None]):
@@ -41,12 +60,14 @@ class FeedScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(id="header")
         yield from self.body()
-        yield Footer()
+        yield KeyBar()
 
     def body(self) -> ComposeResult:
         yield from ()
 
     def on_screen_resume(self) -> None:
+        if self.app.screen is not self:  # covered already (the home under `tug tui -c :pods`)
+            return
         for resource in self.resources:
             self.tug.follow(resource)
         self.refresh_data()  # what changed while it was covered (each screen knows what it shows)
@@ -146,6 +167,18 @@ class TableScreen(FeedScreen):
         self._uids = [o["metadata"]["uid"] for o in items]
         shown = items
         self.query_one(FastTable).set_rows(headers, self._uids, lambda i: row_of(shown[i]))
+        if len(items) >= WARM_FROM and len(self._cache) < len(items):
+            self.run_worker(lambda: self._warm(items, now, wide), thread=True, exclusive=True,
+                            group="warm", exit_on_error=False)
+
+    def _warm(self, items: list[Obj], now: Any, wide: bool) -> None:
+        """Make the filter/sort cells of rows not yet cached, off the UI's thread, so the first
+        `/` or sort on a long table costs what a cached one does; gives up when cancelled."""
+        worker = get_current_worker()
+        for i, obj in enumerate(items):
+            if i % 256 == 0 and worker.is_cancelled:
+                return
+            self._cells(obj, now, wide, with_ns=False)
 
     def _cells(self, obj: Obj, now: Any, wide: bool, with_ns: bool) -> tuple[list[str], str]:
         """A row's cells and its text in lower case, for filtering and sorting: kept per uid
@@ -163,8 +196,8 @@ class TableScreen(FeedScreen):
     def _prune(self) -> None:
         """Forget the cells of objects that are gone, once they outnumber those that are not."""
         items = self.tug.snapshot(self.resource).items
-        if len(self._cache) > 2 * len(items) + 100:
-            self._cache = {uid: c for uid, c in self._cache.items() if uid in items}
+        if len(self._cache) > 2 * len(items) + 100:  # a copy first: a warm-up may be adding
+            self._cache = {uid: c for uid, c in dict(self._cache).items() if uid in items}
 
     def _ages(self) -> None:
         """Redraw the rows on screen, nothing else: their ages move on."""
@@ -437,7 +470,7 @@ class TextScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(id="header")
         yield Static(self.text, id="text", markup=False)
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one(Header).update(self.app.header_text(self))  # type: ignore[attr-defined]

@@ -6,6 +6,7 @@ Cells of the status-like columns are coloured by their tone (tui/format.py, them
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 
 from rich.segment import Segment
@@ -56,6 +57,7 @@ class FastTable(ScrollView, can_focus=True):
         self.cursor_column = 0
         self._toned: list[bool] = []
         self._styles: dict[str, Style] = {}  # component class -> its style, until the CSS changes
+        self.first_row_drawn_at: float | None = None  # perf_counter() when a row was first drawn
 
     # ----- data -------------------------------------------------------------------------------
 
@@ -159,6 +161,8 @@ class FastTable(ScrollView, can_focus=True):
             if index >= len(self.keys):
                 return Strip.blank(width, base)
             row = self.get_row_at(index)
+            if self.first_row_drawn_at is None:
+                self.first_row_drawn_at = time.perf_counter()
             if self._fit(row):  # a wider cell came on screen: every line moves with it
                 self.call_later(self._resize)
             if index == self.cursor_row:

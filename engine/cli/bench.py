@@ -218,12 +218,15 @@ def tui(args: argparse.Namespace) -> int:
         return 0
     base = out["baseline"]
     print(f"TUI at {out['size']}, {out['pods']} pods on {out['nodes']} nodes x {out['gpus_per_node']} GPUs:")
-    print(f"  tugboat: first paint {out['first_paint_ms']:.0f} ms, refresh after {200} changed pods "
+    print(f"  tugboat: first paint {out['first_paint_ms']:.0f} ms (loaded {out['loaded_ms']:.0f}), "
+          f"refresh after {200} changed pods "
           f"p99 {out['refresh_ms']:.0f} ms, key p99 {out['key_p99_ms']:.1f} ms "
           f"(down {out['key_down_p99_ms']:.1f}, pagedown {out['key_pagedown_p99_ms']:.1f}, "
-          f"/ filter {out['key_filter_p99_ms']:.1f}; a key doing nothing: {out['key_floor_ms']:.1f}), "
+          f"/ filter {out['key_filter_p99_ms']:.1f}; a key doing nothing: {out['key_floor_ms']:.1f}, "
+          f"closing the / prompt alone: {out['prompt_floor_ms']:.1f}), "
           f"RSS {out['rss_mb']:.0f} MB (control plane included)")
-    print(f"  stock DataTable, same rows: first paint {base['first_paint_ms']:.0f} ms, rebuild "
+    print(f"  stock DataTable, same rows: first paint {base['first_paint_ms']:.0f} ms "
+          f"(loaded {base['loaded_ms']:.0f}), rebuild "
           f"p99 {base['refresh_ms']:.0f} ms, key p99 {base['key_p99_ms']:.1f} ms")
     print(f"  speedup: first paint {out['first_paint_speedup']:.1f}x, refresh {out['refresh_speedup']:.1f}x "
           f"(every refresh and key figure includes the pilot's wait for the screen, "

@@ -303,3 +303,40 @@ async def test_a_node_opens_its_pods_in_every_namespace_and_crumbs_say_where(
         await pilot.press("enter")
         await until(lambda: any("selector" in str(n.message) for n in app._notifications))
         assert [r[0] for r in _rows(app)] == ["on-two"]  # the last good filter stays
+
+
+async def test_a_long_table_makes_its_filter_cells_in_the_background_and_the_covered_home_waits(
+        api_server: InProcessServer, monkeypatch: Any) -> None:
+    from tui import screens
+    monkeypatch.setattr(screens, "WARM_FROM", 3)  # "long" here: three rows, not hundreds
+    with api_server.client() as c:
+        for name in ("a", "b", "c", "d"):
+            c.create(_pod(name))
+    app = TugApp(api_server.client(), start="pods")
+    async with app.run_test(size=(120, 30)) as pilot:
+        await until(lambda: isinstance(app.screen, TableScreen) and len(_rows(app)) == 4)
+        screen = app.screen
+        assert isinstance(screen, TableScreen)
+        await until(lambda: len(screen._cache) == 4)  # no `/` typed: made by the warm-up
+        assert sorted(cells[0] for _, cells, _ in screen._cache.values()) == ["a", "b", "c", "d"]
+        assert "queues" not in app._feeds  # the home under :pods follows nothing until shown
+        await pilot.press("escape")
+        assert isinstance(app.screen, QueuesScreen)
+        await until(lambda: "queues" in app._feeds)
+
+
+async def test_the_key_bar_is_not_rebuilt_when_a_prompt_closes_over_the_same_keys(
+        api_server: InProcessServer) -> None:
+    from textual.widgets._footer import FooterKey
+    app = TugApp(api_server.client(), start="pods")
+    async with app.run_test(size=(160, 30)) as pilot:
+        await until(lambda: isinstance(app.screen, TableScreen) and app.screen.query(FooterKey))
+        before = list(app.screen.query(FooterKey))
+        assert "Describe" in [k.description for k in before]
+        await pilot.press("slash", "x", "enter")
+        await until(lambda: isinstance(app.screen, TableScreen) and app.screen.text_filter == "x")
+        await pilot.pause()
+        assert list(app.screen.query(FooterKey)) == before  # the same widgets, not new ones
+        app.run_command("no")
+        await until(lambda: isinstance(app.screen, NodesScreen) and app.screen.query(FooterKey))
+        assert "Describe" not in [k.description for k in app.screen.query(FooterKey)]
