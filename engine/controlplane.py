@@ -72,6 +72,8 @@ class ControlPlane:
         self.scheduler: Scheduler | None = None
         self.jobs: Any = None  # jobs.JobController, imported when the control plane starts
         self.cronjobs: Any = None  # jobs.CronJobController
+        self.replicasets: Any = None  # workloads.ReplicaSetController
+        self.deployments: Any = None  # workloads.DeploymentController
         self.namespaces: NamespaceController | None = None
         self._runner: web.AppRunner | None = None
         self._event_ttl: asyncio.Task[None] | None = None
@@ -122,6 +124,12 @@ class ControlPlane:
         await self.jobs.start()
         self.cronjobs = CronJobController(self.store, metrics=job_metrics, clock=self.clock)
         await self.cronjobs.start()
+        from workloads import DeploymentController, ReplicaSetController
+
+        self.replicasets = ReplicaSetController(self.store, clock=self.clock)
+        await self.replicasets.start()
+        self.deployments = DeploymentController(self.store, clock=self.clock)
+        await self.deployments.start()
         self.namespaces = NamespaceController(self.store, clock=self.clock)
         await self.namespaces.start()  # finishes any namespace a crash left Terminating
         self._event_ttl = asyncio.create_task(EventTTL(self.store, clock=self.clock).run(), name="event-ttl")
@@ -160,6 +168,8 @@ class ControlPlane:
             "scheduler": self.scheduler.tasks if self.scheduler else [],
             "job controller": self.jobs.tasks if self.jobs else [],
             "cronjob controller": self.cronjobs.tasks if self.cronjobs else [],
+            "replicaset controller": self.replicasets.tasks if self.replicasets else [],
+            "deployment controller": self.deployments.tasks if self.deployments else [],
             "namespace controller": self.namespaces.tasks if self.namespaces else [],
             "runtime": self.runtime.tasks if self.runtime else [],
             "sweeps": [t for t in (self._event_ttl, self._taints) if t is not None]}
@@ -175,7 +185,7 @@ class ControlPlane:
             await self._runner.cleanup()
         if self.scheduler is not None:
             await self.scheduler.close()
-        for controller in (self.jobs, self.cronjobs, self.namespaces):
+        for controller in (self.jobs, self.cronjobs, self.replicasets, self.deployments, self.namespaces):
             if controller is not None:
                 await controller.close()
         for task in (self._event_ttl, self._taints):

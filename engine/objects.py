@@ -69,13 +69,17 @@ def internal_ip(node: dict[str, Any]) -> str:
 
 
 def queued(obj: dict[str, Any]) -> bool:
-    """Whether queue admission governs `obj`: a Job, or a Pod that no controller owns."""
+    """Whether queue admission governs `obj`: a Job, a Pod that no controller owns, or a
+    ReplicaSet's Pod whose labels name a queue (GPU services sharing a quota with batch)."""
     if obj.get("kind") == "Job":
         return True
     if obj.get("kind") != "Pod":
         return False
-    owners = (obj.get("metadata") or {}).get("ownerReferences") or []
-    return not any(o.get("controller") for o in owners)
+    meta = obj.get("metadata") or {}
+    owner = next((o for o in meta.get("ownerReferences") or [] if o.get("controller")), None)
+    if owner is None:
+        return True
+    return owner.get("kind") == "ReplicaSet" and bool((meta.get("labels") or {}).get(QUEUE_LABEL))
 
 
 def queue_of(obj: dict[str, Any]) -> str:

@@ -44,15 +44,16 @@ HELP = """tugboat — keys (k9s's grammar)
                 with -n NAMESPACE or -A; :nodes, :queues open those screens; :q! quits
   /             filter the table by text; "-l key=value" filters by labels
   0             all namespaces (again: back to the namespace before)
-  enter         drill down: node → its pods, job → its pods, queue → its workloads
+  enter         drill down: node → its pods, job → its pods, queue → its workloads,
+                deployment or replicaset → its pods
   d  y  l       describe, YAML, logs of the selected row (logs: f follow, w wrap,
                 t timestamps, p previous container, s save to a file in the current
                 directory)
   e             edit it in $EDITOR and apply (a refusal reopens it with the reason)
-  s             scale: a Job's parallelism
+  s             scale: a Deployment's or ReplicaSet's replicas, a Job's parallelism
   t             trigger a CronJob now (a Job from its template)
   o             sort by the cursor's column (again: the other way)
-  r             rollout restart (needs Deployments: not built yet)
+  r             rollout restart of a Deployment (new pods, one step at a time)
   ctrl-d        delete the selected object (asks first)
   ctrl-k        kill it: delete with grace 0 (asks first)
   esc           back
@@ -382,8 +383,22 @@ class TugApp(App[None]):
                                                namespace=cron["metadata"].get("namespace") or "default"),
                     f"job.batch/{name} created")
 
+    def restart(self, deploy: Obj) -> None:
+        """`r`: a rollout of the same template, as `tug rollout restart deployment/...`."""
+        if not self._changes("restarting"):
+            return
+        meta = deploy["metadata"]
+        if (deploy.get("spec") or {}).get("paused"):
+            self.notify(f"deployment/{meta['name']} is paused: resume it first", severity="warning")
+            return
+        stamp = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
+        notes = {"kubectl.kubernetes.io/restartedAt": stamp}
+        body = {"spec": {"template": {"metadata": {"annotations": notes}}}}
+        self._write(lambda: self.client.request("PATCH", _object_path("deployments", meta), body=body),
+                    f"deployment.apps/{meta['name']} restarted")
+
     def scale(self, resource: str, obj: Obj) -> None:
-        """`s`: a Job's parallelism (Deployments and ReplicaSets: their replicas, once built)."""
+        """`s`: a Job's parallelism, a Deployment's or ReplicaSet's replicas."""
         if not self._changes("scaling"):
             return
         field = {"jobs": "parallelism", "deployments": "replicas", "replicasets": "replicas"}.get(resource)
@@ -410,39 +425,22 @@ class TugApp(App[None]):
         the editor opens again on what was written."""
         if not self._changes("editing"):
             return
-        import os
-        import subprocess
-        import tempfile
+        from engine.cli.edit import edit_loop, run_editor
 
-        editor = os.environ.get("EDITOR") or os.environ.get("VISUAL") or "vi"
         meta = obj["metadata"]
-        text = yaml.safe_dump({k: v for k, v in obj.items() if k != "status"}, sort_keys=False)
-        while True:
-            with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as fh:
-                fh.write(text)
-                path = fh.name
-            try:
-                with self.suspend():
-                    subprocess.run([*editor.split(), path], check=False)
-                with open(path) as fh:
-                    edited = fh.read()
-            finally:
-                os.unlink(path)
-            if edited == text:
-                self.notify("edit: nothing changed")
-                return
-            try:
-                doc = yaml.safe_load(edited)
-                self.client.request("PUT", _object_path(resource, meta), body=doc)
-            except (TugError, yaml.YAMLError, OSError) as exc:
-                problem = getattr(exc, "message", str(exc))
-                details = "\n".join(f"#   {d}" for d in getattr(exc, "details", []))
-                text = f"# the edit was refused: {problem}\n{details}\n" + "\n".join(
-                    line for line in edited.splitlines() if not line.startswith("# the edit was refused")
-                    and not line.startswith("#   "))
-                continue
-            self.notify(f"{resource}/{meta['name']} edited")
+
+        def in_terminal(path: str) -> None:
+            with self.suspend():
+                run_editor(path)
+
+        def save(doc: Obj) -> None:
+            self.client.request("PUT", _object_path(resource, meta), body=doc)
+        try:
+            saved = edit_loop(obj, save, edit=in_terminal)
+        except OSError as exc:
+            self.notify(f"edit: {exc}", severity="error")
             return
+        self.notify(f"{resource}/{meta['name']} edited" if saved else "edit: nothing changed")
 
     @work(thread=True, group="requests", exit_on_error=False)
     def _write(self, call: Any, done: str) -> None:

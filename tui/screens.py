@@ -13,7 +13,8 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual.worker import get_current_worker
 
-from engine.labels import parse_field_selector, parse_selector
+from engine.errors import TugError
+from engine.labels import parse_field_selector, parse_selector, selector_from_label_selector
 from engine.printers.columns import event_time
 from engine.printers.fmt import estimated
 from engine.printers.table import CLUSTER_SCOPED, table_cells
@@ -242,6 +243,13 @@ class TableScreen(FeedScreen):
             self.tug.push_screen(JobLens(obj))
         elif self.resource == "queues":
             self.tug.push_screen(QueuesScreen(only=meta["name"]))
+        elif self.resource in ("deployments", "replicasets"):  # their pods, by their selector
+            try:
+                selector = str(selector_from_label_selector((obj.get("spec") or {}).get("selector")))
+            except TugError as exc:
+                self.notify(f"{meta['name']}: {exc.message}", severity="error")
+                return
+            self.tug.push_screen(TableScreen("pods", selector=selector))
         else:
             self.tug.show_describe(self.resource, obj)
 
@@ -254,8 +262,14 @@ class TableScreen(FeedScreen):
             self.tug.scale(self.resource, obj)
 
     def action_restart(self) -> None:
-        self.notify("rollout restart needs Deployments, which are not built yet (issue 13)",
-                    severity="warning")
+        obj = self.selected()
+        if obj is None:
+            return
+        if self.resource != "deployments":
+            self.notify("r restarts a Deployment's pods (a rollout): open them with :deploy",
+                        severity="warning")
+            return
+        self.tug.restart(obj)
 
     def action_trigger(self) -> None:
         obj = self.selected()

@@ -160,6 +160,43 @@ def build_parser() -> argparse.ArgumentParser:
         _common(p)
         p.set_defaults(func=_verb("workloads", "suspend"))
 
+    p = sub.add_parser("rollout", help="see and steer a Deployment's rollout")
+    p.add_argument("action", choices=["status", "history", "undo", "pause", "resume", "restart"])
+    p.add_argument("target", help="deployment/NAME")
+    p.add_argument("name", nargs="?", help="NAME, when the first word is only the kind")
+    p.add_argument("--to-revision", type=int, default=0, help="undo: the revision to go back to")
+    p.add_argument("--revision", type=int, default=0, help="history: show this revision's template")
+    p.add_argument("-w", "--watch", type=_flag, default=True, help="status: wait until done (default true)")
+    p.add_argument("--timeout", default="0s", help="status: give up after this long (0s: never)")
+    _common(p)
+    p.set_defaults(func=_verb("rollout", "rollout"))
+
+    p = sub.add_parser("scale", help="set a Deployment's or ReplicaSet's replicas, or a Job's parallelism")
+    p.add_argument("target", help="KIND/NAME, or KIND then NAME")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--replicas", type=int, required=True)
+    _common(p)
+    p.set_defaults(func=_verb("rollout", "scale"))
+
+    p = sub.add_parser("set", help="change a workload's images or environment")
+    ssub = p.add_subparsers(dest="what", required=True)
+    for what, helptext, fn in (("image", "set container images: CONTAINER=IMAGE ... (*=IMAGE: all)",
+                                "set_image"),
+                               ("env", "set (KEY=VALUE) or remove (KEY-) environment variables", "set_env")):
+        sp = ssub.add_parser(what, help=helptext)
+        sp.add_argument("target", help="KIND/NAME")
+        sp.add_argument("pairs", nargs="+")
+        if what == "env":
+            sp.add_argument("-c", "--container", default=None, help="only this container")
+        _common(sp)
+        sp.set_defaults(func=_verb("rollout", fn))
+
+    p = sub.add_parser("edit", help="edit an object in $EDITOR; saved, it is applied")
+    p.add_argument("kind", help="KIND, or KIND/NAME")
+    p.add_argument("name", nargs="?")
+    _common(p)
+    p.set_defaults(func=_verb("edit", "edit"))
+
     p = sub.add_parser("get", help="list objects, or show some")
     p.add_argument("kind", help="resource type: pods, po, deploy, jobs, nodes, ... (or KIND/NAME)")
     p.add_argument("names", nargs="*")

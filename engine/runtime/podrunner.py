@@ -132,6 +132,8 @@ class PodRunner:
         meta, spec = pod["metadata"], pod["spec"]
         self.name = meta["name"]
         self.policy = spec.get("restartPolicy", "Always")
+        self._replica = any(isinstance(r, dict) and r.get("controller") and r.get("kind") == "ReplicaSet"
+                            for r in pod["metadata"].get("ownerReferences") or [])
         self.log_dir = self._writable(node_log_roots(log_root)) / pod_log_dir(pod)
         self._cond = threading.Condition()
         self._version = 1
@@ -277,8 +279,15 @@ class PodRunner:
                     break
             started = time.monotonic()
             code = self._start_and_wait(c)
-            if code is None:  # could not even be described: a terminal spec problem
-                break
+            if code is None:  # could not even be described (no container runtime for an image)
+                if policy != "Always" or not self._replica:
+                    break  # a terminal spec problem: the pod fails with its reason
+                # a replica stays waiting with its reason and tries again later, as a kubelet
+                # does on ImagePullBackOff: never Failed, so its ReplicaSet does not replace it
+                # in a loop
+                crashes += 1
+                c.wake.wait(crashloop_delay(crashes + 1))
+                continue
             ran = time.monotonic() - started
             with self._cond:
                 if self._stopping or not should_restart(policy, code):

@@ -15,13 +15,14 @@ from engine.cli import build_parser
 from .conftest import InProcessServer
 
 VERBS = ["up", "dev-cluster", "down", "server", "apply", "create", "get", "describe", "delete", "logs",
-         "wait", "patch", "suspend", "resume",
+         "wait", "patch", "suspend", "resume", "rollout", "scale", "set", "edit",
          "cordon", "uncordon", "drain", "top",
          "version", "bench", "tui"]
 
 
-def tug(home: Path, *args: str, input: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TUG_HOME": str(home)}
+def tug(home: Path, *args: str, input: str | None = None,
+        env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**(env or os.environ), "TUG_HOME": str(home)}
     return subprocess.run([sys.executable, "-m", "engine.cli", *args], env=env, input=input,
                           capture_output=True, text=True, timeout=60)
 

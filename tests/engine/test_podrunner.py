@@ -194,6 +194,33 @@ def test_no_command_and_no_runtime_fails_clearly(tmp_path: Path, monkeypatch: py
     assert waiting["reason"] == "ContainerRuntimeUnavailable"
 
 
+def test_a_replica_with_no_runtime_stays_waiting_instead_of_failing(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ReplicaSet's pod that cannot start is not Failed (its ReplicaSet would replace it in
+    a loop): it stays Pending, its container waiting with the reason, and tries again later."""
+    import threading
+
+    import engine.runtime.podrunner as pr
+
+    monkeypatch.setitem(pr._runtime_cache, "rt", None)
+    backing_off = threading.Event()
+
+    def delay(crashes: int) -> float:
+        backing_off.set()
+        return 3600.0  # the next try: far away (the stop below wakes it)
+    monkeypatch.setattr(pr, "crashloop_delay", delay)
+    pod = make_pod([{"name": "web", "image": "nginx"}], restart="Always")
+    pod["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
+                                           "uid": "rs-uid", "controller": True}]
+    runner = PodRunner(pod, log_root=tmp_path)
+    runner.start()
+    assert backing_off.wait(30), "the replica never waited to try again"
+    status = runner.watch(0, 0, timeout=0)["status"]
+    assert status["phase"] == "Pending"
+    assert status["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerRuntimeUnavailable"
+    runner.stop(0)
+
+
 def test_args_without_command_run_as_the_command_line(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     import engine.runtime.podrunner as pr

@@ -38,12 +38,13 @@ def gpu_node(name: str, gpus: int) -> dict[str, Any]:
 
 
 def _controller(c: Client) -> dict[str, Any]:
-    """An owner reference to a live ReplicaSet (no controller runs it here)."""
-    rs = c.create({"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "rs"},
-                   "spec": {"selector": {"matchLabels": {"app": "rs"}}, "template": {
+    """An owner reference to a live controller that makes no pods of its own and takes none
+    over: a Deployment of no replicas (a ReplicaSet's controller would adopt or release them)."""
+    rs = c.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "rs"},
+                   "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "rs"}}, "template": {
                        "metadata": {"labels": {"app": "rs"}},
                        "spec": {"containers": [{"name": "c", "image": "busybox"}]}}}})
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": "rs",
             "uid": rs["metadata"]["uid"], "controller": True}
 
 
@@ -395,8 +396,8 @@ def test_a_forged_controller_reference_exempts_nothing(api_server: InProcessServ
         c.create({"apiVersion": "tugboat.dev/v1", "kind": "Queue", "metadata": {"name": "tight"},
                   "spec": {"quota": {"nvidia.com/gpu": "0"}}})
         real = _controller(c)
-        for ref, needle in (({**real, "uid": "forged"}, 'controller ReplicaSet "rs" with uid forged'),
-                            ({**real, "name": "ghost"}, 'controller ReplicaSet "ghost"'),
+        for ref, needle in (({**real, "uid": "forged"}, 'controller Deployment "rs" with uid forged'),
+                            ({**real, "name": "ghost"}, 'controller Deployment "ghost"'),
                             ({**real, "kind": "Job", "apiVersion": "batch/v1"}, 'controller Job "rs"')):
             pod = {"apiVersion": "v1", "kind": "Pod",
                    "metadata": {"name": "sneaky", "labels": {"tugboat.dev/queue": "nope"},

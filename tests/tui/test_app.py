@@ -231,8 +231,8 @@ async def test_job_lens_trigger_scale_sort_and_what_is_not_built(api_server: InP
         await pilot.press("o")
         await until(lambda: [r[0] for r in _rows(app)] == ["second", "first"])
 
-        await pilot.press("r")
-        assert any("not built yet" in str(n.message) for n in app._notifications)
+        await pilot.press("r")  # a Job has no rollout
+        assert any("r restarts a Deployment's pods" in str(n.message) for n in app._notifications)
 
         app.run_command("cj")
         await until(lambda: [r[0] for r in _rows(app)] == ["nightly"])
@@ -340,3 +340,36 @@ async def test_the_key_bar_is_not_rebuilt_when_a_prompt_closes_over_the_same_key
         app.run_command("no")
         await until(lambda: isinstance(app.screen, NodesScreen) and app.screen.query(FooterKey))
         assert "Describe" not in [k.description for k in app.screen.query(FooterKey)]
+
+
+async def test_a_deployment_opens_its_pods_scales_and_restarts(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        c.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+                  "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "web"}},
+                           "template": {"metadata": {"labels": {"app": "web"}},
+                                        "spec": {"containers": [{"name": "c", "image": "busybox",
+                                                                 "command": ["sleep", "60"]}]}}}})
+        c.create(_pod("bystander"))
+    app = TugApp(api_server.client(), start="deploy")
+    async with app.run_test(size=(160, 40)) as pilot:
+        await until(lambda: [r[0] for r in _rows(app)] == ["web"])
+        await pilot.press("enter")  # its pods, by its selector
+        await until(lambda: isinstance(app.screen, TableScreen) and app.screen.resource == "pods"
+                    and len(_rows(app)) == 2)
+        assert all(r[0].startswith("web-") for r in _rows(app))
+        assert "-l app=web" in _text(app, "#header")
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, TableScreen) and app.screen.resource == "deployments")
+        await pilot.press("s")
+        assert isinstance(app.screen, Prompt)
+        await pilot.press("3", "enter")
+        with api_server.client() as c:
+            await until(lambda: c.get("deployments", "web")["spec"]["replicas"] == 3)
+            await until(lambda: [r[0] for r in _rows(app)] == ["web"])
+            await pilot.press("r")
+            def restarted_at() -> str | None:
+                meta = c.get("deployments", "web")["spec"]["template"]["metadata"]
+                return (meta.get("annotations") or {}).get("kubectl.kubernetes.io/restartedAt")
+            restarted = await until(restarted_at)
+            assert restarted.endswith("Z")
+            await until(lambda: len(c.list("replicasets")["items"]) == 2)  # a rollout followed
