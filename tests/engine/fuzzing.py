@@ -370,16 +370,21 @@ class Fuzz:
             doc["spec"]["nodeName"] = "fz-nowhere"  # bound to a node that does not exist: nobody writes it
         if plural == "jobs":
             doc["spec"]["suspend"] = True  # its owner's suspension: its queue leaves it alone
+        if plural == "deployments":
+            doc["spec"]["paused"] = True  # no ReplicaSet made: its controller writes status once
         resp = self.http.post(collection(plural), content=dump(doc),
                               headers={"Content-Type": "application/json"})
         assert resp.status_code == 201, resp.text
-        # the controllers write a new Job's, CronJob's and Queue's status once; then nothing
+        # the controllers write a new Job's, CronJob's, Deployment's and Queue's status once; then
+        # nothing
         if plural == "jobs":
             until(lambda: any(c.get("type") == "Suspended" for c in
                               (self.get(object_url(plural, name))[1].get("status") or {}).get("conditions")
                               or []))
         if plural in ("cronjobs", "queues"):
             until(lambda: self.get(object_url(plural, name))[1].get("status") is not None)
+        if plural == "deployments":
+            until(lambda: (self.get(object_url(plural, name))[1].get("status") or {}).get("conditions"))
         self.targets[plural] = name
         return name
 
