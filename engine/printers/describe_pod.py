@@ -168,8 +168,11 @@ def _write_container(w: PrefixWriter, pod: Obj, c: Obj, st: Obj | None, now: dat
     if st is not None:
         w.field(2, "Image ID", st.get("imageID", ""))
     ports: list[Obj] = c.get("ports") or []
-    for title, key in (("Port", "containerPort"), ("Host Port", "hostPort")):
-        text = ", ".join(f"{p.get(key, 0)}/{p.get('protocol') or 'TCP'}" for p in ports)
+    given = (st or {}).get("hostPorts")  # the node ports the runtime gave the container
+    for title, key, listed in (("Port", "containerPort", ports),
+                               ("Host Port", "hostPort", given if isinstance(given, list) else ports)):
+        text = ", ".join(f"{p.get(key, 0)}/{p.get('protocol') or 'TCP'}"
+                         for p in listed if isinstance(p, dict))
         w.field(2, title + ("s" if len(ports) > 1 else ""), text or NONE)
     for title, key in (("Command", "command"), ("Args", "args")):
         if c.get(key):

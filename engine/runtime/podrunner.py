@@ -22,6 +22,7 @@ import psutil
 
 from engine.api import container_env, expand_command
 from engine.clock import format_time, utcnow
+from engine.runtime.probes import KINDS, Prober, check
 from engine.runtime.process import ContainerProcess, GroupReaper, ProcessSpec, new_tag, run_hook
 
 BACKOFF_INITIAL_S = 10.0
@@ -55,10 +56,15 @@ def allocate_ports(container: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for port in container.get("ports") or []:
         host = port.get("hostPort")
-        if not host:
-            with socket.socket() as sock:
-                sock.bind(("", 0))
-                host = sock.getsockname()[1]
+        udp = str(port.get("protocol") or "TCP").upper() == "UDP"
+        with socket.socket(type=socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("", int(host or 0)))
+            except OSError as exc:  # a hostPort asked for and taken on this node
+                raise StartFailure("HostPortInUse", f"container {container.get('name')!r} asks for host port "
+                                                    f"{host}, which is in use on this node ({exc.strerror})"
+                                   ) from None
+            host = sock.getsockname()[1]
         out.append({"name": port.get("name"), "containerPort": port.get("containerPort"),
                     "hostPort": int(host), "protocol": port.get("protocol", "TCP")})
     return out
@@ -343,18 +349,23 @@ class PodRunner:
                 self._event("Warning", "Failed", msg)
                 self._changed()
             return 128
+        probes = {} if c.init else {k: c.spec[k] for k in KINDS if isinstance(c.spec.get(k), dict)}
         with self._cond:
             c.proc = proc
             if self._stopping:  # stop() began while this (re)start was under way
                 proc.signal_group(signal.SIGTERM)
             c.status["state"] = {"running": {"startedAt": format_time(utcnow())}}
-            c.status["started"] = True
-            c.status["ready"] = not c.init
+            c.status["started"] = "startupProbe" not in probes
+            c.status["ready"] = not c.init and "readinessProbe" not in probes
             c.status["containerID"] = f"process://{proc.pid}"
             self._event("Normal", "Started", f"Started container {name}")
             self._refresh_ready()
             self._changed()
+        stop = threading.Event()
+        if probes:
+            self._probe(c, proc, probes, spec, stop)
         code = proc.wait()
+        stop.set()
         assert code is not None
         # Like a container's PID namespace: when its main process ends, so does the rest.
         proc.kill_all()
@@ -428,6 +439,53 @@ class PodRunner:
             f"container runtime (docker or podman), and none is usable on this node; "
             f"give the container a command to run it as a process")
 
+    def _probe(self, c: _Container, proc: ContainerProcess, probes: dict[str, dict[str, Any]],
+               spec: ProcessSpec, stop: threading.Event) -> None:
+        """Start this run's probes (engine/runtime/probes.py); they end with `stop`."""
+        started = threading.Event()
+        if "startupProbe" not in probes:
+            started.set()
+        name = c.spec["name"]
+        title = {"startupProbe": "Startup", "livenessProbe": "Liveness", "readinessProbe": "Readiness"}
+
+        def failed(kind: str, output: str) -> None:
+            with self._cond:
+                if c.proc is proc and not stop.is_set():
+                    self._event("Warning", "Unhealthy", f"{title[kind]} probe failed: {output}".strip())
+                    self._changed()
+
+        def verdict(kind: str, ok: bool) -> None:
+            with self._cond:
+                if c.proc is not proc or stop.is_set():
+                    return
+                if kind == "readinessProbe":
+                    c.status["ready"] = ok
+                    self._refresh_ready()
+                elif kind == "startupProbe":
+                    c.status["started"] = True
+                    started.set()
+                else:
+                    self._event("Normal", "Killing", f"Container {name} failed {kind[:-5]} probe, "
+                                                     f"will be restarted")
+                self._changed()
+            if kind != "readinessProbe" and not ok:  # liveness or startup: kill, then restart
+                probe = probes[kind]
+                grace = probe.get("terminationGracePeriodSeconds")
+                if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
+                    grace = self._grace()
+                self._stop_one(c, float(grace))
+
+        def run(timeout: float, probe: dict[str, Any]) -> tuple[bool, str]:
+            return check(probe, ports=c.ports, env=spec.env, cwd=spec.cwd, timeout=timeout)
+
+        for kind, probe in probes.items():
+            Prober(kind, probe, lambda t, p=probe: run(t, p), verdict=verdict, failed=failed, stop=stop,
+                   gate=None if kind == "startupProbe" else started).start()
+
+    def _grace(self) -> int:
+        grace = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+        return grace if isinstance(grace, int) and not isinstance(grace, bool) and grace >= 0 else 30
+
     def _stop_one(self, c: _Container, grace: float) -> None:
         proc = c.proc
         if proc is None:
@@ -460,7 +518,7 @@ class PodRunner:
 
     def _refresh_ready(self) -> None:
         now = format_time(utcnow())
-        if any(c.status.get("started") for c in self._main) and self.status["phase"] == "Pending":
+        if any("running" in c.status["state"] for c in self._main) and self.status["phase"] == "Pending":
             self.status["phase"] = "Running"
         ready = bool(self._main) and all(c.status.get("ready") for c in self._main)
         self._set_condition("ContainersReady", ready, now)

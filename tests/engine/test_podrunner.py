@@ -313,6 +313,21 @@ def test_declared_ports_get_host_ports_in_env_and_status(tmp_path: Path) -> None
     assert runner.log_path("web", 0).read_text() == f"{http} {http} 45678\n"
 
 
+def test_a_host_port_in_use_is_refused_with_its_reason(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        c = sh("web", "echo never", ports=[{"containerPort": 80, "hostPort": port, "protocol": "TCP"}])
+        runner = PodRunner(make_pod([c]), log_root=tmp_path)
+        runner.start()
+        status = run_until(runner, ("Succeeded", "Failed"))
+    assert status["reason"] == "HostPortInUse" and f"host port {port}" in status["message"]
+    assert not runner.log_path("web", 0).exists()
+
+
 def test_logs_are_capped_and_rotated(tmp_path: Path) -> None:
     from engine.runtime.process import ContainerProcess, ProcessSpec
 

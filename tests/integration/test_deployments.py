@@ -137,3 +137,38 @@ def test_rolling_update_holds_its_bounds_undo_and_a_control_plane_crash(
         client.delete("deployments", "roll")
         wait_for(lambda: not [p for p in client.list("pods", label_selector="app=roll")["items"] if live(p)],
                  timeout=60, what="roll's pods to go")
+
+
+def test_http_servers_with_a_readiness_probe_become_available(control_plane: ControlPlaneProc) -> None:
+    import sys
+    import urllib.request
+
+    web = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "http"},
+           "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "http"}},
+                    "template": {"metadata": {"labels": {"app": "http"}},
+                                 "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                                     "name": "web", "image": "python:3.11",
+                                     "command": ["sh", "-c", f"exec {sys.executable} -m http.server $PORT"],
+                                     "ports": [{"name": "http", "containerPort": 8000}],
+                                     "resources": {"requests": {"cpu": "10m"}},
+                                     "readinessProbe": {"httpGet": {"path": "/", "port": "http"},
+                                                        "periodSeconds": 1}}]}}}}
+    with control_plane.client() as client:
+        client.create(web)
+        def available() -> dict[str, Any] | None:
+            d = client.get("deployments", "http")
+            return d if (d.get("status") or {}).get("availableReplicas") == 2 else None
+        d = wait_for(available, timeout=120, what="the http servers to be available")
+        assert {c["type"]: c["status"] for c in d["status"]["conditions"]}["Available"] == "True"
+        pods = [p for p in client.list("pods", label_selector="app=http")["items"] if live(p)]
+        ports = {p["status"]["containerStatuses"][0]["hostPorts"][0]["hostPort"] for p in pods}
+        assert len(ports) == 2  # each replica its own node port
+        for port in ports:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
+                assert resp.status == 200
+        described = control_plane.tug("describe", "pod", pods[0]["metadata"]["name"]).stdout
+        assert f"{pods[0]['status']['containerStatuses'][0]['hostPorts'][0]['hostPort']}/TCP" in described
+        assert "http-get" in described or "Readiness" in described
+        client.delete("deployments", "http")
+        wait_for(lambda: not [p for p in client.list("pods", label_selector="app=http")["items"] if live(p)],
+                 timeout=60, what="the http servers to go")
