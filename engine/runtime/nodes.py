@@ -91,7 +91,8 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
         "kind": "Node",
         "metadata": {"name": name, "labels": labels,
                      "annotations": {**(meta_prev.get("annotations") or {})}},
-        "spec": {**((previous or {}).get("spec") or {}), "providerID": f"ray://{entry['NodeID']}"},
+        "spec": {**_with_unreachable((previous or {}).get("spec") or {}, not alive, now),
+                 "providerID": f"ray://{entry['NodeID']}"},
         "status": {
             "capacity": capacity,
             "allocatable": allocatable,
@@ -129,4 +130,25 @@ def gone_node(previous: dict[str, Any], *, now: str) -> dict[str, Any] | None:
             "lastTransitionTime": now if (ready or {}).get("status") != "False"
             else ready.get("lastTransitionTime", now)}
     others = [c for c in conditions if c.get("type") != "Ready"]
-    return {**previous, "status": {**status, "conditions": [gone, *others]}}
+    return {**previous, "spec": _with_unreachable(previous.get("spec") or {}, True, now),
+            "status": {**status, "conditions": [gone, *others]}}
+
+
+UNREACHABLE = "node.kubernetes.io/unreachable"
+
+
+def _with_unreachable(spec: dict[str, Any], unreachable: bool, now: str) -> dict[str, Any]:
+    """`spec` with the node lifecycle's `node.kubernetes.io/unreachable` taints (NoSchedule and
+    NoExecute, as Kubernetes sets them on a node that stopped answering) on or off; the time
+    each was added is kept while it stays. A NoExecute taint evicts the pods that do not
+    tolerate it (engine/controllers/taints.py)."""
+    taints = [t for t in spec.get("taints") or [] if isinstance(t, dict)]
+    ours = {t.get("effect"): t for t in taints if t.get("key") == UNREACHABLE}
+    kept = [t for t in taints if t.get("key") != UNREACHABLE]
+    if unreachable:
+        kept += [ours.get(effect) or {"key": UNREACHABLE, "effect": effect, "timeAdded": now}
+                 for effect in ("NoSchedule", "NoExecute")]
+    out = {k: v for k, v in spec.items() if k != "taints"}
+    if kept:
+        out["taints"] = kept
+    return out

@@ -111,7 +111,7 @@ class Runtime:
                 if gone is not None:
                     self._nodes.pop(name, None)
                     gone["metadata"].pop("resourceVersion", None)
-                    self.store.update_status("nodes", gone)
+                    self.store.apply_all([("update", "nodes", gone), ("update_status", "nodes", gone)])
                     self.events.record(gone, "Warning", "NodeNotReady",
                                        f"Node {name} status is now: NodeNotReady (not in the "
                                        f"Ray cluster)", component="node-controller")

@@ -54,3 +54,20 @@ def test_ray_options_from_requests() -> None:
         "initContainers": [{"name": "i", "resources": {"requests": {"cpu": "2"}}}]}}
     assert ray_options(pod) == {"num_cpus": 2.0, "memory": 1073741824, "num_gpus": 1.0}
     assert ray_options({"spec": {"containers": [{"name": "a"}]}}) == {"num_cpus": 0.0}
+
+
+def test_a_dead_or_gone_node_is_tainted_unreachable_until_it_is_back() -> None:
+    first = node_object(ENTRY, info=None, now="T0", previous=None)
+    first["spec"]["taints"] = [{"key": "gpu", "value": "a100", "effect": "NoSchedule"}]  # a user's
+    dead = node_object({**ENTRY, "Alive": False}, info=None, now="T1", previous=first)
+    unreachable = [t for t in dead["spec"]["taints"] if t["key"] == "node.kubernetes.io/unreachable"]
+    assert sorted(t["effect"] for t in unreachable) == ["NoExecute", "NoSchedule"]
+    assert {t["timeAdded"] for t in unreachable} == {"T1"}
+    still = node_object({**ENTRY, "Alive": False}, info=None, now="T2", previous=dead)
+    assert still["spec"]["taints"] == dead["spec"]["taints"]  # the time it was added stays
+    back = node_object(ENTRY, info=None, now="T3", previous=still)
+    assert back["spec"]["taints"] == [{"key": "gpu", "value": "a100", "effect": "NoSchedule"}]
+    gone = gone_node(back, now="T4")
+    assert gone is not None
+    assert {t["effect"] for t in gone["spec"]["taints"] if t["key"] == "node.kubernetes.io/unreachable"} \
+        == {"NoExecute", "NoSchedule"}
