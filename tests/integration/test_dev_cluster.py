@@ -98,6 +98,39 @@ def test_dev_cluster_spreads_gpu_pods_and_down_stops_all_nodes(tmp_path: Path) -
             placed = wait_for(pod_phase(c, "train-c", "Running"), timeout=120,
                               what="train-c once the node is back")
             assert placed["spec"]["nodeName"] == node_a
+            for name in ("train-b", "train-c"):  # (the drain took train-a)
+                c.delete("pods", name, grace_seconds=0)
+
+            # A node dies (its raylet killed): its replica is replaced on the other node
+            c.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "svc"},
+                      "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "svc"}},
+                               "template": {"metadata": {"labels": {"app": "svc"}}, "spec": {
+                                   "terminationGracePeriodSeconds": 1, "containers": [
+                                       {"name": "main", "image": "busybox", "command": ["sleep", "3600"],
+                                        "resources": {"requests": {"cpu": "10m"}}}]}}}})
+
+            def replicas() -> list[dict[str, Any]]:
+                return [p for p in c.list("pods", label_selector="app=svc")["items"]
+                        if not p["metadata"].get("deletionTimestamp")
+                        and (p.get("status") or {}).get("phase") == "Running"
+                        and any(x["type"] == "Ready" and x["status"] == "True"
+                                for x in p["status"].get("conditions") or [])]
+            running = wait_for(lambda: len(replicas()) == 2 and replicas(), timeout=120, what="two replicas")
+            victim = running[0]["spec"]["nodeName"]
+            raylets = [p for p in psutil.process_iter(["cmdline"])
+                       if "raylet" in " ".join(p.info["cmdline"] or [])
+                       and f"tugboat.dev/name:{victim}" in " ".join(p.info["cmdline"] or [])]
+            assert len(raylets) == 1, [" ".join(p.info["cmdline"]) for p in raylets]
+            raylets[0].kill()
+            healed = wait_for(lambda: (r := replicas()) and len(r) == 2
+                              and all(p["spec"]["nodeName"] != victim for p in r) and r,
+                              timeout=120, what="the dead node's replica to run elsewhere")
+            kept = {p["metadata"]["name"] for p in healed} & {p["metadata"]["name"] for p in running}
+            assert len(kept) == 1  # the other node's replica stayed
+            dead = c.get("nodes", victim)
+            assert dead["status"]["conditions"][0]["status"] == "False"
+            assert {t["effect"] for t in dead["spec"].get("taints") or []
+                    if t["key"] == "node.kubernetes.io/unreachable"} == {"NoSchedule", "NoExecute"}
 
         down = subprocess.run([sys.executable, "-m", "engine.cli", "down"], env=env, cwd=REPO,
                               capture_output=True, text=True, timeout=120)
