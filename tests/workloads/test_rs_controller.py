@@ -97,3 +97,31 @@ def test_orphans_are_adopted_and_strays_released(api_server: InProcessServer) ->
         c.delete("replicasets", "web")  # background: its pods go with it, the released one stays
         until(lambda: not pods_of(c, "web"))
         assert c.get("pods", "lone")["metadata"]["labels"] == {"tier": "elsewhere"}
+
+
+def test_replicas_that_name_a_queue_count_against_its_quota(api_server: InProcessServer) -> None:
+    from tests.engine.test_queues_api import gpu_node
+
+    store = api_server.cp.store
+    api_server.call(store.create, "nodes", gpu_node("g1", 4), namespaced=False)
+    with api_server.client() as c:
+        c.create({"apiVersion": "tugboat.dev/v1", "kind": "Queue", "metadata": {"name": "serving"},
+                  "spec": {"quota": {"nvidia.com/gpu": "1"}}})
+        gpu = replicaset("infer", replicas=2)
+        template = gpu["spec"]["template"]
+        template["metadata"]["labels"]["tugboat.dev/queue"] = "serving"
+        template["spec"]["containers"][0]["resources"] = {"limits": {"nvidia.com/gpu": "1"}}
+        c.create(gpu)
+        free = replicaset("plain", replicas=2)  # no queue: placed like any pod
+        free_spec = free["spec"]["template"]["spec"]
+        free_spec["containers"][0]["resources"] = {"limits": {"nvidia.com/gpu": "1"}}
+        c.create(free)
+
+        def bound(name: str) -> int:
+            return sum(1 for p in pods_of(c, name) if p["spec"].get("nodeName"))
+        until(lambda: bound("infer") == 1 and bound("plain") == 2)
+        def pending_in_queue() -> list[dict[str, Any]]:
+            return (c.get("queues", "serving", namespace=None).get("status") or {}).get("pending") or []
+        pending = until(pending_in_queue)
+        assert pending[0]["reason"] == "QuotaExceeded" and pending[0]["name"].startswith("infer-")
+        assert bound("infer") == 1  # the quota holds the second replica back, GPUs free or not
