@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from engine.clock import format_time, parse_time
+from engine.clock import format_time, time_or_none
 
 HASH_LABEL = "pod-template-hash"
 REVISION = "deployment.kubernetes.io/revision"
@@ -151,13 +151,6 @@ def find_new(d: Obj, sets: list[Obj]) -> Obj | None:
         if without_hash((rs.get("spec") or {}).get("template")) == want:
             return rs
     return None
-
-
-def _time(text: Any) -> datetime | None:
-    try:
-        return parse_time(text) if isinstance(text, str) and text else None
-    except ValueError:
-        return None
 
 
 # ----- the planner -----------------------------------------------------------------------------
@@ -474,7 +467,7 @@ class _Sync:
         current = self._progressing()
         if current is not None and current.get("reason") not in ("NewReplicaSetAvailable",
                                                                   "ProgressDeadlineExceeded"):
-            updated = _time(current.get("lastUpdateTime"))
+            updated = time_or_none(current.get("lastUpdateTime"))
             if updated is not None:
                 pds = (self.d.get("spec") or {})["progressDeadlineSeconds"]
                 wait = max((updated - self.now).total_seconds() + pds + 1, 0.0)
@@ -504,7 +497,7 @@ class _Sync:
             return False
         if current.get("reason") == "ProgressDeadlineExceeded":
             return True
-        updated = _time(current.get("lastUpdateTime"))
+        updated = time_or_none(current.get("lastUpdateTime"))
         pds = (self.d.get("spec") or {})["progressDeadlineSeconds"]
         return updated is not None and (self.now - updated).total_seconds() > pds
 

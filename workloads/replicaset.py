@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from engine.clock import parse_time
+from engine.clock import time_or_none
 from engine.errors import TugError
 from engine.labels import selector_from_label_selector
 
 BURST = 500  # pods created or deleted in one sync (BurstReplicas)
+KEEP_ENDED = 5  # ended pods kept per ReplicaSet for their status and logs; older ones are deleted
 DELETION_COST = "controller.kubernetes.io/pod-deletion-cost"
 INT32 = (-(2**31), 2**31 - 1)
 
@@ -31,6 +32,7 @@ class ReplicaSetPlan:
     delete: list[Obj] = field(default_factory=list)  # surplus pods, first to go first
     adopt: list[Obj] = field(default_factory=list)  # orphans that match: take them over
     release: list[Obj] = field(default_factory=list)  # owned pods that stopped matching
+    forget: list[Obj] = field(default_factory=list)  # ended pods past KEEP_ENDED, oldest first
     requeue_after: float | None = None  # seconds until a pod becomes available by time alone
 
 
@@ -51,15 +53,8 @@ def _ready_since(pod: Obj) -> datetime | None:
         if isinstance(c, dict) and c.get("type") == "Ready":
             if c.get("status") != "True":
                 return None
-            return _time(c.get("lastTransitionTime")) or datetime.fromtimestamp(0, UTC)
+            return time_or_none(c.get("lastTransitionTime")) or datetime.fromtimestamp(0, UTC)
     return None
-
-
-def _time(text: Any) -> datetime | None:
-    try:
-        return parse_time(text) if isinstance(text, str) and text else None
-    except ValueError:
-        return None
 
 
 def available_in(pod: Obj, min_ready: int, now: datetime) -> float | None:
@@ -169,7 +164,8 @@ def deletion_order(pods: list[Obj], ranks: dict[str, int], now: datetime) -> lis
                 return order
         if _restarts(a) != _restarts(b):
             return -1 if _restarts(a) > _restarts(b) else 1
-        ca, cb = _time(a["metadata"].get("creationTimestamp")), _time(b["metadata"].get("creationTimestamp"))
+        ca = time_or_none(a["metadata"].get("creationTimestamp"))
+        cb = time_or_none(b["metadata"].get("creationTimestamp"))
         if ca != cb:
             return _newer_first((ca, a["metadata"]["uid"]), (cb, b["metadata"]["uid"]), now)
         return 0
@@ -203,6 +199,10 @@ def plan(rs: Obj, pods: Iterable[Obj], now: datetime, *, related: Iterable[Obj] 
                         node = (p.get("spec") or {}).get("nodeName") or ""
                         ranks[node] = ranks.get(node, 0) + 1
                 out.delete = deletion_order(owned_active, ranks, now)[:min(diff, BURST)]
+    ended = [p for p in owned if not active(p) and not p["metadata"].get("deletionTimestamp")]
+    if len(ended) > KEEP_ENDED:  # a replica failing at once, again and again, costs a bounded store
+        ended.sort(key=lambda p: (p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"]))
+        out.forget = ended[:len(ended) - KEEP_ENDED]
     out.status = status_of(rs, owned_active, min_ready, now)
     waits = [w for p in owned_active if (w := available_in(p, min_ready, now))]
     out.requeue_after = min(waits) if waits else None

@@ -150,6 +150,7 @@ class ReplicaSetController(KeyedLoop):
         for pod in result.release:
             self._set_owner(rs, pod, adopt=False)
         self._delete(rs, result.delete)
+        self._delete(rs, result.forget, grace=0, say=False)
         error = self._create(rs, result.create)
         status = result.status
         if error is not None:
@@ -180,14 +181,14 @@ class ReplicaSetController(KeyedLoop):
         except (ConflictError, NotFoundError):
             return
 
-    def _delete(self, rs: Obj, pods: list[Obj]) -> None:
+    def _delete(self, rs: Obj, pods: list[Obj], *, grace: int | None = None, say: bool = True) -> None:
         done = []
         for pod in pods:
             meta = pod["metadata"]
-            grace = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+            own = (pod.get("spec") or {}).get("terminationGracePeriodSeconds")
+            seconds = grace if grace is not None else (own if isinstance(own, int) else 30)
             try:
-                after = self.store.delete("pods", meta["namespace"], meta["name"],
-                                          grace_seconds=int(grace) if isinstance(grace, int) else 30,
+                after = self.store.delete("pods", meta["namespace"], meta["name"], grace_seconds=seconds,
                                           uid=meta["uid"])
             except (NotFoundError, ConflictError):
                 continue
@@ -195,7 +196,8 @@ class ReplicaSetController(KeyedLoop):
                 self._pods[meta["uid"]] = after
             else:
                 self._pods.pop(meta["uid"], None)
-            done.append((rs, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}"))
+            if say:
+                done.append((rs, "Normal", "SuccessfulDelete", f"Deleted pod: {meta['name']}"))
         self.events.record_all(done)
 
     def _create(self, rs: Obj, count: int) -> str | None:

@@ -1,4 +1,4 @@
-"""`tug bench pods|scheduler|cron|cli|tui`: each measures tugboat against a baseline in the same run
+"""`tug bench pods|scheduler|cron|cli|tui|heal`: each measures tugboat against a baseline in the same run
 (pod start against raw Ray actor start on the same node, placement against a full scan, CronJob
 skew against bare timers, CLI verbs against `python -c pass`); `-o json` prints one object
 with stable keys."""
@@ -204,6 +204,27 @@ def cron(args: argparse.Namespace) -> int:
           f"(each CronJob wakes {out['requeue_slack_ms']:.0f} ms after its tick, as Kubernetes does)")
     print(f"baseline: {out['cronjobs']} bare asyncio timers for one instant fire p50 "
           f"{out['baseline_timer_p50_ms']:.1f} ms, p99 {out['baseline_timer_p99_ms']:.1f} ms late")
+    return 0
+
+
+def heal(args: argparse.Namespace) -> int:
+    _positive(("--replicas", args.replicas), ("--repeat", args.repeat))
+    from engine.config import tug_home
+    from workloads import bench as heal_bench
+
+    with Client.from_config() as client:
+        out = heal_bench.run(client, tug_home(), replicas=args.replicas, repeat=args.repeat,
+                             ns=args.namespace, node_loss=args.node_loss, progress=_progress(args))
+    if _printed_json(args, out):
+        return 0
+    print(f"{out['replicas']} replicas, {out['repeat']} times each (p50 / p99 seconds):")
+    for key, title in (("process_restart", "replica process killed -> Ready again"),
+                       ("actor_replace", "replica actor killed -> replacement Ready"),
+                       ("node_loss", "node's raylet killed -> its replicas Ready elsewhere"),
+                       ("rollout", "rollout of every replica, maxSurge 1"),
+                       ("ray_actor_start", "baseline: a raw Ray actor start")):
+        if f"{key}_p50_s" in out:
+            print(f"  {title}: {out[key + '_p50_s']:.2f} / {out[key + '_p99_s']:.2f}")
     return 0
 
 

@@ -308,6 +308,14 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("-n", "--namespace", default="default")
     bp.add_argument("-o", "--output", choices=["json"], default=None)
     bp.set_defaults(func=_verb("bench", "cli"))
+    bp = bsub.add_parser("heal", help="a Deployment healing on a local dev cluster (process, actor "
+                         "and node killed; a rollout) against raw Ray actor start")
+    bp.add_argument("--replicas", type=int, default=6)
+    bp.add_argument("--repeat", type=int, default=10)
+    bp.add_argument("--node-loss", type=_flag, default=True, help="also kill nodes (default true)")
+    bp.add_argument("-n", "--namespace", default="default")
+    bp.add_argument("-o", "--output", choices=["json"], default=None)
+    bp.set_defaults(func=_verb("bench", "heal"))
     p.set_defaults(func=lambda a: _usage(p))
 
     # Not `p`: bench's lambda above reads `p` when it runs, so `p` must stay bench's parser.

@@ -115,6 +115,17 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
     }
 
 
+def current_entries(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One `ray.nodes()` entry per node name: the alive one where a node was started again
+    under its name (Ray keeps the dead one's entry beside it, with the old node ID)."""
+    out: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        name = node_name(entry)
+        if name not in out or (entry.get("Alive") and not out[name].get("Alive")):
+            out[name] = entry
+    return list(out.values())
+
+
 def gone_node(previous: dict[str, Any], *, now: str) -> dict[str, Any] | None:
     """`previous` marked NotReady because its Ray node is not in the cluster at all (the Ray
     cluster was replaced or restarted); None when it is marked so already."""

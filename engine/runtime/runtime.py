@@ -28,7 +28,7 @@ from engine.runtime.actors import (
     ray_options,
 )
 from engine.runtime.cluster import RAY_NAMESPACE
-from engine.runtime.nodes import NODE_ID_LABEL, gone_node, node_name, node_object
+from engine.runtime.nodes import NODE_ID_LABEL, current_entries, gone_node, node_name, node_object
 from engine.runtime.podrunner import pod_log_dir
 from engine.runtime.podstatus import merge_conditions, pick_container, unknown_end, waiting_reason
 from engine.runtime.probe import Probe
@@ -103,7 +103,7 @@ class Runtime:
     def sync_nodes(self) -> None:
         now = format_time(self.clock())
         stored = {n["metadata"]["name"]: n for n in self.store.list("nodes", None)[0]}
-        entries = ray.nodes()
+        entries = current_entries(ray.nodes())
         present = {node_name(e) for e in entries}
         for name, prev in stored.items():
             if name not in present:

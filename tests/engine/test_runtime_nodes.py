@@ -71,3 +71,16 @@ def test_a_dead_or_gone_node_is_tainted_unreachable_until_it_is_back() -> None:
     assert gone is not None
     assert {t["effect"] for t in gone["spec"]["taints"] if t["key"] == "node.kubernetes.io/unreachable"} \
         == {"NoExecute", "NoSchedule"}
+
+
+def test_a_node_started_again_under_its_name_is_its_alive_entry() -> None:
+    from engine.clusterconfig import NAME_PREFIX
+    from engine.runtime.nodes import current_entries
+
+    named = {**ENTRY["Resources"], f"{NAME_PREFIX}node-1": 1.0}
+    old = {**ENTRY, "NodeID": "0ld", "Alive": False, "Resources": named}
+    new = {**ENTRY, "NodeID": "n3w", "Alive": True, "Resources": named}
+    other = {**ENTRY, "NodeID": "0ther", "Alive": False}
+    for order in ([old, new, other], [new, old, other]):
+        picked = {node_name(e): e["NodeID"] for e in current_entries(order)}
+        assert picked == {"node-1": "n3w", node_name(other): "0ther"}

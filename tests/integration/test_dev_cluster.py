@@ -118,8 +118,8 @@ def test_dev_cluster_spreads_gpu_pods_and_down_stops_all_nodes(tmp_path: Path) -
             running = wait_for(lambda: len(replicas()) == 2 and replicas(), timeout=120, what="two replicas")
             victim = running[0]["spec"]["nodeName"]
             raylets = [p for p in psutil.process_iter(["cmdline"])
-                       if "raylet" in " ".join(p.info["cmdline"] or [])
-                       and f"tugboat.dev/name:{victim}" in " ".join(p.info["cmdline"] or [])]
+                       if "raylet" in (line := " ".join(p.info["cmdline"] or []))
+                       and f"tugboat.dev/name:{victim}" in line and str(ray_dir(home)) in line]
             assert len(raylets) == 1, [" ".join(p.info["cmdline"]) for p in raylets]
             raylets[0].kill()
             healed = wait_for(lambda: (r := replicas()) and len(r) == 2

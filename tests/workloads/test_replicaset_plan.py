@@ -136,3 +136,10 @@ def test_hostile_fields_do_not_crash() -> None:
     bad["spec"]["selector"] = {"matchExpressions": [{"key": "app", "operator": "Bogus"}]}
     out = plan(bad, [pod("a", owner=None)], NOW)
     assert out.adopt == [] and out.create == 1  # a broken selector selects nothing; replicas as 1
+
+
+def test_ended_pods_beyond_five_are_forgotten_oldest_first() -> None:
+    ended = [pod(f"e{i}", phase="Failed", created=100 - i) for i in range(8)]
+    out = plan(rs(1), [pod("live", ready=60), *ended], NOW)
+    assert names(out.forget) == ["e0", "e1", "e2"] and out.create == 0
+    assert plan(rs(1), [pod("live", ready=60), *ended[:5]], NOW).forget == []
