@@ -10,6 +10,7 @@ import shlex
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 import yaml
@@ -44,7 +45,8 @@ HELP = """tugboat — keys (k9s's grammar)
                 with -n NAMESPACE or -A; :nodes, :queues open those screens; :q! quits
   /             filter the table by text; "-l key=value" filters by labels
   0             all namespaces (again: back to the namespace before)
-  enter         drill down: node → its pods, job → its pods, queue → its workloads,
+  enter         drill down: node → its pods, job → its lens (its pods, indexes and log
+                tail), queue → its workloads,
                 deployment or replicaset → its pods
   d  y  l       describe, YAML, logs of the selected row (logs: f follow, w wrap,
                 t timestamps, p previous container, s save to a file in the current
@@ -56,9 +58,10 @@ HELP = """tugboat — keys (k9s's grammar)
   r             rollout restart of a Deployment (new pods, one step at a time)
   ctrl-d        delete the selected object (asks first)
   ctrl-k        kill it: delete with grace 0 (asks first)
-  esc           back
+  esc           clear the table's filter; else back
   ?             this help
-  q             quit (the control plane and its pods keep running)
+  q             quit (pods keep running; so does the control plane, unless this app's
+                `tug up` started it, which stops with the app)
 {readonly}"""
 
 
@@ -130,8 +133,9 @@ class TugApp(App[None]):
         if resource in self._feeds:
             return
         feed = self._feeds[resource] = Feed(self.client, resource, changed=self._feed_changed)
-        self.run_worker(lambda: feed.run(self._stop), thread=True, group="feeds",
-                        name=f"feed {resource}", exit_on_error=False)
+        # A thread of its own, not a Textual thread worker: those come from asyncio's default
+        # pool (cpu + 4 threads), which a feed held for good would use up after a few screens.
+        threading.Thread(target=feed.run, args=(self._stop,), daemon=True, name=f"feed {resource}").start()
 
     def snapshot(self, resource: str) -> Snapshot:
         feed = self._feeds.get(resource)
@@ -239,7 +243,11 @@ class TugApp(App[None]):
         self.push_screen(TextScreen("help", HELP.format(readonly=note)))
 
     def action_back(self) -> None:
-        if len(self.screen_stack) > 2:  # the default screen, then home
+        screen = self.screen
+        if isinstance(screen, TableScreen) and (screen.text_filter, screen.selector) != screen.opened_with:
+            screen.text_filter, screen.selector = screen.opened_with  # as k9s: esc clears a filter first
+            screen.refresh_data(force=True)
+        elif len(self.screen_stack) > 2:  # the default screen, then home
             self.pop_screen()
 
     def action_all_namespaces(self) -> None:
@@ -335,21 +343,37 @@ class TugApp(App[None]):
     def show_logs(self, pod: Obj) -> None:
         self.push_screen(LogsScreen(pod))
 
-    @work(thread=True, group="logs", exit_on_error=False)
     def stream_logs(self, screen: LogsScreen, *, follow: bool, previous: bool,
                     timestamps: bool = False) -> None:
-        """Read a pod's log into `screen` (until the screen ends the stream, when following)."""
+        """Read a pod's log into `screen` on a thread of its own (a followed log holds it as
+        long as the screen shows it), until the screen ends the stream."""
+        threading.Thread(target=self._stream_logs, args=(screen, follow, previous, timestamps),
+                         daemon=True, name="logs").start()
+
+    def _stream_logs(self, screen: LogsScreen, follow: bool, previous: bool, timestamps: bool) -> None:
         meta = screen.pod["metadata"]
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        ended = threading.Event()  # the screen ended it: what the read then says is no error
+
+        def opened(end: Callable[[], None]) -> None:
+            def stop() -> None:
+                ended.set()
+                end()
+            self.call_from_thread(screen.opened, stop)
         try:
             for chunk in self.client.logs(meta["name"], namespace=meta.get("namespace") or "default",
                                           tail=LogsScreen.TAIL, follow=follow, previous=previous,
-                                          timestamps=timestamps,
-                                          on_open=lambda end: self.call_from_thread(screen.opened, end)):
+                                          timestamps=timestamps, on_open=opened):
+                if ended.is_set():
+                    return
                 self.call_from_thread(screen.add, decoder.decode(chunk))
         except (TugError, OSError) as exc:
+            if ended.is_set() or self._stop.is_set():
+                return
             self.call_from_thread(self.notify, f"logs {meta['name']}: {getattr(exc, 'message', exc)}",
                                   severity="error")
+        except RuntimeError:  # the app is gone: call_from_thread has nowhere to go
+            return
 
     @work(thread=True, exclusive=True, group="tail", exit_on_error=False)
     def fetch_tail(self, lens: Any, pod: Obj) -> None:

@@ -94,6 +94,7 @@ class TableScreen(FeedScreen):
         self.resource = resource
         self.resources = (resource,)
         self.text_filter, self.selector = text_filter, selector
+        self.opened_with = (text_filter, selector)  # a drill-down's own selector: esc keeps it
         self.fields = fields  # "spec.nodeName=n1": a node's pods, in every namespace
         self._shown: tuple[Any, ...] | None = None
         self._uids: list[str] = []

@@ -58,6 +58,12 @@ async def test_the_logs_screen_follows_a_running_pod(control_plane: ControlPlane
             started = parse_time(pod["status"]["startTime"])
             assert started - timedelta(seconds=1) <= datetime.fromisoformat(when[:26] + "+00:00") \
                 <= datetime.now(UTC)
+            await pilot.press("f")  # following again, then left: ending the stream is no error
+            await until(lambda: screen.follow and len(screen.lines) > 3)
+            await pilot.press("escape")
+            await until(lambda: not isinstance(app.screen, LogsScreen))
+            await pilot.pause(0.5)
+            assert not [n.message for n in app._notifications if "lost the stream" in str(n.message)]
     finally:
         client.delete("pods", "tui-logs", grace_seconds=0)
         wait_for(lambda: gone(client, "tui-logs"), what="tui-logs to go")

@@ -373,3 +373,30 @@ async def test_a_deployment_opens_its_pods_scales_and_restarts(api_server: InPro
             restarted = await until(restarted_at)
             assert restarted.endswith("Z")
             await until(lambda: len(c.list("replicasets")["items"]) == 2)  # a rollout followed
+
+
+async def test_many_screens_each_load_and_keys_still_answer(api_server: InProcessServer) -> None:
+    """Each resource's feed runs on a thread of its own: a dozen screens opened one after
+    another all load (Textual's thread workers share a pool of cpu + 4 threads)."""
+    with api_server.client() as c:
+        c.create(_pod("p1"))
+    app = TugApp(api_server.client())
+    async with app.run_test(size=(120, 30)) as pilot:
+        kinds = ["po", "jobs", "cj", "deploy", "rs", "ev", "svc", "ns", "no", "cm", "pvc", "ing", "hpa"]
+        for kind in kinds:
+            app.run_command(kind)
+            await until(lambda: isinstance(app.screen, (TableScreen, NodesScreen))
+                        and all(r in app._feeds and app._feeds[r].snapshot().connected
+                                for r in app.screen.resources))
+        assert len(app._feeds) >= len(kinds)
+        app.run_command("po")
+        await until(lambda: [r[0] for r in _rows(app)] == ["p1"])
+        await pilot.press("d")  # a request worker still gets a thread
+        await until(lambda: isinstance(app.screen, TextScreen))
+        await pilot.press("escape")
+        await pilot.press("slash", "x", "enter")  # esc clears a filter before it goes back
+        await until(lambda: isinstance(app.screen, TableScreen) and app.screen.text_filter == "x"
+                    and _rows(app) == [])
+        await pilot.press("escape")
+        await until(lambda: isinstance(app.screen, TableScreen) and app.screen.text_filter == ""
+                    and [r[0] for r in _rows(app)] == ["p1"])
