@@ -154,9 +154,13 @@ class TugApp(App[None]):
     def header_text(self, screen: Screen[Any]) -> str:
         nodes = self.snapshot("nodes").items.values() if "nodes" in self._feeds else []
         gpus = sum(len((n.get("status") or {}).get("gpus") or []) for n in nodes)
-        state = "connected" if self.connected else "[b red]disconnected — retrying[/]"
-        if not self._feeds or not any(f.version for f in self._feeds.values()):
+        snaps = [f.snapshot() for f in self._feeds.values()]
+        if any(s.error for s in snaps):  # a feed lost its connection (its last data stays)
+            state = "[b red]disconnected — retrying[/]"
+        elif not snaps or not all(s.connected for s in snaps):  # one not yet listed
             state = "connecting…"
+        else:
+            state = "connected"
         counts = f"nodes {len(nodes)}  GPUs {gpus}  " if "nodes" in self._feeds else ""
         ro = "  [b]read-only[/]" if self.readonly else ""
         ns = "all namespaces" if self.namespace is None else f"ns {self.namespace}"
@@ -240,7 +244,14 @@ class TugApp(App[None]):
 
     def action_help(self) -> None:
         note = "\n  read-only: every key that changes something is off" if self.readonly else ""
-        self.push_screen(TextScreen("help", HELP.format(readonly=note)))
+        screen = self.screen
+        keys = []  # this screen's keys first (its own, its table's, the app's), then all of them
+        for _, binding, enabled, _ in screen.active_bindings.values():
+            if binding.description:
+                shown = self.get_key_display(binding)
+                keys.append(f"  {shown:<13} {binding.description}{'' if enabled else ' (off)'}")
+        here = f"keys of this screen ({getattr(screen, 'crumb', '') or type(screen).__name__}):\n"
+        self.push_screen(TextScreen("help", here + "\n".join(keys) + "\n\n" + HELP.format(readonly=note)))
 
     def action_back(self) -> None:
         screen = self.screen

@@ -32,11 +32,14 @@ class FastTable(ScrollView, can_focus=True):
     COMPONENT_CLASSES = {"fast-table--header", "fast-table--cursor",
                          "tone--good", "tone--bad", "tone--wait", "tone--idle"}
     BINDINGS = [
-        Binding("up", "cursor(-1)", show=False), Binding("down", "cursor(1)", show=False),
-        Binding("pageup", "page(-1)", show=False), Binding("pagedown", "page(1)", show=False),
-        Binding("home", "to(0)", show=False), Binding("end", "to(-1)", show=False),
-        Binding("left", "column(-1)", show=False), Binding("right", "column(1)", show=False),
-        Binding("enter", "select", show=False),
+        Binding("up", "cursor(-1)", "Row up", show=False),
+        Binding("down", "cursor(1)", "Row down", show=False),
+        Binding("pageup", "page(-1)", "Page up", show=False),
+        Binding("pagedown", "page(1)", "Page down", show=False),
+        Binding("home", "to(0)", "First row", show=False), Binding("end", "to(-1)", "Last row", show=False),
+        Binding("left", "column(-1)", "Column left", show=False),
+        Binding("right", "column(1)", "Column right", show=False),
+        Binding("enter", "select", "Open", show=False),
     ]
 
     class RowSelected(Message):

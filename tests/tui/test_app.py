@@ -400,3 +400,25 @@ async def test_many_screens_each_load_and_keys_still_answer(api_server: InProces
         await pilot.press("escape")
         await until(lambda: isinstance(app.screen, TableScreen) and app.screen.text_filter == ""
                     and [r[0] for r in _rows(app)] == ["p1"])
+
+
+async def test_help_lists_the_keys_of_the_screen_it_was_asked_on(api_server: InProcessServer) -> None:
+    app = TugApp(api_server.client(), start="pods")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(lambda: isinstance(app.screen, TableScreen))
+        await pilot.press("question_mark")
+        help_ = await until(lambda: isinstance(app.screen, TextScreen) and app.screen)
+        here = help_.text.split("\n\n")[0]
+        assert here.startswith("keys of this screen (pods")
+        for key, what in (("d", "Describe"), ("^d", "Delete"), ("↓", "Row down"), ("?", "Help")):
+            lines = here.splitlines()[1:]
+            assert any(line.split()[:1] == [key] and what in line for line in lines), (key, here)
+        assert "tugboat — keys" in help_.text  # then every key of the app
+        await pilot.press("escape")
+        app.run_command("no")
+        await until(lambda: isinstance(app.screen, NodesScreen))
+        await pilot.press("question_mark")
+        help_ = await until(lambda: isinstance(app.screen, TextScreen) and app.screen)
+        here = help_.text.split("\n\n")[0]
+        assert here.startswith("keys of this screen (nodes") and "Row down" in here
+        assert "Trigger" not in here  # a resource table's key, not this screen's

@@ -86,7 +86,7 @@ def _app(srv: InProcessServer, start: str | None = None) -> TugApp:
 async def _settled(pilot: Any, ready: Callable[[TugApp], bool]) -> None:
     """Until the app is connected and `ready` holds, then the screen redrawn from it."""
     app = pilot.app
-    await until(lambda: app.connected and ready(app))
+    await until(lambda: "nodes" in app._feeds and app.connected and ready(app))  # the header's too
     if isinstance(app.screen, FeedScreen):
         app.screen.refresh_data(force=True)
     await pilot.pause()

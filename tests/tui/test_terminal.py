@@ -50,9 +50,9 @@ def test_tug_tui_in_a_real_terminal(api_server: InProcessServer) -> None:
         screen = _screen_until(session, lambda s: "smoke" in s and "› pods" in s)
         assert "NAME" in screen and "STATUS" in screen
         _tmux("send-keys", "-t", session, "?")
-        _screen_until(session, lambda s: "k9s's grammar" in s)
+        _screen_until(session, lambda s: "keys of this screen (pods" in s and "Row down" in s)
         _tmux("send-keys", "-t", session, "Escape")  # alone: ESC then q would read as alt+q
-        _screen_until(session, lambda s: "k9s's grammar" not in s and "› pods" in s)
+        _screen_until(session, lambda s: "keys of this screen" not in s and "› pods" in s)
         _tmux("send-keys", "-t", session, "q")
         _screen_until(session, lambda s: "tugboat" not in s or session not in _tmux("ls"), timeout=30)
     finally:
