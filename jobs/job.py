@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from engine.clock import format_time, parse_time
+from engine.clock import format_time, time_or_none
 from jobs.indexes import format_indexes, parse_indexes
 from jobs.policy import match_failure_policy
 
@@ -39,13 +39,6 @@ class JobPlan:
     delete_job: bool = False  # ttlSecondsAfterFinished has run out
     failures: list[str] = field(default_factory=list)  # reasons of the failed pods counted now
     index_failures: dict[int, int] = field(default_factory=dict)  # index -> failures before its new pod
-
-
-def _time(text: Any) -> datetime | None:
-    try:
-        return parse_time(text) if isinstance(text, str) and text else None
-    except ValueError:
-        return None
 
 
 def condition(status: Obj, ctype: str) -> Obj | None:
@@ -85,15 +78,15 @@ def index_of(pod: Obj) -> int | None:
 def finish_time(pod: Obj) -> datetime:
     """The latest container finish, else the deletion time less its grace, else creation."""
     meta = pod.get("metadata") or {}
-    ends = [_time(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
+    ends = [time_or_none(((cs.get("state") or {}).get("terminated") or {}).get("finishedAt"))
             for cs in _statuses(pod)]
     known = [e for e in ends if e is not None]
     if known:
         return max(known)
-    deleted = _time(meta.get("deletionTimestamp"))
+    deleted = time_or_none(meta.get("deletionTimestamp"))
     if deleted is not None:
         return deleted - timedelta(seconds=int(meta.get("deletionGracePeriodSeconds") or 0))
-    return _time(meta.get("creationTimestamp")) or EPOCH
+    return time_or_none(meta.get("creationTimestamp")) or EPOCH
 
 
 def backoff_delay(failures: int) -> float:
@@ -236,7 +229,7 @@ def plan(job: Obj, pods: Sequence[Obj], now: datetime) -> JobPlan:
         if failed > backoff_limit or (on_failure and too_many):
             failure = ("BackoffLimitExceeded", "Job has reached the specified backoff limit")
     deadline = spec.get("activeDeadlineSeconds")
-    started = _time(status.get("startTime"))
+    started = time_or_none(status.get("startTime"))
     if failure is None and not succeeding and deadline is not None and started is not None and not suspended:
         elapsed = (now - started).total_seconds()
         if elapsed >= int(deadline):
@@ -415,7 +408,7 @@ def _ttl(spec: Obj, status: Obj, out: JobPlan, now: datetime) -> None:
     if ttl is None:
         return
     end = condition(status, "Complete") or condition(status, "Failed") or {}
-    finished_at = _time(end.get("lastTransitionTime"))
+    finished_at = time_or_none(end.get("lastTransitionTime"))
     if finished_at is None:
         return
     left = (finished_at - now).total_seconds() + int(ttl)

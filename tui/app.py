@@ -25,6 +25,7 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label
 
 from engine.api import RESOURCES, resolve
+from engine.cli.rollout import RESTARTED_AT, SCALES
 from engine.client import Client
 from engine.clock import Clock, utcnow
 from engine.errors import TugError
@@ -427,7 +428,7 @@ class TugApp(App[None]):
             self.notify(f"deployment/{meta['name']} is paused: resume it first", severity="warning")
             return
         stamp = self.clock().strftime("%Y-%m-%dT%H:%M:%SZ")
-        notes = {"kubectl.kubernetes.io/restartedAt": stamp}
+        notes = {RESTARTED_AT: stamp}
         body = {"spec": {"template": {"metadata": {"annotations": notes}}}}
         self._write(lambda: self.client.request("PATCH", _object_path("deployments", meta), body=body),
                     f"deployment.apps/{meta['name']} restarted")
@@ -436,7 +437,7 @@ class TugApp(App[None]):
         """`s`: a Job's parallelism, a Deployment's or ReplicaSet's replicas."""
         if not self._changes("scaling"):
             return
-        field = {"jobs": "parallelism", "deployments": "replicas", "replicasets": "replicas"}.get(resource)
+        field = SCALES.get(resource)
         if field is None:
             self.notify(f"{resource} do not scale (jobs, deployments and replicasets do)", severity="warning")
             return

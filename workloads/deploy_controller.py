@@ -16,7 +16,7 @@ from engine.errors import AlreadyExistsError, ConflictError, NotFoundError, TugE
 from engine.events import EventRecorder
 from engine.labels import selector_from_label_selector
 from workloads.deployment import REVISION, DeploymentPlan, find_new, plan, without_hash
-from workloads.replicaset import active, controller_ref
+from workloads.replicaset import active, controller_ref, owner_reference
 
 log = logging.getLogger("tugboat.deployments")
 
@@ -132,7 +132,8 @@ class DeploymentController(KeyedLoop):
 
     def _adopt(self, d: Obj, rs: Obj) -> Obj | None:
         cur = copy.deepcopy(rs)
-        cur["metadata"]["ownerReferences"] = [*(cur["metadata"].get("ownerReferences") or []), _owner_ref(d)]
+        refs = cur["metadata"].get("ownerReferences") or []
+        cur["metadata"]["ownerReferences"] = [*refs, owner_reference(d)]
         try:
             out: Obj = self.store.update("replicasets", cur)
         except (ConflictError, NotFoundError):
@@ -222,11 +223,6 @@ class DeploymentController(KeyedLoop):
         except (ConflictError, NotFoundError):
             return False
         return True
-
-
-def _owner_ref(d: Obj) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "name": d["metadata"]["name"],
-            "uid": d["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
 def _selects(d: Obj, rs: Obj) -> bool:

@@ -41,6 +41,13 @@ def controller_ref(obj: Obj) -> Obj | None:
                  if isinstance(r, dict) and r.get("controller")), None)
 
 
+def owner_reference(obj: Obj) -> Obj:
+    """The controller reference that makes `obj` (a ReplicaSet, a Deployment) own something."""
+    meta = obj["metadata"]
+    return {"apiVersion": obj.get("apiVersion") or "apps/v1", "kind": obj["kind"], "name": meta["name"],
+            "uid": meta["uid"], "controller": True, "blockOwnerDeletion": True}
+
+
 def active(pod: Obj) -> bool:
     """Counts as a replica: not finished and not being deleted (its replacement starts at once)."""
     phase = (pod.get("status") or {}).get("phase")

@@ -16,7 +16,7 @@ from engine.events import EventRecorder
 from engine.labels import selector_from_label_selector
 from engine.server.admission import admit
 from jobs.job import set_condition
-from workloads.replicaset import ReplicaSetPlan, active, controller_ref, plan
+from workloads.replicaset import ReplicaSetPlan, active, controller_ref, owner_reference, plan
 
 log = logging.getLogger("tugboat.replicasets")
 
@@ -34,16 +34,11 @@ def new_pod(rs: Obj) -> Obj:
     tmeta = template.get("metadata") or {}
     pmeta: Obj = {"generateName": f"{meta['name']}-"[:58], "namespace": meta["namespace"],
                   "labels": dict(tmeta.get("labels") or {}),
-                  "ownerReferences": [owner_ref(rs)]}
+                  "ownerReferences": [owner_reference(rs)]}
     for key in ("annotations", "finalizers"):
         if tmeta.get(key):
             pmeta[key] = copy.deepcopy(tmeta[key])
     return {"apiVersion": "v1", "kind": "Pod", "metadata": pmeta, "spec": template.get("spec") or {}}
-
-
-def owner_ref(rs: Obj) -> Obj:
-    return {"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": rs["metadata"]["name"],
-            "uid": rs["metadata"]["uid"], "controller": True, "blockOwnerDeletion": True}
 
 
 class ReplicaSetController(KeyedLoop):
@@ -175,7 +170,7 @@ class ReplicaSetController(KeyedLoop):
         cur = copy.deepcopy(pod)
         refs = [r for r in cur["metadata"].get("ownerReferences") or []
                 if not (isinstance(r, dict) and r.get("uid") == rs["metadata"]["uid"])]
-        cur["metadata"]["ownerReferences"] = [*refs, owner_ref(rs)] if adopt else refs
+        cur["metadata"]["ownerReferences"] = [*refs, owner_reference(rs)] if adopt else refs
         try:
             self._pods[pod["metadata"]["uid"]] = self.store.update("pods", cur)
         except (ConflictError, NotFoundError):

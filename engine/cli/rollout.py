@@ -16,14 +16,11 @@ from engine.cli.workloads import _seconds
 from engine.client import Client
 from engine.clock import format_time, utcnow
 from engine.errors import BadRequestError, NotFoundError, TugError
+from workloads.deployment import NOT_COPIED, revision, without_hash
 
 Obj = dict[str, Any]
-REVISION = "deployment.kubernetes.io/revision"
 CHANGE_CAUSE = "kubernetes.io/change-cause"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
-NOT_ROLLED_BACK = {REVISION, "deployment.kubernetes.io/revision-history",
-                   "deployment.kubernetes.io/desired-replicas", "deployment.kubernetes.io/max-replicas",
-                   "kubectl.kubernetes.io/last-applied-configuration"}
 SCALES = {"deployments": "replicas", "replicasets": "replicas", "jobs": "parallelism"}
 
 
@@ -79,13 +76,6 @@ def owned_sets(client: Client, d: Obj) -> list[Obj]:
                    for r in rs["metadata"].get("ownerReferences") or [])]
 
 
-def _revision(rs: Obj) -> int:
-    try:
-        return int((rs["metadata"].get("annotations") or {}).get(REVISION, "0"))
-    except ValueError:
-        return 0
-
-
 def rollout(args: argparse.Namespace) -> int:
     action = args.action
     info, name = _deployment(args)
@@ -111,7 +101,7 @@ def rollout(args: argparse.Namespace) -> int:
             client.patch(info, name, {"spec": restarted}, namespace=ns)
             print(f"{shown} restarted")
             return 0
-        sets = sorted(owned_sets(client, d), key=_revision)
+        sets = sorted(owned_sets(client, d), key=revision)
         if action == "history":
             return _history(shown, sets, args.revision)
         return _undo(client, d, sets, shown, args.to_revision)
@@ -132,24 +122,24 @@ def _status(client: Client, name: str, ns: str, *, watch: bool, timeout: float) 
         time.sleep(0.5)
 
 
-def _history(shown: str, sets: list[Obj], revision: int) -> int:
-    if revision:
-        match = next((rs for rs in sets if _revision(rs) == revision), None)
+def _history(shown: str, sets: list[Obj], wanted: int) -> int:
+    if wanted:
+        match = next((rs for rs in sets if revision(rs) == wanted), None)
         if match is None:
-            raise NotFoundError(f"unable to find the specified revision {revision}")
+            raise NotFoundError(f"unable to find the specified revision {wanted}")
         import yaml
 
-        template = copy.deepcopy(match["spec"].get("template") or {})
-        print(f"{shown} with revision #{revision}")
+        template = match["spec"].get("template") or {}
+        print(f"{shown} with revision #{wanted}")
         print("Pod Template:")
         print("\n".join(f"  {line}" for line in yaml.safe_dump(template, sort_keys=False).splitlines()))
         return 0
     print(shown)
     print(f"{'REVISION':<10}CHANGE-CAUSE")
     for rs in sets:
-        if _revision(rs):
+        if revision(rs):
             cause = (rs["metadata"].get("annotations") or {}).get(CHANGE_CAUSE) or "<none>"
-            print(f"{_revision(rs):<10}{cause}")
+            print(f"{revision(rs):<10}{cause}")
     return 0
 
 
@@ -157,17 +147,15 @@ def _undo(client: Client, d: Obj, sets: list[Obj], shown: str, to: int) -> int:
     if (d.get("spec") or {}).get("paused"):
         raise TugError(f"you cannot rollback a paused deployment; resume it first with "
                        f"'tug rollout resume {shown}' and try again")
-    revisions = sorted({_revision(rs) for rs in sets if _revision(rs)})
+    revisions = sorted({revision(rs) for rs in sets if revision(rs)})
     if to == 0:
         if len(revisions) < 2:
             raise TugError("no rollout history found for " + shown)
         to = revisions[-2]
-    match = next((rs for rs in sets if _revision(rs) == to), None)
+    match = next((rs for rs in sets if revision(rs) == to), None)
     if match is None:
         raise NotFoundError(f"unable to find specified revision {to} in history")
-    template = copy.deepcopy(match["spec"].get("template") or {})
-    labels = (template.get("metadata") or {}).get("labels") or {}
-    labels.pop("pod-template-hash", None)
+    template = without_hash(match["spec"].get("template"))
     if template == (d.get("spec") or {}).get("template"):
         print(f"{shown} skipped rollback (current template already matches revision {to})")
         return 0
@@ -175,7 +163,7 @@ def _undo(client: Client, d: Obj, sets: list[Obj], shown: str, to: int) -> int:
     d["spec"]["template"] = template
     notes = d["metadata"].setdefault("annotations", {})
     for key, value in (match["metadata"].get("annotations") or {}).items():
-        if key not in NOT_ROLLED_BACK:
+        if key not in NOT_COPIED:  # as the controller copies them, the other way
             notes[key] = value
     client.update(d)
     print(f"{shown} rolled back")
