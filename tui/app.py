@@ -212,7 +212,7 @@ class TugApp(App[None]):
         if isinstance(screen, FeedScreen) and "nodes" not in self._feeds and all(
                 r in self._feeds and self._feeds[r].version for r in screen.resources):
             self.follow("nodes")  # the header's counts: once the screen's own data is in
-        if isinstance(screen, FeedScreen):
+        if isinstance(screen, FeedScreen) and screen.is_mounted:  # (a screen just pushed: not composed yet)
             versions = {r: self._feeds[r].version for r in self._feeds}
             if versions != self._seen:
                 self._seen = versions

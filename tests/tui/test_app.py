@@ -422,3 +422,20 @@ async def test_help_lists_the_keys_of_the_screen_it_was_asked_on(api_server: InP
         here = help_.text.split("\n\n")[0]
         assert here.startswith("keys of this screen (nodes") and "Row down" in here
         assert "Trigger" not in here  # a resource table's key, not this screen's
+
+
+async def test_a_feed_change_before_a_new_screen_is_composed_waits(api_server: InProcessServer) -> None:
+    # A watch event can land between pushing a screen and its compose (CI hit this once: NoMatches
+    # 'Header' from the tick); that screen is drawn when it is mounted, and the tick skips it until then.
+    with api_server.client() as c:
+        c.create(_job("early"))
+    app = TugApp(api_server.client())
+    async with app.run_test(size=(160, 48)):
+        await until(lambda: app.screen.is_mounted and isinstance(app.screen, QueuesScreen))
+        app.run_command("jobs")
+        pushed = app.screen
+        assert isinstance(pushed, TableScreen) and not pushed.is_mounted
+        app._seen = {}  # as if a feed had changed since the last tick
+        app._tick()  # the old tick raised NoMatches here
+        await until(lambda: [r[0] for r in _rows(app)] == ["early"])
+        assert app.screen is pushed
