@@ -1,11 +1,14 @@
 """Pod status helpers shared by the runtime's paths: container choice for logs, merged
-conditions, and how containers end when nobody saw them end. Pure data."""
+conditions, how containers end when nobody saw them end, the GPUs and node ports a pod holds
+as its status and annotations say them. Pure data."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from engine.errors import BadRequestError
+from gpu import Inventory
 
 
 def pick_container(pod: dict[str, Any], container: str | None, *, init: bool = False) -> str:
@@ -48,3 +51,39 @@ def merge_conditions(old: list[dict[str, Any]] | None,
     order = ["PodScheduled", "Initialized", "ContainersReady", "Ready"]
     return sorted(by_type.values(),
                   key=lambda c: order.index(c["type"]) if c["type"] in order else 99)
+
+
+PORTS_ANNOTATION = "tugboat.dev/ports"
+
+
+def port_map(status: dict[str, Any] | None) -> dict[str, int]:
+    """The node ports the runtime gave the pod's containers, by port name (or by containerPort
+    where a port has no name): what the `tugboat.dev/ports` annotation says."""
+    out: dict[str, int] = {}
+    for container in (status or {}).get("containerStatuses") or []:
+        ports = container.get("hostPorts") if isinstance(container, dict) else None
+        for port in ports if isinstance(ports, list) else []:
+            if isinstance(port, dict) and isinstance(port.get("hostPort"), int):
+                out.setdefault(str(port.get("name") or port.get("containerPort")), port["hostPort"])
+    return out
+
+
+def annotate_ports(pod: dict[str, Any], status: dict[str, Any]) -> bool:
+    """Set the pod's `tugboat.dev/ports` from its status; False where it says so already."""
+    ports = port_map(status)
+    text = json.dumps(ports, sort_keys=True)
+    annotations = pod["metadata"].get("annotations") or {}
+    if not ports or annotations.get(PORTS_ANNOTATION) == text:
+        return False
+    pod["metadata"]["annotations"] = {**annotations, PORTS_ANNOTATION: text}
+    return True
+
+
+def describe_gpus(inventory: Inventory | None, held: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The pod's GPU indexes with the UUID and product NVML (or the simulation) gives them."""
+    by_index = {g.index: g for g in inventory.gpus if g.parent_uuid is None} if inventory else {}
+    out = []
+    for entry in held:
+        gpu = by_index.get(entry.get("index"))  # type: ignore[arg-type]
+        out.append({**entry, **({"uuid": gpu.uuid, "product": gpu.product} if gpu else {})})
+    return out

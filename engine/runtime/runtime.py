@@ -30,7 +30,14 @@ from engine.runtime.actors import (
 from engine.runtime.cluster import RAY_NAMESPACE
 from engine.runtime.nodes import NODE_ID_LABEL, current_entries, gone_node, node_name, node_object
 from engine.runtime.podrunner import pod_log_dir
-from engine.runtime.podstatus import merge_conditions, pick_container, unknown_end, waiting_reason
+from engine.runtime.podstatus import (
+    annotate_ports,
+    describe_gpus,
+    merge_conditions,
+    pick_container,
+    unknown_end,
+    waiting_reason,
+)
 from engine.runtime.probe import Probe
 from engine.runtime.telemetry import Telemetry
 from engine.scheduler.gpus import awaits_naming
@@ -415,23 +422,16 @@ class Runtime:
             return False
         merged = {**(cur.get("status") or {}), **status}
         if merged.get("gpus"):
-            merged["gpus"] = self._describe_gpus(cur["spec"].get("nodeName"), merged["gpus"])
+            merged["gpus"] = describe_gpus(self._inventory.get(cur["spec"].get("nodeName") or ""),
+                                           merged["gpus"])
         merged["conditions"] = merge_conditions((cur.get("status") or {}).get("conditions"),
                                                  status.get("conditions"))
-        cur["status"] = merged
         cur["metadata"].pop("resourceVersion", None)
+        if annotate_ports(cur, merged):  # once a pod: its node ports, where Services look
+            self.store.update("pods", cur)
+        cur["status"] = merged
         self.store.update_status("pods", cur)
         return True
-
-    def _describe_gpus(self, node: str | None, held: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The pod's GPU indexes with the UUID and product NVML (or the simulation) gives them."""
-        inventory = self._inventory.get(node or "")
-        by_index = {g.index: g for g in inventory.gpus if g.parent_uuid is None} if inventory else {}
-        out = []
-        for entry in held:
-            gpu = by_index.get(entry.get("index"))  # type: ignore[arg-type]
-            out.append({**entry, **({"uuid": gpu.uuid, "product": gpu.product} if gpu else {})})
-        return out
 
     def _fail(self, pod: dict[str, Any], reason: str, message: str) -> None:
         """The pod failed without its containers telling how: mark it, and them, as Kubernetes

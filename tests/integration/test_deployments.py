@@ -4,6 +4,7 @@ plane in the middle of a rollout, which finishes after the restart with the boun
 
 from __future__ import annotations
 
+import json
 import threading
 from typing import Any
 
@@ -163,6 +164,7 @@ def test_http_servers_with_a_readiness_probe_become_available(control_plane: Con
         pods = [p for p in client.list("pods", label_selector="app=http")["items"] if live(p)]
         ports = {p["status"]["containerStatuses"][0]["hostPorts"][0]["hostPort"] for p in pods}
         assert len(ports) == 2  # each replica its own node port
+        assert {json.loads(p["metadata"]["annotations"]["tugboat.dev/ports"])["http"] for p in pods} == ports
         for port in ports:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=10) as resp:
                 assert resp.status == 200
