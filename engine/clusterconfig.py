@@ -100,10 +100,39 @@ class SchedulerConfig:
     resources: tuple[tuple[str, int], ...] = (("cpu", 1), ("memory", 1))
 
 
+MAX_TOLERATION_S = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class WorkloadsConfig:
+    """What the Deployment and ReplicaSet controllers give each pod they make: a toleration of
+    the `node.kubernetes.io/unreachable` NoExecute taint for this long (Kubernetes' default
+    is 300 s; 0, tugboat's, adds none: a pod on a lost node is replaced at once)."""
+
+    unreachable_toleration_s: int = 0
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     nodes: list[NodeSpec]
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
+    workloads: WorkloadsConfig = field(default_factory=WorkloadsConfig)
+
+
+def _workloads(raw: Any, problems: list[str]) -> WorkloadsConfig:
+    if raw is None:
+        return WorkloadsConfig()
+    if not isinstance(raw, dict):
+        problems.append("workloads: expected a mapping")
+        return WorkloadsConfig()
+    known = {"unreachableTolerationSeconds"}
+    problems += [f"workloads.{k}: unknown field" for k in sorted(set(raw) - known, key=str)]
+    seconds = raw.get("unreachableTolerationSeconds", 0)
+    if not isinstance(seconds, int) or isinstance(seconds, bool) or not 0 <= seconds <= MAX_TOLERATION_S:
+        problems.append(f"workloads.unreachableTolerationSeconds: expected an integer from 0 to "
+                        f"{MAX_TOLERATION_S}, got {seconds!r}")
+        return WorkloadsConfig()
+    return WorkloadsConfig(unreachable_toleration_s=seconds)
 
 
 def _scheduler(raw: Any, problems: list[str]) -> SchedulerConfig:
@@ -139,8 +168,8 @@ def _scheduler(raw: Any, problems: list[str]) -> SchedulerConfig:
 
 
 def load_config(path: Path) -> ClusterConfig:
-    """A cluster config file: its nodes and scheduler settings; every problem named by its
-    field path."""
+    """A cluster config file: its nodes, scheduler and workload settings; every problem named
+    by its field path."""
     try:
         data = yaml.safe_load(path.read_text())
     except OSError as exc:
@@ -151,9 +180,10 @@ def load_config(path: Path) -> ClusterConfig:
     if not isinstance(data, dict) or data.get("kind") != "ClusterConfig":
         raise InvalidError(f"{path}: expected a document with kind: ClusterConfig",
                            details=["kind: expected \"ClusterConfig\""])
-    for key in set(data) - {"apiVersion", "kind", "nodes", "scheduler"}:
+    for key in set(data) - {"apiVersion", "kind", "nodes", "scheduler", "workloads"}:
         problems.append(f"{key}: unknown field")
     scheduler = _scheduler(data.get("scheduler"), problems)
+    workloads = _workloads(data.get("workloads"), problems)
     raw_nodes = data.get("nodes")
     if not isinstance(raw_nodes, list) or not raw_nodes:
         problems.append("nodes: expected a list of at least one node")
@@ -204,7 +234,7 @@ def load_config(path: Path) -> ClusterConfig:
                               name=name, labels=dict(labels)))
     if problems:
         raise InvalidError(f"{path} is invalid: {len(problems)} problem(s)", details=problems)
-    return ClusterConfig(nodes=specs, scheduler=scheduler)
+    return ClusterConfig(nodes=specs, scheduler=scheduler, workloads=workloads)
 
 
 def _gpu_models(raw: dict[str, Any], where: str, problems: list[str]) -> list[tuple[str, int]]:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from engine import pidfile
 from engine.clock import Clock, utcnow
-from engine.clusterconfig import SchedulerConfig
+from engine.clusterconfig import SchedulerConfig, WorkloadsConfig
 from engine.config import api_token, private_home, write_config
 from engine.controllers import EventTTL, TaintEviction
 from engine.controllers.namespaces import NamespaceController
@@ -56,7 +56,8 @@ class ControlPlane:
     def __init__(self, home: Path, *, ray_address: str | None, ray_auth: dict[str, str] | None = None,
                  host: str = "127.0.0.1", port: int = 0, store_history: int = 10000,
                  sample_period: float = 2.0, scheduler: SchedulerConfig | None = None,
-                 gpu_idle: IdlePolicy | None = None, clock: Clock = utcnow) -> None:
+                 gpu_idle: IdlePolicy | None = None, workloads: WorkloadsConfig | None = None,
+                 clock: Clock = utcnow) -> None:
         self.home = home
         self.clock = clock  # every part's time (a fixed one in the TUI's snapshot tests)
         self.gpu_idle = gpu_idle
@@ -67,6 +68,7 @@ class ControlPlane:
         self.store_history = store_history
         self.sample_period = sample_period
         self.scheduler_config = scheduler or SchedulerConfig()
+        self.workloads_config = workloads or WorkloadsConfig()
         self.store: Store | None = None
         self.runtime: Any = None
         self.scheduler: Scheduler | None = None
@@ -126,7 +128,9 @@ class ControlPlane:
         await self.cronjobs.start()
         from workloads import DeploymentController, ReplicaSetController
 
-        self.replicasets = ReplicaSetController(self.store, clock=self.clock)
+        self.replicasets = ReplicaSetController(
+            self.store, clock=self.clock,
+            unreachable_toleration_s=self.workloads_config.unreachable_toleration_s)
         await self.replicasets.start()
         self.deployments = DeploymentController(self.store, clock=self.clock)
         await self.deployments.start()

@@ -15,6 +15,7 @@ ADMISSION = "tugboat.dev/admission"  # on a Job: "Pending" (suspended by its que
 PENDING, ADMITTED = "Pending", "Admitted"
 HOLD = "tugboat.dev/hold"  # "true" on a Job its owner holds back: its queue does not admit it
 GANG = "tugboat.dev/gang"  # "true" on a Job whose pods start together or not at all
+UNREACHABLE = "node.kubernetes.io/unreachable"  # the taint of a node Ray lost (engine/runtime/nodes.py)
 GPUS_ANNOTATION = "tugboat.dev/gpus"  # on a bound pod: the node's GPU indexes it gets ("0,2")
 
 

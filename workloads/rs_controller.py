@@ -14,6 +14,8 @@ from engine.controllers.loop import MAX_BACKOFF_S, KeyedLoop
 from engine.errors import ConflictError, NotFoundError, TugError
 from engine.events import EventRecorder
 from engine.labels import selector_from_label_selector
+from engine.objects import UNREACHABLE
+from engine.scheduler.filters import tolerates
 from engine.server.admission import admit
 from jobs.job import set_condition
 from workloads.replicaset import ReplicaSetPlan, active, controller_ref, owner_reference, plan
@@ -27,8 +29,10 @@ REQUEUE_SLACK_S = 0.05  # a timer fires this long after the planned moment, so t
 Obj = dict[str, Any]
 
 
-def new_pod(rs: Obj) -> Obj:
-    """A pod from the ReplicaSet's template, named `{rs}-{5 random}` and controlled by it."""
+def new_pod(rs: Obj, *, unreachable_toleration_s: int = 0) -> Obj:
+    """A pod from the ReplicaSet's template, named `{rs}-{5 random}` and controlled by it; with
+    `unreachable_toleration_s`, it stays that long on a node Ray lost, unless its template says
+    for itself how it tolerates that (Kubernetes' DefaultTolerationSeconds, with 300 s)."""
     meta = rs["metadata"]
     template = copy.deepcopy((rs.get("spec") or {}).get("template") or {})
     tmeta = template.get("metadata") or {}
@@ -38,15 +42,23 @@ def new_pod(rs: Obj) -> Obj:
     for key in ("annotations", "finalizers"):
         if tmeta.get(key):
             pmeta[key] = copy.deepcopy(tmeta[key])
-    return {"apiVersion": "v1", "kind": "Pod", "metadata": pmeta, "spec": template.get("spec") or {}}
+    spec = template.get("spec") or {}
+    given = spec.get("tolerations") or [] if isinstance(spec, dict) else None
+    if unreachable_toleration_s > 0 and isinstance(given, list) and not tolerates(
+            [t for t in given if isinstance(t, dict)], {"key": UNREACHABLE, "effect": "NoExecute"}):
+        spec["tolerations"] = [*given, {
+            "key": UNREACHABLE, "operator": "Exists", "effect": "NoExecute",
+            "tolerationSeconds": unreachable_toleration_s}]
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": pmeta, "spec": spec}
 
 
 class ReplicaSetController(KeyedLoop):
     name = COMPONENT
 
-    def __init__(self, store: Any, *, clock: Clock = utcnow) -> None:
+    def __init__(self, store: Any, *, clock: Clock = utcnow, unreachable_toleration_s: int = 0) -> None:
         super().__init__(store)
         self.clock = clock
+        self.unreachable_toleration_s = unreachable_toleration_s
         self.events = EventRecorder(store, component=COMPONENT, clock=clock)
         self._sets: dict[str, Obj] = {}  # uid -> ReplicaSet
         self._pods: dict[str, Obj] = {}  # uid -> pod (every pod: orphans may be adopted)
@@ -201,7 +213,8 @@ class ReplicaSetController(KeyedLoop):
         error = None
         for _ in range(count):
             try:
-                pod = self.store.create("pods", admit(self.store, "pods", new_pod(rs), None))
+                pod = self.store.create("pods", admit(self.store, "pods", new_pod(
+                    rs, unreachable_toleration_s=self.unreachable_toleration_s), None))
             except TugError as exc:
                 error = f"Error creating: {exc}"
                 self.events.record(rs, "Warning", "FailedCreate", error)

@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 
-from engine.clusterconfig import NodeSpec, SchedulerConfig, load_config
+from engine.clusterconfig import NodeSpec, SchedulerConfig, WorkloadsConfig, load_config
 from engine.clusterconfig import dev_cluster as dev_cluster_nodes
 from engine.config import ray_auth_env, tug_home
 from engine.errors import BadRequestError, TugError, UnavailableError
@@ -77,18 +77,18 @@ def _announce(url: str, home: str) -> None:
 def up(args: argparse.Namespace) -> int:
     if args.config and args.simulate_gpus is not None:
         raise BadRequestError("--config and --simulate-gpus: give one (the config declares GPUs)")
-    scheduler = None
+    scheduler, workloads = None, None
     if args.demo and not args.config and args.simulate_gpus is None and not _machine_has_gpus():
         args.config = str(DEMO_CLUSTER)  # simulated GPUs where the machine has none
     if args.config:
         config = load_config(Path(args.config))
-        nodes, scheduler = config.nodes, config.scheduler
+        nodes, scheduler, workloads = config.nodes, config.scheduler, config.workloads
     else:
         if args.simulate_gpus is not None and args.simulate_gpus < 1:
             raise BadRequestError("--simulate-gpus: expected a positive number of GPUs")
         nodes = [NodeSpec(cpus=args.num_cpus, gpus=args.simulate_gpus or 0,
                           gpu_memory_mib=args.gpu_memory)]
-    return _run_local(args, nodes, scheduler=scheduler)
+    return _run_local(args, nodes, scheduler=scheduler, workloads=workloads)
 
 
 def dev_cluster(args: argparse.Namespace) -> int:
@@ -106,7 +106,7 @@ def _scheduler(args: argparse.Namespace, given: SchedulerConfig | None) -> Sched
 
 
 def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
-               scheduler: SchedulerConfig | None = None) -> int:
+               scheduler: SchedulerConfig | None = None, workloads: WorkloadsConfig | None = None) -> int:
     """Start (or reuse) the local Ray cluster of $TUG_HOME with `nodes`, then serve."""
     period = _period(args)  # every user mistake before anything starts
     idle = _gpu_idle(args)
@@ -133,7 +133,7 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
             join_local_node(home, node, node_ip=node_ip)
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
                       port=args.port, sample_period=period,
-                      scheduler=_scheduler(args, scheduler), gpu_idle=idle)
+                      scheduler=_scheduler(args, scheduler), gpu_idle=idle, workloads=workloads)
     demo = bool(getattr(args, "demo", False))
     if interactive:
         _serve_with_tui(cp, home, demo=demo)

@@ -6,7 +6,7 @@ from typing import Any
 
 from engine.api import parse_quantity
 from engine.clusterconfig import declared
-from engine.objects import MAX_PODS
+from engine.objects import MAX_PODS, UNREACHABLE
 
 VERSION = "tugboat-0.1.0"
 NODE_ID_LABEL = "tugboat.dev/ray-node-id"
@@ -143,9 +143,6 @@ def gone_node(previous: dict[str, Any], *, now: str) -> dict[str, Any] | None:
     others = [c for c in conditions if c.get("type") != "Ready"]
     return {**previous, "spec": _with_unreachable(previous.get("spec") or {}, True, now),
             "status": {**status, "conditions": [gone, *others]}}
-
-
-UNREACHABLE = "node.kubernetes.io/unreachable"
 
 
 def _with_unreachable(spec: dict[str, Any], unreachable: bool, now: str) -> dict[str, Any]:

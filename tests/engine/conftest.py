@@ -27,10 +27,10 @@ def until(check: Callable[[], Any], timeout: float = 30.0) -> Any:
 
 
 class InProcessServer:
-    def __init__(self, home: Path, *, history: int = 10000, clock: Clock = utcnow) -> None:
+    def __init__(self, home: Path, *, history: int = 10000, clock: Clock = utcnow, **settings: Any) -> None:
         self.home = home
         self.loop = asyncio.new_event_loop()
-        self.cp = ControlPlane(home, ray_address=None, port=0, store_history=history, clock=clock)
+        self.cp = ControlPlane(home, ray_address=None, port=0, store_history=history, clock=clock, **settings)
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         asyncio.run_coroutine_threadsafe(self.cp.start(), self.loop).result(30)

@@ -121,3 +121,30 @@ def test_bad_scheduler_settings_are_named(tmp_path: Path) -> None:
         'scheduler.scoringStrategy.type: Unsupported value "Random": supported values '
         '"LeastAllocated", "MostAllocated"',
         "scheduler.scoringStrategy.resources[0].weight: expected an integer from 1 to 100, got 0"]
+
+
+@pytest.mark.parametrize(("text", "problem"), [
+    ("workloads: 3", "workloads: expected a mapping"),
+    ("workloads: {unreachableTolerationSeconds: -1}",
+     "workloads.unreachableTolerationSeconds: expected an integer from 0 to 2147483647, got -1"),
+    ("workloads: {unreachableTolerationSeconds: true}",
+     "workloads.unreachableTolerationSeconds: expected an integer from 0 to 2147483647, got True"),
+    ("workloads: {unreachableTolerationSeconds: '30'}",
+     "workloads.unreachableTolerationSeconds: expected an integer from 0 to 2147483647, got '30'"),
+    ("workloads: {tolerationSeconds: 30}", "workloads.tolerationSeconds: unknown field"),
+])
+def test_bad_workload_settings_are_named(tmp_path: Path, text: str, problem: str) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(f"kind: ClusterConfig\nnodes: [{{gpus: 1}}]\n{text}\n")
+    with pytest.raises(InvalidError) as err:
+        load_config(bad)
+    assert err.value.details == [problem]
+
+
+def test_workload_settings_default_to_no_toleration(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("kind: ClusterConfig\nnodes: [{gpus: 1}]\n")
+    assert load_config(path).workloads.unreachable_toleration_s == 0
+    path.write_text("kind: ClusterConfig\nnodes: [{gpus: 1}]\n"
+                    "workloads: {unreachableTolerationSeconds: 300}\n")
+    assert load_config(path).workloads.unreachable_toleration_s == 300

@@ -125,3 +125,29 @@ def test_replicas_that_name_a_queue_count_against_its_quota(api_server: InProces
         pending = until(pending_in_queue)
         assert pending[0]["reason"] == "QuotaExceeded" and pending[0]["name"].startswith("infer-")
         assert bound("infer") == 1  # the quota holds the second replica back, GPUs free or not
+
+
+def test_a_configured_unreachable_toleration_goes_on_each_new_pod_unless_the_template_has_one(
+        tmp_path: Any) -> None:
+    from engine.clusterconfig import WorkloadsConfig
+    from engine.objects import UNREACHABLE
+    from workloads.rs_controller import new_pod
+
+    server = InProcessServer(tmp_path, workloads=WorkloadsConfig(unreachable_toleration_s=30))
+    try:
+        with server.client() as c:
+            c.create(replicaset(replicas=1))
+            [pod] = until(lambda: pods_of(c) or None)
+            assert pod["spec"]["tolerations"] == [{"key": UNREACHABLE, "operator": "Exists",
+                                                   "effect": "NoExecute", "tolerationSeconds": 30}]
+    finally:
+        server.close()
+    rs = replicaset()
+    rs["metadata"].update(namespace="default", uid="u1")
+    assert "tolerations" not in new_pod(rs)["spec"]  # tugboat's default, 0: none
+    own = {"operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5}  # any key
+    rs["spec"]["template"]["spec"]["tolerations"] = [own]
+    assert new_pod(rs, unreachable_toleration_s=30)["spec"]["tolerations"] == [own]
+    assert rs["spec"]["template"]["spec"]["tolerations"] == [own]  # the template is not changed
+    rs["spec"]["template"]["spec"]["tolerations"] = ["junk", {"key": "other", "operator": "Exists"}]
+    assert new_pod(rs, unreachable_toleration_s=30)["spec"]["tolerations"][2]["key"] == UNREACHABLE
