@@ -2,7 +2,8 @@
 Kueue's webhook do. A pod's priorityClassName becomes spec.priority; a queue label must name a
 Queue; a Job waits suspended in its queue until the scheduler admits it; a pod's GPUs are the
 scheduler's to name; a controller owner reference (which exempts a pod from its queue) must
-name a live owner with that uid; PodRecords are the control plane's alone."""
+name a live owner with that uid; PodRecords are the control plane's alone; a Service gets its
+clusterIP and nodePorts."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any, Protocol
 
 from engine.api.checks_other import SYSTEM_PRIORITY_CLASSES
 from engine.errors import ForbiddenError, InvalidError, NotFoundError
+from engine.net.allocate import Taken, allocate
 from engine.objects import (
     ADMISSION,
     ADMITTED,
@@ -29,12 +31,15 @@ class _Store(Protocol):
 
 
 def admit(store: _Store, plural: str, obj: dict[str, Any], current: dict[str, Any] | None,
-          *, new_queues: frozenset[str] = frozenset()) -> dict[str, Any]:
+          *, new_queues: frozenset[str] = frozenset(), reserved: Taken | None = None) -> dict[str, Any]:
     """The object to store (a copy when changed), or ForbiddenError / InvalidError.
-    `new_queues` are Queues created in the same apply."""
+    `new_queues` are Queues created in the same apply, `reserved` the addresses its Services
+    took so far."""
     if plural == "podrecords":
         raise ForbiddenError("podrecords are written by the control plane only (a Job's pod "
                              "leaves one when it is deleted)")
+    if plural == "services":
+        return _addresses(store, obj, current, reserved)
     if plural not in ("pods", "jobs"):
         return obj
     if plural == "pods":
@@ -48,6 +53,22 @@ def admit(store: _Store, plural: str, obj: dict[str, Any], current: dict[str, An
         _keep_gpus(out, current)
     if plural == "jobs":
         _hold_job(out, current)
+    return out
+
+
+def _addresses(store: _Store, svc: dict[str, Any], current: dict[str, Any] | None,
+               reserved: Taken | None) -> dict[str, Any]:
+    """A Service's clusterIP and nodePorts (engine/net/allocate.py), free of those of every
+    other stored Service and of those taken earlier in the same apply."""
+    pool = Taken.of(store.list("services")[0], besides=current)
+    if reserved is not None:
+        pool.ips |= reserved.ips
+        pool.node_ports |= reserved.node_ports
+    before = Taken(set(pool.ips), set(pool.node_ports))
+    out = allocate(clone(svc), current, pool)
+    if reserved is not None:
+        reserved.ips |= pool.ips - before.ips
+        reserved.node_ports |= pool.node_ports - before.node_ports
     return out
 
 

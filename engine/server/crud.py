@@ -17,6 +17,7 @@ from engine.errors import (
     MethodNotAllowedError,
     NotFoundError,
 )
+from engine.net.allocate import Taken
 from engine.objects import finished
 from engine.server.admission import admit
 
@@ -199,6 +200,7 @@ class Api:
         op_results: list[int] = []  # for each op, its index in results
         warnings: list[str] = []
         seen: set[tuple[str, str | None, str]] = set()
+        reserved = Taken()  # the addresses this apply's Services take, one after another
         for i, c in enumerate(checked, 1):
             info, obj = c.resource, c.obj
             meta = obj["metadata"]
@@ -223,10 +225,10 @@ class Api:
                     current = None
             try:
                 if current is None:
-                    obj = admit(self.store, info.plural, obj, None, new_queues=new_queues)
+                    obj = admit(self.store, info.plural, obj, None, new_queues=new_queues, reserved=reserved)
                 else:
                     updated = admit(self.store, info.plural, self._merge_update(info, current, obj),
-                                    current, new_queues=new_queues)
+                                    current, new_queues=new_queues, reserved=reserved)
             except (InvalidError, ForbiddenError) as exc:
                 problems += [f"document {i} ({ident}): {d}" for d in exc.details or [str(exc)]]
                 continue

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-PACKAGES = ("engine", "gpu", "jobs", "tui")
+PACKAGES = ("engine", "gpu", "jobs", "tui", "workloads")
 
 
 def _modules() -> dict[str, Path]:
