@@ -20,6 +20,7 @@ from engine.config import api_token, private_home, write_config
 from engine.controllers import EventTTL, TaintEviction
 from engine.controllers.namespaces import NamespaceController
 from engine.errors import AlreadyExistsError, UnavailableError
+from engine.net.endpoints_controller import EndpointsController
 from engine.scheduler import Scheduler
 from engine.server import Server
 from engine.server.metrics import Metrics
@@ -75,6 +76,7 @@ class ControlPlane:
         self.jobs: Any = None  # jobs.JobController, imported when the control plane starts
         self.cronjobs: Any = None  # jobs.CronJobController
         self.replicasets: Any = None  # workloads.ReplicaSetController
+        self.endpoints: EndpointsController | None = None
         self.deployments: Any = None  # workloads.DeploymentController
         self.namespaces: NamespaceController | None = None
         self._runner: web.AppRunner | None = None
@@ -134,6 +136,8 @@ class ControlPlane:
         await self.replicasets.start()
         self.deployments = DeploymentController(self.store, clock=self.clock)
         await self.deployments.start()
+        self.endpoints = EndpointsController(self.store, clock=self.clock)
+        await self.endpoints.start()
         self.namespaces = NamespaceController(self.store, clock=self.clock)
         await self.namespaces.start()  # finishes any namespace a crash left Terminating
         self._event_ttl = asyncio.create_task(EventTTL(self.store, clock=self.clock).run(), name="event-ttl")
@@ -175,6 +179,7 @@ class ControlPlane:
             "replicaset controller": self.replicasets.tasks if self.replicasets else [],
             "deployment controller": self.deployments.tasks if self.deployments else [],
             "namespace controller": self.namespaces.tasks if self.namespaces else [],
+            "endpoint controller": self.endpoints.tasks if self.endpoints else [],
             "runtime": self.runtime.tasks if self.runtime else [],
             "sweeps": [t for t in (self._event_ttl, self._taints) if t is not None]}
         for name, tasks in loops.items():
@@ -189,7 +194,8 @@ class ControlPlane:
             await self._runner.cleanup()
         if self.scheduler is not None:
             await self.scheduler.close()
-        for controller in (self.jobs, self.cronjobs, self.replicasets, self.deployments, self.namespaces):
+        for controller in (self.jobs, self.cronjobs, self.replicasets, self.deployments, self.endpoints,
+                           self.namespaces):
             if controller is not None:
                 await controller.close()
         for task in (self._event_ttl, self._taints):
