@@ -177,8 +177,15 @@ def describe_one(client: Client, info: ResourceInfo, obj: dict[str, Any], *,
         pods = client.list("pods", namespace=None, field_selector=f"spec.nodeName={meta['name']}")["items"]
     elif info.plural == "jobs":
         pods = job_pods(client, meta["name"], meta.get("namespace") or "default")
+    endpoints = None
+    if info.plural == "services":
+        try:
+            endpoints = client.get("endpoints", meta["name"], namespace=meta.get("namespace") or "default")
+        except NotFoundError:
+            endpoints = None
     obj = _with_gpu_use(client, info.plural, obj)
-    return describe_text(info.plural, obj, events=events, now=clock(), pods=pods).rstrip("\n")
+    return describe_text(info.plural, obj, events=events, now=clock(), pods=pods,
+                         endpoints=endpoints).rstrip("\n")
 
 
 def job_pods(client: Client, name: str, namespace: str) -> list[dict[str, Any]]:

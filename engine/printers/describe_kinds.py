@@ -15,6 +15,7 @@ from engine.objects import finished
 from engine.printers.describe_job import describe_job
 from engine.printers.describe_pod import describe_pod
 from engine.printers.fmt import NONE, Obj, aware, rfc1123z
+from engine.printers.network import describe_service
 from engine.printers.pods import node_roles
 from engine.printers.queues import describe_queue
 from engine.printers.writer import (
@@ -216,12 +217,13 @@ _DESCRIBERS: dict[str, Describer] = {
 
 
 def describe(resource: str, obj: Obj, *, events: Sequence[Obj], now: datetime,
-             pods: Sequence[Obj] = ()) -> str:
+             pods: Sequence[Obj] = (), endpoints: Obj | None = None) -> str:
     """The text `kubectl describe <resource> <name>` prints, without a trailing newline.
 
     `events` are the events already selected for this object (involvedObject matches);
     they are shown oldest first. For a node, `pods` are the pods bound to it; for a Job, the pods
-    it ran (deleted ones marked with the describe_job.DELETED annotation).
+    it ran (deleted ones marked with the describe_job.DELETED annotation); for a Service, its
+    Endpoints.
     """
     now = aware(now)
     resource = resource.lower()
@@ -232,6 +234,8 @@ def describe(resource: str, obj: Obj, *, events: Sequence[Obj], now: datetime,
             return _describe_node(obj, events, now, pods)
         if resource == "jobs":
             return describe_job(obj, events, now, pods)
+        if resource == "services":
+            return describe_service(obj, endpoints, events, now)
         return _DESCRIBERS.get(resource, _describe_generic)(obj, events, now)
     except Exception as exc:  # noqa: BLE001 - a malformed stored object is shown as stored
         note = (f"Warning:  this object could not be read ({type(exc).__name__}: {exc}); "

@@ -1,7 +1,9 @@
-"""Row cells of `kubectl get` for services, endpoints, ingresses and horizontal pod autoscalers."""
+"""Row cells of `kubectl get` for services, endpoints, ingresses and horizontal pod autoscalers;
+`kubectl describe service`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from engine.printers.fmt import (
@@ -15,10 +17,12 @@ from engine.printers.fmt import (
     lb_ingress,
     scalar,
 )
+from engine.printers.writer import PrefixWriter, write_events, write_metadata
 
 _MAX_ENDPOINTS = 3
 _MAX_HOSTS = 3
 _MAX_METRICS = 2
+NONE_PORT = "<unset>"  # kubectl's word for a port with no name
 
 
 def _name(obj: Obj) -> str:
@@ -165,3 +169,52 @@ def hpa_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
     return [_name(obj), f"{ref.get('kind', '')}/{ref.get('name', '')}", hpa_targets(obj),
             "<unset>" if min_pods is None else str(min_pods), str(spec.get("maxReplicas", 0)),
             str(dig(obj, "status", "currentReplicas", default=0)), age_of(obj, now)]
+
+
+def _port_endpoints(endpoints: Obj | None, name: str) -> str:
+    """The ready `ip:port`s of the Endpoints' ports named `name`, as kubectl's describe."""
+    if endpoints is None:
+        return NONE
+    subsets = [{**ss, "ports": [p for p in ss.get("ports") or [] if (p.get("name") or "") == name]}
+               for ss in endpoints.get("subsets") or [] if isinstance(ss, dict)]
+    return format_endpoints({"subsets": [ss for ss in subsets if ss["ports"]]})
+
+
+def describe_service(svc: Obj, endpoints: Obj | None, events: Sequence[Obj], now: datetime) -> str:
+    """`kubectl describe service`: addresses, each port with its target, node port and the
+    ready endpoints behind it."""
+    spec: Obj = svc.get("spec") or {}
+    w = PrefixWriter()
+    write_metadata(w, svc, now, created=False)
+    w.field(0, "Selector", format_labels(spec.get("selector")) if spec.get("selector") else NONE)
+    w.field(0, "Type", spec.get("type") or "ClusterIP")
+    if spec.get("ipFamilyPolicy"):
+        w.field(0, "IP Family Policy", spec["ipFamilyPolicy"])
+    if spec.get("ipFamilies"):
+        w.field(0, "IP Families", ",".join(map(str, spec["ipFamilies"])))
+    if spec.get("clusterIP"):
+        w.field(0, "IP", spec["clusterIP"])
+        w.field(0, "IPs", ",".join(map(str, spec.get("clusterIPs") or [spec["clusterIP"]])))
+    if spec.get("externalName"):
+        w.field(0, "External Name", spec["externalName"])
+    ingress = lb_ingress(svc, wide=True)
+    if ingress:
+        w.field(0, "LoadBalancer Ingress", ingress)
+    for port in spec.get("ports") or []:
+        if not isinstance(port, dict):
+            continue
+        name = str(port.get("name") or "")
+        protocol = port.get("protocol") or "TCP"
+        w.field(0, "Port", f"{name or NONE_PORT}  {port.get('port')}/{protocol}")
+        w.field(0, "TargetPort", f"{port.get('targetPort', port.get('port'))}/{protocol}")
+        if port.get("nodePort"):
+            w.field(0, "NodePort", f"{name or NONE_PORT}  {port['nodePort']}/{protocol}")
+        if spec.get("type") != "ExternalName":
+            w.field(0, "Endpoints", _port_endpoints(endpoints, name))
+    w.field(0, "Session Affinity", spec.get("sessionAffinity") or "None")
+    if spec.get("externalTrafficPolicy"):
+        w.field(0, "External Traffic Policy", spec["externalTrafficPolicy"])
+    if spec.get("internalTrafficPolicy"):
+        w.field(0, "Internal Traffic Policy", spec["internalTrafficPolicy"])
+    write_events(w, events, now)
+    return w.render()

@@ -143,3 +143,26 @@ def test_a_service_without_a_selector_keeps_the_endpoints_a_user_writes(api_serv
         c.delete("services", "web")
         until(lambda: _addresses(c) is None)
         assert c.get("endpoints", "ext")["subsets"] == mine["subsets"]  # never the controller's
+
+
+def test_describe_and_get_show_the_addresses(api_server: InProcessServer) -> None:
+    from engine.api import resolve
+    from engine.cli.objects import describe_one
+    from engine.printers.network import endpoints_row, service_row
+
+    with api_server.client() as c:
+        svc = c.create({**service(), "spec": {**service()["spec"], "type": "NodePort"}})
+        c.create(_web_pod("a"))
+        _run(c, "a", 31000, ready=True)
+        until(lambda: _addresses(c) == ([31000], []))
+        text = describe_one(c, resolve("svc"), c.get("services", "web"))
+        lines = dict(line.split(":", 1) for line in text.splitlines() if ":" in line)
+        assert lines["IP"].strip() == svc["spec"]["clusterIP"]
+        assert lines["NodePort"].split() == ["http", f"{svc['spec']['ports'][0]['nodePort']}/TCP"]
+        assert lines["Endpoints"].strip() == "127.0.0.1:31000"
+        assert lines["External Traffic Policy"].strip() == "Cluster"
+        now = utcnow()
+        row = service_row(c.get("services", "web"), now, False)
+        assert row[2] == svc["spec"]["clusterIP"]
+        assert row[4] == f"80:{svc['spec']['ports'][0]['nodePort']}/TCP"
+        assert endpoints_row(c.get("endpoints", "web"), now, False)[1] == "127.0.0.1:31000"
