@@ -1,0 +1,186 @@
+"""The Service proxy a node agent runs: one TCP listener per route (a clusterIP:port, a
+nodePort), each connection forwarded to one of the route's ready backends, round robin or by
+client IP (sessionAffinity: ClientIP). A route with no ready backend has no listener, so a
+connection to it is refused at once. A new table replaces the old in one step; connections in
+flight finish on the backend they have. Listeners use SO_REUSEPORT, so the agents of several
+nodes on one machine (a dev cluster) can all serve one address. Plain asyncio: no Ray here."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger("tugboat.proxy")
+
+CHUNK = 256 * 1024  # a pump pauses the other side when this much waits to be written
+CONNECT_TIMEOUT_S = 2.0
+
+
+@dataclass
+class Route:
+    """Where one listening address forwards to."""
+
+    listen: tuple[str, int]
+    backends: list[tuple[str, int]]
+    affinity_s: float = 0.0  # > 0: sessionAffinity ClientIP with this timeout
+    service: str = ""  # "namespace/name:port", for what the agent reports
+    next: int = 0
+    sticky: dict[str, tuple[tuple[str, int], float]] = field(default_factory=dict)
+
+    def pick(self, client: str, now: float) -> list[tuple[str, int]]:
+        """The backends to try, in order: the client's own first (affinity), else the next in
+        turn, then the others."""
+        if not self.backends:
+            return []
+        first = None
+        if self.affinity_s > 0:
+            held = self.sticky.get(client)
+            if held and held[0] in self.backends and now - held[1] < self.affinity_s:
+                first = held[0]
+        if first is None:
+            first = self.backends[self.next % len(self.backends)]
+            self.next += 1
+        if self.affinity_s > 0:
+            self.sticky[client] = (first, now)
+            if len(self.sticky) > 4 * 65536:  # forget the stale ones, so memory follows clients seen lately
+                self.sticky = {c: v for c, v in self.sticky.items() if now - v[1] < self.affinity_s}
+        return [first] + [b for b in self.backends if b != first]
+
+
+def routes_from(table: list[dict[str, Any]]) -> dict[tuple[str, int], Route]:
+    """The proxy's routes from the table the runtime sends (engine/net/routes.py)."""
+    out: dict[tuple[str, int], Route] = {}
+    for entry in table:
+        backends = [(str(ip), int(port)) for ip, port in entry.get("backends") or []]
+        affinity, service = float(entry.get("affinity_s") or 0), str(entry.get("service") or "")
+        for ip, port in entry.get("listen") or []:
+            out[(str(ip), int(port))] = Route((str(ip), int(port)), backends, affinity, service)
+    return out
+
+
+class _Pipe(asyncio.Protocol):
+    """One side of a proxied connection; what it reads goes to its peer, with backpressure."""
+
+    def __init__(self) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.peer: _Pipe | None = None
+        self.pending = b""  # read before the peer was there
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        transport.set_write_buffer_limits(high=CHUNK)
+
+    def data_received(self, data: bytes) -> None:
+        peer = self.peer
+        if peer is None or peer.transport is None:
+            self.pending += data
+            return
+        peer.transport.write(data)
+
+    def eof_received(self) -> bool:
+        peer = self.peer
+        if peer is not None and peer.transport is not None and peer.transport.can_write_eof():
+            peer.transport.write_eof()
+            return True  # half-close: the other way may still talk
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        peer = self.peer
+        if peer is not None and peer.transport is not None:
+            peer.transport.close()
+
+    def pause_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        if self.peer is not None and self.peer.transport is not None:
+            self.peer.transport.resume_reading()
+
+
+class _Client(_Pipe):
+    def __init__(self, proxy: Proxy, listen: tuple[str, int]) -> None:
+        super().__init__()
+        self.proxy, self.listen = proxy, listen
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        assert self.transport is not None
+        self.transport.pause_reading()  # until the backend answers
+        asyncio.get_running_loop().create_task(self._connect())
+
+    async def _connect(self) -> None:
+        assert self.transport is not None
+        route = self.proxy.routes.get(self.listen)
+        client = str((self.transport.get_extra_info("peername") or ("",))[0])
+        loop = asyncio.get_running_loop()
+        for backend in route.pick(client, time.monotonic()) if route else []:
+            try:
+                _, upstream = await asyncio.wait_for(loop.create_connection(_Pipe, *backend),
+                                                     CONNECT_TIMEOUT_S)
+            except (OSError, TimeoutError):
+                continue  # a backend that went away: the next one
+            if self.transport.is_closing():  # the client left while we connected
+                if upstream.transport is not None:
+                    upstream.transport.close()
+                return
+            upstream.peer, self.peer = self, upstream
+            if self.pending and upstream.transport is not None:
+                upstream.transport.write(self.pending)
+                self.pending = b""
+            self.transport.resume_reading()
+            return
+        self.transport.abort()  # no backend answered
+
+
+class Proxy:
+    """Listeners for a table of routes, on the running loop."""
+
+    def __init__(self) -> None:
+        self.routes: dict[tuple[str, int], Route] = {}
+        self._servers: dict[tuple[str, int], asyncio.AbstractServer] = {}
+        self.version = 0
+        self.problems: dict[tuple[str, int], str] = {}  # listen address -> why it is not served
+
+    async def apply(self, table: list[dict[str, Any]], version: int) -> dict[str, Any]:
+        """Serve `table` from now on; what is served and what could not be (a port taken, a
+        port below 1024 without the right to bind it)."""
+        routes = routes_from(table)
+        for listen, route in routes.items():
+            old = self.routes.get(listen)
+            if old is not None:  # keep the turn and the clients' backends
+                route.next, route.sticky = old.next, old.sticky
+        self.routes = routes
+        wanted = {listen for listen, route in routes.items() if route.backends}
+        for listen in set(self._servers) - wanted:
+            self._servers.pop(listen).close()  # no backend (or no route): refused from now on
+        self.problems = {}
+        loop = asyncio.get_running_loop()
+        for listen in sorted(wanted - set(self._servers)):
+            try:
+                self._servers[listen] = await loop.create_server(
+                    lambda listen=listen: _Client(self, listen), *listen, reuse_port=True, backlog=1024)
+            except OSError as exc:
+                self.problems[listen] = exc.strerror or str(exc)
+                log.warning("proxy: cannot listen on %s:%d: %s", *listen, self.problems[listen])
+        self.version = version
+        return self.state()
+
+    def state(self) -> dict[str, Any]:
+        return {"version": self.version, "listening": sorted(f"{h}:{p}" for h, p in self._servers),
+                "problems": {f"{h}:{p}": why for (h, p), why in self.problems.items()}}
+
+    async def close(self) -> None:
+        for server in self._servers.values():
+            server.close()
+        self._servers = {}
