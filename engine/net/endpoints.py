@@ -137,3 +137,17 @@ def ready_addresses(endpoints: Obj) -> list[tuple[str, int, str]]:
             for port in subset.get("ports") or []:
                 out.append((str(address.get("ip")), int(port.get("port") or 0), str(port.get("name") or "")))
     return out
+
+
+def pod_backends(pod: Obj) -> set[tuple[str, int]]:
+    """(node IP, host port) for each port the runtime gave the pod's containers: where a proxy
+    may be sending it connections."""
+    ip = (pod.get("status") or {}).get("podIP")
+    if not isinstance(ip, str) or not ip:
+        return set()
+    out = set()
+    for status in (pod.get("status") or {}).get("containerStatuses") or []:
+        for port in (status.get("hostPorts") if isinstance(status, dict) else None) or []:
+            if isinstance(port, dict) and isinstance(port.get("hostPort"), int):
+                out.add((ip, port["hostPort"]))
+    return out

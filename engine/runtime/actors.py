@@ -3,6 +3,7 @@ one NodeAgent per node."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import platform
 import socket
@@ -14,6 +15,7 @@ from typing import Any
 import psutil
 import ray
 
+from engine.net.proxy import Proxy
 from engine.objects import GPU, amount, bound_gpus, pod_requests
 from engine.runtime.logfiles import READ_LIMIT, read_log
 from engine.runtime.podrunner import PodRunner, container_runtime, node_log_roots
@@ -23,7 +25,7 @@ WATCH_TIMEOUT_S = 30.0
 POD_ACTOR_PREFIX = "pod."
 # Node agents are detached and outlive control planes; a new agent API gets a new name, and
 # the runtime retires agents of other versions.
-AGENT_VERSION = 5
+AGENT_VERSION = 6
 
 
 def actor_name(pod: dict[str, Any]) -> str:
@@ -93,14 +95,27 @@ def _inside(root: Path, relative: str) -> Path | None:
 
 @ray.remote(num_cpus=0, max_concurrency=16)
 class NodeAgent:
-    """Per-node helper: reads container logs (which outlive pods), describes the node, and
-    samples its CPU, memory and GPUs (NVML), naming the pod behind each GPU process."""
+    """Per-node helper: reads container logs (which outlive pods), describes the node, samples
+    its CPU, memory and GPUs (NVML), naming the pod behind each GPU process, and runs the
+    node's Service proxy (engine/net/proxy.py) on a thread and event loop of its own."""
 
     def __init__(self) -> None:
         self._nvml = Nvml()
         self._lock = threading.Lock()
         self._inventory = None
         self._cpu_last = psutil.cpu_times()
+        self._proxy: tuple[asyncio.AbstractEventLoop, Proxy] | None = None
+
+    def set_routes(self, table: list[dict[str, Any]], version: int) -> dict[str, Any]:
+        """Serve this route table from now on (engine/net/routes.py); returns once the proxy
+        does: what it listens on and what it could not."""
+        with self._lock:
+            if self._proxy is None:
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="proxy", daemon=True).start()
+                self._proxy = (loop, Proxy())
+            loop, proxy = self._proxy
+        return asyncio.run_coroutine_threadsafe(proxy.apply(table, version), loop).result(30)
 
     def sample(self, leaders: dict[int, str]) -> dict[str, Any]:
         """One tick: GPU samples, node usage, and for each GPU process the pod it belongs to

@@ -18,6 +18,7 @@ from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
 from engine.errors import BadRequestError, NotFoundError, TugError, UnavailableError
 from engine.events import EventRecorder
+from engine.net.endpoints import pod_backends
 from engine.objects import TERMINAL_PHASES, internal_ip, is_ready
 from engine.runtime.actors import (
     AGENT_VERSION,
@@ -27,6 +28,7 @@ from engine.runtime.actors import (
     actor_name,
     ray_options,
 )
+from engine.runtime.baseline import actor_start
 from engine.runtime.cluster import RAY_NAMESPACE
 from engine.runtime.nodes import NODE_ID_LABEL, current_entries, gone_node, node_name, node_object
 from engine.runtime.podrunner import pod_log_dir
@@ -38,7 +40,7 @@ from engine.runtime.podstatus import (
     unknown_end,
     waiting_reason,
 )
-from engine.runtime.probe import Probe
+from engine.runtime.routes import RoutePusher
 from engine.runtime.telemetry import Telemetry
 from engine.scheduler.gpus import awaits_naming
 from gpu import Inventory, node_gpu_fields, simulated_inventory
@@ -48,6 +50,7 @@ log = logging.getLogger("tugboat.runtime")
 
 NODE_SYNC_PERIOD_S = 1.0
 STOP_SLACK_S = 15.0
+ROUTE_WAIT_S = 2.0  # at most this long for the proxies to stop sending a stopping pod connections
 AGENT_PREFIX = "agent.v"
 
 
@@ -79,6 +82,7 @@ class Runtime:
         self._unhealthy: dict[str, dict[str, str]] = {}  # node name -> {gpu uuid: reason}
         self.simulated_gpu_product = simulated_gpu_product
         self.telemetry = Telemetry(self, period=sample_period, idle=gpu_idle)
+        self.routes = RoutePusher(store, self._route_agents)
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- lifecycle ------------------------------------------------------------------------
@@ -92,14 +96,16 @@ class Runtime:
         self._tasks = [asyncio.create_task(self._node_loop(), name="runtime-nodes"),
                        asyncio.create_task(self._pod_loop(rv), name="runtime-pods"),
                        asyncio.create_task(self.telemetry.run(), name="runtime-samples")]
+        await self.routes.start()
 
     @property
     def tasks(self) -> list[asyncio.Task[None]]:
         """The loops this runs (for readiness: one that is done has stopped)."""
-        return list(self._tasks)
+        return list(self._tasks) + self.routes.tasks
 
     async def close(self) -> None:
-        """Stop watching; the pod actors keep running (they are adopted on the next start)."""
+        """Stop watching; the pod actors (and the node proxies) keep running, adopted next start."""
+        await self.routes.close()
         tasks = self._tasks + [h.task for h in self._pods.values() if h.task]
         for t in tasks:
             t.cancel()
@@ -228,6 +234,12 @@ class Runtime:
 
     def agent(self, node_id: str) -> Any:
         return self._agent(node_id)
+
+    def _route_agents(self) -> dict[str, Any]:
+        """The agents of the nodes that are up: each runs its node's Service proxy."""
+        ids = {name: (n["metadata"].get("labels") or {}).get(NODE_ID_LABEL) for name, n in self._nodes.items()
+               if is_ready(n)}
+        return {name: self._agent(node_id) for name, node_id in ids.items() if node_id}
 
     def pod_actor(self, uid: str) -> Any:
         handle = self._pods.get(uid)
@@ -471,7 +483,8 @@ class Runtime:
                 if handle.actor is not None:
                     break
                 await asyncio.sleep(0.05)
-            if handle.actor is not None:
+            if handle.actor is not None:  # no proxy sends it new connections first (bounded)
+                await self.routes.unrouted(pod_backends(pod), ROUTE_WAIT_S)
                 # An actor Ray never placed, or a process the kernel cannot end, must not
                 # leave the pod Terminating forever: past grace + STOP_SLACK_S it is killed.
                 status = await asyncio.wait_for(handle.actor.stop.remote(float(grace)),
@@ -539,29 +552,7 @@ class Runtime:
             if not ready:
                 raise UnavailableError("no ready node to start baseline actors on")
             node_id = ready[0]
-        strategy = NodeAffinitySchedulingStrategy(node_id, soft=False)
-
-        actors: list[Any] = []
-
-        async def one() -> float:
-            t0 = time.perf_counter()
-            actor = Probe.options(scheduling_strategy=strategy).remote()
-            actors.append(actor)
-            await actor.ready.remote()
-            return time.perf_counter() - t0
-
-        try:
-            if sequential:
-                took = []
-                for _ in range(count):
-                    took.append(await one())
-                    self._kill_actor(actors.pop())
-                return took
-            # Like the pods they are compared with, they all stay up until the last is ready.
-            return list(await asyncio.gather(*(one() for _ in range(count))))
-        finally:
-            for actor in actors:
-                self._kill_actor(actor)
+        return await actor_start(node_id, count=count, sequential=sequential)
 
     # ----- logs -----------------------------------------------------------------------------
 

@@ -1,0 +1,106 @@
+"""Services on real Ray with real processes: a Service over a 3-replica HTTP Deployment spreads
+connections over all three through its clusterIP and its nodePort, skips a replica that is not
+ready, and a rolling update behind it fails no request (no preStop in the manifest)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from engine.client import Client
+
+from .conftest import ControlPlaneProc, wait_for
+
+WHOAMI = Path(__file__).with_name("whoami.py")
+
+
+def deployment(flags: Path, version: str = "v1") -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "who"},
+            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "who"}},
+                     "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
+                     "template": {"metadata": {"labels": {"app": "who"}},
+                                  "spec": {"terminationGracePeriodSeconds": 2, "containers": [{
+                                      "name": "web", "image": "python:3.11",
+                                      "command": [sys.executable, str(WHOAMI)],
+                                      "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {
+                                                  "fieldPath": "metadata.name"}}},
+                                              {"name": "VERSION", "value": version}],
+                                      "ports": [{"name": "http", "containerPort": 8000}],
+                                      "resources": {"requests": {"cpu": "10m"}},
+                                      "readinessProbe": {
+                                          "exec": {"command": ["sh", "-c", f'test ! -e "{flags}/$POD_NAME"']},
+                                          "periodSeconds": 1}}]}}}}
+
+
+SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "who"},
+           "spec": {"type": "NodePort", "selector": {"app": "who"},
+                    "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}}
+
+
+def get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        return resp.read().decode()
+
+
+def ready_pods(client: Client) -> set[str]:
+    ep = client.get("endpoints", "who")
+    return {a["targetRef"]["name"] for s in ep.get("subsets") or [] for a in s.get("addresses") or []}
+
+
+def answers(url: str, count: int) -> set[str]:
+    return {get(url) for _ in range(count)}
+
+
+def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
+        control_plane: ControlPlaneProc, tmp_path: Path) -> None:
+    with control_plane.client() as client:
+        client.create(deployment(tmp_path))
+        svc = client.create(SERVICE)
+        vip = f"http://{svc['spec']['clusterIP']}:8080/"
+        node_port = f"http://127.0.0.1:{svc['spec']['ports'][0]['nodePort']}/"
+        try:
+            pods = wait_for(lambda: len(p := ready_pods(client)) == 3 and p, timeout=120,
+                            what="three ready endpoints")
+            wait_for(lambda: answers(vip, 9) == pods, timeout=30, what="the clusterIP to reach all three")
+            assert answers(node_port, 9) == pods
+
+            out = sorted(pods)[0]
+            (tmp_path / out).touch()  # its readiness probe fails: it leaves the Service
+            wait_for(lambda: ready_pods(client) == pods - {out}, timeout=30, what="one replica to leave")
+            wait_for(lambda: answers(vip, 8) == pods - {out}, timeout=10, what="the proxy to skip it")
+            (tmp_path / out).unlink()
+            wait_for(lambda: answers(vip, 9) == pods, timeout=30, what="it to come back")
+
+            failures: list[str] = []
+            served = [0]
+            stop = threading.Event()
+
+            def hammer() -> None:
+                while not stop.is_set():
+                    try:
+                        get(vip)
+                        served[0] += 1
+                    except (OSError, urllib.error.URLError) as exc:
+                        failures.append(repr(exc))
+            thread = threading.Thread(target=hammer, daemon=True)
+            thread.start()
+            client.apply([deployment(tmp_path, "v2")])
+            def rolled() -> bool:
+                d = client.get("deployments", "who")
+                st = d.get("status") or {}
+                return st.get("observedGeneration") == d["metadata"]["generation"] and \
+                    st.get("updatedReplicas") == st.get("availableReplicas") == st.get("replicas") == 3
+            wait_for(rolled, timeout=180, what="the rollout to v2")
+            new = wait_for(lambda: len(p := ready_pods(client)) == 3 and not p & pods and p, timeout=60,
+                           what="the new pods behind the Service")
+            wait_for(lambda: answers(vip, 9) == new, timeout=30, what="the proxy to reach the new pods")
+            stop.set()
+            thread.join(30)
+            assert served[0] > 50 and failures == [], (served[0], failures[:5])
+        finally:
+            client.delete("services", "who")
+            client.delete("deployments", "who")

@@ -1,0 +1,23 @@
+"""A replica for the Service tests and `tug bench net`: answers every GET with its pod's name
+(POD_NAME) on $PORT, HTTP/1.1 with keep-alive, and logs nothing."""
+
+import http.server
+import os
+
+NAME = os.environ.get("POD_NAME", "?").encode()
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(NAME)))
+        self.end_headers()
+        self.wfile.write(NAME)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), Handler).serve_forever()
