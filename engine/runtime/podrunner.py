@@ -133,8 +133,10 @@ class _Container:
 class PodRunner:
     """Runs one pod on this node. `pod` is the pod object as bound by the scheduler."""
 
-    def __init__(self, pod: dict[str, Any], *, log_root: Path, gpus: list[int] | None = None) -> None:
+    def __init__(self, pod: dict[str, Any], *, log_root: Path, gpus: list[int] | None = None,
+                 service_env: dict[str, str] | None = None) -> None:
         self.pod = pod
+        self.service_env = dict(service_env or {})  # its namespace's Services, as at its start
         meta, spec = pod["metadata"], pod["spec"]
         self.name = meta["name"]
         self.policy = spec.get("restartPolicy", "Always")
@@ -392,7 +394,7 @@ class PodRunner:
             with self._cond:
                 c.status["hostPorts"] = c.ports
         try:
-            env = container_env(self.pod, spec, extra=port_env(c.ports))
+            env = container_env(self.pod, spec, extra={**self.service_env, **port_env(c.ports)})
         except ValueError as exc:
             raise StartFailure("CreateContainerConfigError", str(exc)) from exc
         # The node's basics, then the GPUs Ray gave the pod (exactly those: none is "" so a pod
@@ -496,7 +498,7 @@ class PodRunner:
             self._changed()
         pre = ((c.spec.get("lifecycle") or {}).get("preStop") or {}).get("exec")
         if pre and grace > 0 and proc.running:
-            env = container_env(self.pod, c.spec)
+            env = container_env(self.pod, c.spec, extra=self.service_env)
             run_hook(list(pre.get("command") or []), env=env, cwd=c.spec.get("workingDir"),
                      timeout=grace)
         proc.signal_group(signal.SIGTERM)

@@ -19,6 +19,7 @@ from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
 from engine.errors import BadRequestError, NotFoundError, TugError, UnavailableError
 from engine.events import EventRecorder
 from engine.net.endpoints import pod_backends
+from engine.net.envvars import service_env
 from engine.objects import TERMINAL_PHASES, internal_ip, is_ready
 from engine.runtime.actors import (
     AGENT_VERSION,
@@ -365,7 +366,8 @@ class Runtime:
                     # there failed a pod the scheduler had rightly placed
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
                     **ray_options(pod),
-                ).remote(pod, str(self.log_root))
+                ).remote(pod, str(self.log_root),
+                         service_env(pod, self.store.list("services", meta.get("namespace"))[0]))
             except Exception as exc:  # noqa: BLE001 - Ray refuses at once: node gone or full
                 self._lost(pod, exc)
                 return

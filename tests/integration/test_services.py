@@ -1,6 +1,7 @@
 """Services on real Ray with real processes: a Service over a 3-replica HTTP Deployment spreads
 connections over all three through its clusterIP and its nodePort, skips a replica that is not
-ready, and a rolling update behind it fails no request (no preStop in the manifest)."""
+ready, a rolling update behind it fails no request (no preStop in the manifest), and the pods
+made after it get its variables."""
 
 from __future__ import annotations
 
@@ -98,6 +99,9 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
             new = wait_for(lambda: len(p := ready_pods(client)) == 3 and not p & pods and p, timeout=60,
                            what="the new pods behind the Service")
             wait_for(lambda: answers(vip, 9) == new, timeout=30, what="the proxy to reach the new pods")
+            # pods made after the Service know it, as the kubelet tells them
+            assert get(vip + "env/WHO_SERVICE_HOST") == svc["spec"]["clusterIP"]
+            assert get(vip + "env/WHO_SERVICE_PORT_HTTP") == "8080"
             stop.set()
             thread.join(30)
             assert served[0] > 50 and failures == [], (served[0], failures[:5])

@@ -1,5 +1,6 @@
 """A replica for the Service tests and `tug bench net`: answers every GET with its pod's name
-(POD_NAME) on $PORT, HTTP/1.1 with keep-alive, and logs nothing."""
+(POD_NAME) on $PORT, or with the variable VAR of its environment for /env/VAR; HTTP/1.1 with
+keep-alive, and logs nothing."""
 
 import http.server
 import os
@@ -11,10 +12,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+        body = NAME
+        if self.path.startswith("/env/"):
+            body = os.environ.get(self.path[5:], "").encode()
         self.send_response(200)
-        self.send_header("Content-Length", str(len(NAME)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(NAME)
+        self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
