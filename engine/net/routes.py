@@ -11,7 +11,8 @@ DEFAULT_AFFINITY_S = 10800  # sessionAffinity ClientIP without timeoutSeconds (K
 ALL_ADDRESSES = "0.0.0.0"  # a nodePort listens on every address of the node
 
 
-def _backends(endpoints: Obj | None, name: str) -> list[list[Any]]:
+def ready_backends(endpoints: Obj | None, name: str) -> list[list[Any]]:
+    """[ip, port] of each ready address of the Endpoints port named `name` (TCP), sorted."""
     out: set[tuple[str, int]] = set()
     for subset in (endpoints or {}).get("subsets") or []:
         if not isinstance(subset, dict):
@@ -48,7 +49,7 @@ def route_table(services: list[Obj], endpoints: dict[str, Obj]) -> list[Obj]:
                 listen.append([ALL_ADDRESSES, port["nodePort"]])
             if listen:
                 table.append({"service": f"{key}:{port.get('name') or port.get('port')}", "listen": listen,
-                              "backends": _backends(endpoints.get(key), str(port.get("name") or "")),
+                              "backends": ready_backends(endpoints.get(key), str(port.get("name") or "")),
                               "affinity_s": affinity})
     return sorted(table, key=lambda e: e["service"])
 
