@@ -58,7 +58,8 @@ class ControlPlane:
                  host: str = "127.0.0.1", port: int = 0, store_history: int = 10000,
                  sample_period: float = 2.0, scheduler: SchedulerConfig | None = None,
                  gpu_idle: IdlePolicy | None = None, workloads: WorkloadsConfig | None = None,
-                 clock: Clock = utcnow) -> None:
+                 ingress_port: int | None = None, clock: Clock = utcnow) -> None:
+        self.ingress_port = ingress_port  # the Ingress router's, on the head node (None: no router)
         self.home = home
         self.clock = clock  # every part's time (a fixed one in the TUI's snapshot tests)
         self.gpu_idle = gpu_idle
@@ -116,7 +117,8 @@ class ControlPlane:
 
             connect(self.ray_address, auth=self.ray_auth)
             self.runtime = Runtime(self.store, log_root=self.home / "logs",
-                                   sample_period=self.sample_period, gpu_idle=self.gpu_idle)
+                                   sample_period=self.sample_period, gpu_idle=self.gpu_idle,
+                                   ingress_port=self.ingress_port)
             await self.runtime.start()
         self.scheduler = Scheduler(self.store, config=self.scheduler_config, clock=self.clock)
         await self.scheduler.start()

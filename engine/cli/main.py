@@ -27,6 +27,9 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
                    help="a held GPU under this utilization counts as idle (default 5)")
     p.add_argument("--gpu-idle-minutes", type=float, default=10.0, metavar="MINUTES",
                    help="... once it has been so this long: GPUIdle event, tugboat_gpu_idle (default 10)")
+    p.add_argument("--ingress-port", type=int, default=8080, metavar="PORT",
+                   help="port of the Ingress router on the head node (default 8080; 0 picks a free "
+                        "one, -1 serves no Ingress)")
     p.add_argument("--scoring-strategy", choices=["LeastAllocated", "MostAllocated"],
                    default=None, help="how the scheduler ranks nodes that fit (default "
                                       "LeastAllocated; MostAllocated bin-packs)")

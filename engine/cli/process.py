@@ -67,6 +67,13 @@ def _period(args: argparse.Namespace) -> float:
     return float(args.sample_period)
 
 
+def _ingress_port(args: argparse.Namespace) -> int | None:
+    port = int(getattr(args, "ingress_port", -1))
+    if not -1 <= port <= 65535:
+        raise BadRequestError(f"--ingress-port: expected a port from 0 to 65535 (or -1: none), got {port}")
+    return None if port == -1 else port
+
+
 def _announce(url: str, home: str) -> None:
     print(f"tugboat is up: API {url}, config {home}/config\n"
           f"  try: tug apply -f configs/examples/hello-pod.yaml && tug get pods -w\n"
@@ -109,6 +116,7 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
                scheduler: SchedulerConfig | None = None, workloads: WorkloadsConfig | None = None) -> int:
     """Start (or reuse) the local Ray cluster of $TUG_HOME with `nodes`, then serve."""
     period = _period(args)  # every user mistake before anything starts
+    ingress = _ingress_port(args)
     idle = _gpu_idle(args)
     home = tug_home()
     os.environ.update(ray_auth_env(home))  # before ray is imported: it reads them then
@@ -133,7 +141,8 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
             join_local_node(home, node, node_ip=node_ip)
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
                       port=args.port, sample_period=period,
-                      scheduler=_scheduler(args, scheduler), gpu_idle=idle, workloads=workloads)
+                      scheduler=_scheduler(args, scheduler), gpu_idle=idle, workloads=workloads,
+                      ingress_port=ingress)
     demo = bool(getattr(args, "demo", False))
     if interactive:
         _serve_with_tui(cp, home, demo=demo)
@@ -206,7 +215,7 @@ def server(args: argparse.Namespace) -> int:
     home = tug_home()
     cp = ControlPlane(home, ray_address=args.ray_address, host=args.bind, port=args.port,
                       sample_period=_period(args), scheduler=_scheduler(args, None),
-                      gpu_idle=_gpu_idle(args))
+                      gpu_idle=_gpu_idle(args), ingress_port=_ingress_port(args))
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
     return 0
 

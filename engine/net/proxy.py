@@ -151,10 +151,14 @@ class Proxy:
         self._servers: dict[tuple[str, int], asyncio.AbstractServer] = {}
         self.version = 0
         self.problems: dict[tuple[str, int], str] = {}  # listen address -> why it is not served
+        self.router: Any = None  # engine/net/router.Router, on the node that serves Ingresses
+        self.ingress_problem = ""
 
-    async def apply(self, table: list[dict[str, Any]], version: int) -> dict[str, Any]:
-        """Serve `table` from now on; what is served and what could not be (a port taken, a
-        port below 1024 without the right to bind it)."""
+    async def apply(self, table: list[dict[str, Any]], version: int,
+                    ingress: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Serve `table` from now on (and `ingress`: the router's port and rules, on the node
+        that serves Ingresses); what is served and what could not be (a port taken, a port
+        below 1024 without the right to bind it)."""
         routes = routes_from(table)
         for listen, route in routes.items():
             old = self.routes.get(listen)
@@ -173,14 +177,41 @@ class Proxy:
             except OSError as exc:
                 self.problems[listen] = exc.strerror or str(exc)
                 log.warning("proxy: cannot listen on %s:%d: %s", *listen, self.problems[listen])
+        if ingress is not None:
+            await self._route(int(ingress.get("port") or 0), list(ingress.get("rules") or []))
         self.version = version
         return self.state()
 
+    async def _route(self, port: int, rules: list[dict[str, Any]]) -> None:
+        from engine.net.router import Router  # aiohttp: only where Ingresses are served
+
+        if self.router is not None and port and self.router.port != port:
+            await self.router.close()  # another port asked for
+            self.router = None
+        if self.router is None:
+            router = Router()
+            try:
+                await router.start(port)
+            except OSError as exc:
+                self.ingress_problem = f"cannot listen on port {port}: {exc.strerror or exc}"
+                await router.close()
+                return
+            self.router, self.ingress_problem = router, ""
+        self.router.table = rules
+
     def state(self) -> dict[str, Any]:
-        return {"version": self.version, "listening": sorted(f"{h}:{p}" for h, p in self._servers),
-                "problems": {f"{h}:{p}": why for (h, p), why in self.problems.items()}}
+        out: dict[str, Any] = {
+            "version": self.version, "listening": sorted(f"{h}:{p}" for h, p in self._servers),
+            "problems": {f"{h}:{p}": why for (h, p), why in self.problems.items()}}
+        if self.router is not None or self.ingress_problem:
+            out["ingress"] = {"port": self.router.port if self.router else None,
+                              "problem": self.ingress_problem}
+        return out
 
     async def close(self) -> None:
         for server in self._servers.values():
             server.close()
         self._servers = {}
+        if self.router is not None:
+            await self.router.close()
+            self.router = None

@@ -46,7 +46,7 @@ class Router:
         app.router.add_route("*", "/{tail:.*}", self.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "0.0.0.0", port, reuse_port=True, backlog=1024)
+        site = web.TCPSite(self._runner, "0.0.0.0", port, backlog=1024)  # one router per cluster
         await site.start()
         self.port = int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
         self._session = aiohttp.ClientSession(

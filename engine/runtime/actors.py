@@ -106,16 +106,17 @@ class NodeAgent:
         self._cpu_last = psutil.cpu_times()
         self._proxy: tuple[asyncio.AbstractEventLoop, Proxy] | None = None
 
-    def set_routes(self, table: list[dict[str, Any]], version: int) -> dict[str, Any]:
-        """Serve this route table from now on (engine/net/routes.py); returns once the proxy
-        does: what it listens on and what it could not."""
+    def set_routes(self, table: list[dict[str, Any]], version: int,
+                   ingress: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Serve this route table (engine/net/routes.py), and on the head node the Ingress
+        router's; returns once the proxy does: what it listens on and what it could not."""
         with self._lock:
             if self._proxy is None:
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="proxy", daemon=True).start()
                 self._proxy = (loop, Proxy())
             loop, proxy = self._proxy
-        return asyncio.run_coroutine_threadsafe(proxy.apply(table, version), loop).result(30)
+        return asyncio.run_coroutine_threadsafe(proxy.apply(table, version, ingress), loop).result(30)
 
     def sample(self, leaders: dict[int, str]) -> dict[str, Any]:
         """One tick: GPU samples, node usage, and for each GPU process the pod it belongs to

@@ -1,6 +1,8 @@
-"""Keeps every node's Service proxy on the current route table: follows Services and Endpoints
-through the store's watch, makes the table (engine/net/routes.py) when they change, and sends it
-to each node agent, which answers once its proxy serves it. `unrouted` waits until no proxy
+"""Keeps every node's Service proxy on the current route table: follows Services, Endpoints
+and Ingresses through the store's watch, makes the table (engine/net/routes.py) when they
+change, and sends it to each node agent, which answers once its proxy serves it; the head
+node's agent also gets the Ingress router's port and rules (engine/net/ingress.py), and once it
+serves them, each Ingress (and LoadBalancer Service) says where in its status. `unrouted` waits until no proxy
 forwards to given backends any more: the runtime asks it before a pod's containers are told to
 stop, so a rollout sends no new connection to a pod that is going away."""
 
@@ -13,6 +15,8 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.controllers.loop import follow
+from engine.errors import ConflictError, NotFoundError
+from engine.net.ingress import ingress_table, ours
 from engine.net.routes import backends_of, route_table
 
 log = logging.getLogger("tugboat.routes")
@@ -22,13 +26,20 @@ RECHECK_S = 2.0  # how often agents that have not confirmed the table (a new nod
 
 
 class RoutePusher:
-    def __init__(self, store: Any, agents: Callable[[], dict[str, Any]]) -> None:
+    def __init__(self, store: Any, agents: Callable[[], dict[str, Any]], *,
+                 head: Callable[[], tuple[str, str] | None] = lambda: None,
+                 ingress_port: int | None = None) -> None:
         self.store = store
         self.agents = agents  # node name -> its NodeAgent handle, for the nodes that are up
+        self.head = head  # (name, IP) of the node that serves Ingresses
+        self.ingress_port = ingress_port  # None: no Ingress router
         self._services: dict[str, dict[str, Any]] = {}
         self._endpoints: dict[str, dict[str, Any]] = {}
-        self._whole = {"services": False, "endpoints": False}
+        self._ingresses: dict[str, dict[str, Any]] = {}
+        self._whole = {"services": False, "endpoints": False, "ingresses": False}
         self.table: list[dict[str, Any]] = []
+        self.rules: list[dict[str, Any]] = []
+        self.served: tuple[str, int] | None = None  # where the router answers: head IP, port
         self.version = 0
         self.confirmed: dict[str, tuple[int, set[tuple[str, int]]]] = {}  # node -> version, backends
         self.states: dict[str, dict[str, Any]] = {}  # node -> what its proxy said last
@@ -41,7 +52,8 @@ class RoutePusher:
     async def start(self) -> None:
         self.tasks = [asyncio.create_task(follow(self.store, r, h, who="routes", synced=self._synced(r)),
                                           name=f"routes-{r}")
-                      for r, h in (("services", self._on_service), ("endpoints", self._on_endpoints))]
+                      for r, h in (("services", self._on_service), ("endpoints", self._on_endpoints),
+                                   ("ingresses", self._on_ingress))]
         self.tasks.append(asyncio.create_task(self._loop(), name="routes"))
 
     async def close(self) -> None:
@@ -72,6 +84,9 @@ class RoutePusher:
     def _on_endpoints(self, kind: str, obj: dict[str, Any]) -> None:
         self._on(self._endpoints, kind, obj)
 
+    def _on_ingress(self, kind: str, obj: dict[str, Any]) -> None:
+        self._on(self._ingresses, kind, obj)
+
     async def _loop(self) -> None:
         while True:
             try:
@@ -88,24 +103,34 @@ class RoutePusher:
     def _step(self) -> None:
         if all(self._whole.values()):
             table = route_table(list(self._services.values()), self._endpoints)
-            if table != self.table or self.version == 0:
-                self.table, self.version = table, self.version + 1
+            rules = ingress_table(list(self._ingresses.values()), self._services, self._endpoints) \
+                if self.ingress_port is not None else []
+            if table != self.table or rules != self.rules or self.version == 0:
+                self.table, self.rules, self.version = table, rules, self.version + 1
                 self.changed_at[self.version] = time.monotonic()
                 for old in [v for v in self.changed_at if v < self.version - 64]:
                     del self.changed_at[old]
         if self.version == 0:
             return
+        if self.served is not None:
+            self._say_where(*self.served)
         agents = self.agents()
         for node in set(self.confirmed) - set(agents):
             del self.confirmed[node]  # a node that is gone serves nothing
+        head = self.head()
         for node, agent in agents.items():
             if node not in self._pushing and self.confirmed.get(node, (0, set()))[0] != self.version:
                 self._pushing.add(node)
-                asyncio.get_running_loop().create_task(self._push(node, agent, self.version, self.table))
+                ingress = {"port": self.ingress_port, "rules": self.rules} \
+                    if head and node == head[0] and self.ingress_port is not None else None
+                asyncio.get_running_loop().create_task(
+                    self._push(node, agent, self.version, self.table, ingress))
 
-    async def _push(self, node: str, agent: Any, version: int, table: list[dict[str, Any]]) -> None:
+    async def _push(self, node: str, agent: Any, version: int, table: list[dict[str, Any]],
+                    ingress: dict[str, Any] | None) -> None:
         try:
-            state = await asyncio.wait_for(agent.set_routes.remote(table, version), PUSH_TIMEOUT_S)
+            state = await asyncio.wait_for(agent.set_routes.remote(table, version, ingress),
+                                           PUSH_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - that node is tried again on the next check
             log.warning("routes: node %s did not take table %d: %s", node, version, exc)
             return
@@ -113,8 +138,12 @@ class RoutePusher:
             self._pushing.discard(node)
         self.states[node] = state
         async with self._confirm:
-            self.confirmed[node] = (version, backends_of(table))
+            self.confirmed[node] = (version, backends_of(table + (ingress or {}).get("rules", [])))
             self._confirm.notify_all()
+        head = self.head()
+        if ingress is not None and head and (state.get("ingress") or {}).get("port"):
+            self.served = (head[1], int(state["ingress"]["port"]))
+            self._say_where(*self.served)
         if version != self.version:
             self._dirty.set()  # a newer table came meanwhile
 
@@ -135,3 +164,23 @@ class RoutePusher:
             return True
         except TimeoutError:
             return False
+
+    def _say_where(self, ip: str, port: int) -> None:
+        """Each of our Ingresses: served at the head node's IP and the router's port; each
+        LoadBalancer Service: at the head node's IP (on its nodePorts)."""
+        for plural, cache in (("ingresses", self._ingresses), ("services", self._services)):
+            for obj in list(cache.values()):
+                if plural == "ingresses" and ours(obj):
+                    want = [{"ip": ip, "ports": [{"port": port, "protocol": "TCP"}]}]
+                elif plural == "services" and (obj.get("spec") or {}).get("type") == "LoadBalancer":
+                    want = [{"ip": ip}]
+                else:
+                    continue
+                status = obj.get("status") if isinstance(obj.get("status"), dict) else {}
+                if (status.get("loadBalancer") or {}).get("ingress") == want:
+                    continue
+                try:
+                    self.store.update_status(plural, {**obj, "status": {**status,
+                                                                        "loadBalancer": {"ingress": want}}})
+                except (ConflictError, NotFoundError):
+                    self._dirty.set()  # its newer version comes by the watch

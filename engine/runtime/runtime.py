@@ -69,7 +69,7 @@ class Runtime:
 
     def __init__(self, store: Any, *, log_root: Path, clock: Clock = utcnow,
                  simulated_gpu_product: str = "Simulated GPU", sample_period: float = 2.0,
-                 gpu_idle: IdlePolicy | None = None) -> None:
+                 gpu_idle: IdlePolicy | None = None, ingress_port: int | None = None) -> None:
         self.store = store
         self.log_root = log_root
         self.clock = clock
@@ -83,7 +83,7 @@ class Runtime:
         self._unhealthy: dict[str, dict[str, str]] = {}  # node name -> {gpu uuid: reason}
         self.simulated_gpu_product = simulated_gpu_product
         self.telemetry = Telemetry(self, period=sample_period, idle=gpu_idle)
-        self.routes = RoutePusher(store, self._route_agents)
+        self.routes = RoutePusher(store, self._route_agents, head=self._head, ingress_port=ingress_port)
         self._tasks: list[asyncio.Task[None]] = []
 
     # ----- lifecycle ------------------------------------------------------------------------
@@ -235,6 +235,12 @@ class Runtime:
 
     def agent(self, node_id: str) -> Any:
         return self._agent(node_id)
+
+    def _head(self) -> tuple[str, str] | None:
+        """The node this control plane's Ray connection is on (it serves Ingresses): name, IP."""
+        here = ray.get_runtime_context().get_node_id()
+        return next(((name, internal_ip(n)) for name, n in self._nodes.items()
+                     if (n["metadata"].get("labels") or {}).get(NODE_ID_LABEL) == here), None)
 
     def _route_agents(self) -> dict[str, Any]:
         """The agents of the nodes that are up: each runs its node's Service proxy."""

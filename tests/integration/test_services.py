@@ -1,6 +1,6 @@
 """Services on real Ray with real processes: a Service over a 3-replica HTTP Deployment spreads
-connections over all three through its clusterIP and its nodePort, skips a replica that is not
-ready, a rolling update behind it fails no request (no preStop in the manifest), and the pods
+connections over all three through its clusterIP, its nodePort and an Ingress, skips a replica
+that is not ready, a rolling update behind both fails no request (no preStop in the manifest), and the pods
 made after it get its variables."""
 
 from __future__ import annotations
@@ -37,6 +37,13 @@ def deployment(flags: Path, version: str = "v1") -> dict[str, Any]:
                                           "periodSeconds": 1}}]}}}}
 
 
+INGRESS = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": {"name": "who"},
+           "spec": {"rules": [{"http": {"paths": [
+               {"path": "/app", "pathType": "Prefix",
+                "backend": {"service": {"name": "who", "port": {"name": "http"}}}},
+               {"path": "/none", "pathType": "Exact",
+                "backend": {"service": {"name": "missing", "port": {"number": 80}}}}]}}]}}
+
 SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "who"},
            "spec": {"type": "NodePort", "selector": {"app": "who"},
                     "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}}
@@ -45,6 +52,14 @@ SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "who"},
 def get(url: str) -> str:
     with urllib.request.urlopen(url, timeout=10) as resp:
         return resp.read().decode()
+
+
+def status_of(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
 
 
 def ready_pods(client: Client) -> set[str]:
@@ -61,6 +76,7 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
     with control_plane.client() as client:
         client.create(deployment(tmp_path))
         svc = client.create(SERVICE)
+        client.create(INGRESS)
         vip = f"http://{svc['spec']['clusterIP']}:8080/"
         node_port = f"http://127.0.0.1:{svc['spec']['ports'][0]['nodePort']}/"
         try:
@@ -68,6 +84,13 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
                             what="three ready endpoints")
             wait_for(lambda: answers(vip, 9) == pods, timeout=30, what="the clusterIP to reach all three")
             assert answers(node_port, 9) == pods
+            lb = wait_for(lambda: ((client.get("ingresses", "who").get("status") or {}).get("loadBalancer")
+                                   or {}).get("ingress"), timeout=30, what="the Ingress's address")
+            router = f"http://{lb[0]['ip']}:{lb[0]['ports'][0]['port']}"
+            wait_for(lambda: answers(router + "/app", 9) == pods, timeout=30,
+                     what="the Ingress to reach all three")
+            assert status_of(router + "/elsewhere") == (404, "no Ingress rule matches 127.0.0.1/elsewhere\n")
+            assert status_of(router + "/none") == (503, "service default/missing has no ready endpoint\n")
 
             out = sorted(pods)[0]
             (tmp_path / out).touch()  # its readiness probe fails: it leaves the Service
@@ -82,11 +105,12 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
 
             def hammer() -> None:
                 while not stop.is_set():
-                    try:
-                        get(vip)
-                        served[0] += 1
-                    except (OSError, urllib.error.URLError) as exc:
-                        failures.append(repr(exc))
+                    for url in (vip, router + "/app"):
+                        try:
+                            get(url)
+                            served[0] += 1
+                        except (OSError, urllib.error.URLError) as exc:
+                            failures.append(f"{url}: {exc!r}")
             thread = threading.Thread(target=hammer, daemon=True)
             thread.start()
             client.apply([deployment(tmp_path, "v2")])
@@ -99,6 +123,7 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
             new = wait_for(lambda: len(p := ready_pods(client)) == 3 and not p & pods and p, timeout=60,
                            what="the new pods behind the Service")
             wait_for(lambda: answers(vip, 9) == new, timeout=30, what="the proxy to reach the new pods")
+            wait_for(lambda: answers(router + "/app", 9) == new, timeout=30, what="the Ingress to reach them")
             # pods made after the Service know it, as the kubelet tells them
             assert get(vip + "env/WHO_SERVICE_HOST") == svc["spec"]["clusterIP"]
             assert get(vip + "env/WHO_SERVICE_PORT_HTTP") == "8080"
@@ -106,5 +131,6 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
             thread.join(30)
             assert served[0] > 50 and failures == [], (served[0], failures[:5])
         finally:
+            client.delete("ingresses", "who")
             client.delete("services", "who")
             client.delete("deployments", "who")
