@@ -5,6 +5,7 @@ made after it get its variables."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import urllib.error
@@ -14,7 +15,7 @@ from typing import Any
 
 from engine.client import Client
 
-from .conftest import ControlPlaneProc, wait_for
+from .conftest import REPO, ControlPlaneProc, wait_for
 
 WHOAMI = Path(__file__).with_name("whoami.py")
 
@@ -68,7 +69,11 @@ def ready_pods(client: Client) -> set[str]:
 
 
 def answers(url: str, count: int) -> set[str]:
-    return {get(url) for _ in range(count)}
+    """The pods that answered `count` requests; none while the address does not answer yet."""
+    try:
+        return {get(url) for _ in range(count)}
+    except OSError:  # (urllib's errors are OSErrors) not served yet
+        return set()
 
 
 def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
@@ -98,6 +103,32 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
             wait_for(lambda: answers(vip, 8) == pods - {out}, timeout=10, what="the proxy to skip it")
             (tmp_path / out).unlink()
             wait_for(lambda: answers(vip, 9) == pods, timeout=30, what="it to come back")
+
+            # tug expose: a second Service with the Deployment's selector
+            said = control_plane.tug("expose", "deployment/who", "--port", "9090", "--target-port", "http",
+                                     "--name", "who2").stdout
+            assert said.strip() == "service/who2 exposed"
+            two = client.get("services", "who2")["spec"]
+            assert two["selector"] == {"app": "who"} and two["ports"][0]["targetPort"] == "http"
+            wait_for(lambda: answers(f"http://{two['clusterIP']}:9090/", 9) == pods, timeout=30,
+                     what="the exposed Service to reach all three")
+            client.delete("services", "who2")
+            # tug port-forward: to one pod by port name, and to a ready pod of the Service
+            for what, port in ((f"pod/{out}", "http"), ("svc/who", "8080")):
+                forward = subprocess.Popen(
+                    [sys.executable, "-m", "engine.cli", "port-forward", what, f":{port}"],
+                    env=control_plane.env, stdout=subprocess.PIPE, text=True, cwd=REPO)
+                try:
+                    assert forward.stdout is not None
+                    line = forward.stdout.readline()
+                    assert line.startswith("Forwarding from 127.0.0.1:"), line
+                    assert line.endswith(f" -> {port}\n"), line
+                    local = line.split()[2]
+                    name = get(f"http://{local}/")
+                    assert name in pods and (what == "svc/who" or name == out)
+                finally:
+                    forward.terminate()
+                    forward.wait(10)
 
             failures: list[str] = []
             served = [0]
