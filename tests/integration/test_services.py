@@ -165,3 +165,40 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
             client.delete("ingresses", "who")
             client.delete("services", "who")
             client.delete("deployments", "who")
+
+
+def test_addresses_outlive_a_control_plane_kill(control_plane: ControlPlaneProc, tmp_path: Path) -> None:
+    with control_plane.client() as client:
+        client.create(deployment(tmp_path))
+        svc = client.create(SERVICE)
+        client.create(INGRESS)
+        try:
+            pods = wait_for(lambda: len(p := ready_pods(client)) == 3 and p, timeout=120,
+                            what="three ready endpoints")
+            lb = wait_for(lambda: ((client.get("ingresses", "who").get("status") or {}).get("loadBalancer")
+                                   or {}).get("ingress"), timeout=30, what="the Ingress's address")
+        except BaseException:
+            client.delete("ingresses", "who")
+            client.delete("services", "who")
+            client.delete("deployments", "who")
+            raise
+    urls = [f"http://{svc['spec']['clusterIP']}:8080/", f"http://127.0.0.1:{svc['spec']['ports'][0]['nodePort']}/",
+            f"http://{lb[0]['ip']}:{lb[0]['ports'][0]['port']}/app"]
+    for url in urls:
+        wait_for(lambda url=url: answers(url, 9) == pods, timeout=30, what=f"{url} to reach all three")
+    control_plane.kill9()
+    try:
+        for url in urls:  # the node agents keep serving while no control plane runs
+            assert answers(url, 9) == pods, url
+    finally:
+        control_plane.start()
+    with control_plane.client() as client:
+        try:
+            for url in urls:
+                wait_for(lambda url=url: answers(url, 9) == pods, timeout=30, what=f"{url} after the restart")
+            after = client.get("services", "who")["spec"]
+            assert after["clusterIP"] == svc["spec"]["clusterIP"] and after["ports"] == svc["spec"]["ports"]
+        finally:
+            client.delete("ingresses", "who")
+            client.delete("services", "who")
+            client.delete("deployments", "who")
