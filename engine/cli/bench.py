@@ -1,4 +1,4 @@
-"""`tug bench pods|scheduler|cron|cli|tui|heal`: each measures tugboat against a baseline in the same run
+"""`tug bench pods|scheduler|cron|cli|tui|heal|net`: each measures tugboat against a baseline in the same run
 (pod start against raw Ray actor start on the same node, placement against a full scan, CronJob
 skew against bare timers, CLI verbs against `python -c pass`); `-o json` prints one object
 with stable keys."""
@@ -225,6 +225,30 @@ def heal(args: argparse.Namespace) -> int:
                        ("ray_actor_start", "baseline: a raw Ray actor start")):
         if f"{key}_p50_s" in out:
             print(f"  {title}: {out[key + '_p50_s']:.2f} / {out[key + '_p99_s']:.2f}")
+    return 0
+
+
+def net(args: argparse.Namespace) -> int:
+    _positive(("--replicas", args.replicas), ("--requests", args.requests),
+              ("--concurrency", args.concurrency), ("--flips", args.flips))
+    from engine.net import bench as net_bench
+
+    with Client.from_config() as client:
+        out = net_bench.run(client, replicas=args.replicas, requests=args.requests,
+                            concurrency=args.concurrency, flips=args.flips, progress=_progress(args))
+    if _printed_json(args, out):
+        return 0
+    print(f"{out['requests']} requests, {out['concurrency']} at a time, to {out['replicas']} replicas:")
+    for key, title in (("direct", "straight to one replica's node port"),
+                       ("svc", "through the Service's proxy"), ("ingress", "through the Ingress router")):
+        print(f"  {title}: {out[key + '_rps']:.0f} req/s, p50 {out[key + '_p50_ms']:.2f} ms, "
+              f"p99 {out[key + '_p99_ms']:.2f} ms")
+    print(f"  the proxy adds {out['svc_added_p99_ms']:.2f} ms at p99 and keeps "
+          f"{out['svc_throughput_ratio']:.0%} of direct throughput "
+          f"(the router {out['ingress_throughput_ratio']:.0%})")
+    print(f"endpoint change to the proxies: added p50 {out['endpoint_added_p50_ms']:.1f} ms, "
+          f"p99 {out['endpoint_added_p99_ms']:.1f} ms; removed p50 {out['endpoint_removed_p50_ms']:.1f} ms, "
+          f"p99 {out['endpoint_removed_p99_ms']:.1f} ms")
     return 0
 
 

@@ -338,6 +338,14 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("-n", "--namespace", default="default")
     bp.add_argument("-o", "--output", choices=["json"], default=None)
     bp.set_defaults(func=_verb("bench", "heal"))
+    bp = bsub.add_parser("net", help="requests through a Service and an Ingress against straight to a "
+                         "replica, and endpoint changes to the proxies, on the control plane of $TUG_HOME")
+    bp.add_argument("--replicas", type=int, default=3)
+    bp.add_argument("--requests", type=int, default=2000)
+    bp.add_argument("--concurrency", type=int, default=8)
+    bp.add_argument("--flips", type=int, default=20, help="endpoint changes each way (default 20)")
+    bp.add_argument("-o", "--output", choices=["json"], default=None)
+    bp.set_defaults(func=_verb("bench", "net"))
     p.set_defaults(func=lambda a: _usage(p))
 
     # Not `p`: bench's lambda above reads `p` when it runs, so `p` must stay bench's parser.

@@ -13,11 +13,12 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import engine.net
 from engine.client import Client
 
 from .conftest import REPO, ControlPlaneProc, wait_for
 
-WHOAMI = Path(__file__).with_name("whoami.py")
+WHOAMI = Path(engine.net.__file__).with_name("whoami.py")
 
 
 def deployment(flags: Path, version: str = "v1") -> dict[str, Any]:
