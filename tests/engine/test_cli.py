@@ -15,7 +15,7 @@ from engine.cli import build_parser
 from .conftest import InProcessServer
 
 VERBS = ["up", "dev-cluster", "down", "server", "apply", "create", "get", "describe", "delete", "logs",
-         "wait", "patch", "suspend", "resume", "rollout", "scale", "set", "edit",
+         "wait", "patch", "suspend", "resume", "rollout", "scale", "set", "edit", "expose", "port-forward",
          "cordon", "uncordon", "drain", "top",
          "version", "bench", "tui"]
 
@@ -94,6 +94,8 @@ def test_version(api_server: InProcessServer) -> None:
     (("up", "--simulate-gpus", "0"), "--simulate-gpus: expected a positive number"),
     (("up", "--config", "/no/such/cluster.yaml"), "cannot read /no/such/cluster.yaml"),
     (("dev-cluster", "--nodes", "0"), "--nodes: expected at least 1"),
+    (("up", "--ingress-port", "70000"),
+     "--ingress-port: expected a port from 0 to 65535 (or -1: none), got 70000"),
 ])
 def test_bad_up_flags_start_nothing(tmp_path: Path, args: tuple[str, ...], needle: str) -> None:
     from engine.runtime.cluster import ray_dir

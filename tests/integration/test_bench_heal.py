@@ -23,7 +23,8 @@ def test_bench_heal_reports_every_measure_beside_ray(tmp_path: Path) -> None:
         env.pop(key, None)
     log = open(tmp_path / "dev.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "dev-cluster", "--nodes", "3",
-                             "--gpus-per-node", "0", "--cpus-per-node", "1", "--port", "0", "--headless"],
+                             "--gpus-per-node", "0", "--cpus-per-node", "1", "--port", "0",
+                             "--ingress-port", "0", "--headless"],
                             env=env, stdout=log, stderr=log, cwd=REPO)
     try:
         def three_ready() -> bool:

@@ -36,6 +36,7 @@ def test_dev_cluster_spreads_gpu_pods_and_down_stops_all_nodes(tmp_path: Path) -
     log = open(tmp_path / "dev.log", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "engine.cli", "dev-cluster", "--nodes", "2",
                              "--gpus-per-node", "2", "--cpus-per-node", "1", "--port", "0",
+                             "--ingress-port", "0",
                              "--headless"], env=env, stdout=log, stderr=log, cwd=REPO)
     try:
         def nodes() -> list[dict[str, Any]] | None:

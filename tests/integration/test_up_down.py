@@ -54,6 +54,7 @@ def test_up_runs_the_hello_example_and_down_stops_everything(tmp_path: Path) -> 
         env.pop(key, None)
     log = open(tmp_path / "up.log", "wb")
     up = subprocess.Popen([sys.executable, "-m", "engine.cli", "up", "--headless", "--port", "0",
+                             "--ingress-port", "0",
                            "--num-cpus", "2"], env=env, stdout=log, stderr=log, cwd=REPO)
     try:
         def healthy() -> bool:
