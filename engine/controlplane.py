@@ -21,6 +21,9 @@ from engine.controllers import EventTTL, TaintEviction
 from engine.controllers.namespaces import NamespaceController
 from engine.errors import AlreadyExistsError, UnavailableError
 from engine.net.endpoints_controller import EndpointsController
+from engine.net.ingress import CLASS as INGRESS_CLASS
+from engine.net.ingress import CONTROLLER as INGRESS_CONTROLLER
+from engine.net.ingress import DEFAULT_CLASS
 from engine.scheduler import Scheduler
 from engine.server import Server
 from engine.server.metrics import Metrics
@@ -105,6 +108,11 @@ class ControlPlane:
                                                  "status": {"phase": "Active"}}, namespaced=False)
             except AlreadyExistsError:
                 pass
+        with contextlib.suppress(AlreadyExistsError):  # the default class: the Ingresses tugboat serves
+            self.store.create("ingressclasses", {
+                "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
+                "metadata": {"name": INGRESS_CLASS, "annotations": {DEFAULT_CLASS: "true"}},
+                "spec": {"controller": INGRESS_CONTROLLER}}, namespaced=False)
         with contextlib.suppress(AlreadyExistsError):  # the queue every Job and bare Pod joins by default
             self.store.create("queues", {"apiVersion": "tugboat.dev/v1", "kind": "Queue",
                                          "metadata": {"name": "default"},

@@ -28,7 +28,7 @@ _LAZY = {
     "Event": "core", "Namespace": "core", "Node": "core", "PersistentVolumeClaim": "core",
     "Secret": "core", "Service": "core", "container_env": "env", "expand_command": "env",
     "LabelSelector": "meta", "ObjectMeta": "meta", "HorizontalPodAutoscaler": "other",
-    "Ingress": "other", "PriorityClass": "other", "Container": "pod", "Pod": "pod",
+    "Ingress": "other", "IngressClass": "other", "PriorityClass": "other", "Container": "pod", "Pod": "pod",
     "PodSpec": "pod", "PodTemplateSpec": "pod", "Queue": "tugboat", "Validated": "validation",
     "validate_documents": "validation", "validate_object": "validation",
 }
@@ -50,7 +50,7 @@ if TYPE_CHECKING:
     from engine.api.env import container_env, expand_command
     from engine.api.manifests import load_documents, read_manifests
     from engine.api.meta import LabelSelector, ObjectMeta
-    from engine.api.other import HorizontalPodAutoscaler, Ingress, PriorityClass
+    from engine.api.other import HorizontalPodAutoscaler, Ingress, IngressClass, PriorityClass
     from engine.api.pod import Container, Pod, PodSpec, PodTemplateSpec
     from engine.api.tugboat import Queue
     from engine.api.validation import Validated, validate_documents, validate_object
@@ -69,6 +69,7 @@ __all__ = [
     "Event",
     "HorizontalPodAutoscaler",
     "Ingress",
+    "IngressClass",
     "Job",
     "LabelSelector",
     "Namespace",

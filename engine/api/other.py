@@ -1,4 +1,5 @@
-"""Ingress (networking.k8s.io/v1), HorizontalPodAutoscaler (autoscaling/v2), PriorityClass."""
+"""Ingress and IngressClass (networking.k8s.io/v1), HorizontalPodAutoscaler (autoscaling/v2),
+PriorityClass."""
 
 from __future__ import annotations
 
@@ -148,6 +149,19 @@ class HorizontalPodAutoscaler(ApiModel):
     metadata: ObjectMeta
     spec: HorizontalPodAutoscalerSpec
     status: dict[str, Any] | None = None
+
+
+# -- IngressClass ------------------------------------------------------------------------------
+class IngressClassSpec(ApiModel):
+    controller: str | None = None
+    parameters: dict[str, Any] | None = None
+
+
+class IngressClass(ApiModel):
+    api_version: str
+    kind: Literal["IngressClass"]
+    metadata: ObjectMeta
+    spec: IngressClassSpec | None = None
 
 
 # -- PriorityClass -----------------------------------------------------------------------------

@@ -70,6 +70,8 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     _info("Job", "batch", "v1", "jobs", (), "batch:Job"),
     _info("CronJob", "batch", "v1", "cronjobs", ("cj",), "batch:CronJob"),
     _info("Ingress", "networking.k8s.io", "v1", "ingresses", ("ing",), "other:Ingress"),
+    _info("IngressClass", "networking.k8s.io", "v1", "ingressclasses", (), "other:IngressClass",
+          namespaced=False),
     _info(
         "HorizontalPodAutoscaler",
         "autoscaling",

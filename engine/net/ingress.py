@@ -14,6 +14,8 @@ from typing import Any
 from engine.net.routes import ready_backends
 
 CLASS = "tugboat"
+CONTROLLER = "tugboat.dev/ingress-router"
+DEFAULT_CLASS = "ingressclass.kubernetes.io/is-default-class"
 CLASS_ANNOTATION = "kubernetes.io/ingress.class"
 CANARY = "nginx.ingress.kubernetes.io/canary"
 _PREFIX = "nginx.ingress.kubernetes.io/canary-"

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.net.routes import NODE_ADDRESS
+
 log = logging.getLogger("tugboat.proxy")
 
 CHUNK = 256 * 1024  # a pump pauses the other side when this much waits to be written
@@ -52,14 +54,16 @@ class Route:
         return [first] + [b for b in self.backends if b != first]
 
 
-def routes_from(table: list[dict[str, Any]]) -> dict[tuple[str, int], Route]:
-    """The proxy's routes from the table the runtime sends (engine/net/routes.py)."""
+def routes_from(table: list[dict[str, Any]], node_ip: str) -> dict[tuple[str, int], Route]:
+    """The proxy's routes from the table the runtime sends (engine/net/routes.py); a nodePort
+    listens on `node_ip`, the address its node has in the cluster."""
     out: dict[tuple[str, int], Route] = {}
     for entry in table:
         backends = [(str(ip), int(port)) for ip, port in entry.get("backends") or []]
         affinity, service = float(entry.get("affinity_s") or 0), str(entry.get("service") or "")
         for ip, port in entry.get("listen") or []:
-            out[(str(ip), int(port))] = Route((str(ip), int(port)), backends, affinity, service)
+            host = node_ip if ip == NODE_ADDRESS else str(ip)
+            out[(host, int(port))] = Route((host, int(port)), backends, affinity, service)
     return out
 
 
@@ -146,7 +150,8 @@ class _Client(_Pipe):
 class Proxy:
     """Listeners for a table of routes, on the running loop."""
 
-    def __init__(self) -> None:
+    def __init__(self, node_ip: str = "127.0.0.1") -> None:
+        self.node_ip = node_ip  # where nodePorts and the router listen
         self.routes: dict[tuple[str, int], Route] = {}
         self._servers: dict[tuple[str, int], asyncio.AbstractServer] = {}
         self.version = 0
@@ -159,7 +164,7 @@ class Proxy:
         """Serve `table` from now on (and `ingress`: the router's port and rules, on the node
         that serves Ingresses); what is served and what could not be (a port taken, a port
         below 1024 without the right to bind it)."""
-        routes = routes_from(table)
+        routes = routes_from(table, self.node_ip)
         for listen, route in routes.items():
             old = self.routes.get(listen)
             if old is not None:  # keep the turn and the clients' backends
@@ -191,7 +196,7 @@ class Proxy:
         if self.router is None:
             router = Router()
             try:
-                await router.start(port)
+                await router.start(port, self.node_ip)
             except OSError as exc:
                 self.ingress_problem = f"cannot listen on port {port}: {exc.strerror or exc}"
                 await router.close()

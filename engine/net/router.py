@@ -40,13 +40,13 @@ class Router:
         self._session: aiohttp.ClientSession | None = None
         self.rng = random.Random()
 
-    async def start(self, port: int) -> int:
-        """Listen on every address of the node at `port` (0: any free one); the port taken."""
+    async def start(self, port: int, host: str = "127.0.0.1") -> int:
+        """Listen on the node's address `host` at `port` (0: any free one); the port taken."""
         app = web.Application(client_max_size=0)
         app.router.add_route("*", "/{tail:.*}", self.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "0.0.0.0", port, backlog=1024)  # one router per cluster
+        site = web.TCPSite(self._runner, host, port, backlog=1024)  # one router per cluster
         await site.start()
         self.port = int(site._server.sockets[0].getsockname()[1])  # type: ignore[union-attr]
         self._session = aiohttp.ClientSession(

@@ -8,7 +8,7 @@ from typing import Any
 
 Obj = dict[str, Any]
 DEFAULT_AFFINITY_S = 10800  # sessionAffinity ClientIP without timeoutSeconds (Kubernetes' default)
-ALL_ADDRESSES = "0.0.0.0"  # a nodePort listens on every address of the node
+NODE_ADDRESS = "node"  # a nodePort listens on its node's IP (each proxy puts in its own)
 
 
 def ready_backends(endpoints: Obj | None, name: str) -> list[list[Any]]:
@@ -46,7 +46,7 @@ def route_table(services: list[Obj], endpoints: dict[str, Obj]) -> list[Obj]:
             if cluster_ip and isinstance(port.get("port"), int):
                 listen.append([cluster_ip, port["port"]])
             if isinstance(port.get("nodePort"), int):
-                listen.append([ALL_ADDRESSES, port["nodePort"]])
+                listen.append([NODE_ADDRESS, port["nodePort"]])
             if listen:
                 table.append({"service": f"{key}:{port.get('name') or port.get('port')}", "listen": listen,
                               "backends": ready_backends(endpoints.get(key), str(port.get("name") or "")),

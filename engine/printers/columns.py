@@ -143,6 +143,14 @@ def priorityclass_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
             age_of(obj, now)]
 
 
+def ingressclass_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME CONTROLLER PARAMETERS AGE."""
+    spec = obj.get("spec") or {}
+    params = spec.get("parameters") or {}
+    shown = f"{params.get('kind')}/{params.get('name')}" if params.get("kind") else NONE
+    return [name_of(obj), str(spec.get("controller") or ""), shown, age_of(obj, now)]
+
+
 def access_modes(modes: list[str] | None) -> str:
     """RWO,ROX,RWX,RWOP in kubectl's fixed order."""
     present = set(modes or [])

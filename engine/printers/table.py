@@ -19,7 +19,7 @@ TableFn = Callable[[Sequence[Obj], datetime, bool], tuple[list[str], list[list[s
 _WORKLOAD_WIDE = ["CONTAINERS", "IMAGES", "SELECTOR"]
 
 # Cluster-scoped resources never get a NAMESPACE column, even with --all-namespaces.
-CLUSTER_SCOPED = frozenset({"nodes", "namespaces", "priorityclasses", "queues"})
+CLUSTER_SCOPED = frozenset({"nodes", "namespaces", "priorityclasses", "queues", "ingressclasses"})
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,7 @@ COLUMNS: dict[str, Columns] = {
                                        "STORAGECLASS", "AGE"], ["VOLUMEMODE"], c.pvc_row),
     "configmaps": Columns(["NAME", "DATA", "AGE"], [], c.configmap_row),
     "secrets": Columns(["NAME", "TYPE", "DATA", "AGE"], [], c.secret_row),
+    "ingressclasses": Columns(["NAME", "CONTROLLER", "PARAMETERS", "AGE"], [], c.ingressclass_row),
     "priorityclasses": Columns(["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE"], [],
                                c.priorityclass_row),
 }

@@ -114,7 +114,7 @@ class NodeAgent:
             if self._proxy is None:
                 loop = asyncio.new_event_loop()
                 threading.Thread(target=loop.run_forever, name="proxy", daemon=True).start()
-                self._proxy = (loop, Proxy())
+                self._proxy = (loop, Proxy(node_ip=ray.util.get_node_ip_address()))
             loop, proxy = self._proxy
         return asyncio.run_coroutine_threadsafe(proxy.apply(table, version, ingress), loop).result(30)
 
