@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.api.checks import d, integer, lst
+
 Obj = dict[str, Any]
 
 
@@ -16,16 +18,14 @@ def _upper(name: str) -> str:
 def service_env(pod: Obj, services: list[Obj]) -> dict[str, str]:
     """The service variables for `pod` from `services` (any: those of other namespaces and
     those without a clusterIP are skipped); none when the pod says enableServiceLinks: false."""
-    if (pod.get("spec") or {}).get("enableServiceLinks") is False:
+    if d(pod.get("spec")).get("enableServiceLinks") is False:
         return {}
-    ns = (pod.get("metadata") or {}).get("namespace")
+    ns = d(pod.get("metadata")).get("namespace")
     env: dict[str, str] = {}
     for svc in sorted(services, key=lambda s: str((s.get("metadata") or {}).get("name"))):
-        meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
-        if not isinstance(spec, dict):
-            continue
+        meta, spec = d(svc.get("metadata")), d(svc.get("spec"))
         ip = spec.get("clusterIP")
-        ports = [p for p in spec.get("ports") or [] if isinstance(p, dict) and isinstance(p.get("port"), int)]
+        ports = [p for p in lst(spec.get("ports")) if isinstance(p, dict) and integer(p.get("port"))]
         if meta.get("namespace") != ns or not isinstance(ip, str) or ip in ("", "None") or not ports:
             continue
         name = _upper(str(meta.get("name")))

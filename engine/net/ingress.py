@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from engine.api.checks import d, lst
 from engine.net.routes import ready_backends
 
 CLASS = "tugboat"
@@ -24,15 +25,14 @@ Obj = dict[str, Any]
 
 
 def ours(ingress: Obj) -> bool:
-    spec = ingress.get("spec") if isinstance(ingress.get("spec"), dict) else {}
-    named = spec.get("ingressClassName") or \
-        ((ingress.get("metadata") or {}).get("annotations") or {}).get(CLASS_ANNOTATION)
+    named = d(ingress.get("spec")).get("ingressClassName") or \
+        d(d(ingress.get("metadata")).get("annotations")).get(CLASS_ANNOTATION)
     return named in (None, "", CLASS)
 
 
 def _canary(ingress: Obj) -> Obj | None:
-    notes = (ingress.get("metadata") or {}).get("annotations") or {}
-    if str(notes.get(CANARY, "")).lower() != "true":
+    notes = {k: v for k, v in d(d(ingress.get("metadata")).get("annotations")).items() if isinstance(v, str)}
+    if notes.get(CANARY, "").lower() != "true":
         return None
 
     def number(key: str, default: int) -> int:
@@ -49,13 +49,11 @@ def _canary(ingress: Obj) -> Obj | None:
 
 def _target(ns: str, backend: Any, services: dict[str, Obj], endpoints: dict[str, Obj]) -> Obj:
     """The backend's Service and its ready addresses (none where it or its port is missing)."""
-    svc_ref = (backend or {}).get("service") if isinstance(backend, dict) else None
-    svc_ref = svc_ref if isinstance(svc_ref, dict) else {}
+    svc_ref = d(d(backend).get("service"))
     key = f"{ns}/{svc_ref.get('name')}"
-    want = svc_ref.get("port") if isinstance(svc_ref.get("port"), dict) else {}
-    svc = services.get(key)
+    want = d(svc_ref.get("port"))
     port = None
-    for p in ((svc or {}).get("spec") or {}).get("ports") or []:
+    for p in lst(d(d(services.get(key)).get("spec")).get("ports")):
         if isinstance(p, dict) and ((want.get("number") is not None and p.get("port") == want.get("number"))
                                     or (want.get("name") and p.get("name") == want.get("name"))):
             port = p
@@ -74,18 +72,18 @@ def ingress_table(ingresses: list[Obj], services: dict[str, Obj], endpoints: dic
     for ing in sorted(ingresses, key=by_name):
         if not ours(ing):
             continue
-        ns, spec = str(ing["metadata"].get("namespace")), ing.get("spec") or {}
+        ns, spec = str(ing["metadata"].get("namespace")), d(ing.get("spec"))
         name, canary = f"{ns}/{ing['metadata']['name']}", _canary(ing)
         if spec.get("defaultBackend"):
             table.append({"ingress": name, "host": "", "path": None, "pathType": "",
                           "canary": canary, **_target(ns, spec["defaultBackend"], services, endpoints)})
-        for rule in spec.get("rules") or []:
+        for rule in lst(spec.get("rules")):
             if not isinstance(rule, dict):
                 continue
-            host = str(rule.get("host") or "").lower()
-            for entry in ((rule.get("http") or {}).get("paths") or []):
-                if isinstance(entry, dict):
-                    table.append({"ingress": name, "host": host, "path": str(entry.get("path") or "/"),
+            host = rule.get("host") if isinstance(rule.get("host"), str) else ""
+            for entry in lst(d(rule.get("http")).get("paths")):
+                if isinstance(entry, dict) and isinstance(entry.get("path") or "/", str):
+                    table.append({"ingress": name, "host": host.lower(), "path": entry.get("path") or "/",
                                   "pathType": str(entry.get("pathType") or "ImplementationSpecific"),
                                   "canary": canary, **_target(ns, entry.get("backend"), services, endpoints)})
     return table

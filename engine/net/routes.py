@@ -4,9 +4,11 @@ host port) of the Endpoints port of the same name. Pure data."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 Obj = dict[str, Any]
+_IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}")
 DEFAULT_AFFINITY_S = 10800  # sessionAffinity ClientIP without timeoutSeconds (Kubernetes' default)
 NODE_ADDRESS = "node"  # a nodePort listens on its node's IP (each proxy puts in its own)
 
@@ -14,43 +16,61 @@ NODE_ADDRESS = "node"  # a nodePort listens on its node's IP (each proxy puts in
 def ready_backends(endpoints: Obj | None, name: str) -> list[list[Any]]:
     """[ip, port] of each ready address of the Endpoints port named `name` (TCP), sorted."""
     out: set[tuple[str, int]] = set()
-    for subset in (endpoints or {}).get("subsets") or []:
+    for subset in _list((endpoints or {}).get("subsets") if isinstance(endpoints, dict) else None):
         if not isinstance(subset, dict):
             continue
-        ports = [p.get("port") for p in subset.get("ports") or [] if isinstance(p, dict)
+        ports = [p.get("port") for p in _list(subset.get("ports")) if isinstance(p, dict)
                  and (p.get("name") or "") == name and (p.get("protocol") or "TCP") == "TCP"
-                 and isinstance(p.get("port"), int)]
-        for address in subset.get("addresses") or []:
-            if isinstance(address, dict) and isinstance(address.get("ip"), str) and address["ip"]:
-                out.update((address["ip"], port) for port in ports)
+                 and _port(p.get("port"))]
+        for address in _list(subset.get("addresses")):
+            ip = address.get("ip") if isinstance(address, dict) else None
+            if isinstance(ip, str) and _IPV4.fullmatch(ip):
+                out.update((ip, port) for port in ports)
     return [list(b) for b in sorted(out)]
 
 
+def _entries(svc: Obj, endpoints: dict[str, Obj]) -> list[Obj]:
+    meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
+    if not isinstance(meta, dict) or not isinstance(spec, dict) or spec.get("type") == "ExternalName":
+        return []
+    key = f"{meta.get('namespace')}/{meta.get('name')}"
+    cluster_ip = spec.get("clusterIP")
+    if not isinstance(cluster_ip, str) or not _IPV4.fullmatch(cluster_ip):
+        cluster_ip = None  # headless, none, or not an address a proxy can listen on
+    affinity = 0
+    if spec.get("sessionAffinity") == "ClientIP":
+        config = spec.get("sessionAffinityConfig")
+        client = config.get("clientIP") if isinstance(config, dict) else None
+        seconds = client.get("timeoutSeconds") if isinstance(client, dict) else None
+        affinity = seconds if isinstance(seconds, int) and 0 < seconds <= 86400 else DEFAULT_AFFINITY_S
+    out = []
+    for port in _list(spec.get("ports")):
+        if not isinstance(port, dict) or (port.get("protocol") or "TCP") != "TCP":
+            continue  # UDP and SCTP are not proxied
+        listen = []
+        if cluster_ip and _port(port.get("port")):
+            listen.append([cluster_ip, port["port"]])
+        if _port(port.get("nodePort")):
+            listen.append([NODE_ADDRESS, port["nodePort"]])
+        if listen:
+            out.append({"service": f"{key}:{port.get('name') or port.get('port')}", "listen": listen,
+                        "backends": ready_backends(endpoints.get(key), str(port.get("name") or "")),
+                        "affinity_s": affinity})
+    return out
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _port(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 65536
+
+
 def route_table(services: list[Obj], endpoints: dict[str, Obj]) -> list[Obj]:
-    """`endpoints` by "namespace/name". Entries sorted, so equal inputs give equal tables."""
-    table = []
-    for svc in services:
-        meta, spec = svc.get("metadata") or {}, svc.get("spec") or {}
-        if not isinstance(spec, dict) or spec.get("type") == "ExternalName":
-            continue
-        key = f"{meta.get('namespace')}/{meta.get('name')}"
-        cluster_ip = spec.get("clusterIP") if spec.get("clusterIP") not in (None, "", "None") else None
-        affinity = 0
-        if spec.get("sessionAffinity") == "ClientIP":
-            config = ((spec.get("sessionAffinityConfig") or {}).get("clientIP") or {})
-            affinity = config.get("timeoutSeconds") or DEFAULT_AFFINITY_S
-        for port in spec.get("ports") or []:
-            if not isinstance(port, dict) or (port.get("protocol") or "TCP") != "TCP":
-                continue  # UDP and SCTP are not proxied
-            listen = []
-            if cluster_ip and isinstance(port.get("port"), int):
-                listen.append([cluster_ip, port["port"]])
-            if isinstance(port.get("nodePort"), int):
-                listen.append([NODE_ADDRESS, port["nodePort"]])
-            if listen:
-                table.append({"service": f"{key}:{port.get('name') or port.get('port')}", "listen": listen,
-                              "backends": ready_backends(endpoints.get(key), str(port.get("name") or "")),
-                              "affinity_s": affinity})
+    """`endpoints` by "namespace/name". Entries sorted, so equal inputs give equal tables; a
+    Service whose fields make no sense (however it got into the store) gives none."""
+    table = [entry for svc in services if isinstance(svc, dict) for entry in _entries(svc, endpoints)]
     return sorted(table, key=lambda e: e["service"])
 
 

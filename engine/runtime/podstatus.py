@@ -60,7 +60,8 @@ def port_map(status: dict[str, Any] | None) -> dict[str, int]:
     """The node ports the runtime gave the pod's containers, by port name (or by containerPort
     where a port has no name): what the `tugboat.dev/ports` annotation says."""
     out: dict[str, int] = {}
-    for container in (status or {}).get("containerStatuses") or []:
+    statuses = status.get("containerStatuses") if isinstance(status, dict) else None
+    for container in statuses if isinstance(statuses, list) else []:
         ports = container.get("hostPorts") if isinstance(container, dict) else None
         for port in ports if isinstance(ports, list) else []:
             if isinstance(port, dict) and isinstance(port.get("hostPort"), int):

@@ -10,7 +10,8 @@ import pytest
 from engine.client import Client
 from engine.clock import format_time, utcnow
 from engine.errors import NotFoundError
-from engine.net.endpoints import CONTROLLER, HEADLESS, MANAGED_BY, endpoints_for, ready_addresses, target_port
+from engine.net.endpoints import CONTROLLER, HEADLESS, MANAGED_BY, endpoints_for, target_port
+from engine.net.routes import ready_backends
 from tests.engine.conftest import InProcessServer, until
 
 
@@ -68,7 +69,7 @@ def test_which_pods_count_and_where_they_go() -> None:
     assert [a["targetRef"]["name"] for a in by_port[31001]["notReadyAddresses"]] == ["slow"]
     assert by_port[31000]["ports"] == [{"name": "http", "port": 31000, "protocol": "TCP"}]
     assert by_port[31000]["addresses"][0]["nodeName"] == "n1"
-    assert ready_addresses(ep) == [("10.0.0.1", 31000, "http")]
+    assert ready_backends(ep, "http") == [["10.0.0.1", 31000]]
     published = endpoints_for(service(publishNotReadyAddresses=True), pods)
     assert sorted(a["targetRef"]["name"] for s in published["subsets"] for a in s.get("addresses", [])) == [
         "bye", "ready", "slow"]  # every one ready, the terminating one included
