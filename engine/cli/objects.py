@@ -96,7 +96,43 @@ def _with_queue_places(jobs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             for j in jobs]
 
 
+def _get_kinds(args: argparse.Namespace) -> int:
+    """`tug get svc,ep,ing`: each kind's table in turn, names as KIND/NAME, as kubectl does."""
+    if args.names or "/" in args.kind:
+        raise BadRequestError("there is no need to specify a resource type as a separate argument when "
+                              "passing arguments in resource/name form; with several types, give no names")
+    if args.watch:
+        raise BadRequestError("you may only specify a single resource type with --watch")
+    infos = [resolve(kind) for kind in args.kind.split(",") if kind]
+    found: list[tuple[ResourceInfo, list[dict[str, Any]]]] = []
+    with Client.from_config() as client:
+        for info in infos:
+            ns = None if args.all_namespaces or not info.namespaced else _ns(args)
+            items = client.list(info, namespace=ns, label_selector=args.selector,
+                                field_selector=args.field_selector)["items"]
+            if items:
+                found.append((info, items))
+    if args.output in ("json", "yaml"):
+        _print_objects(args, infos[0], [obj for _, items in found for obj in items], single=False)
+    elif not found:
+        where = "any" if args.all_namespaces else _ns(args)
+        print(f"No resources found in {where} namespace.", file=sys.stderr)
+    else:
+        for i, (info, items) in enumerate(found):
+            if args.output != "name":
+                group = f".{info.group}" if info.group else ""
+                items = [{**o, "metadata": {**o["metadata"],
+                                            "name": f"{info.kind.lower()}{group}/{o['metadata']['name']}"}}
+                         for o in items]
+            if i and args.output != "name":
+                print()
+            _print_objects(args, info, items, single=False)
+    return 0
+
+
 def get(args: argparse.Namespace) -> int:
+    if "," in args.kind:
+        return _get_kinds(args)
     info, names = _split_kind(args)
     ns = None if args.all_namespaces or not info.namespaced else _ns(args)
     with Client.from_config() as client:

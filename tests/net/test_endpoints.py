@@ -167,3 +167,32 @@ def test_describe_and_get_show_the_addresses(api_server: InProcessServer) -> Non
         assert row[2] == svc["spec"]["clusterIP"]
         assert row[4] == f"80:{svc['spec']['ports'][0]['nodePort']}/TCP"
         assert endpoints_row(c.get("endpoints", "web"), now, False)[1] == "127.0.0.1:31000"
+
+
+def test_tug_get_several_kinds_at_once(api_server: InProcessServer) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def tug(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "engine.cli", *args], capture_output=True, text=True,
+                              env={**os.environ, "TUG_HOME": str(api_server.home)}, timeout=60)
+
+    with api_server.client() as c:
+        c.create(service())
+        until(lambda: _addresses(c) is not None)
+    out = tug("get", "svc,ep,ing")
+    assert out.returncode == 0, out.stderr
+    tables = out.stdout.split("\n\n")
+    assert len(tables) == 2  # no Ingress: no table
+    assert tables[0].splitlines()[0].split()[:3] == ["NAME", "TYPE", "CLUSTER-IP"]
+    assert tables[0].splitlines()[1].startswith("service/web ")
+    assert tables[1].splitlines()[0].split() == ["NAME", "ENDPOINTS", "AGE"]
+    assert tables[1].splitlines()[1].startswith("endpoints/web ")
+    assert tug("get", "svc,ep", "-o", "name").stdout.splitlines() == ["service/web", "endpoints/web"]
+    listing = json.loads(tug("get", "svc,ep", "-o", "json").stdout)
+    assert [i["kind"] for i in listing["items"]] == ["Service", "Endpoints"]
+    assert tug("get", "ing,cm").stderr.strip() == "No resources found in default namespace."
+    refused = tug("get", "svc,ep", "-w")
+    assert refused.returncode == 1 and "single resource type" in refused.stderr
