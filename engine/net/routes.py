@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from engine.api.checks import d
+
 Obj = dict[str, Any]
 _IPV4 = re.compile(r"(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}")
 DEFAULT_AFFINITY_S = 10800  # sessionAffinity ClientIP without timeoutSeconds (Kubernetes' default)
@@ -77,3 +79,25 @@ def route_table(services: list[Obj], endpoints: dict[str, Obj]) -> list[Obj]:
 def backends_of(table: list[Obj]) -> set[tuple[str, int]]:
     """Every backend a table forwards to."""
     return {(str(ip), int(port)) for entry in table for ip, port in entry.get("backends") or []}
+
+
+LISTENING = "ClusterIPListening"  # a Service's condition: False while a node proxy cannot listen
+
+
+def listen_problems(table: list[Obj], states: dict[str, Obj]) -> dict[str, str]:
+    """For each Service ("namespace/name") some node's proxy cannot serve, one sentence: which
+    node, which address, why, and where it is still reachable."""
+    out: dict[str, list[str]] = {}
+    for entry in table:
+        key = entry["service"].rsplit(":", 1)[0]
+        node_ports = [port for ip, port in entry["listen"] if ip == NODE_ADDRESS]
+        for node, state in sorted(states.items()):
+            problems = d(state.get("problems"))
+            for ip, port in entry["listen"]:
+                why = problems.get(f"{ip}:{port}") if ip != NODE_ADDRESS else None
+                if isinstance(why, str):
+                    hint = " (a port below 1024 needs root or CAP_NET_BIND_SERVICE)" if port < 1024 else ""
+                    still = f"; still reachable on nodePort {node_ports[0]}" if node_ports else ""
+                    out.setdefault(key, []).append(
+                        f"node {node} cannot listen on {ip}:{port}: {why}{hint}{still}")
+    return {key: "; ".join(lines) for key, lines in out.items()}

@@ -14,10 +14,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from engine.clock import format_time, utcnow
 from engine.controllers.loop import follow
 from engine.errors import ConflictError, NotFoundError
 from engine.net.ingress import ingress_table, ours
-from engine.net.routes import backends_of, route_table
+from engine.net.routes import LISTENING, backends_of, listen_problems, route_table
 
 log = logging.getLogger("tugboat.routes")
 
@@ -114,12 +115,15 @@ class RoutePusher:
             return
         if self.served is not None:
             self._say_where(*self.served)
+        self._say_problems()
         agents = self.agents()
         for node in set(self.confirmed) - set(agents):
             del self.confirmed[node]  # a node that is gone serves nothing
         head = self.head()
         for node, agent in agents.items():
-            if node not in self._pushing and self.confirmed.get(node, (0, set()))[0] != self.version:
+            retry = bool((self.states.get(node) or {}).get("problems"))  # a port taken may be free now
+            behind = self.confirmed.get(node, (0, set()))[0] != self.version
+            if node not in self._pushing and (retry or behind):
                 self._pushing.add(node)
                 ingress = {"port": self.ingress_port, "rules": self.rules} \
                     if head and node == head[0] and self.ingress_port is not None else None
@@ -137,6 +141,7 @@ class RoutePusher:
         finally:
             self._pushing.discard(node)
         self.states[node] = state
+        self._dirty.set()  # what it could not serve goes on its Services
         async with self._confirm:
             self.confirmed[node] = (version, backends_of(table + (ingress or {}).get("rules", [])))
             self._confirm.notify_all()
@@ -184,3 +189,24 @@ class RoutePusher:
                                                                         "loadBalancer": {"ingress": want}}})
                 except (ConflictError, NotFoundError):
                     self._dirty.set()  # its newer version comes by the watch
+
+    def _say_problems(self) -> None:
+        """A Service some node's proxy cannot listen for gets condition ClusterIPListening
+        False saying why; it goes once every node serves it."""
+        nodes = set(self.agents())
+        problems = listen_problems(self.table, {n: st for n, st in self.states.items() if n in nodes})
+        for key, svc in list(self._services.items()):
+            status = svc.get("status") if isinstance(svc.get("status"), dict) else {}
+            conditions = [c for c in status.get("conditions") or [] if isinstance(c, dict)]
+            mine = next((c for c in conditions if c.get("type") == LISTENING), None)
+            why = problems.get(key)
+            if (mine or {}).get("message") == why or (mine is None and why is None):
+                continue
+            others = [c for c in conditions if c.get("type") != LISTENING]
+            if why is not None:
+                others.append({"type": LISTENING, "status": "False", "reason": "CannotListen", "message": why,
+                               "lastTransitionTime": format_time(utcnow())})
+            try:
+                self.store.update_status("services", {**svc, "status": {**status, "conditions": others}})
+            except (ConflictError, NotFoundError):
+                self._dirty.set()

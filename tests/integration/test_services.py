@@ -203,3 +203,36 @@ def test_addresses_outlive_a_control_plane_kill(control_plane: ControlPlaneProc,
             client.delete("ingresses", "who")
             client.delete("services", "who")
             client.delete("deployments", "who")
+
+
+def test_an_address_a_proxy_cannot_take_is_said_on_the_service(control_plane: ControlPlaneProc) -> None:
+    import socket
+
+    with socket.socket() as squatter:  # no SO_REUSEPORT: no proxy can listen beside it
+        squatter.bind(("127.77.254.9", 8080))
+        squatter.listen()
+        with control_plane.client() as client:
+            client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "squat"},
+                           "spec": {"type": "NodePort", "clusterIP": "127.77.254.9",
+                                    "selector": {"app": "squat"},
+                                    "ports": [{"port": 8080, "targetPort": 9}]}})
+            try:
+                pod = {"apiVersion": "v1", "kind": "Pod",
+                       "metadata": {"name": "squat", "labels": {"app": "squat"}},
+                       "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                           "name": "web", "image": "python:3.11", "command": [sys.executable, str(WHOAMI)],
+                           "ports": [{"containerPort": 9}], "resources": {"requests": {"cpu": "10m"}}}]}}
+                client.create(pod)
+                def said() -> str | None:
+                    conditions = (client.get("services", "squat").get("status") or {}).get("conditions") or []
+                    mine = [c for c in conditions if c["type"] == "ClusterIPListening"]
+                    return mine[0]["message"] if mine and mine[0]["status"] == "False" else None
+                message = wait_for(said, timeout=120, what="the Service to say its clusterIP is not served")
+                node_port = client.get("services", "squat")["spec"]["ports"][0]["nodePort"]
+                assert "cannot listen on 127.77.254.9:8080" in message
+                assert f"still reachable on nodePort {node_port}" in message
+                squatter.close()  # the address is free: the proxies take it and the condition goes
+                wait_for(lambda: said() is None, timeout=60, what="the condition to go")
+            finally:
+                client.delete("pods", "squat")
+                client.delete("services", "squat")
