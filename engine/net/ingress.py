@@ -124,8 +124,9 @@ def choose(table: list[Obj], host: str, path: str, headers: Mapping[str, str], c
             continue
         best = _best(primaries, path)
         if best is not None:
+            # the canary for the same path, if one of its endpoints is ready (else ingress-nginx skips it)
             canary = next((e for e in group if e["canary"] is not None and e["path"] == best["path"]
-                           and e["pathType"] == best["pathType"]), None)
+                           and e["pathType"] == best["pathType"] and e["backends"]), None)
             return canary if canary is not None and takes(canary["canary"], headers, cookies, roll) else best
         break  # this host's server has rules: no other host's apply
     defaults = [e for e in table if e["path"] is None and e["canary"] is None]

@@ -15,17 +15,18 @@ from typing import Any
 
 import engine.net
 from engine.client import Client
+from engine.errors import NotFoundError
 
 from .conftest import REPO, ControlPlaneProc, wait_for
 
 WHOAMI = Path(engine.net.__file__).with_name("whoami.py")
 
 
-def deployment(flags: Path, version: str = "v1") -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "who"},
-            "spec": {"replicas": 3, "selector": {"matchLabels": {"app": "who"}},
+def deployment(flags: Path, version: str = "v1", *, name: str = "who", replicas: int = 3) -> dict[str, Any]:
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name},
+            "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
                      "strategy": {"rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}},
-                     "template": {"metadata": {"labels": {"app": "who"}},
+                     "template": {"metadata": {"labels": {"app": name}},
                                   "spec": {"terminationGracePeriodSeconds": 2, "containers": [{
                                       "name": "web", "image": "python:3.11",
                                       "command": [sys.executable, str(WHOAMI)],
@@ -49,6 +50,13 @@ INGRESS = {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": 
 SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "who"},
            "spec": {"type": "NodePort", "selector": {"app": "who"},
                     "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}}
+
+
+def _delete(client: Client, kind: str, name: str) -> None:
+    try:
+        client.delete(kind, name)
+    except NotFoundError:
+        pass
 
 
 def get(url: str) -> str:
@@ -168,7 +176,8 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
             client.delete("deployments", "who")
 
 
-def test_addresses_outlive_a_control_plane_kill(control_plane: ControlPlaneProc, tmp_path: Path) -> None:
+def test_addresses_outlive_a_control_plane_kill_and_a_canary_takes_its_share(
+        control_plane: ControlPlaneProc, tmp_path: Path) -> None:
     with control_plane.client() as client:
         client.create(deployment(tmp_path))
         svc = client.create(SERVICE)
@@ -199,7 +208,26 @@ def test_addresses_outlive_a_control_plane_kill(control_plane: ControlPlaneProc,
                 wait_for(lambda url=url: answers(url, 9) == pods, timeout=30, what=f"{url} after the restart")
             after = client.get("services", "who")["spec"]
             assert after["clusterIP"] == svc["spec"]["clusterIP"] and after["ports"] == svc["spec"]["ports"]
+
+            # a canary Ingress with weight 20 for the same path takes a fifth of the requests
+            client.create(deployment(tmp_path, name="next", replicas=1))
+            client.create({**SERVICE, "metadata": {"name": "next"},
+                           "spec": {"selector": {"app": "next"}, "ports": SERVICE["spec"]["ports"]}})
+            client.create({**INGRESS, "metadata": {"name": "next", "annotations": {
+                "nginx.ingress.kubernetes.io/canary": "true",
+                "nginx.ingress.kubernetes.io/canary-weight": "20"}},
+                "spec": {"rules": [{"http": {"paths": [{"path": "/app", "pathType": "Prefix", "backend": {
+                    "service": {"name": "next", "port": {"name": "http"}}}}]}}]}})
+            # (its readiness probe passes before its server listens: wait until it answers)
+            wait_for(lambda: any(a.startswith("next-") for a in answers(urls[2], 40)), timeout=120,
+                     what="the canary to answer")
+            n = 500
+            canary = sum(get(urls[2]).startswith("next-") for _ in range(n))
+            bound = 4 * (n * 0.2 * 0.8) ** 0.5  # four standard deviations of Binomial(500, 0.2): ~36
+            assert abs(canary - 0.2 * n) <= bound, canary
         finally:
+            for kind in ("ingresses", "services", "deployments"):
+                _delete(client, kind, "next")
             client.delete("ingresses", "who")
             client.delete("services", "who")
             client.delete("deployments", "who")

@@ -74,8 +74,11 @@ def test_canary_header_cookie_weight_precedence() -> None:
     assert not takes(cookie, {}, {"c": "never"}, lambda n: 1)
     assert takes({**cookie, "weight": 0}, {}, {"c": "always"}, lambda n: 100)
     assert takes({**weighted, "total": 1000, "weight": 200}, {}, {}, lambda n: 200)
-    table = [_entry("/", service="stable"), _entry("/", service="canary", canary=weighted)]
+    table = [_entry("/", service="stable"), {**_entry("/", service="canary", canary=weighted),
+                                             "backends": [["10.0.0.1", 1]]}]
     assert _pick(table, "x", "/", roll=20) == "canary" and _pick(table, "x", "/", roll=21) == "stable"
+    table[1]["backends"] = []  # a canary with no ready endpoint takes nothing (ingress-nginx skips it)
+    assert _pick(table, "x", "/", roll=1) == "stable"
 
 
 def _ingress(name: str, *, annotations: dict[str, str] | None = None, cls: str | None = None,
