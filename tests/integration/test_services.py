@@ -52,11 +52,17 @@ SERVICE = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "who"},
                     "ports": [{"name": "http", "port": 8080, "targetPort": "http"}]}}
 
 
-def _delete(client: Client, kind: str, name: str) -> None:
-    try:
-        client.delete(kind, name)
-    except NotFoundError:
-        pass
+def gone(client: Client, name: str) -> None:
+    """Delete the test's Deployment, Service and Ingress `name`, and wait until its ReplicaSets
+    and pods are gone too (the next test's Deployment of that name would adopt them)."""
+    for kind in ("ingresses", "services", "deployments"):
+        try:
+            client.delete(kind, name)
+        except NotFoundError:
+            pass
+    wait_for(lambda: not client.list("pods", label_selector=f"app={name}")["items"]
+             and not client.list("replicasets", label_selector=f"app={name}")["items"],
+             timeout=120, what=f"the pods and ReplicaSets of {name} to go")
 
 
 def get(url: str) -> str:
@@ -171,9 +177,7 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
             thread.join(30)
             assert served[0] > 50 and failures == [], (served[0], failures[:5])
         finally:
-            client.delete("ingresses", "who")
-            client.delete("services", "who")
-            client.delete("deployments", "who")
+            gone(client, "who")
 
 
 def test_addresses_outlive_a_control_plane_kill_and_a_canary_takes_its_share(
@@ -188,9 +192,7 @@ def test_addresses_outlive_a_control_plane_kill_and_a_canary_takes_its_share(
             lb = wait_for(lambda: ((client.get("ingresses", "who").get("status") or {}).get("loadBalancer")
                                    or {}).get("ingress"), timeout=30, what="the Ingress's address")
         except BaseException:
-            client.delete("ingresses", "who")
-            client.delete("services", "who")
-            client.delete("deployments", "who")
+            gone(client, "who")
             raise
     urls = [f"http://{svc['spec']['clusterIP']}:8080/", f"http://127.0.0.1:{svc['spec']['ports'][0]['nodePort']}/",
             f"http://{lb[0]['ip']}:{lb[0]['ports'][0]['port']}/app"]
@@ -226,11 +228,8 @@ def test_addresses_outlive_a_control_plane_kill_and_a_canary_takes_its_share(
             bound = 4 * (n * 0.2 * 0.8) ** 0.5  # four standard deviations of Binomial(500, 0.2): ~36
             assert abs(canary - 0.2 * n) <= bound, canary
         finally:
-            for kind in ("ingresses", "services", "deployments"):
-                _delete(client, kind, "next")
-            client.delete("ingresses", "who")
-            client.delete("services", "who")
-            client.delete("deployments", "who")
+            gone(client, "next")
+            gone(client, "who")
 
 
 def test_an_address_a_proxy_cannot_take_is_said_on_the_service(control_plane: ControlPlaneProc) -> None:
