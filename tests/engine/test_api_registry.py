@@ -109,7 +109,7 @@ def test_resource_info(kind: str, api_version: str, namespaced: bool, plural: st
 
 def test_all_resources_unique() -> None:
     kinds = [info.kind for info in RESOURCES]
-    assert len(kinds) == len(set(kinds)) == 18  # the 17 of the issue and PodRecord
+    assert len(kinds) == len(set(kinds)) == 19  # the 17 of the issue, PodRecord and IngressClass
     assert resolve("pods").model is Pod
     assert resolve("deploy").model is Deployment
     assert resolve("queues").model is Queue
