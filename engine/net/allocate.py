@@ -2,12 +2,14 @@
 127.77.0.0/16 and a nodePort from 30000-32767 for each port of a NodePort or LoadBalancer
 Service; both kept for the Service's life (an update that omits them keeps them, one that
 changes the clusterIP is refused). Allocation prefers addresses above Kubernetes' static band
-and takes the first free one, so the cost follows the Services that exist."""
+from a random start, then the first free one, so the cost follows the Services that exist."""
 
 from __future__ import annotations
 
 import ipaddress
 import itertools
+import random
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +22,7 @@ _PORT_BAND = min(max(16, len(NODE_PORTS) // 32), 128)
 WITH_NODE_PORTS = ("NodePort", "LoadBalancer")
 
 Obj = dict[str, Any]
+Pick = Callable[[int, int], int]
 
 
 @dataclass
@@ -51,9 +54,11 @@ def _key(svc: Obj) -> tuple[Any, Any]:
     return meta.get("namespace"), meta.get("name")
 
 
-def allocate(svc: Obj, current: Obj | None, taken: Taken) -> Obj:
+def allocate(svc: Obj, current: Obj | None, taken: Taken, pick: Pick = random.randrange) -> Obj:
     """`svc` (changed in place and returned) with its clusterIP(s) and nodePorts set; what it
-    takes is added to `taken`. InvalidError names each field that cannot be honoured."""
+    takes is added to `taken`. InvalidError names each field that cannot be honoured. `pick(lo,
+    hi)` chooses where the search for a free one starts above the static band (at random, as
+    Kubernetes: two tugboats on one machine rarely choose the same address)."""
     spec = svc.setdefault("spec", {})
     old = (current or {}).get("spec") or {}
     kind = spec.get("type") or "ClusterIP"
@@ -62,8 +67,9 @@ def allocate(svc: Obj, current: Obj | None, taken: Taken) -> Obj:
         for key in ("clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"):
             spec.pop(key, None)
     else:
-        _cluster_ip(spec, old if old.get("type", "ClusterIP") != "ExternalName" else {}, taken, problems)
-    _node_ports(spec, old, kind, taken, problems)
+        was = old if old.get("type", "ClusterIP") != "ExternalName" else {}
+        _cluster_ip(spec, was, taken, problems, pick)
+    _node_ports(spec, old, kind, taken, problems, pick)
     if problems:
         meta = svc.get("metadata") or {}
         raise InvalidError(f'Service "{meta.get("name") or meta.get("generateName")}" is invalid: '
@@ -71,7 +77,7 @@ def allocate(svc: Obj, current: Obj | None, taken: Taken) -> Obj:
     return svc
 
 
-def _cluster_ip(spec: Obj, old: Obj, taken: Taken, problems: list[str]) -> None:
+def _cluster_ip(spec: Obj, old: Obj, taken: Taken, problems: list[str], pick: Pick) -> None:
     given, before = spec.get("clusterIP") or None, old.get("clusterIP") or None
     ips = spec.get("clusterIPs")
     if given is None and isinstance(ips, list) and ips and isinstance(ips[0], str) and ips[0]:
@@ -82,7 +88,7 @@ def _cluster_ip(spec: Obj, old: Obj, taken: Taken, problems: list[str]) -> None:
             return
         given = before
     elif given is None:
-        given = _free_ip(taken)
+        given = _free_ip(taken, pick)
         if given is None:
             problems.append(f"spec.clusterIP: Internal error: no free address left in {CLUSTER_IP_RANGE}")
             return
@@ -112,16 +118,22 @@ def _check_ip(given: str, taken: Taken) -> str | None:
     return None
 
 
-def _free_ip(taken: Taken) -> str | None:
+def _search(low: int, band: int, stop: int, pick: Pick) -> Iterator[int]:
+    """From a chosen start above the band to the end, then the rest above it, then the band."""
+    start = pick(low + band, stop)
+    return itertools.chain(range(start, stop), range(low + band, start), range(low, low + band))
+
+
+def _free_ip(taken: Taken, pick: Pick) -> str | None:
     base, size = int(CLUSTER_IP_RANGE.network_address), CLUSTER_IP_RANGE.num_addresses
-    for offset in itertools.chain(range(_IP_BAND, size - 1), range(1, _IP_BAND)):
+    for offset in _search(1, _IP_BAND - 1, size - 1, pick):
         ip = str(ipaddress.IPv4Address(base + offset))
         if ip not in taken.ips:
             return ip
     return None
 
 
-def _node_ports(spec: Obj, old: Obj, kind: str, taken: Taken, problems: list[str]) -> None:
+def _node_ports(spec: Obj, old: Obj, kind: str, taken: Taken, problems: list[str], pick: Pick) -> None:
     ports = [p for p in spec.get("ports") or [] if isinstance(p, dict)]
     if kind not in WITH_NODE_PORTS:
         for port in ports:
@@ -145,8 +157,7 @@ def _node_ports(spec: Obj, old: Obj, kind: str, taken: Taken, problems: list[str
             continue
         given = kept.get((port.get("port"), port.get("protocol", "TCP"))) or kept.get(port.get("name"))
         if given is None or given in taken.node_ports:
-            given = next((p for p in itertools.chain(range(NODE_PORTS.start + _PORT_BAND, NODE_PORTS.stop),
-                                                     range(NODE_PORTS.start, NODE_PORTS.start + _PORT_BAND))
+            given = next((p for p in _search(NODE_PORTS.start, _PORT_BAND, NODE_PORTS.stop, pick)
                           if p not in taken.node_ports), None)
         if given is None:
             problems.append(f"spec.ports[{i}].nodePort: Internal error: no free node port left")

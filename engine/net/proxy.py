@@ -2,8 +2,9 @@
 nodePort), each connection forwarded to one of the route's ready backends, round robin or by
 client IP (sessionAffinity: ClientIP). A route with no ready backend has no listener, so a
 connection to it is refused at once. A new table replaces the old in one step; connections in
-flight finish on the backend they have. Listeners use SO_REUSEPORT, so the agents of several
-nodes on one machine (a dev cluster) can all serve one address. Plain asyncio: no Ray here."""
+flight finish on the backend they have. One proxy per machine listens (the runtime picks it),
+without SO_REUSEPORT: an address another program holds is refused, never shared. Plain
+asyncio: no Ray here."""
 
 from __future__ import annotations
 
@@ -178,7 +179,7 @@ class Proxy:
         for listen in sorted(wanted - set(self._servers)):
             try:
                 self._servers[listen] = await loop.create_server(
-                    lambda listen=listen: _Client(self, listen), *listen, reuse_port=True, backlog=1024)
+                    lambda listen=listen: _Client(self, listen), *listen, backlog=1024)
             except OSError as exc:
                 self.problems[listen] = exc.strerror or str(exc)
                 log.warning("proxy: cannot listen on %s:%d: %s", *listen, self.problems[listen])

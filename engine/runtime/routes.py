@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -26,12 +25,23 @@ PUSH_TIMEOUT_S = 10.0  # an agent that does not answer in this long is tried aga
 RECHECK_S = 2.0  # how often agents that have not confirmed the table (a new node) are sent it
 
 
+def _serving(agents: dict[str, tuple[Any, str]], head: str | None) -> set[str]:
+    """The nodes whose proxy serves the table: one per IP address (the nodes of a dev cluster
+    share this machine's network: one of them, the head if it is one, listens for all), so
+    no address is shared by two listeners, and another tugboat on this machine that takes
+    one is refused loudly instead of sharing its connections."""
+    by_ip: dict[str, list[str]] = {}
+    for name, (_, ip) in agents.items():
+        by_ip.setdefault(ip, []).append(name)
+    return {head if head in names else min(names) for names in by_ip.values()}
+
+
 class RoutePusher:
-    def __init__(self, store: Any, agents: Callable[[], dict[str, Any]], *,
+    def __init__(self, store: Any, agents: Callable[[], dict[str, tuple[Any, str]]], *,
                  head: Callable[[], tuple[str, str] | None] = lambda: None,
                  ingress_port: int | None = None) -> None:
         self.store = store
-        self.agents = agents  # node name -> its NodeAgent handle, for the nodes that are up
+        self.agents = agents  # node name -> (its NodeAgent handle, its IP), for the nodes that are up
         self.head = head  # (name, IP) of the node that serves Ingresses
         self.ingress_port = ingress_port  # None: no Ingress router
         self._services: dict[str, dict[str, Any]] = {}
@@ -44,7 +54,6 @@ class RoutePusher:
         self.version = 0
         self.confirmed: dict[str, tuple[int, set[tuple[str, int]]]] = {}  # node -> version, backends
         self.states: dict[str, dict[str, Any]] = {}  # node -> what its proxy said last
-        self.changed_at: dict[int, float] = {}  # version -> when the data that made it came
         self._dirty = asyncio.Event()
         self._confirm = asyncio.Condition()
         self._pushing: set[str] = set()
@@ -108,9 +117,6 @@ class RoutePusher:
                 if self.ingress_port is not None else []
             if table != self.table or rules != self.rules or self.version == 0:
                 self.table, self.rules, self.version = table, rules, self.version + 1
-                self.changed_at[self.version] = time.monotonic()
-                for old in [v for v in self.changed_at if v < self.version - 64]:
-                    del self.changed_at[old]
         if self.version == 0:
             return
         if self.served is not None:
@@ -120,7 +126,8 @@ class RoutePusher:
         for node in set(self.confirmed) - set(agents):
             del self.confirmed[node]  # a node that is gone serves nothing
         head = self.head()
-        for node, agent in agents.items():
+        serving = _serving(agents, head[0] if head else None)
+        for node, (agent, _) in agents.items():
             retry = bool((self.states.get(node) or {}).get("problems"))  # a port taken may be free now
             behind = self.confirmed.get(node, (0, set()))[0] != self.version
             if node not in self._pushing and (retry or behind):
@@ -128,7 +135,7 @@ class RoutePusher:
                 ingress = {"port": self.ingress_port, "rules": self.rules} \
                     if head and node == head[0] and self.ingress_port is not None else None
                 asyncio.get_running_loop().create_task(
-                    self._push(node, agent, self.version, self.table, ingress))
+                    self._push(node, agent, self.version, self.table if node in serving else [], ingress))
 
     async def _push(self, node: str, agent: Any, version: int, table: list[dict[str, Any]],
                     ingress: dict[str, Any] | None) -> None:

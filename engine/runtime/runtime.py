@@ -242,11 +242,11 @@ class Runtime:
         return next(((name, internal_ip(n)) for name, n in self._nodes.items()
                      if (n["metadata"].get("labels") or {}).get(NODE_ID_LABEL) == here), None)
 
-    def _route_agents(self) -> dict[str, Any]:
-        """The agents of the nodes that are up: each runs its node's Service proxy."""
-        ids = {name: (n["metadata"].get("labels") or {}).get(NODE_ID_LABEL) for name, n in self._nodes.items()
-               if is_ready(n)}
-        return {name: self._agent(node_id) for name, node_id in ids.items() if node_id}
+    def _route_agents(self) -> dict[str, tuple[Any, str]]:
+        """The agents of the nodes that are up, with their IPs: each runs its node's Service proxy."""
+        ids = {name: ((n["metadata"].get("labels") or {}).get(NODE_ID_LABEL), internal_ip(n))
+               for name, n in self._nodes.items() if is_ready(n)}
+        return {name: (self._agent(node_id), ip) for name, (node_id, ip) in ids.items() if node_id}
 
     def pod_actor(self, uid: str) -> Any:
         handle = self._pods.get(uid)
