@@ -88,3 +88,12 @@ def describe_gpus(inventory: Inventory | None, held: list[dict[str, Any]]) -> li
         gpu = by_index.get(entry.get("index"))  # type: ignore[arg-type]
         out.append({**entry, **({"uuid": gpu.uuid, "product": gpu.product} if gpu else {})})
     return out
+
+
+def with_addresses(pod: dict[str, Any], ip: str) -> dict[str, Any]:
+    """The pod with its node's IP as its own (pods share their node's network)."""
+    status = {**(pod.get("status") or {}), "hostIP": ip, "podIP": ip}
+    if ip:
+        status["hostIPs"] = [{"ip": ip}]
+        status["podIPs"] = [{"ip": ip}]
+    return {**pod, "status": status}

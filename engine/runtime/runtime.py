@@ -40,6 +40,7 @@ from engine.runtime.podstatus import (
     pick_container,
     unknown_end,
     waiting_reason,
+    with_addresses,
 )
 from engine.runtime.routes import RoutePusher
 from engine.runtime.telemetry import Telemetry
@@ -129,6 +130,7 @@ class Runtime:
                     self.events.record(gone, "Warning", "NodeNotReady",
                                        f"Node {name} status is now: NodeNotReady (not in the "
                                        f"Ray cluster)", component="node-controller")
+                    self._lose_pods(name)
         for entry in entries:
             name = node_name(entry)
             prev = stored.get(name)
@@ -157,6 +159,8 @@ class Runtime:
                                            f"Node {name} status is now: "
                                            f"{'NodeReady' if ready else 'NodeNotReady'}",
                                            component="node-controller")
+                        if not ready:
+                            self._lose_pods(name)
             except TugError as exc:
                 log.warning("node %s: %s", name, exc)
 
@@ -361,7 +365,8 @@ class Runtime:
             if node_id is None:
                 self._fail(pod, "NodeLost", f"node {pod['spec']['nodeName']} is unknown")
                 return
-            pod = self._with_addresses(pod)  # the actor reports them back with its first status
+            node = self._nodes.get(pod["spec"]["nodeName"])  # its addresses: the actor reports them back
+            pod = with_addresses(pod, internal_ip(node) if node else "")
             log.debug("pod %s: creating actor on %s", meta["name"], node_id)
             t0 = time.perf_counter()
             try:
@@ -423,15 +428,6 @@ class Runtime:
         return max((str(e.get("lastTimestamp") or "") for e in events
                     if (e.get("source") or {}).get("component") == "kubelet"), default="")
 
-    def _with_addresses(self, pod: dict[str, Any]) -> dict[str, Any]:
-        node = self._nodes.get(pod["spec"]["nodeName"])
-        ip = internal_ip(node) if node else ""
-        status = {**(pod.get("status") or {}), "hostIP": ip, "podIP": ip}
-        if ip:
-            status["hostIPs"] = [{"ip": ip}]
-            status["podIPs"] = [{"ip": ip}]
-        return {**pod, "status": status}
-
     def _write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> bool:
         meta = pod["metadata"]
         try:
@@ -456,12 +452,14 @@ class Runtime:
     def _fail(self, pod: dict[str, Any], reason: str, message: str) -> None:
         """The pod failed without its containers telling how: mark it, and them, as Kubernetes
         does for containers that cannot be located (ContainerStatusUnknown, 137)."""
-        self.events.record(pod, "Warning", reason, message, host=pod["spec"].get("nodeName"))
         now = format_time(self.clock())
         try:
             current = self.store.get("pods", pod["metadata"]["namespace"], pod["metadata"]["name"])
         except NotFoundError:
             return
+        if (current.get("status") or {}).get("phase") in TERMINAL_PHASES:
+            return  # it ended already (its node's loss was seen first)
+        self.events.record(pod, "Warning", reason, message, host=pod["spec"].get("nodeName"))
         status: dict[str, Any] = {"phase": "Failed", "reason": reason, "message": message}
         for key in ("containerStatuses", "initContainerStatuses"):
             statuses = (current.get("status") or {}).get(key)
@@ -471,6 +469,12 @@ class Runtime:
             {"type": kind, "status": "False", "reason": "PodFailed", "lastTransitionTime": now}
             for kind in ("ContainersReady", "Ready")]
         self._write_status(pod, status)
+
+    def _lose_pods(self, node: str) -> None:
+        """A node Ray lost: the pods it ran fail now (NodeLost), before its taint evicts them."""
+        for pod in self.store.list("pods", field_selector=f"spec.nodeName={node}")[0]:
+            if pod["metadata"]["uid"] in self._pods:
+                self._fail(pod, "NodeLost", f"node {node} is gone (Ray reports it dead)")
 
     def _lost(self, pod: dict[str, Any], exc: Exception) -> None:
         node = pod["spec"]["nodeName"]
@@ -549,17 +553,13 @@ class Runtime:
 
     # ----- benchmark baseline ------------------------------------------------------------------
 
-    async def bench_actor_start(self, *, count: int, node: str | None,
-                                sequential: bool) -> list[float]:
-        """Seconds from create to first answer of `count` raw Ray actors on `node` (the baseline
-        `tug bench pods` compares pod start against), started all at once or one at a time."""
-        node_id = self.node_id(node) if node else None
+    async def bench_actor_start(self, *, count: int, node: str | None, sequential: bool) -> list[float]:
+        """Seconds to first answer of `count` raw Ray actors on `node` (or a ready one): the
+        baseline `tug bench pods` compares pod start against, all at once or one at a time."""
+        ready = [n["metadata"]["labels"][NODE_ID_LABEL] for n in self._nodes.values() if is_ready(n)]
+        node_id = (self.node_id(node) if node else None) or (ready[0] if ready else None)
         if node_id is None:
-            ready = [n["metadata"]["labels"][NODE_ID_LABEL] for n in self._nodes.values()
-                     if is_ready(n)]
-            if not ready:
-                raise UnavailableError("no ready node to start baseline actors on")
-            node_id = ready[0]
+            raise UnavailableError("no ready node to start baseline actors on")
         return await actor_start(node_id, count=count, sequential=sequential)
 
     # ----- logs -----------------------------------------------------------------------------
