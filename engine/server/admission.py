@@ -3,7 +3,7 @@ Kueue's webhook do. A pod's priorityClassName becomes spec.priority; a queue lab
 Queue; a Job waits suspended in its queue until the scheduler admits it; a pod's GPUs are the
 scheduler's to name; a controller owner reference (which exempts a pod from its queue) must
 name a live owner with that uid; PodRecords are the control plane's alone; a Service gets its
-clusterIP and nodePorts."""
+clusterIP and nodePorts; an Ingress without a class, the default IngressClass."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from engine.api.checks_other import SYSTEM_PRIORITY_CLASSES
 from engine.errors import ForbiddenError, InvalidError, NotFoundError
 from engine.net.allocate import Taken, allocate
+from engine.net.ingress import CLASS_ANNOTATION, DEFAULT_CLASS
 from engine.objects import (
     ADMISSION,
     ADMITTED,
@@ -40,6 +41,8 @@ def admit(store: _Store, plural: str, obj: dict[str, Any], current: dict[str, An
                              "leaves one when it is deleted)")
     if plural == "services":
         return _addresses(store, obj, current, reserved)
+    if plural == "ingresses" and current is None:
+        return _default_class(store, obj)
     if plural not in ("pods", "jobs"):
         return obj
     if plural == "pods":
@@ -69,6 +72,23 @@ def _addresses(store: _Store, svc: dict[str, Any], current: dict[str, Any] | Non
     if reserved is not None:
         reserved.ips |= pool.ips - before.ips
         reserved.node_ports |= pool.node_ports - before.node_ports
+    return out
+
+
+def _default_class(store: _Store, ingress: dict[str, Any]) -> dict[str, Any]:
+    """DefaultIngressClass, on create only: an Ingress that names no class (field or legacy
+    annotation) gets the default IngressClass's name (the newest, if several say so)."""
+    spec = ingress.get("spec") if isinstance(ingress.get("spec"), dict) else {}
+    annotations = (ingress.get("metadata") or {}).get("annotations") or {}
+    if spec.get("ingressClassName") or annotations.get(CLASS_ANNOTATION):
+        return ingress
+    defaults = [c for c in store.list("ingressclasses")[0]
+                if ((c.get("metadata") or {}).get("annotations") or {}).get(DEFAULT_CLASS) == "true"]
+    if not defaults:
+        return ingress
+    newest = max(defaults, key=lambda c: (str(c["metadata"].get("creationTimestamp")), c["metadata"]["name"]))
+    out = clone(ingress)
+    out.setdefault("spec", {})["ingressClassName"] = newest["metadata"]["name"]
     return out
 
 
