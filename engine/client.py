@@ -71,12 +71,15 @@ class Client:
         return self.request("GET", object_path(info, namespace, name))
 
     def list(self, resource: str | ResourceInfo, *, namespace: str | None = "default",
-             label_selector: str | None = None, field_selector: str | None = None) -> dict[str, Any]:
-        """The Kubernetes List object; namespace None lists all namespaces."""
+             label_selector: str | None = None, field_selector: str | None = None,
+             limit: int | None = None, continue_token: str | None = None) -> dict[str, Any]:
+        """The Kubernetes List object; namespace None lists all namespaces. With `limit`, one
+        page: its `metadata.continue` (if more remain) is the next page's `continue_token`."""
         info = _info(resource)
         return self.request("GET", object_path(info, namespace),
                             params={"labelSelector": label_selector,
-                                    "fieldSelector": field_selector})
+                                    "fieldSelector": field_selector,
+                                    "limit": limit, "continue": continue_token})
 
     def create(self, obj: dict[str, Any], *, namespace: str = "default") -> dict[str, Any]:
         info = _info(obj.get("kind", ""))

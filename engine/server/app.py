@@ -29,6 +29,9 @@ from engine.paths import Target, parse_target
 from engine.server.bodies import MAX_BODY_BYTES, parse_body
 from engine.server.crud import Api
 from engine.server.metrics import UNAUTHENTICATED, UNMATCHED, Metrics
+from engine.store import pages
+from engine.store.objects import loads
+from engine.store.watch import WatchFilter
 
 log = logging.getLogger("tugboat.server")
 
@@ -290,14 +293,35 @@ class Server:
 
     def _list(self, request: web.Request, target: Target) -> web.Response:
         _resource_version(request)  # lists are always current; a malformed one is still an error
-        _int_param(request, "limit")  # every item comes in one answer (no continue): checked only
+        limit = _int_param(request, "limit") or 0
         selectors = self._selectors(request)
+        if limit or request.query.get("continue"):
+            return self._page(request, target, limit, selectors)
         if not selectors:  # the stored texts as they are: no parse and dump of every object
             texts, rv = self.store.list_json(target.info.plural, target.namespace)
-            head = json.dumps(_list_object(target.info, [], rv))[:-len("[]}")]
-            return web.Response(text=head + "[" + ",".join(texts) + "]}", content_type="application/json")
+            return _texts_response(target.info, texts, rv, {})
         items, rv = self.store.list(target.info.plural, target.namespace, **selectors)
         return _json(_list_object(target.info, items, rv))
+
+    def _page(self, request: web.Request, target: Target, limit: int,
+              selectors: dict[str, Any]) -> web.Response:
+        """One page of a list (`limit`, `continue`), all pages one snapshot (engine/store/pages.py)."""
+        plural = target.info.plural
+        rv, after = None, None
+        if request.query.get("continue"):
+            rv, after = pages.read_token(request.query["continue"], plural)
+        rows, at = self.store.list_page(plural, target.namespace, rv=rv, after=after)
+        if selectors:
+            labels, fields = selectors.get("label_selector"), selectors.get("field_selector")
+            flt = WatchFilter(plural, target.namespace, labels, fields)
+            rows = [(key, text) for key, text in rows if flt.selects(loads(text))]
+        page = rows[:limit] if limit else rows
+        meta: dict[str, Any] = {}
+        if limit and len(rows) > limit:
+            meta["continue"] = pages.token(plural, int(at), page[-1][0])
+            if not selectors:  # as Kubernetes: counted only where no selector filters
+                meta["remainingItemCount"] = len(rows) - limit
+        return _texts_response(target.info, [text for _, text in page], at, meta)
 
     def _delete(self, request: web.Request, target: Target, ns: str | None) -> web.Response:
         opts = self._delete_options(request)
@@ -439,6 +463,14 @@ async def _aclose(stream: Any) -> None:
     close = getattr(stream, "aclose", None)
     if close is not None:
         await close()
+
+
+def _texts_response(info: ResourceInfo, texts: list[str], rv: str, meta: dict[str, Any]) -> web.Response:
+    """A List of stored object texts, sent on as they are (no parse and dump of each)."""
+    head = _list_object(info, [], rv)
+    head["metadata"].update(meta)
+    start = json.dumps(head)[:-len("[]}")]
+    return web.Response(text=start + "[" + ",".join(texts) + "]}", content_type="application/json")
 
 
 def _list_object(info: ResourceInfo, items: list[dict[str, Any]], rv: str) -> dict[str, Any]:

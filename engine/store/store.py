@@ -12,7 +12,7 @@ from typing import Any
 from engine.clock import Clock, utcnow
 from engine.errors import BadRequestError, ConflictError, UnavailableError
 from engine.labels import FieldSelector, Selector, parse_field_selector, parse_selector
-from engine.store import schema, writes
+from engine.store import pages, schema, writes
 from engine.store.gc import Collector, GracefulRule, Propagation
 from engine.store.objects import Obj, loads, needs_graceful, uid_of
 from engine.store.txn import Txn
@@ -85,6 +85,15 @@ class Store:
             args.append(namespace)
         rows = self._db().execute(sql + " ORDER BY namespace, name", args)
         return [d for (d,) in rows], self.resource_version()
+
+    def list_page(self, resource: str, namespace: str | None, *, rv: int | None,
+                  after: pages.Key | None) -> tuple[builtins.list[tuple[pages.Key, str]], str]:
+        """A page's worth of `list_json`: the stored texts with their keys, after `after`, as
+        they were at `rv` (None: now); and that resourceVersion (engine/store/pages.py)."""
+        now = self._log.rv
+        at = now if rv is None else rv
+        return pages.texts_at(self._db(), resource, namespace, rv=at, now=now,
+                              compacted=self._log.compacted, after=after), str(at)
 
     # writes
 
