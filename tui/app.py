@@ -194,6 +194,8 @@ class TugApp(App[None]):
             self.post_message(FeedChanged())  # (thread-safe)
 
     def on_feed_changed(self, _: FeedChanged) -> None:
+        if not self.screen_stack:  # the app is closing
+            return
         wait = self._last_redraw + TICK_S - time.monotonic()
         screen = self.screen
         first = isinstance(screen, FeedScreen) and any(not self._seen.get(r) for r in screen.resources)
@@ -208,10 +210,12 @@ class TugApp(App[None]):
         self._tick()
 
     def _tick(self) -> None:
+        if not self.screen_stack:  # a redraw timer outlived the screens: the app is closing
+            return
         screen = self.screen
         if isinstance(screen, FeedScreen) and "nodes" not in self._feeds and all(
-                r in self._feeds and self._feeds[r].version for r in screen.resources):
-            self.follow("nodes")  # the header's counts: once the screen's own data is in
+                r in self._feeds and self._feeds[r].connected for r in screen.resources):
+            self.follow("nodes")  # the header's counts: once the screen's own data is all in
         if isinstance(screen, FeedScreen) and screen.is_mounted:  # (a screen just pushed: not composed yet)
             versions = {r: self._feeds[r].version for r in self._feeds}
             if versions != self._seen:

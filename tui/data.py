@@ -15,6 +15,7 @@ from engine.errors import GoneError, TugError
 
 Obj = dict[str, Any]
 
+FIRST_PAGE = 500  # objects listed first, drawn while the rest come (a screen shows some 60)
 WATCH_SECONDS = 30  # the server ends each watch after this; the next starts from the last event
 FIRST_BACKOFF_S = 0.5
 MAX_BACKOFF_S = 10.0
@@ -93,6 +94,11 @@ class Feed:
     def version(self) -> int:
         return self._version
 
+    @property
+    def connected(self) -> bool:
+        """Listed whole and watching."""
+        return self._connected
+
     def _update(self, *, items: dict[str, Obj] | None = None, connected: bool = True,
                 error: str | None = None, event: tuple[str, Obj] | None = None) -> None:
         """A relist's `items` (in namespace, name order), an event, or the connection's state."""
@@ -119,7 +125,7 @@ class Feed:
         failures = 0
         while not stop.is_set():
             try:
-                listed = self.client.list(self.resource, namespace=None)
+                listed = self._list()
                 ordered = sorted(listed["items"], key=_order)  # here, not on the UI's thread
                 items = {o["metadata"]["uid"]: o for o in ordered}
                 rv = listed["metadata"].get("resourceVersion")
@@ -135,6 +141,19 @@ class Feed:
                 failures += 1  # the last data stays on screen
                 self._update(connected=False, error=str(exc) or type(exc).__name__)
                 stop.wait(backoff(failures))
+
+    def _list(self) -> Obj:
+        """The whole list, in two pages: the first FIRST_PAGE objects are shown at once (the
+        feed not yet connected), then the rest of the same snapshot comes in one answer."""
+        first = self.client.list(self.resource, namespace=None, limit=FIRST_PAGE)
+        token = (first.get("metadata") or {}).get("continue")
+        if not token:
+            return first
+        self._update(items={o["metadata"]["uid"]: o for o in sorted(first["items"], key=_order)},
+                     connected=False)
+        rest = self.client.list(self.resource, namespace=None, continue_token=token)
+        rest["items"] = first["items"] + rest["items"]
+        return rest
 
     def _watch(self, rv: str | None, stop: threading.Event) -> str | None:
         """One watch from `rv` until the server ends it; the last resourceVersion seen."""

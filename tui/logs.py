@@ -68,7 +68,7 @@ class LogsScreen(Screen[None]):
         self.stop()
         self.lines, self._partial = [], ""
         self.query_one(RichLog).clear()
-        self.query_one(Header).update(self.title_line())
+        self.query_one(Header).show(self.title_line())
         self.tug.stream_logs(self, follow=self.follow and not self.previous, previous=self.previous,
                              timestamps=self.timestamps)
 
@@ -105,7 +105,7 @@ class LogsScreen(Screen[None]):
         log.clear()
         for line in self.lines:
             log.write(line)
-        self.query_one(Header).update(self.title_line())
+        self.query_one(Header).show(self.title_line())
 
     def action_save(self) -> None:
         meta = self.pod["metadata"]

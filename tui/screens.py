@@ -5,6 +5,7 @@ engine/printers."""
 
 from __future__ import annotations
 
+import bisect
 from typing import Any
 
 from textual.app import ComposeResult
@@ -28,6 +29,15 @@ WARM_FROM = 500  # rows: a table this long has its filter/sort cells made in the
 
 class Header(Static):
     """Cluster, node and GPU counts, where you are, and the connection's state."""
+
+    _text: str | None = None
+
+    def show(self, text: str) -> None:
+        """Show `text`, laying the screen out again only when it changed (a Static's update
+        does on every call, which costs a whole screen's redraw)."""
+        if text != self._text:
+            self._text = text
+            self.update(text)
 
 
 class KeyBar(Footer):
@@ -74,7 +84,7 @@ class FeedScreen(Screen[None]):
         self.refresh_data()  # what changed while it was covered (each screen knows what it shows)
 
     def refresh_data(self, *, force: bool = False) -> None:
-        self.query_one(Header).update(self.tug.header_text(self))
+        self.query_one(Header).show(self.tug.header_text(self))
 
 
 class TableScreen(FeedScreen):
@@ -99,7 +109,7 @@ class TableScreen(FeedScreen):
         self._shown: tuple[Any, ...] | None = None
         self._uids: list[str] = []
         self.sort_by: tuple[int, bool] | None = None  # (column, descending)
-        self._cache: dict[str, tuple[str | None, list[str], str]] = {}  # uid -> (rv, cells, text)
+        self._cache: dict[str, tuple[str | None, tuple[list[str], str]]] = {}  # uid -> (rv, (cells, text))
 
     @property
     def namespace(self) -> str | None:
@@ -122,20 +132,32 @@ class TableScreen(FeedScreen):
 
     def shown_items(self) -> list[Obj]:
         """The feed's objects this screen shows, in order."""
+        return self._shown_items()[0]
+
+    def _shown_items(self) -> tuple[list[Obj], list[str]]:
+        """The objects shown, in order, and their uids. A snapshot is in namespace, name order,
+        so one namespace's objects are a slice of it, found by bisection."""
         snap = self.tug.snapshot(self.resource)
-        items = snap.sorted()
+        items = list(snap.items.values()) if snap.ordered else snap.sorted()
+        uids: list[str] | None = list(snap.items.keys()) if snap.ordered else None
+        ns = self.namespace
         if self.resource == "events":
             items.sort(key=event_time)
-        ns = self.namespace
-        if ns is not None:
-            items = [o for o in items if o["metadata"].get("namespace") == ns]
-        if self.selector:
-            labels = parse_selector(self.selector)
-            items = [o for o in items if labels.matches(o["metadata"].get("labels"))]
-        if self.fields:
-            fields = parse_field_selector(self.fields)
-            items = [o for o in items if fields.matches(o)]
-        return items
+            items = items if ns is None else [o for o in items if _namespace_of(o) == ns]
+            uids = None
+        elif ns is not None:
+            lo = bisect.bisect_left(items, ns, key=_namespace_of)
+            hi = bisect.bisect_right(items, ns, lo=lo, key=_namespace_of)
+            items, uids = items[lo:hi], uids and uids[lo:hi]
+        if self.selector or self.fields:
+            labels = parse_selector(self.selector) if self.selector else None
+            fields = parse_field_selector(self.fields) if self.fields else None
+            items = [o for o in items if (labels is None or labels.matches(o["metadata"].get("labels")))
+                     and (fields is None or fields.matches(o))]
+            uids = None
+        if uids is None:
+            uids = [o["metadata"]["uid"] for o in items]
+        return items, uids
 
     def refresh_data(self, *, force: bool = False) -> None:
         super().refresh_data(force=force)
@@ -144,7 +166,7 @@ class TableScreen(FeedScreen):
         if not force and key == self._shown:
             return
         self._shown = key
-        items = self.shown_items()
+        items, uids = self._shown_items()
         now = self.tug.clock()
         with_ns = self.namespace is None and self.resource not in CLUSTER_SCOPED
         wide = self.resource in self.WIDE
@@ -156,17 +178,21 @@ class TableScreen(FeedScreen):
         headers = table_cells(self.resource, items[:1], now=now, wide=wide)[0]
         headers = ["NAMESPACE", *headers] if with_ns else headers
         if self.text_filter or self.sort_by is not None:  # these read every row: cached cells
-            rows = [self._cells(o, now, wide, with_ns) for o in items]
-            kept = list(zip(items, rows, strict=True))
+            cells = self._cells_of(items, now, wide)
             if self.text_filter:
                 needle = self.text_filter.lower()
-                kept = [(o, r) for o, r in kept if needle in r[1]]
+                kept = [i for i, (row, text) in enumerate(cells) if needle in text
+                        or (with_ns and needle in _namespace_of(items[i]).lower())]
+                items, cells = [items[i] for i in kept], [cells[i] for i in kept]
             if self.sort_by is not None and 0 <= self.sort_by[0] < len(headers):
                 column, reverse = self.sort_by
-                kept.sort(key=lambda p: _sort_key(p[1][0][column]), reverse=reverse)
-            items = [o for o, _ in kept]
+                column -= with_ns  # the NAMESPACE column is the screen's, not the cached row's
+                order = sorted(range(len(items)), reverse=reverse, key=lambda i: _sort_key(
+                    _namespace_of(items[i]) if column < 0 else cells[i][0][column]))
+                items = [items[i] for i in order]
+            uids = [o["metadata"]["uid"] for o in items]
             self._prune()
-        self._uids = [o["metadata"]["uid"] for o in items]
+        self._uids = uids
         shown = items
         self.query_one(FastTable).set_rows(headers, self._uids, lambda i: row_of(shown[i]))
         if len(items) >= WARM_FROM and len(self._cache) < len(items):
@@ -180,20 +206,30 @@ class TableScreen(FeedScreen):
         for i, obj in enumerate(items):
             if i % 256 == 0 and worker.is_cancelled:
                 return
-            self._cells(obj, now, wide, with_ns=False)
+            meta = obj["metadata"]
+            hit = self._cache.get(meta["uid"])
+            if hit is None or hit[0] != meta.get("resourceVersion"):
+                self._cell(obj, now, wide)
 
-    def _cells(self, obj: Obj, now: Any, wide: bool, with_ns: bool) -> tuple[list[str], str]:
-        """A row's cells and its text in lower case, for filtering and sorting: kept per uid
-        until the object changes (so a cell's age may be some seconds old here, never shown)."""
+    def _cells_of(self, items: list[Obj], now: Any, wide: bool) -> list[tuple[list[str], str]]:
+        """Each object's cells and its text in lower case, for filtering and sorting: kept per
+        uid until the object changes (so a cell's age may be some seconds old here, never
+        shown). The cached entries themselves are returned: no new object per row."""
+        cache = self._cache
+        out = []
+        for obj in items:
+            meta = obj["metadata"]
+            hit = cache.get(meta["uid"])
+            if hit is None or hit[0] != meta.get("resourceVersion"):
+                hit = self._cell(obj, now, wide)
+            out.append(hit[1])
+        return out
+
+    def _cell(self, obj: Obj, now: Any, wide: bool) -> tuple[str | None, tuple[list[str], str]]:
         meta = obj["metadata"]
-        hit = self._cache.get(meta["uid"])
-        if hit is None or hit[0] != meta.get("resourceVersion"):
-            cells = table_cells(self.resource, [obj], now=now, wide=wide)[1][0]
-            hit = self._cache[meta["uid"]] = (meta.get("resourceVersion"), cells, " ".join(cells).lower())
-        if with_ns:
-            ns = meta.get("namespace") or ""
-            return [ns, *hit[1]], f"{ns.lower()} {hit[2]}"
-        return hit[1], hit[2]
+        cells = table_cells(self.resource, [obj], now=now, wide=wide)[1][0]
+        hit = self._cache[meta["uid"]] = (meta.get("resourceVersion"), (cells, " ".join(cells).lower()))
+        return hit
 
     def _prune(self) -> None:
         """Forget the cells of objects that are gone, once they outnumber those that are not."""
@@ -296,6 +332,10 @@ class TableScreen(FeedScreen):
     def action_kill(self) -> None:
         if (obj := self.selected()) is not None:
             self.tug.confirm_delete(self.resource, obj, grace=0)
+
+
+def _namespace_of(obj: Obj) -> str:
+    return obj["metadata"].get("namespace") or ""
 
 
 def _sort_key(cell: str) -> tuple[int, float, str]:
@@ -488,7 +528,7 @@ class TextScreen(Screen[None]):
         yield KeyBar()
 
     def on_mount(self) -> None:
-        self.query_one(Header).update(self.app.header_text(self))  # type: ignore[attr-defined]
+        self.query_one(Header).show(self.app.header_text(self))  # type: ignore[attr-defined]
 
 
 class JobLens(FeedScreen):

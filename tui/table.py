@@ -80,10 +80,12 @@ class FastTable(ScrollView, can_focus=True):
         self._source, self._drawn = row, {}
         self.widths = [len(h) for h in self.headers]
         self._toned = [h in TONED_COLUMNS for h in self.headers]
-        if current is not None:
-            index = {key: i for i, key in enumerate(self.keys)}
-            if current in index:
-                self.cursor_row = index[current]
+        if current is not None and not (0 <= self.cursor_row < len(self.keys)
+                                        and self.keys[self.cursor_row] == current):
+            try:
+                self.cursor_row = self.keys.index(current)
+            except ValueError:
+                pass  # its row is gone: the cursor keeps its place
         self.cursor_row = max(0, min(self.cursor_row, len(self.keys) - 1))
         self.cursor_column = max(0, min(self.cursor_column, len(self.headers) - 1))
         top = self.scroll_offset.y
@@ -155,7 +157,9 @@ class FastTable(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
         width = self.size.width
-        base = self.rich_style
+        base = self._styles.get("")
+        if base is None:  # the table's own style walks its ancestors: once until the CSS changes
+            base = self._styles[""] = self.rich_style
         if y == 0:
             style = base + self._style("fast-table--header")
             segments = [Segment(self._line(self.headers), style)]

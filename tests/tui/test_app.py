@@ -318,7 +318,7 @@ async def test_a_long_table_makes_its_filter_cells_in_the_background_and_the_cov
         screen = app.screen
         assert isinstance(screen, TableScreen)
         await until(lambda: len(screen._cache) == 4)  # no `/` typed: made by the warm-up
-        assert sorted(cells[0] for _, cells, _ in screen._cache.values()) == ["a", "b", "c", "d"]
+        assert sorted(cells[0] for _, (cells, _) in screen._cache.values()) == ["a", "b", "c", "d"]
         assert "queues" not in app._feeds  # the home under :pods follows nothing until shown
         await pilot.press("escape")
         assert isinstance(app.screen, QueuesScreen)
