@@ -1,5 +1,5 @@
-"""Pure formatting for the TUI: bars, sparklines, quota and GPU cells. No textual, no IO, so
-each is tested on its own (tests/tui/test_format.py)."""
+"""Pure formatting for the TUI: bars, sparklines, quota and GPU cells, a node's state and its
+GPUs' holders. No textual, no IO, so each is tested on its own (tests/tui/test_format.py)."""
 
 from __future__ import annotations
 
@@ -83,3 +83,27 @@ def tone(cell: str) -> str | None:
     if not found:
         return None
     return next(t for t in ("idle", "bad", "wait", "good") if t in found)
+
+
+def node_state(node: dict[str, Any]) -> str:
+    """Ready/NotReady, SchedulingDisabled when cordoned, and the taints' effects."""
+    conditions = (node.get("status") or {}).get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    parts = ["Ready" if ready else "NotReady"]
+    spec = node.get("spec") or {}
+    if spec.get("unschedulable"):
+        parts.append("SchedulingDisabled")
+    parts += [f"{t.get('key')}:{t.get('effect')}" for t in spec.get("taints") or []]
+    return ",".join(parts)
+
+
+def gpu_holders(pods: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
+    """(node, GPU index) -> namespace/name of the pod the binding gave it."""
+    out = {}
+    for pod in pods:
+        node = (pod.get("spec") or {}).get("nodeName")
+        named = ((pod["metadata"].get("annotations") or {}).get("tugboat.dev/gpus") or "")
+        if node and (pod.get("status") or {}).get("phase") in ("Pending", "Running"):
+            for index in filter(None, named.split(",")):
+                out[(node, index.strip())] = f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
+    return out

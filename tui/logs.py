@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import RichLog
 
-from tui.screens import Header, KeyBar
+from tui.chrome import Header, KeyBar
 
 Obj = dict[str, Any]
 

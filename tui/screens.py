@@ -11,7 +11,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import get_current_worker
 
 from engine.errors import TugError
@@ -19,42 +19,13 @@ from engine.labels import parse_field_selector, parse_selector, selector_from_la
 from engine.printers.columns import event_time
 from engine.printers.fmt import estimated
 from engine.printers.table import CLUSTER_SCOPED, table_cells
-from tui.format import NA, bar, mib, percent, quota_lines, sparkline
+from tui.chrome import Header, KeyBar
+from tui.format import NA, bar, gpu_holders, mib, node_state, percent, quota_lines, sparkline
 from tui.table import FastTable
 
 Obj = dict[str, Any]
 AGES_EVERY_S = 2.0  # a table redraws this often though nothing changed (AGE, "5m ago" move on)
 WARM_FROM = 500  # rows: a table this long has its filter/sort cells made in the background
-
-
-class Header(Static):
-    """Cluster, node and GPU counts, where you are, and the connection's state."""
-
-    _text: str | None = None
-
-    def show(self, text: str) -> None:
-        """Show `text`, laying the screen out again only when it changed (a Static's update
-        does on every call, which costs a whole screen's redraw)."""
-        if text != self._text:
-            self._text = text
-            self.update(text)
-
-
-class KeyBar(Footer):
-    """The footer of keys, rebuilt only when the keys it shows change: Textual's rebuilds its
-    widgets whenever the screen's bindings are refreshed (every return to the screen, as
-    after the `/` prompt), which costs some 70 ms a time for a resource screen's keys."""
-
-    _shown: tuple[Any, ...] | None = None
-
-    def bindings_changed(self, screen: Screen[Any]) -> None:
-        shown = tuple((b.key, b.action, b.description, enabled, tooltip)
-                      for (_, b, enabled, tooltip) in screen.active_bindings.values() if b.show)
-        if shown == self._shown:
-            return
-        if screen.app.app_focus and self.is_attached and screen is self.screen:
-            self._shown = shown  # Footer's own test for rebuilding (done once after a refresh)
-        super().bindings_changed(screen)
 
 
 class FeedScreen(Screen[None]):
@@ -434,7 +405,7 @@ class NodesScreen(FeedScreen):
         if not force and key == self._shown:
             return
         self._shown = key
-        holders = _gpu_holders(pods.sorted())
+        holders = gpu_holders(pods.sorted())
         entries: list[tuple[Obj, Obj | None]] = []  # (node, None) or (node, one of its GPUs)
         keys: list[str] = []
         for node in nodes.sorted():
@@ -489,30 +460,6 @@ class NodesScreen(FeedScreen):
 
 def _one_line(text: Any) -> str:
     return " ".join(str(text).split())
-
-
-def node_state(node: Obj) -> str:
-    """Ready/NotReady, SchedulingDisabled when cordoned, and the taints' effects."""
-    conditions = (node.get("status") or {}).get("conditions") or []
-    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-    parts = ["Ready" if ready else "NotReady"]
-    spec = node.get("spec") or {}
-    if spec.get("unschedulable"):
-        parts.append("SchedulingDisabled")
-    parts += [f"{t.get('key')}:{t.get('effect')}" for t in spec.get("taints") or []]
-    return ",".join(parts)
-
-
-def _gpu_holders(pods: list[Obj]) -> dict[tuple[str, str], str]:
-    """(node, GPU index) -> namespace/name of the pod the binding gave it."""
-    out = {}
-    for pod in pods:
-        node = (pod.get("spec") or {}).get("nodeName")
-        named = ((pod["metadata"].get("annotations") or {}).get("tugboat.dev/gpus") or "")
-        if node and (pod.get("status") or {}).get("phase") in ("Pending", "Running"):
-            for index in filter(None, named.split(",")):
-                out[(node, index.strip())] = f"{pod['metadata'].get('namespace')}/{pod['metadata']['name']}"
-    return out
 
 
 class TextScreen(Screen[None]):
