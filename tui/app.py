@@ -36,6 +36,7 @@ from tui.screens import FeedScreen, NodesScreen, QueuesScreen, TableScreen, Text
 
 Obj = dict[str, Any]
 
+GC_IN_USE = (10_000, 10, 10)  # the collector's thresholds once the feeds are in
 TICK_S = 0.2  # a feed's change redraws the visible screen at once, then at most this often
 TOP_EVERY_S = 2.0  # live GPU figures are polled this often while the nodes screen is open
 HISTORY = 60  # samples of each GPU's utilization kept for its sparkline
@@ -126,6 +127,7 @@ class TugApp(App[None]):
         self._redraw_due = False  # a redraw is asked for and not yet done
         self._last_redraw = 0.0
         self._gc = gc.get_threshold()
+        self._loading = False  # a feed is listing: the collector runs young collections rarely
 
     # ----- data ---------------------------------------------------------------------------
 
@@ -137,6 +139,7 @@ class TugApp(App[None]):
         # A thread of its own, not a Textual thread worker: those come from asyncio's default
         # pool (cpu + 4 threads), which a feed held for good would use up after a few screens.
         threading.Thread(target=feed.run, args=(self._stop,), daemon=True, name=f"feed {resource}").start()
+        self._collector()
 
     def snapshot(self, resource: str) -> Snapshot:
         feed = self._feeds.get(resource)
@@ -169,10 +172,7 @@ class TugApp(App[None]):
         return f"[b]tugboat[/] {escape(self.cluster)}  {counts}{escape(ns)}  {state}{ro}\n› {crumbs}"
 
     def on_mount(self) -> None:
-        # Collect young objects less often: a list of 10,000 pods makes half a million of them,
-        # and the default thresholds run full collections over the whole heap while it loads.
         self._gc = gc.get_threshold()
-        gc.set_threshold(50_000, 20, 100)
         self.push_screen(QueuesScreen())
         if self.start:
             self.run_command(self.start)
@@ -183,6 +183,7 @@ class TugApp(App[None]):
 
     def on_unmount(self) -> None:
         gc.set_threshold(*self._gc)
+        gc.unfreeze()
         self._stop.set()
         for feed in self._feeds.values():
             feed.close()
@@ -209,9 +210,23 @@ class TugApp(App[None]):
         self._last_redraw = time.monotonic()
         self._tick()
 
+    def _collector(self) -> None:
+        """A list of 10,000 pods makes half a million objects: while a feed lists, young
+        collections run rarely (the default thresholds would run full ones over the growing
+        heap again and again); once every feed is in, what loaded is frozen out of the
+        collector's scans (plain data, freed by reference counts when replaced)."""
+        loading = any(not feed.connected for feed in self._feeds.values())
+        if loading and not self._loading:
+            gc.set_threshold(50_000, 20, 100)
+        elif self._loading and not loading:
+            gc.freeze()
+            gc.set_threshold(*GC_IN_USE)
+        self._loading = loading
+
     def _tick(self) -> None:
         if not self.screen_stack:  # a redraw timer outlived the screens: the app is closing
             return
+        self._collector()
         screen = self.screen
         if isinstance(screen, FeedScreen) and "nodes" not in self._feeds and all(
                 r in self._feeds and self._feeds[r].connected for r in screen.resources):

@@ -11,6 +11,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Static
 from textual.worker import get_current_worker
 
@@ -26,6 +27,7 @@ from tui.table import FastTable
 Obj = dict[str, Any]
 AGES_EVERY_S = 2.0  # a table redraws this often though nothing changed (AGE, "5m ago" move on)
 WARM_FROM = 500  # rows: a table this long has its filter/sort cells made in the background
+WARM_AFTER_S = 0.5  # ... once no refresh came for this long
 
 
 class FeedScreen(Screen[None]):
@@ -81,6 +83,7 @@ class TableScreen(FeedScreen):
         self._uids: list[str] = []
         self.sort_by: tuple[int, bool] | None = None  # (column, descending)
         self._cache: dict[str, tuple[str | None, tuple[list[str], str]]] = {}  # uid -> (rv, (cells, text))
+        self._warm_timer: Timer | None = None
 
     @property
     def namespace(self) -> str | None:
@@ -166,13 +169,17 @@ class TableScreen(FeedScreen):
         self._uids = uids
         shown = items
         self.query_one(FastTable).set_rows(headers, self._uids, lambda i: row_of(shown[i]))
-        if len(items) >= WARM_FROM and len(self._cache) < len(items):
-            self.run_worker(lambda: self._warm(items, now, wide), thread=True, exclusive=True,
-                            group="warm", exit_on_error=False)
+        if len(items) >= WARM_FROM:  # once the table is quiet: new rows and rows changed since
+            if self._warm_timer is not None:
+                self._warm_timer.stop()
+            self._warm_timer = self.set_timer(WARM_AFTER_S, lambda: self.run_worker(
+                lambda: self._warm(items, now, wide), thread=True, exclusive=True, group="warm",
+                exit_on_error=False))
 
     def _warm(self, items: list[Obj], now: Any, wide: bool) -> None:
-        """Make the filter/sort cells of rows not yet cached, off the UI's thread, so the first
-        `/` or sort on a long table costs what a cached one does; gives up when cancelled."""
+        """Make the filter/sort cells of rows not cached or changed since, off the UI's thread,
+        so the first `/` or sort on a long table costs what a cached one does; gives up when
+        cancelled. It runs once the table has been quiet a moment, not beside each refresh."""
         worker = get_current_worker()
         for i, obj in enumerate(items):
             if i % 256 == 0 and worker.is_cancelled:
