@@ -25,6 +25,7 @@ _LAZY = {
     "load_documents": "manifests", "read_manifests": "manifests",
     "Deployment": "apps", "ReplicaSet": "apps", "NotImplementedField": "base",
     "CronJob": "batch", "Job": "batch", "ConfigMap": "core", "Endpoints": "core",
+    "EndpointSlice": "discovery",
     "Event": "core", "Namespace": "core", "Node": "core", "PersistentVolumeClaim": "core",
     "Secret": "core", "Service": "core", "container_env": "env", "expand_command": "env",
     "LabelSelector": "meta", "ObjectMeta": "meta", "HorizontalPodAutoscaler": "other",
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
         Secret,
         Service,
     )
+    from engine.api.discovery import EndpointSlice
     from engine.api.env import container_env, expand_command
     from engine.api.manifests import load_documents, read_manifests
     from engine.api.meta import LabelSelector, ObjectMeta
@@ -65,6 +67,7 @@ __all__ = [
     "Container",
     "CronJob",
     "Deployment",
+    "EndpointSlice",
     "Endpoints",
     "Event",
     "HorizontalPodAutoscaler",

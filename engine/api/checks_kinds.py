@@ -23,6 +23,7 @@ from engine.api.checks import (
     text,
     unsupported,
 )
+from engine.api.checks_discovery import check_endpointslice
 from engine.api.checks_other import OTHER_CHECKS
 from engine.api.checks_pod import check_pod_spec
 from engine.api.meta import selector_is_empty, selector_matches
@@ -393,6 +394,7 @@ CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "ReplicaSet": check_replicaset,
     "Job": check_job,
     "CronJob": check_cronjob,
+    "EndpointSlice": check_endpointslice,
     **OTHER_CHECKS,
 }
 

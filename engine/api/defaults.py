@@ -213,6 +213,14 @@ def default_endpoints(obj: dict[str, Any]) -> None:
                 _set(port, "protocol", "TCP")
 
 
+def default_endpointslice(obj: dict[str, Any]) -> None:
+    """A port's name defaults to "" and its protocol to TCP (SetDefaults_EndpointPort)."""
+    for port in _list(obj.get("ports")):
+        if isinstance(port, dict):
+            _set(port, "name", "")
+            _set(port, "protocol", "TCP")
+
+
 def default_namespace(obj: dict[str, Any]) -> None:
     meta = _child(obj, "metadata")
     name = meta.get("name") if meta is not None else None
@@ -305,6 +313,7 @@ DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "CronJob": default_cronjob,
     "Service": default_service,
     "Endpoints": default_endpoints,
+    "EndpointSlice": default_endpointslice,
     "Namespace": default_namespace,
     "Secret": default_secret,
     "PersistentVolumeClaim": default_pvc,

@@ -61,6 +61,7 @@ RESOURCES: tuple[ResourceInfo, ...] = (
     _info("Namespace", "", "v1", "namespaces", ("ns",), "core:Namespace", namespaced=False),
     _info("Service", "", "v1", "services", ("svc",), "core:Service"),
     _info("Endpoints", "", "v1", "endpoints", ("ep",), "core:Endpoints"),
+    _info("EndpointSlice", "discovery.k8s.io", "v1", "endpointslices", (), "discovery:EndpointSlice"),
     _info("PersistentVolumeClaim", "", "v1", "persistentvolumeclaims", ("pvc",),
           "core:PersistentVolumeClaim"),
     _info("ConfigMap", "", "v1", "configmaps", ("cm",), "core:ConfigMap"),

@@ -1,15 +1,17 @@
 """The Endpoints a Service's pods make (reference part 2, §2.3-§2.6): which pods count, the
-node port each service port reaches on each of them, ready and not-ready addresses, subsets
-packed by port set. Pure: no store, no clock. Pods here share their node's network, so an
-address is the node's IP and the port is the host port the runtime gave the container port."""
+node port each service port reaches on each of them (both shared with endpointslices.py), ready
+and not-ready addresses, subsets packed by port set. Pure: no store, no clock. Pods here share
+their node's network, so an address is the node's IP and the port is the host port the runtime
+gave the container port."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from engine.api.checks import d, integer, lst
 from engine.errors import TugError
-from engine.labels import selector_from_labels
+from engine.labels import Selector, selector_from_labels
 from engine.objects import TERMINAL_PHASES
 
 MANAGED_BY = "endpoints.kubernetes.io/managed-by"
@@ -28,14 +30,34 @@ def managed(svc: Obj) -> bool:
     return spec.get("type") != "ExternalName" and bool(d(spec.get("selector")))
 
 
-def selects(svc: Obj, pod: Obj) -> bool:
+def _selector(svc: Obj) -> Selector | None:
+    """The managed Service's selector; None where there is none or it cannot be read."""
+    if not managed(svc):
+        return None
+    try:
+        return selector_from_labels(svc["spec"]["selector"])
+    except (TugError, TypeError, AttributeError):  # a selector of non-strings: selects nothing
+        return None
+
+
+def _matches(selector: Selector | None, svc: Obj, pod: Obj) -> bool:
     meta = d(pod.get("metadata"))
-    if not managed(svc) or meta.get("namespace") != d(svc.get("metadata")).get("namespace"):
+    if selector is None or meta.get("namespace") != d(svc.get("metadata")).get("namespace"):
         return False
     try:
-        return selector_from_labels(svc["spec"]["selector"]).matches(d(meta.get("labels")))
-    except (TugError, TypeError, AttributeError):  # a selector of non-strings: selects nothing
+        return selector.matches(d(meta.get("labels")))
+    except (TugError, TypeError, AttributeError):
         return False
+
+
+def selects(svc: Obj, pod: Obj) -> bool:
+    return _matches(_selector(svc), svc, pod)
+
+
+def selected(svc: Obj, pods: list[Obj]) -> list[Obj]:
+    """The pods among `pods` that `svc` selects (none unless managed), its selector read once."""
+    selector = _selector(svc)
+    return [pod for pod in pods if _matches(selector, svc, pod)]
 
 
 def _protocol(port: Obj) -> Any:
@@ -81,39 +103,113 @@ def _ready(status: Obj) -> bool:
                for c in lst(status.get("conditions")))
 
 
-def _address(pod: Obj, ip: str) -> Obj:
+# A service port resolved on one pod: (name, node port, protocol, appProtocol or "").
+ResolvedPort = tuple[str, int, str, str]
+
+
+@dataclass(frozen=True)
+class Member:
+    """A pod a Service selects that may stand behind it (§2.3: not Succeeded or Failed, with
+    an IP), with what both the Endpoints and the EndpointSlices read of it."""
+
+    pod: Obj
+    ip: str  # status.podIP: the node's address
+    serving: bool  # its Ready condition is True
+    terminating: bool  # it has a deletionTimestamp
+    ports: tuple[ResolvedPort, ...]  # the service ports it resolves, in the Service's order
+
+
+def members(svc: Obj, pods: list[Obj]) -> list[Member]:
+    """The pods among `pods` that `svc` (managed) selects and that may be endpoints, sorted by
+    name; terminating ones included (Endpoints and EndpointSlices treat them differently)."""
+    ports = [p for p in lst(d(svc.get("spec")).get("ports")) if isinstance(p, dict)]
+    chosen = selected(svc, pods)
+    out = []
+    for pod in sorted(chosen, key=lambda p: (str(p["metadata"].get("name")), str(p["metadata"].get("uid")))):
+        status = d(pod.get("status"))
+        ip = status.get("podIP")
+        if status.get("phase") in TERMINAL_PHASES or not isinstance(ip, str) or not ip:
+            continue
+        resolved = tuple((str(p.get("name") or ""), number, str(_protocol(p)), _app_protocol(p))
+                         for p in ports if (number := target_port(pod, p)) is not None)
+        out.append(Member(pod, ip, _ready(status), bool(pod["metadata"].get("deletionTimestamp")),
+                          resolved))
+    return out
+
+
+def _app_protocol(port: Obj) -> str:
+    app = port.get("appProtocol")
+    return app if isinstance(app, str) else ""
+
+
+def target_ref(pod: Obj) -> Obj:
     meta = pod["metadata"]
-    address: Obj = {"ip": ip, "targetRef": {"kind": "Pod", "namespace": meta.get("namespace"),
-                                            "name": meta.get("name"), "uid": meta.get("uid")}}
+    return {"kind": "Pod", "namespace": meta.get("namespace"), "name": meta.get("name"),
+            "uid": meta.get("uid")}
+
+
+def node_name(pod: Obj) -> str | None:
     node = d(pod.get("spec")).get("nodeName")
-    if isinstance(node, str) and node:
+    return node if isinstance(node, str) and node else None
+
+
+def hostname(svc: Obj, pod: Obj) -> str | None:
+    """The pod's spec.hostname where its spec.subdomain names the Service (§2.4), else None."""
+    spec = d(pod.get("spec"))
+    name, subdomain = spec.get("hostname"), spec.get("subdomain")
+    if isinstance(name, str) and name and subdomain == d(svc.get("metadata")).get("name"):
+        return name
+    return None
+
+
+def headless(svc: Obj) -> bool:
+    return d(svc.get("spec")).get("clusterIP") == "None"
+
+
+def service_labels(svc: Obj) -> dict[str, str]:
+    """The Service's labels that are strings (both objects copy them)."""
+    return {k: v for k, v in d(d(svc.get("metadata")).get("labels")).items()
+            if isinstance(k, str) and isinstance(v, str)}
+
+
+def _address(svc: Obj, member: Member) -> Obj:
+    address: Obj = {"ip": member.ip, "targetRef": target_ref(member.pod)}
+    node, host = node_name(member.pod), hostname(svc, member.pod)
+    if node is not None:
         address["nodeName"] = node
+    if host is not None:
+        address["hostname"] = host
     return address
+
+
+def port_dicts(resolved: tuple[ResolvedPort, ...], *, empty_name: bool) -> list[Obj]:
+    """The ports of a subset or slice; `empty_name` keeps `name: ""` (as EndpointSlices do)."""
+    return [{**({"name": name} if name or empty_name else {}), "port": number, "protocol": protocol,
+             **({"appProtocol": app} if app else {})}
+            for name, number, protocol, app in resolved]
 
 
 def endpoints_for(svc: Obj, pods: list[Obj]) -> Obj:
     """The Endpoints object the controller keeps for `svc` (managed) from `pods` (any pods:
     those it does not select are skipped)."""
+    return endpoints_of(svc, members(svc, pods))
+
+
+def endpoints_of(svc: Obj, found: list[Member]) -> Obj:
+    """endpoints_for, from the Service's members already found (the controller finds them
+    once for the Endpoints and the EndpointSlices)."""
     meta, spec = svc["metadata"], d(svc.get("spec"))
     publish = spec.get("publishNotReadyAddresses") is True
     ports = [p for p in lst(spec.get("ports")) if isinstance(p, dict)]
-    subsets: dict[tuple[tuple[str, int, str], ...], dict[str, list[Obj]]] = {}
-    for pod in sorted(pods, key=lambda p: (str(p["metadata"].get("name")), str(p["metadata"].get("uid")))):
-        if not selects(svc, pod):
+    subsets: dict[tuple[ResolvedPort, ...], dict[str, list[Obj]]] = {}
+    for member in found:
+        if member.terminating and not publish:
             continue
-        status = d(pod.get("status"))
-        ip = status.get("podIP")
-        terminating = bool(pod["metadata"].get("deletionTimestamp"))
-        if status.get("phase") in TERMINAL_PHASES or not isinstance(ip, str) or not ip \
-                or (terminating and not publish):
-            continue
-        resolved = tuple((str(p.get("name") or ""), number, str(_protocol(p)))
-                         for p in ports if (number := target_port(pod, p)) is not None)
-        if ports and not resolved:
+        if ports and not member.ports:
             continue  # omitted for each port it cannot resolve: here, all of them
-        ready = publish or (_ready(status) and not terminating)
-        group = subsets.setdefault(resolved, {"addresses": [], "notReadyAddresses": []})
-        group["addresses" if ready else "notReadyAddresses"].append(_address(pod, ip))
+        ready = publish or (member.serving and not member.terminating)
+        group = subsets.setdefault(member.ports, {"addresses": [], "notReadyAddresses": []})
+        group["addresses" if ready else "notReadyAddresses"].append(_address(svc, member))
     out_subsets = []
     room = MAX_ADDRESSES
     truncated = False
@@ -128,12 +224,11 @@ def endpoints_for(svc: Obj, pods: list[Obj]) -> Obj:
         if not subset:
             continue
         if resolved:
-            subset["ports"] = [{**({"name": name} if name else {}), "port": number, "protocol": protocol}
-                               for name, number, protocol in resolved]
+            subset["ports"] = port_dicts(resolved, empty_name=False)
         out_subsets.append(subset)
-    labels = {k: v for k, v in d(meta.get("labels")).items() if isinstance(v, str)}
+    labels = service_labels(svc)
     labels[MANAGED_BY] = CONTROLLER
-    if spec.get("clusterIP") == "None":
+    if headless(svc):
         labels[HEADLESS] = ""
     out: Obj = {"apiVersion": "v1", "kind": "Endpoints",
                 "metadata": {"name": meta["name"], "namespace": meta.get("namespace"), "labels": labels}}

@@ -15,7 +15,7 @@ from engine.objects import finished
 from engine.printers.describe_job import describe_job
 from engine.printers.describe_pod import describe_pod
 from engine.printers.fmt import NONE, Obj, aware, rfc1123z
-from engine.printers.network import describe_service
+from engine.printers.network import describe_endpointslice, describe_service
 from engine.printers.pods import node_roles
 from engine.printers.queues import describe_queue
 from engine.printers.writer import (
@@ -213,6 +213,7 @@ _DESCRIBERS: dict[str, Describer] = {
     "queues": describe_queue,
     "secrets": _describe_secret,
     "configmaps": _describe_configmap,
+    "endpointslices": describe_endpointslice,
 }
 
 

@@ -1,5 +1,5 @@
-"""Row cells of `kubectl get` for services, endpoints, ingresses and horizontal pod autoscalers;
-`kubectl describe service`."""
+"""Row cells of `kubectl get` for services, endpoints, endpoint slices, ingresses and horizontal
+pod autoscalers; `kubectl describe service` and `kubectl describe endpointslice`."""
 
 from __future__ import annotations
 
@@ -17,7 +17,14 @@ from engine.printers.fmt import (
     lb_ingress,
     scalar,
 )
-from engine.printers.writer import PrefixWriter, write_events, write_metadata
+from engine.printers.writer import (
+    PrefixWriter,
+    clean,
+    write_annotations,
+    write_events,
+    write_map,
+    write_metadata,
+)
 
 _MAX_ENDPOINTS = 3
 _MAX_HOSTS = 3
@@ -96,6 +103,83 @@ def format_endpoints(endpoints: Obj) -> str:
 def endpoints_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
     """NAME ENDPOINTS AGE."""
     return [_name(obj), format_endpoints(obj), age_of(obj, now)]
+
+
+def _list_with_more(shown: list[str], count: int) -> str:
+    """kubectl's listWithMoreString: the first three, then "+ N more..."; "<unset>" for none."""
+    text = ",".join(shown[:_MAX_ENDPOINTS])
+    if count > _MAX_ENDPOINTS:
+        return f"{text} + {count - _MAX_ENDPOINTS} more..."
+    return text or NONE_PORT
+
+
+def discovery_ports(ports: list[Obj] | None) -> str:
+    """An EndpointSlice's PORTS: each port's number (its name where it has none, "*" where it
+    has neither), as kubectl's formatDiscoveryPorts."""
+    shown = []
+    for port in ports or []:
+        number, name = port.get("port"), port.get("name")
+        shown.append(str(number) if number is not None else str(name) if name is not None else "*")
+    return _list_with_more(shown, len(shown))
+
+
+def discovery_endpoints(endpoints: list[Obj] | None) -> str:
+    """An EndpointSlice's ENDPOINTS: its addresses, as kubectl's formatDiscoveryEndpoints."""
+    shown = [str(address) for endpoint in endpoints or [] for address in endpoint.get("addresses") or []]
+    return _list_with_more(shown, len(shown))
+
+
+def endpointslice_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME ADDRESSTYPE PORTS ENDPOINTS AGE."""
+    return [_name(obj), str(obj.get("addressType") or ""), discovery_ports(obj.get("ports")),
+            discovery_endpoints(obj.get("endpoints")), age_of(obj, now)]
+
+
+def _unset(value: object) -> str:
+    if value is None:
+        return NONE_PORT
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def describe_endpointslice(eps: Obj, events: Sequence[Obj], now: datetime) -> str:
+    """`kubectl describe endpointslice`: address type, the ports, each endpoint with its
+    conditions (ready, and here serving and terminating too), hostname, pod, node and zone."""
+    w = PrefixWriter()
+    meta: Obj = eps.get("metadata") or {}
+    w.field(0, "Name", meta.get("name", ""))
+    w.field(0, "Namespace", meta.get("namespace", ""))
+    write_map(w, "Labels", meta.get("labels"))
+    write_annotations(w, meta.get("annotations"))
+    w.field(0, "AddressType", eps.get("addressType") or "")
+    ports: list[Obj] = eps.get("ports") or []
+    if not ports:
+        w.write(0, f"Ports: {NONE_PORT}\n")
+    else:
+        w.write(0, "Ports:\n")
+        w.write(1, "Name\tPort\tProtocol\n")
+        w.write(1, "----\t----\t--------\n")
+        for port in ports:
+            w.write(1, f"{clean(port.get('name') or NONE_PORT)}\t{clean(_unset(port.get('port')))}\t"
+                       f"{clean(port.get('protocol') or '')}\n")
+    endpoints: list[Obj] = eps.get("endpoints") or []
+    if not endpoints:
+        w.write(0, f"Endpoints: {NONE}\n")
+    else:
+        w.write(0, "Endpoints:\n")
+    for endpoint in endpoints:
+        w.field(1, "- Addresses", ", ".join(map(str, endpoint.get("addresses") or [])) or NONE)
+        conditions: Obj = endpoint.get("conditions") or {}
+        w.write(2, "Conditions:\n")
+        for title, key in (("Ready", "ready"), ("Serving", "serving"), ("Terminating", "terminating")):
+            w.field(3, title, _unset(conditions.get(key)))
+        w.field(2, "Hostname", _unset(endpoint.get("hostname")))
+        ref: Obj | None = endpoint.get("targetRef")
+        if ref is not None:
+            w.field(2, "TargetRef", f"{ref.get('kind', '')}/{ref.get('name', '')}")
+        w.field(2, "NodeName", _unset(endpoint.get("nodeName")))
+        w.field(2, "Zone", _unset(endpoint.get("zone")))
+    write_events(w, events, now)
+    return w.render()
 
 
 def ingress_hosts(rules: list[Obj] | None) -> str:

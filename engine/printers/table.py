@@ -67,6 +67,8 @@ COLUMNS: dict[str, Columns] = {
     "services": Columns(["NAME", "TYPE", "CLUSTER-IP", "EXTERNAL-IP", "PORT(S)", "AGE"],
                         ["SELECTOR"], n.service_row),
     "endpoints": Columns(["NAME", "ENDPOINTS", "AGE"], [], n.endpoints_row),
+    "endpointslices": Columns(["NAME", "ADDRESSTYPE", "PORTS", "ENDPOINTS", "AGE"], [],
+                              n.endpointslice_row),
     "ingresses": Columns(["NAME", "CLASS", "HOSTS", "ADDRESS", "PORTS", "AGE"], [],
                          n.ingress_row),
     "horizontalpodautoscalers": Columns(["NAME", "REFERENCE", "TARGETS", "MINPODS", "MAXPODS",

@@ -51,6 +51,8 @@ from engine.errors import NotFoundError
         ("services", "Service"),
         ("ep", "Endpoints"),
         ("endpoints", "Endpoints"),
+        ("endpointslice", "EndpointSlice"),
+        ("endpointslices.discovery.k8s.io", "EndpointSlice"),
         ("ing", "Ingress"),
         ("ingresses.networking.k8s.io", "Ingress"),
         ("hpa", "HorizontalPodAutoscaler"),
@@ -91,6 +93,7 @@ def test_resolve_unknown(name: str) -> None:
         ("Job", "batch/v1", True, "jobs"),
         ("CronJob", "batch/v1", True, "cronjobs"),
         ("Ingress", "networking.k8s.io/v1", True, "ingresses"),
+        ("EndpointSlice", "discovery.k8s.io/v1", True, "endpointslices"),
         ("HorizontalPodAutoscaler", "autoscaling/v2", True, "horizontalpodautoscalers"),
         ("PriorityClass", "scheduling.k8s.io/v1", False, "priorityclasses"),
         ("Queue", "tugboat.dev/v1", False, "queues"),
@@ -109,7 +112,7 @@ def test_resource_info(kind: str, api_version: str, namespaced: bool, plural: st
 
 def test_all_resources_unique() -> None:
     kinds = [info.kind for info in RESOURCES]
-    assert len(kinds) == len(set(kinds)) == 19  # the 17 of the issue, PodRecord and IngressClass
+    assert len(kinds) == len(set(kinds)) == 20  # the 17 of the issue, PodRecord, IngressClass, EndpointSlice
     assert resolve("pods").model is Pod
     assert resolve("deploy").model is Deployment
     assert resolve("queues").model is Queue
