@@ -48,14 +48,15 @@ def ray_options(pod: dict[str, Any]) -> dict[str, Any]:
 class PodActor:
     """Hosts a PodRunner; the control plane long-polls `watch` and calls `stop` to delete."""
 
-    def __init__(self, pod: dict[str, Any], log_root: str, service_env: dict[str, str] | None = None) -> None:
+    def __init__(self, pod: dict[str, Any], log_root: str, service_env: dict[str, str] | None = None,
+                 refs: dict[str, dict[str, str]] | None = None) -> None:
         # The GPUs the scheduler chose for the pod; without a choice (a node whose GPUs are
         # counted, not listed), the ones Ray gave this actor. Ray counts them either way, and a
         # pod that asked for none gets none.
         given = [int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()]
         bound = bound_gpus(pod)
         gpus = list(bound) if bound is not None and given else given
-        self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus, service_env=service_env)
+        self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus, service_env=service_env, refs=refs)
         self.runner.start()
 
     def watch(self, since_version: int, since_event: int,

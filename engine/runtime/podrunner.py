@@ -22,6 +22,7 @@ import psutil
 
 from engine.api import container_env, expand_command
 from engine.clock import format_time, utcnow
+from engine.runtime.podconfig import resolver_of
 from engine.runtime.probes import KINDS, Prober, check
 from engine.runtime.process import ContainerProcess, GroupReaper, ProcessSpec, new_tag, run_hook
 
@@ -134,9 +135,11 @@ class PodRunner:
     """Runs one pod on this node. `pod` is the pod object as bound by the scheduler."""
 
     def __init__(self, pod: dict[str, Any], *, log_root: Path, gpus: list[int] | None = None,
-                 service_env: dict[str, str] | None = None) -> None:
+                 service_env: dict[str, str] | None = None,
+                 refs: dict[str, dict[str, str]] | None = None) -> None:
         self.pod = pod
         self.service_env = dict(service_env or {})  # its namespace's Services, as at its start
+        self.resolver = resolver_of(refs or {})  # the ConfigMaps and Secrets its env names, as at its start
         meta, spec = pod["metadata"], pod["spec"]
         self.name = meta["name"]
         self.policy = spec.get("restartPolicy", "Always")
@@ -394,7 +397,8 @@ class PodRunner:
             with self._cond:
                 c.status["hostPorts"] = c.ports
         try:
-            env = container_env(self.pod, spec, extra={**self.service_env, **port_env(c.ports)})
+            env = container_env(self.pod, spec, extra={**self.service_env, **port_env(c.ports)},
+                                resolver=self.resolver)
         except ValueError as exc:
             raise StartFailure("CreateContainerConfigError", str(exc)) from exc
         # The node's basics, then the GPUs Ray gave the pod (exactly those: none is "" so a pod
@@ -498,7 +502,7 @@ class PodRunner:
             self._changed()
         pre = ((c.spec.get("lifecycle") or {}).get("preStop") or {}).get("exec")
         if pre and grace > 0 and proc.running:
-            env = container_env(self.pod, c.spec, extra=self.service_env)
+            env = container_env(self.pod, c.spec, extra=self.service_env, resolver=self.resolver)
             run_hook(list(pre.get("command") or []), env=env, cwd=c.spec.get("workingDir"),
                      timeout=grace)
         proc.signal_group(signal.SIGTERM)

@@ -16,7 +16,7 @@ from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from engine.clock import Clock, format_time, utcnow
 from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
-from engine.errors import BadRequestError, NotFoundError, TugError, UnavailableError
+from engine.errors import NotFoundError, TugError, UnavailableError
 from engine.events import EventRecorder
 from engine.net.endpoints import pod_backends
 from engine.net.envvars import service_env
@@ -31,15 +31,14 @@ from engine.runtime.actors import (
 )
 from engine.runtime.baseline import actor_start
 from engine.runtime.cluster import RAY_NAMESPACE
+from engine.runtime.logread import read_log
 from engine.runtime.nodes import NODE_ID_LABEL, current_entries, gone_node, node_name, node_object
-from engine.runtime.podrunner import pod_log_dir
+from engine.runtime.podconfig import configured
 from engine.runtime.podstatus import (
     annotate_ports,
     describe_gpus,
     merge_conditions,
-    pick_container,
     unknown_end,
-    waiting_reason,
     with_addresses,
 )
 from engine.runtime.routes import RoutePusher
@@ -62,6 +61,7 @@ class _PodHandle:
         self.actor: Any = None
         self.task: asyncio.Task[None] | None = None
         self.stopping = False
+        self.configuring = False
         self.stopped = asyncio.Event()
 
 
@@ -365,6 +365,12 @@ class Runtime:
             if node_id is None:
                 self._fail(pod, "NodeLost", f"node {pod['spec']['nodeName']} is unknown")
                 return
+            handle.configuring = True  # until its ConfigMaps and Secrets are there (a stop needn't wait)
+            refs = await configured(pod, self.store, stopping=lambda: handle.stopping,
+                                    tell=lambda why, status: self._waits(pod, why, status))
+            handle.configuring = False
+            if refs is None:
+                return
             node = self._nodes.get(pod["spec"]["nodeName"])  # its addresses: the actor reports them back
             pod = with_addresses(pod, internal_ip(node) if node else "")
             log.debug("pod %s: creating actor on %s", meta["name"], node_id)
@@ -378,7 +384,7 @@ class Runtime:
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
                     **ray_options(pod),
                 ).remote(pod, str(self.log_root),
-                         service_env(pod, self.store.list("services", meta.get("namespace"))[0]))
+                         service_env(pod, self.store.list("services", meta.get("namespace"))[0]), refs)
             except Exception as exc:  # noqa: BLE001 - Ray refuses at once: node gone or full
                 self._lost(pod, exc)
                 return
@@ -449,6 +455,11 @@ class Runtime:
         self.store.update_status("pods", cur)
         return True
 
+    def _waits(self, pod: dict[str, Any], why: str, status: dict[str, Any]) -> None:
+        """A pod that cannot be configured yet (engine/runtime/podconfig.py) says why."""
+        self.events.record(pod, "Warning", "Failed", f"Error: {why}", host=pod["spec"]["nodeName"])
+        self._write_status(pod, status)
+
     def _fail(self, pod: dict[str, Any], reason: str, message: str) -> None:
         """The pod failed without its containers telling how: mark it, and them, as Kubernetes
         does for containers that cannot be located (ContainerStatusUnknown, 137)."""
@@ -492,7 +503,7 @@ class Runtime:
             grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
         try:
             for _ in range(100):  # a pod deleted right after binding: its actor is being made
-                if handle.actor is not None:
+                if handle.actor is not None or handle.configuring:
                     break
                 await asyncio.sleep(0.05)
             if handle.actor is not None:  # no proxy sends it new connections first (bounded)
@@ -567,33 +578,6 @@ class Runtime:
     async def read_log(self, pod: dict[str, Any], *, container: str | None, previous: bool,
                        tail_lines: int, offset: int,
                        timestamps: bool = False) -> tuple[bytes, int]:
-        """Bytes of a container's log (current or previous run) from the node that ran it, and
-        the file offset to read from next; with `timestamps`, lines carry their times as
-        `kubectl logs --timestamps` prints them (engine/runtime/logfiles.py says how)."""
-        meta = pod["metadata"]
-        name = pick_container(pod, container)
-        statuses = ((pod.get("status") or {}).get("containerStatuses") or []) + \
-            ((pod.get("status") or {}).get("initContainerStatuses") or [])
-        status = next((s for s in statuses if s.get("name") == name), None)
-        restarts = int((status or {}).get("restartCount", 0))
-        run = restarts - 1 if previous else restarts
-        if previous and restarts == 0:
-            raise BadRequestError(
-                f'previous terminated container "{name}" in pod "{meta["name"]}" not found')
-        if status is None or not status.get("started") and "terminated" not in (
-                status.get("lastState") or {}) and "terminated" not in (status.get("state") or {}):
-            raise BadRequestError(
-                f'container "{name}" in pod "{meta["name"]}" is waiting to start: '
-                f'{waiting_reason(status)}')
-        node_id = self.node_id(pod["spec"].get("nodeName") or "")
-        if node_id is None:
-            raise NotFoundError(f"node {pod['spec'].get('nodeName')} of pod {meta['name']} is gone")
-        relative = f"{pod_log_dir(pod)}/{name}/{run}.log"
-        try:
-            data, nxt = await self._agent(node_id).read_log.remote(
-                str(self.log_root), relative, offset, tail_lines, timestamps=timestamps)
-        except (RayActorError, ActorUnavailableError) as exc:
-            raise NotFoundError(f"the node agent of {pod['spec']['nodeName']} is gone: {exc}") from exc
-        except FileNotFoundError as exc:
-            raise NotFoundError(f"no log for container {name} of pod {meta['name']}") from exc
-        return data, nxt
+        """engine/runtime/logread.py: a container's log bytes from its node, and the next offset."""
+        return await read_log(self, pod, container=container, previous=previous,
+                              tail_lines=tail_lines, offset=offset, timestamps=timestamps)
