@@ -30,6 +30,7 @@ from engine.client import Client
 from engine.clock import Clock, utcnow
 from engine.errors import TugError
 from engine.labels import parse_selector
+from tui.chrome import Header
 from tui.data import Feed, Snapshot
 from tui.logs import LogsScreen
 from tui.screens import FeedScreen, NodesScreen, QueuesScreen, TableScreen, TextScreen
@@ -231,7 +232,8 @@ class TugApp(App[None]):
         if isinstance(screen, FeedScreen) and "nodes" not in self._feeds and all(
                 r in self._feeds and self._feeds[r].connected for r in screen.resources):
             self.follow("nodes")  # the header's counts: once the screen's own data is all in
-        if isinstance(screen, FeedScreen) and screen.is_mounted:  # (a screen just pushed: not composed yet)
+        # (a screen just pushed is not composed yet; one the closing app tears down has lost its widgets)
+        if isinstance(screen, FeedScreen) and screen.is_mounted and screen.query(Header):
             versions = {r: self._feeds[r].version for r in self._feeds}
             if versions != self._seen:
                 self._seen = versions

@@ -194,8 +194,10 @@ def plan(rs: Obj, pods: Iterable[Obj], now: datetime, *, related: Iterable[Obj] 
     out = ReplicaSetPlan(status={}, adopt=adopt, release=release)
     if not rs["metadata"].get("deletionTimestamp"):
         diff = len(owned_active) - want
-        if diff < 0:
-            out.create = min(-diff, BURST)
+        if diff < 0:  # no more while BURST of its pods wait for a node: what it costs follows
+            # what the cluster can place, not `replicas` (2**31 - 1 must not flood the store)
+            waiting = sum(1 for p in owned_active if not (p.get("spec") or {}).get("nodeName"))
+            out.create = max(0, min(-diff, BURST - waiting))
         elif diff > 0:
             if diff >= len(owned_active):
                 out.delete = owned_active[:BURST]

@@ -62,6 +62,15 @@ def test_too_few_creates_the_difference_and_too_many_deletes_it() -> None:
     assert sorted(names(out.delete)) == ["a", "b"]
 
 
+def test_a_huge_replicas_creates_no_more_while_a_burst_of_its_pods_waits_for_a_node() -> None:
+    assert plan(rs(2**31 - 1), [], NOW).create == 500  # one burst
+    waiting = [pod(f"w{i}", node="") for i in range(500)]
+    assert plan(rs(2**31 - 1), waiting, NOW).create == 0  # its cost follows what can be placed
+    placed = [pod(f"p{i}", ready=60) for i in range(300)]
+    assert plan(rs(2**31 - 1), waiting[:200] + placed, NOW).create == 300
+    assert plan(rs(210), waiting[:200] + placed[:5], NOW).create == 5  # the difference, as ever
+
+
 def test_finished_and_terminating_pods_count_as_gone_and_are_replaced_at_once() -> None:
     pods = [pod("ok", ready=60), pod("done", phase="Succeeded"), pod("dead", phase="Failed"),
             pod("going", deleting=True, ready=60)]
