@@ -37,7 +37,8 @@ from tui.screens import FeedScreen, NodesScreen, QueuesScreen, TableScreen, Text
 
 Obj = dict[str, Any]
 
-GC_IN_USE = (10_000, 10, 10)  # the collector's thresholds once the feeds are in
+GC_LOADING = (50_000, 20, 100)  # the collector's thresholds while a feed lists
+GC_IN_USE = (10_000, 10, 10)  # ... and once every feed is in (what loaded frozen)
 TICK_S = 0.2  # a feed's change redraws the visible screen at once, then at most this often
 TOP_EVERY_S = 2.0  # live GPU figures are polled this often while the nodes screen is open
 HISTORY = 60  # samples of each GPU's utilization kept for its sparkline
@@ -218,7 +219,7 @@ class TugApp(App[None]):
         collector's scans (plain data, freed by reference counts when replaced)."""
         loading = any(not feed.connected for feed in self._feeds.values())
         if loading and not self._loading:
-            gc.set_threshold(50_000, 20, 100)
+            gc.set_threshold(*GC_LOADING)
         elif self._loading and not loading:
             gc.freeze()
             gc.set_threshold(*GC_IN_USE)

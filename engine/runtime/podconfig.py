@@ -8,12 +8,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from engine.api import container_env
 from engine.errors import NotFoundError
+from engine.runtime.podstatus import waiting_container
 
 Obj = dict[str, Any]
 Refs = dict[str, dict[str, str]]  # "ConfigMap/name" or "Secret/name" -> key -> value
@@ -91,9 +91,7 @@ def waiting_status(pod: Obj, message: str, container: str) -> Obj:
 
     def waiting(c: Obj, behind: str) -> Obj:
         mine = c.get("name") == container
-        state = {"reason": CONFIG_ERROR, "message": message} if mine else {"reason": behind}
-        return {"name": c.get("name"), "ready": False, "restartCount": 0, "started": False,
-                "image": c.get("image") or "", "imageID": "", "state": {"waiting": state}}
+        return waiting_container(c, CONFIG_ERROR, message) if mine else waiting_container(c, behind)
     behind = "PodInitializing" if inits else "ContainerCreating"
     status: Obj = {"phase": "Pending",
                    "containerStatuses": [waiting(c, behind) for c in spec.get("containers") or []]}
@@ -107,8 +105,8 @@ async def configured(pod: Obj, store: Any, *, stopping: Callable[[], bool],
     """The pod's references once they all resolve; until then `tell(message, status)` once per
     new reason (the pod waits, as the kubelet's does, it does not fail) and try again after a
     capped backoff. None when the pod is stopped meanwhile."""
-    told = None
-    for attempt in itertools.count():
+    told, attempt = None, 0
+    while True:
         refs, problem, container = resolve(pod, store)
         if problem is None:
             return refs
@@ -118,4 +116,4 @@ async def configured(pod: Obj, store: Any, *, stopping: Callable[[], bool],
             told = problem
             tell(problem, waiting_status(pod, problem, container or ""))
         await asyncio.sleep(RETRY_S[min(attempt, len(RETRY_S) - 1)])
-    return None  # (unreachable: the loop above returns)
+        attempt += 1

@@ -23,6 +23,7 @@ import psutil
 from engine.api import container_env, expand_command
 from engine.clock import format_time, utcnow
 from engine.runtime.podconfig import resolver_of
+from engine.runtime.podstatus import waiting_container
 from engine.runtime.probes import KINDS, Prober, check
 from engine.runtime.process import ContainerProcess, GroupReaper, ProcessSpec, new_tag, run_hook
 
@@ -150,9 +151,9 @@ class PodRunner:
         self._version = 1
         self._events: list[dict[str, str]] = []
         self._stopping = False
-        self._init = [_Container(c, True, self._waiting(c, "PodInitializing"))
+        self._init = [_Container(c, True, waiting_container(c, "PodInitializing"))
                       for c in spec.get("initContainers") or []]
-        self._main = [_Container(c, False, self._waiting(c, "ContainerCreating"))
+        self._main = [_Container(c, False, waiting_container(c, "ContainerCreating"))
                       for c in spec.get("containers") or []]
         old = pod.get("status") or {}
         now = format_time(utcnow())
@@ -563,9 +564,3 @@ class PodRunner:
             except OSError:
                 continue
         return roots[-1]
-
-    @staticmethod
-    def _waiting(spec: dict[str, Any], reason: str) -> dict[str, Any]:
-        return {"name": spec["name"], "image": spec.get("image", ""), "imageID": "",
-                "ready": False, "started": False, "restartCount": 0,
-                "state": {"waiting": {"reason": reason}}, "lastState": {}}

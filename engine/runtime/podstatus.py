@@ -97,3 +97,11 @@ def with_addresses(pod: dict[str, Any], ip: str) -> dict[str, Any]:
         status["hostIPs"] = [{"ip": ip}]
         status["podIPs"] = [{"ip": ip}]
     return {**pod, "status": status}
+
+
+def waiting_container(spec: dict[str, Any], reason: str, message: str | None = None) -> dict[str, Any]:
+    """A container's status before it ran: waiting with `reason` (and `message`)."""
+    waiting = {"reason": reason} if message is None else {"reason": reason, "message": message}
+    return {"name": spec.get("name"), "image": spec.get("image") or "", "imageID": "",
+            "ready": False, "started": False, "restartCount": 0,
+            "state": {"waiting": waiting}, "lastState": {}}
