@@ -61,7 +61,8 @@ class ControlPlane:
                  host: str = "127.0.0.1", port: int = 0, store_history: int = 10000,
                  sample_period: float = 2.0, scheduler: SchedulerConfig | None = None,
                  gpu_idle: IdlePolicy | None = None, workloads: WorkloadsConfig | None = None,
-                 ingress_port: int | None = None, clock: Clock = utcnow) -> None:
+                 ingress_port: int | None = None, hpa_sync_period: float = 15.0,
+                 clock: Clock = utcnow) -> None:
         self.ingress_port = ingress_port  # the Ingress router's, on the head node (None: no router)
         self.home = home
         self.clock = clock  # every part's time (a fixed one in the TUI's snapshot tests)
@@ -82,6 +83,8 @@ class ControlPlane:
         self.replicasets: Any = None  # workloads.ReplicaSetController
         self.endpoints: EndpointsController | None = None
         self.deployments: Any = None  # workloads.DeploymentController
+        self.hpa_sync_period = hpa_sync_period
+        self.autoscalers: Any = None  # workloads.HpaController
         self.namespaces: NamespaceController | None = None
         self._runner: web.AppRunner | None = None
         self._event_ttl: asyncio.Task[None] | None = None
@@ -138,7 +141,7 @@ class ControlPlane:
         await self.jobs.start()
         self.cronjobs = CronJobController(self.store, metrics=job_metrics, clock=self.clock)
         await self.cronjobs.start()
-        from workloads import DeploymentController, ReplicaSetController
+        from workloads import DeploymentController, HpaConfig, HpaController, ReplicaSetController
 
         self.replicasets = ReplicaSetController(
             self.store, clock=self.clock,
@@ -146,6 +149,10 @@ class ControlPlane:
         await self.replicasets.start()
         self.deployments = DeploymentController(self.store, clock=self.clock)
         await self.deployments.start()
+        self.autoscalers = HpaController(
+            self.store, clock=self.clock, config=HpaConfig(sync_period_s=self.hpa_sync_period),
+            samples=self.runtime.telemetry.pod_samples if self.runtime is not None else None)
+        await self.autoscalers.start()
         self.endpoints = EndpointsController(self.store, clock=self.clock)
         await self.endpoints.start()
         self.namespaces = NamespaceController(self.store, clock=self.clock)
@@ -188,6 +195,7 @@ class ControlPlane:
             "cronjob controller": self.cronjobs.tasks if self.cronjobs else [],
             "replicaset controller": self.replicasets.tasks if self.replicasets else [],
             "deployment controller": self.deployments.tasks if self.deployments else [],
+            "horizontal pod autoscaler": self.autoscalers.tasks if self.autoscalers else [],
             "namespace controller": self.namespaces.tasks if self.namespaces else [],
             "endpoint controller": self.endpoints.tasks if self.endpoints else [],
             "runtime": self.runtime.tasks if self.runtime else [],
@@ -204,8 +212,8 @@ class ControlPlane:
             await self._runner.cleanup()
         if self.scheduler is not None:
             await self.scheduler.close()
-        for controller in (self.jobs, self.cronjobs, self.replicasets, self.deployments, self.endpoints,
-                           self.namespaces):
+        for controller in (self.jobs, self.cronjobs, self.replicasets, self.deployments, self.autoscalers,
+                           self.endpoints, self.namespaces):
             if controller is not None:
                 await controller.close()
         for task in (self._event_ttl, self._taints):

@@ -24,16 +24,17 @@ def pod_requests(pod: dict[str, Any]) -> dict[str, Quantity]:
     spec = pod.get("spec") or {}
     totals: dict[str, Quantity] = {}
     for c in spec.get("containers") or []:
-        for key, value in _requests(c).items():
+        for key, value in container_requests(c).items():
             totals[key] = totals[key] + value if key in totals else value
     for c in spec.get("initContainers") or []:
-        for key, value in _requests(c).items():
+        for key, value in container_requests(c).items():
             if key not in totals or value > totals[key]:
                 totals[key] = value
     return totals
 
 
-def _requests(container: dict[str, Any]) -> dict[str, Quantity]:
+def container_requests(container: dict[str, Any]) -> dict[str, Quantity]:
+    """A container's requests, a limit standing in for a request it lacks (as the API defaults)."""
     res = container.get("resources") or {}
     merged = {**(res.get("limits") or {}), **(res.get("requests") or {})}
     return {k: parse_quantity(v) for k, v in merged.items()}

@@ -23,6 +23,8 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
     p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
                    help="how often node agents sample GPUs, CPU and memory (at least 1)")
+    p.add_argument("--hpa-sync-period", type=float, default=15.0, metavar="SECONDS",
+                   help="how often each HorizontalPodAutoscaler is synced (default 15, at least 1)")
     p.add_argument("--gpu-idle-threshold", type=float, default=5.0, metavar="PERCENT",
                    help="a held GPU under this utilization counts as idle (default 5)")
     p.add_argument("--gpu-idle-minutes", type=float, default=10.0, metavar="MINUTES",
@@ -173,6 +175,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", default="0s", help="status: give up after this long (0s: never)")
     _common(p)
     p.set_defaults(func=_verb("rollout", "rollout"))
+
+    p = sub.add_parser("autoscale", help="make a HorizontalPodAutoscaler for a Deployment or ReplicaSet")
+    p.add_argument("target", help="KIND/NAME, or KIND then NAME")
+    p.add_argument("name", nargs="?")
+    p.add_argument("--max", type=int, required=True, help="the most replicas it may set")
+    p.add_argument("--min", type=int, default=None, help="the fewest (default 1)")
+    p.add_argument("--cpu-percent", type=int, default=None,
+                   help="target CPU use, in percent of the pods' requests (default 80)")
+    p.add_argument("--name", dest="hpa_name", default=None, help="the HPA's name (default: the target's)")
+    _common(p)
+    p.set_defaults(func=_verb("rollout", "autoscale"))
 
     p = sub.add_parser("scale", help="set a Deployment's or ReplicaSet's replicas, or a Job's parallelism")
     p.add_argument("target", help="KIND/NAME, or KIND then NAME")

@@ -67,6 +67,13 @@ def _period(args: argparse.Namespace) -> float:
     return float(args.sample_period)
 
 
+def _hpa_period(args: argparse.Namespace) -> float:
+    period = float(getattr(args, "hpa_sync_period", 15.0))
+    if not period >= 1:
+        raise BadRequestError(f"--hpa-sync-period: expected at least 1 second, got {period:g}")
+    return period
+
+
 def _ingress_port(args: argparse.Namespace) -> int | None:
     port = int(getattr(args, "ingress_port", -1))
     if not -1 <= port <= 65535:
@@ -117,6 +124,7 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
     """Start (or reuse) the local Ray cluster of $TUG_HOME with `nodes`, then serve."""
     period = _period(args)  # every user mistake before anything starts
     ingress = _ingress_port(args)
+    hpa_period = _hpa_period(args)
     idle = _gpu_idle(args)
     home = tug_home()
     os.environ.update(ray_auth_env(home))  # before ray is imported: it reads them then
@@ -142,7 +150,7 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
                       port=args.port, sample_period=period,
                       scheduler=_scheduler(args, scheduler), gpu_idle=idle, workloads=workloads,
-                      ingress_port=ingress)
+                      ingress_port=ingress, hpa_sync_period=hpa_period)
     demo = bool(getattr(args, "demo", False))
     if interactive:
         _serve_with_tui(cp, home, demo=demo)
@@ -215,7 +223,8 @@ def server(args: argparse.Namespace) -> int:
     home = tug_home()
     cp = ControlPlane(home, ray_address=args.ray_address, host=args.bind, port=args.port,
                       sample_period=_period(args), scheduler=_scheduler(args, None),
-                      gpu_idle=_gpu_idle(args), ingress_port=_ingress_port(args))
+                      gpu_idle=_gpu_idle(args), ingress_port=_ingress_port(args),
+                      hpa_sync_period=_hpa_period(args))
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
     return 0
 

@@ -1,4 +1,4 @@
-"""`tug rollout status|history|undo|pause|resume|restart`, `tug scale`, `tug set image|env`:
+"""`tug rollout status|history|undo|pause|resume|restart`, `tug scale`, `tug autoscale`, `tug set image|env`:
 kubectl's verbs around Deployments, with its messages. Rollback is kubectl's too: the chosen
 revision's template is written back into the Deployment, and an ordinary rollout follows."""
 
@@ -181,6 +181,35 @@ def scale(args: argparse.Namespace) -> int:
     with Client.from_config() as client:
         client.patch(info, name, {"spec": {field: args.replicas}}, namespace=_ns(args))
     print(f"{_shown(info, name)} scaled")
+    return 0
+
+
+def autoscale(args: argparse.Namespace) -> int:
+    """`tug autoscale deployment/X --min N --max M --cpu-percent P`: an HPA named after X."""
+    info, name = target(args.target, args.name)
+    if info.plural not in ("deployments", "replicasets"):
+        raise BadRequestError(f"autoscale: cannot autoscale {info.plural} (deployments and "
+                              f"replicasets have a scale)")
+    if args.max < 1:
+        raise BadRequestError(f"--max=MAXPODS is required and must be at least 1, max: {args.max}")
+    if args.min is not None and not 1 <= args.min <= args.max:
+        raise BadRequestError(f"--min=MINPODS must be from 1 to --max=MAXPODS, max: {args.max}, "
+                              f"min: {args.min}")
+    if args.cpu_percent is not None and args.cpu_percent < 1:
+        raise BadRequestError(f"--cpu-percent: must be at least 1, got {args.cpu_percent}")
+    spec: Obj = {"scaleTargetRef": {"apiVersion": f"{info.group}/{info.version}", "kind": info.kind,
+                                    "name": name}, "maxReplicas": args.max}
+    if args.min is not None:
+        spec["minReplicas"] = args.min
+    if args.cpu_percent is not None:
+        spec["metrics"] = [{"type": "Resource", "resource": {"name": "cpu", "target": {
+            "type": "Utilization", "averageUtilization": args.cpu_percent}}}]
+    hpa = {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
+           "metadata": {"name": args.hpa_name or name, "namespace": _ns(args)}, "spec": spec}
+    with Client.from_config() as client:
+        client.get(info, name, namespace=_ns(args))  # the target must exist, as kubectl checks
+        client.create(hpa, namespace=_ns(args))
+    print(f"horizontalpodautoscaler.autoscaling/{args.hpa_name or name} autoscaled")
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 
 from engine.objects import finished
+from engine.printers.describe_hpa import describe_hpa
 from engine.printers.describe_job import describe_job
 from engine.printers.describe_pod import describe_pod
 from engine.printers.fmt import NONE, Obj, aware, rfc1123z
@@ -214,6 +215,7 @@ _DESCRIBERS: dict[str, Describer] = {
     "secrets": _describe_secret,
     "configmaps": _describe_configmap,
     "endpointslices": describe_endpointslice,
+    "horizontalpodautoscalers": describe_hpa,
 }
 
 

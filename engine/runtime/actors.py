@@ -19,13 +19,14 @@ from engine.net.proxy import Proxy
 from engine.objects import GPU, amount, bound_gpus, pod_requests
 from engine.runtime.logfiles import READ_LIMIT, read_log
 from engine.runtime.podrunner import PodRunner, container_runtime, node_log_roots
+from engine.runtime.podusage import PodUsage
 from gpu import Nvml
 
 WATCH_TIMEOUT_S = 30.0
 POD_ACTOR_PREFIX = "pod."
 # Node agents are detached and outlive control planes; a new agent API gets a new name, and
 # the runtime retires agents of other versions.
-AGENT_VERSION = 6
+AGENT_VERSION = 7
 
 
 def actor_name(pod: dict[str, Any]) -> str:
@@ -105,6 +106,7 @@ class NodeAgent:
         self._lock = threading.Lock()
         self._inventory = None
         self._cpu_last = psutil.cpu_times()
+        self._pods = PodUsage()
         self._proxy: tuple[asyncio.AbstractEventLoop, Proxy] | None = None
 
     def set_routes(self, table: list[dict[str, Any]], version: int,
@@ -120,9 +122,10 @@ class NodeAgent:
         return asyncio.run_coroutine_threadsafe(proxy.apply(table, version, ingress), loop).result(30)
 
     def sample(self, leaders: dict[int, str]) -> dict[str, Any]:
-        """One tick: GPU samples, node usage, and for each GPU process the pod it belongs to
-        (`leaders`: container main pid -> "namespace/name"; a process counts for the pod
-        whose container it descends from)."""
+        """One tick: GPU samples, node usage, each pod's CPU and memory (engine/runtime/
+        podusage.py), and for each GPU process the pod it belongs to (`leaders`: container main
+        pid -> "namespace/name"; a process counts for the pod whose container it descends
+        from)."""
         with self._lock:
             if self._inventory is None:
                 self._inventory = self._nvml.discover()
@@ -142,8 +145,12 @@ class NodeAgent:
         idle = (now_cpu.idle + getattr(now_cpu, "iowait", 0.0)) - (
             last.idle + getattr(last, "iowait", 0.0))
         busy = max(total - idle, 0.0) / total * cpus if total > 0 else 0.0
+        now = time.time()
+        with self._lock:
+            pods = self._pods.sample(leaders, now)
         return {
-            "time": time.time(),
+            "time": now,
+            "pods": pods,
             "gpus": [s.to_dict() for s in samples],
             "owners": owners,
             "usage": {"cpuCores": busy, "cpuCapacity": cpus,

@@ -26,6 +26,7 @@ class Telemetry:
         self.monitor = GpuMonitor(period=period)
         self.idle = IdleTracker(idle)
         self._unhealthy: dict[str, dict[str, str]] = {}
+        self._pods: dict[str, dict[str, dict[str, Any]]] = {}  # node -> pod -> its last usage
 
     async def run(self) -> None:
         while True:
@@ -40,8 +41,11 @@ class Telemetry:
         by_node: dict[str, list[dict[str, Any]]] = {}
         for pod in self.rt.store.list("pods")[0]:
             by_node.setdefault((pod.get("spec") or {}).get("nodeName") or "", []).append(pod)
+        ready = {name: node for name, node in list(self.rt.nodes.items()) if is_ready(node)}
+        for gone in set(self._pods) - set(ready):  # a lost node's pods have no usage to speak of
+            del self._pods[gone]
         await asyncio.gather(*(self._sample_node(name, node, by_node.get(name, []))
-                               for name, node in list(self.rt.nodes.items()) if is_ready(node)))
+                               for name, node in ready.items()))
 
     async def _sample_node(self, name: str, node: dict[str, Any],
                            pods: list[dict[str, Any]]) -> None:
@@ -59,6 +63,8 @@ class Telemetry:
             samples = simulated_samples(inventory, tick["time"])
         else:
             samples = [GpuSample.from_dict(d) for d in tick["gpus"]]
+        self._pods[name] = {pod: {**usage, "time": tick["time"]}
+                            for pod, usage in (tick.get("pods") or {}).items()}
         changed = self.monitor.record(name, samples, now=tick["time"], usage=tick["usage"],
                                       owners=tick["owners"])
         self._track_idle(name, samples, pods, tick["time"])
@@ -94,6 +100,32 @@ class Telemetry:
                     f"GPU {index.get(spell.uuid, '?')} ({spell.uuid}) on node {name} has been "
                     f"under {policy.threshold_pct:g}% utilization for {policy.window_s / 60:g} "
                     f"minutes", host=name)
+
+    def pod_samples(self, pods: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """pod uid -> its last sample, for the pods among `pods` that have one: "time",
+        "windowSeconds", "cpuMilli", "memoryBytes", and "gpuPercent" (the mean utilization of
+        the GPUs it holds) or "gpuMissing" (why there is none). The HPA reads these."""
+        out = {}
+        for pod in pods:
+            node = (pod.get("spec") or {}).get("nodeName") or ""
+            meta = pod["metadata"]
+            usage = self._pods.get(node, {}).get(f"{meta.get('namespace')}/{meta['name']}")
+            if usage is None:
+                continue
+            sample = dict(usage)
+            inventory = self.rt.inventory(node)
+            utils = [g["utilizationGpu"] for g in pod_gpu_top(pod, self.monitor.latest(node), inventory)
+                     if g.get("utilizationGpu") is not None]
+            if inventory is not None and inventory.simulated:
+                sample["gpuMissing"] = f"the GPUs of node {node} are simulated and report no utilization"
+            elif not (pod.get("status") or {}).get("gpus"):
+                sample["gpuMissing"] = "the pod holds no GPU"
+            elif not utils:
+                sample["gpuMissing"] = f"NVML reported no utilization for the pod's GPUs on node {node}"
+            else:
+                sample["gpuPercent"] = sum(utils) / len(utils)
+            out[meta["uid"]] = sample
+        return out
 
     def idle_uuids(self, node: str, pod: str | None = None) -> frozenset[str]:
         """The uuids of `node`'s idle GPUs (held by `pod` only, when given)."""

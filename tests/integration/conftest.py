@@ -72,7 +72,8 @@ class ControlPlaneProc:
         log = open(self.home / "server.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", "server", "--ray-address", self.ray["address"],
-             "--port", "0", "--ingress-port", "0"], env=self.env, stdout=log, stderr=log, cwd=REPO)
+             "--port", "0", "--ingress-port", "0", "--hpa-sync-period", "2"],
+            env=self.env, stdout=log, stderr=log, cwd=REPO)
         started = time.monotonic()
         wait_for(self._healthy, timeout=120, what="the control plane to answer /healthz")
         self.start_seconds = time.monotonic() - started
