@@ -133,9 +133,20 @@ def _volume_names(path: str, spec: dict[str, Any], problems: list[str]) -> set[s
             )
         if volume.get("hostPath") is not None:
             problems += required(f"{here}.hostPath.path", d(volume["hostPath"]).get("path"))
-        for key in ("configMap", "secret"):
-            mode = d(volume.get(key)).get("defaultMode")
-            problems += in_range(f"{here}.{key}.defaultMode", mode, 0, 0o777)
+        for key in ("configMap", "secret", "downwardAPI"):
+            source = d(volume.get(key))
+            problems += in_range(f"{here}.{key}.defaultMode", source.get("defaultMode"), 0, 0o777)
+            for j, item in enumerate(lst(source.get("items"))):
+                item = d(item)
+                problems += relative_path(f"{here}.{key}.items[{j}].path", item.get("path"))
+                problems += in_range(f"{here}.{key}.items[{j}].mode", item.get("mode"), 0, 0o777)
+                sources = [k for k in ("fieldRef", "resourceFieldRef") if item.get(k) is not None]
+                if key == "downwardAPI" and len(sources) != 1:
+                    problems.append(f"{here}.{key}.items[{j}]: must specify exactly one of "
+                                    f"fieldRef and resourceFieldRef")
+        host = d(volume.get("hostPath")).get("path")
+        if isinstance(host, str) and host and not host.startswith("/"):
+            problems.append(f"{here}.hostPath.path: must be an absolute path, got {show(host)}")
     return seen
 
 
@@ -191,6 +202,10 @@ def check_container(
             if mount_path in mount_paths:
                 problems.append(f"{here}.mountPath: must be unique, got {show(mount_path)}")
             mount_paths.add(mount_path)
+        if isinstance(mount_path, str) and mount_path and not mount_path.startswith("/"):
+            problems.append(f"{here}.mountPath: must be an absolute path, got {show(mount_path)}")
+        if mount.get("subPath"):
+            problems += relative_path(f"{here}.subPath", mount.get("subPath"))
         if mount.get("subPath") and mount.get("subPathExpr"):
             problems.append(f"{here}.subPathExpr: subPathExpr and subPath are mutually exclusive")
     sidecar = container.get("restartPolicy") == "Always"
@@ -351,3 +366,14 @@ def _node_term(path: str, term: Any) -> list[str]:
         for i, expr in enumerate(lst(d(term).get(key))):
             problems += check_node_requirement(f"{path}.{key}[{i}]", expr)
     return problems
+
+
+def relative_path(where: str, value: Any) -> list[str]:
+    """A path inside a volume: relative, and never leaving it through '..'."""
+    if not isinstance(value, str) or not value:
+        return [f"{where}: Required value"]
+    if value.startswith("/"):
+        return [f"{where}: must be a relative path, got {show(value)}"]
+    if ".." in value.split("/"):
+        return [f"{where}: must not contain '..', got {show(value)}"]
+    return []

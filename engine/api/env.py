@@ -103,7 +103,7 @@ def _value_from(
     if source.get("fieldRef") is not None:
         return field_value(pod, source["fieldRef"]["fieldPath"])
     if source.get("resourceFieldRef") is not None:
-        return _resource_value(pod, container, source["resourceFieldRef"])
+        return resource_value(pod, container, source["resourceFieldRef"])
     for key, kind in (("configMapKeyRef", "ConfigMap"), ("secretKeyRef", "Secret")):
         ref = source.get(key)
         if ref is not None:
@@ -163,7 +163,7 @@ def field_value(pod: dict[str, Any], field_path: str) -> str:
     raise ValueError(f"fieldRef: unsupported fieldPath {field_path!r}")
 
 
-def _resource_value(pod: dict[str, Any], container: dict[str, Any], ref: dict[str, Any]) -> str:
+def resource_value(pod: dict[str, Any], container: dict[str, Any], ref: dict[str, Any]) -> str:
     """resourceFieldRef: ceil(quantity / divisor), as kubelet's ExtractContainerResourceValue."""
     target: dict[str, Any] = container
     if ref.get("containerName"):

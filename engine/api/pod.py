@@ -205,6 +205,18 @@ class SecretVolumeSource(ApiModel):
     optional: bool | None = None
 
 
+class DownwardAPIVolumeFile(ApiModel):
+    path: str
+    field_ref: ObjectFieldSelector | None = None
+    resource_field_ref: ResourceFieldSelector | None = None
+    mode: Int32 | None = None
+
+
+class DownwardAPIVolumeSource(ApiModel):
+    items: list[DownwardAPIVolumeFile] | None = None
+    default_mode: Int32 | None = None
+
+
 class PersistentVolumeClaimVolumeSource(ApiModel):
     claim_name: str
     read_only: bool | None = None
@@ -234,7 +246,7 @@ class Volume(ApiModel):
     secret: SecretVolumeSource | None = None
     persistent_volume_claim: PersistentVolumeClaimVolumeSource | None = None
     host_path: HostPathVolumeSource | None = None
-    downward_api: NI = Field(None, alias="downwardAPI")
+    downward_api: DownwardAPIVolumeSource | None = Field(None, alias="downwardAPI")
     projected: NI = None
     ephemeral: NI = None
     image: NI = None

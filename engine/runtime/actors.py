@@ -7,6 +7,7 @@ import asyncio
 import os
 import platform
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from engine.objects import GPU, amount, bound_gpus, pod_requests
 from engine.runtime.logfiles import READ_LIMIT, read_log
 from engine.runtime.podrunner import PodRunner, container_runtime, node_log_roots
 from engine.runtime.podusage import PodUsage
+from engine.runtime.volumes import mount_support, pod_roots
 from gpu import Nvml
 
 WATCH_TIMEOUT_S = 30.0
@@ -50,14 +52,16 @@ class PodActor:
     """Hosts a PodRunner; the control plane long-polls `watch` and calls `stop` to delete."""
 
     def __init__(self, pod: dict[str, Any], log_root: str, service_env: dict[str, str] | None = None,
-                 refs: dict[str, dict[str, str]] | None = None) -> None:
+                 refs: dict[str, dict[str, str]] | None = None,
+                 files: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
         # The GPUs the scheduler chose for the pod; without a choice (a node whose GPUs are
         # counted, not listed), the ones Ray gave this actor. Ray counts them either way, and a
         # pod that asked for none gets none.
         given = [int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()]
         bound = bound_gpus(pod)
         gpus = list(bound) if bound is not None and given else given
-        self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus, service_env=service_env, refs=refs)
+        self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus, service_env=service_env, refs=refs,
+                                files=files)
         self.runner.start()
 
     def watch(self, since_version: int, since_event: int,
@@ -69,6 +73,10 @@ class PodActor:
 
     def pid(self) -> int:
         return os.getpid()
+
+    def set_volume_files(self, files: dict[str, dict[str, dict[str, Any]]]) -> None:
+        """New contents of the pod's configMap, secret and downwardAPI volumes."""
+        self.runner.volumes.update(files)
 
     def usage(self, window: float = 0.5) -> dict[str, Any]:
         """CPU cores and memory the pod's containers use now (their whole process trees)."""
@@ -171,8 +179,9 @@ class NodeAgent:
         return read_log(p, offset=offset, tail_lines=tail_lines, limit=limit,
                         timestamps=timestamps)
 
-    def info(self) -> dict[str, Any]:
-        """What the node is: OS, kernel, container runtime, and its GPUs as NVML finds them."""
+    def info(self, log_root: str | None = None) -> dict[str, Any]:
+        """What the node is: OS, kernel, container runtime, its GPUs as NVML finds them, and
+        whether pods' volumes can be mounted (probed where pods keep them, beside `log_root`)."""
         uname = platform.uname()
         os_image = "Linux"
         try:
@@ -192,5 +201,6 @@ class NodeAgent:
             "architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(uname.machine, uname.machine),
             "operatingSystem": "linux",
             "containerRuntimeVersion": os.path.basename(runtime) if runtime else "none (processes)",
+            "mountNamespaces": mount_support(pod_roots(Path(log_root or tempfile.gettempdir()))[0]),
         }
 

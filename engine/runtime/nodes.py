@@ -69,17 +69,26 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
         labels["node-role.kubernetes.io/control-plane"] = ""
     conditions = [ready]
     gpus: list[dict[str, Any]] | None = None
+    extra: list[dict[str, Any]] = []
     if gpu is not None:
         labels.update(gpu["labels"])
         if gpu["capacity"]:
             capacity = {**capacity, "nvidia.com/gpu": str(gpu["capacity"])}
-        old = {c.get("type"): c for c in ((previous or {}).get("status") or {}).get("conditions") or []}
-        for cond in gpu["conditions"]:
-            was = old.get(cond["type"])
-            keep = was is not None and was.get("status") == cond["status"]
-            since = was.get("lastTransitionTime", now) if keep and was else now
-            conditions.append({**cond, "lastHeartbeatTime": since, "lastTransitionTime": since})
+        extra += gpu["conditions"]
         gpus = gpu["gpus"] or None
+    if "mountNamespaces" in info:  # can pods' volumes be mounted here (engine/runtime/volumes.py)
+        why = info["mountNamespaces"]
+        extra.append({"type": "MountNamespaces", "status": "True", "reason": "MountNamespacesWork",
+                      "message": "each container that mounts volumes gets a mount namespace of its own"}
+                     if why is None else
+                     {"type": "MountNamespaces", "status": "False", "reason": "NoMountNamespaces",
+                      "message": f"pods that mount volumes fail here: {why}"})
+    old = {c.get("type"): c for c in ((previous or {}).get("status") or {}).get("conditions") or []}
+    for cond in extra:
+        was = old.get(cond["type"])
+        keep = was is not None and was.get("status") == cond["status"]
+        since = was.get("lastTransitionTime", now) if keep and was else now
+        conditions.append({**cond, "lastHeartbeatTime": since, "lastTransitionTime": since})
     allocatable = dict(capacity)
     if gpu is not None and gpu["capacity"]:
         allocatable["nvidia.com/gpu"] = str(gpu["allocatable"])

@@ -14,6 +14,7 @@ from typing import Any
 from engine.api import container_env
 from engine.errors import NotFoundError
 from engine.runtime.podstatus import waiting_container
+from engine.runtime.volumefiles import Files, Missing, volume_files
 
 Obj = dict[str, Any]
 Refs = dict[str, dict[str, str]]  # "ConfigMap/name" or "Secret/name" -> key -> value
@@ -101,19 +102,25 @@ def waiting_status(pod: Obj, message: str, container: str) -> Obj:
 
 
 async def configured(pod: Obj, store: Any, *, stopping: Callable[[], bool],
-                     tell: Callable[[str, Obj], None]) -> Refs | None:
-    """The pod's references once they all resolve; until then `tell(message, status)` once per
-    new reason (the pod waits, as the kubelet's does, it does not fail) and try again after a
-    capped backoff. None when the pod is stopped meanwhile."""
+                     tell: Callable[[str, str, Obj], None]) -> tuple[Refs, Files] | None:
+    """The data of the pod's env references and the files of its configMap, secret and
+    downwardAPI volumes (volumefiles.py) once they all resolve; until then `tell(reason,
+    message, status)` once per new message (the pod waits, as the kubelet's does, it does not
+    fail: CreateContainerConfigError for env, ContainerCreating and FailedMount for a volume)
+    and try again after a capped backoff. None when the pod is stopped meanwhile."""
     told, attempt = None, 0
     while True:
         refs, problem, container = resolve(pod, store)
+        reason = "Failed"
         if problem is None:
-            return refs
+            try:
+                return refs, volume_files(pod, store)
+            except Missing as exc:
+                problem, container, reason = str(exc), "", "FailedMount"
         if stopping():
             return None
         if problem != told:
             told = problem
-            tell(problem, waiting_status(pod, problem, container or ""))
+            tell(reason, problem, waiting_status(pod, problem, container or ""))
         await asyncio.sleep(RETRY_S[min(attempt, len(RETRY_S) - 1)])
         attempt += 1

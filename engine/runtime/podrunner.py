@@ -26,6 +26,7 @@ from engine.runtime.podconfig import resolver_of
 from engine.runtime.podstatus import waiting_container
 from engine.runtime.probes import KINDS, Prober, check
 from engine.runtime.process import ContainerProcess, GroupReaper, ProcessSpec, new_tag, run_hook
+from engine.runtime.volumes import PodVolumes, VolumeFailure, pod_roots
 
 BACKOFF_INITIAL_S = 10.0
 BACKOFF_CAP_S = 300.0
@@ -137,7 +138,8 @@ class PodRunner:
 
     def __init__(self, pod: dict[str, Any], *, log_root: Path, gpus: list[int] | None = None,
                  service_env: dict[str, str] | None = None,
-                 refs: dict[str, dict[str, str]] | None = None) -> None:
+                 refs: dict[str, dict[str, str]] | None = None,
+                 files: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
         self.pod = pod
         self.service_env = dict(service_env or {})  # its namespace's Services, as at its start
         self.resolver = resolver_of(refs or {})  # the ConfigMaps and Secrets its env names, as at its start
@@ -147,6 +149,7 @@ class PodRunner:
         self._replica = any(isinstance(r, dict) and r.get("controller") and r.get("kind") == "ReplicaSet"
                             for r in pod["metadata"].get("ownerReferences") or [])
         self.log_dir = self._writable(node_log_roots(log_root)) / pod_log_dir(pod)
+        self.volumes = PodVolumes(pod, self._writable(pod_roots(log_root)), files)
         self._cond = threading.Condition()
         self._version = 1
         self._events: list[dict[str, str]] = []
@@ -217,6 +220,7 @@ class PodRunner:
                     if c.proc is not None and c.proc.running:
                         c.proc.signal_group(signal.SIGKILL)
                 self._main_thread.join(timeout=5)
+        self.volumes.remove()
         with self._cond:
             return self._snapshot()
 
@@ -417,7 +421,8 @@ class PodRunner:
         restart = c.status["restartCount"]
         log_path = self.log_path(spec["name"], restart)
         if command:
-            return ProcessSpec(command + args, full_env, spec.get("workingDir"), log_path)
+            plain = ProcessSpec(command + args, full_env, spec.get("workingDir"), log_path)
+            return self._own_mounts(c, plain)
         image = spec.get("image") or ""
         runtime = container_runtime()
         if runtime:
@@ -432,6 +437,10 @@ class PodRunner:
             for port in c.ports:
                 argv += ["-p", f"{port['hostPort']}:{port['containerPort']}/"
                                f"{str(port['protocol']).lower()}"]
+            try:
+                argv += self.volumes.runtime_flags(spec)
+            except VolumeFailure as exc:
+                raise StartFailure(exc.reason, exc.message) from None
             return ProcessSpec(argv + [image] + args, full_env, None, log_path)
         if args:
             with self._cond:
@@ -439,12 +448,23 @@ class PodRunner:
                             f"no container runtime (docker or podman) on this node: the entrypoint "
                             f"of image {image!r} is unknown, so container {spec['name']!r} runs "
                             f"its args as the command line")
-            return ProcessSpec(args, full_env, spec.get("workingDir"), log_path)
+            return self._own_mounts(c, ProcessSpec(args, full_env, spec.get("workingDir"), log_path))
         raise StartFailure(
             "ContainerRuntimeUnavailable",
             f"container {spec['name']!r} names image {image!r} and no command, which needs a "
             f"container runtime (docker or podman), and none is usable on this node; "
             f"give the container a command to run it as a process")
+
+    def _own_mounts(self, c: _Container, spec: ProcessSpec) -> ProcessSpec:
+        """A container that mounts volumes runs in a mount namespace of its own (volumes.py)."""
+        if not c.spec.get("volumeMounts"):
+            return spec
+        try:
+            spec.argv = self.volumes.wrap(c.spec, spec.argv, spec.cwd)
+        except VolumeFailure as exc:
+            raise StartFailure(exc.reason, exc.message) from None
+        spec.cwd = None  # the helper changes to it inside
+        return spec
 
     def _probe(self, c: _Container, proc: ContainerProcess, probes: dict[str, dict[str, Any]],
                spec: ProcessSpec, stop: threading.Event) -> None:
@@ -521,6 +541,8 @@ class PodRunner:
         elif self._main and all(c.done for c in self._main):
             codes = [c.status["state"].get("terminated", {}).get("exitCode") for c in self._main]
             self.status["phase"] = "Succeeded" if all(code == 0 for code in codes) else "Failed"
+        if self.status["phase"] in ("Succeeded", "Failed"):
+            self.volumes.remove()  # an ended pod's emptyDirs go, as the kubelet tears its volumes down
         self._changed()
 
     def _refresh_ready(self) -> None:

@@ -43,6 +43,8 @@ from engine.runtime.podstatus import (
 )
 from engine.runtime.routes import RoutePusher
 from engine.runtime.telemetry import Telemetry
+from engine.runtime.volumefiles import projected_volumes
+from engine.runtime.volumesync import refresh_volumes
 from engine.scheduler.gpus import awaits_naming
 from gpu import Inventory, node_gpu_fields, simulated_inventory
 from gpu.idle import IdlePolicy
@@ -63,6 +65,8 @@ class _PodHandle:
         self.stopping = False
         self.configuring = False
         self.stopped = asyncio.Event()
+        self.key: tuple[str, str] | None = None  # (namespace, name) when it has projected volumes
+        self.files: Any = None  # the projected volumes' files its actor was given
 
 
 class Runtime:
@@ -97,7 +101,8 @@ class Runtime:
         self._collect_orphans()
         self._tasks = [asyncio.create_task(self._node_loop(), name="runtime-nodes"),
                        asyncio.create_task(self._pod_loop(rv), name="runtime-pods"),
-                       asyncio.create_task(self.telemetry.run(), name="runtime-samples")]
+                       asyncio.create_task(self.telemetry.run(), name="runtime-samples"),
+                       asyncio.create_task(refresh_volumes(self._pods, self.store), name="runtime-volumes")]
         await self.routes.start()
 
     @property
@@ -197,7 +202,8 @@ class Runtime:
 
     async def _fetch_info(self, node_id: str) -> None:
         try:
-            self._info[node_id] = await asyncio.wait_for(self._agent(node_id).info.remote(), 120)
+            asked = self._agent(node_id).info.remote(str(self.log_root))
+            self._info[node_id] = await asyncio.wait_for(asked, 120)
             self.sync_nodes()
         except Exception as exc:  # noqa: BLE001 - a node we cannot describe is still a node
             log.warning("node %s: no node info: %s", node_id, exc)
@@ -366,11 +372,13 @@ class Runtime:
                 self._fail(pod, "NodeLost", f"node {pod['spec']['nodeName']} is unknown")
                 return
             handle.configuring = True  # until its ConfigMaps and Secrets are there (a stop needn't wait)
-            refs = await configured(pod, self.store, stopping=lambda: handle.stopping,
-                                    tell=lambda why, status: self._waits(pod, why, status))
+            config = await configured(pod, self.store, stopping=lambda: handle.stopping,
+                                      tell=lambda reason, why, status: self._waits(pod, reason, why, status))
             handle.configuring = False
-            if refs is None:
+            if config is None:
                 return
+            refs, files = config
+            handle.files = files
             node = self._nodes.get(pod["spec"]["nodeName"])  # its addresses: the actor reports them back
             pod = with_addresses(pod, internal_ip(node) if node else "")
             log.debug("pod %s: creating actor on %s", meta["name"], node_id)
@@ -384,12 +392,15 @@ class Runtime:
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
                     **ray_options(pod),
                 ).remote(pod, str(self.log_root),
-                         service_env(pod, self.store.list("services", meta.get("namespace"))[0]), refs)
+                         service_env(pod, self.store.list("services", meta.get("namespace"))[0]), refs,
+                         files)
             except Exception as exc:  # noqa: BLE001 - Ray refuses at once: node gone or full
                 self._lost(pod, exc)
                 return
             log.debug("pod %s: actor submitted in %.1f ms", meta["name"],
                       (time.perf_counter() - t0) * 1000)
+        if projected_volumes(pod):
+            handle.key = (meta.get("namespace") or "default", meta["name"])
         version, seen = 0, 0
         # An adopted actor replays its whole event list: record only what is newer than the
         # events already stored for this pod.
@@ -455,9 +466,10 @@ class Runtime:
         self.store.update_status("pods", cur)
         return True
 
-    def _waits(self, pod: dict[str, Any], why: str, status: dict[str, Any]) -> None:
+    def _waits(self, pod: dict[str, Any], reason: str, why: str, status: dict[str, Any]) -> None:
         """A pod that cannot be configured yet (engine/runtime/podconfig.py) says why."""
-        self.events.record(pod, "Warning", "Failed", f"Error: {why}", host=pod["spec"]["nodeName"])
+        message = f"Error: {why}" if reason == "Failed" else why
+        self.events.record(pod, "Warning", reason, message, host=pod["spec"]["nodeName"])
         self._write_status(pod, status)
 
     def _fail(self, pod: dict[str, Any], reason: str, message: str) -> None:
