@@ -19,8 +19,9 @@ import ray
 from engine.net.proxy import Proxy
 from engine.objects import GPU, amount, bound_gpus, pod_requests
 from engine.runtime.logfiles import READ_LIMIT, read_log
-from engine.runtime.podrunner import PodRunner, container_runtime, node_log_roots
+from engine.runtime.podrunner import PodRunner, node_log_roots
 from engine.runtime.podusage import PodUsage
+from engine.runtime.startup import container_runtime
 from engine.runtime.volumes import mount_support, pod_roots
 from gpu import Nvml
 

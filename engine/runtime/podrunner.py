@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import copy
 import os
-import shutil
 import signal
-import socket
-import subprocess
 import tempfile
 import threading
 import time
@@ -26,12 +23,16 @@ from engine.runtime.podconfig import resolver_of
 from engine.runtime.podstatus import waiting_container
 from engine.runtime.probes import KINDS, Prober, check
 from engine.runtime.process import ContainerProcess, GroupReaper, ProcessSpec, new_tag, run_hook
+from engine.runtime.startup import StartFailure, allocate_ports, container_runtime, port_env
 from engine.runtime.volumes import PodVolumes, VolumeFailure, pod_roots
 
 BACKOFF_INITIAL_S = 10.0
 BACKOFF_CAP_S = 300.0
 BACKOFF_RESET_AFTER_S = 600.0
 MIN_GRACE_AFTER_TERM_S = 2.0
+
+
+EVICTION_CHECK_S = 10.0  # how often the eviction pass looks at emptyDir sizeLimits, as the kubelet's
 
 
 def crashloop_delay(crashes: int) -> float:
@@ -53,73 +54,11 @@ def pod_log_dir(pod: dict[str, Any]) -> str:
     return f"{meta.get('namespace', 'default')}_{meta['name']}_{meta['uid']}"
 
 
-def allocate_ports(container: dict[str, Any]) -> list[dict[str, Any]]:
-    """A host port for each declared container port: its hostPort, or a free one on the node.
-    Processes share the node's network, so a port the container asks for is what it gets."""
-    out = []
-    for port in container.get("ports") or []:
-        host = port.get("hostPort")
-        udp = str(port.get("protocol") or "TCP").upper() == "UDP"
-        with socket.socket(type=socket.SOCK_DGRAM if udp else socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("", int(host or 0)))
-            except OSError as exc:  # a hostPort asked for and taken on this node
-                raise StartFailure("HostPortInUse", f"container {container.get('name')!r} asks for host port "
-                                                    f"{host}, which is in use on this node ({exc.strerror})"
-                                   ) from None
-            host = sock.getsockname()[1]
-        out.append({"name": port.get("name"), "containerPort": port.get("containerPort"),
-                    "hostPort": int(host), "protocol": port.get("protocol", "TCP")})
-    return out
-
-
-def port_env(ports: list[dict[str, Any]]) -> dict[str, str]:
-    """PORT (the first port) and PORT_<NAME> for each named one, as the process sees them."""
-    env: dict[str, str] = {}
-    if ports:
-        env["PORT"] = str(ports[0]["hostPort"])
-    for port in ports:
-        if port.get("name"):
-            env["PORT_" + str(port["name"]).upper().replace("-", "_")] = str(port["hostPort"])
-    return env
-
-
 def should_restart(policy: str, exit_code: int) -> bool:
     return policy == "Always" or (policy == "OnFailure" and exit_code != 0)
 
 
-_runtime_cache: dict[str, str | None] = {}
-
-
-def container_runtime() -> str | None:
-    """`docker` or `podman` when one is installed and its daemon answers, else None (cached)."""
-    if "rt" not in _runtime_cache:
-        found = None
-        for tool in ("docker", "podman"):
-            path = shutil.which(tool)
-            if not path:
-                continue
-            try:
-                ok = subprocess.run([path, "info"], capture_output=True, timeout=10).returncode == 0
-            except (OSError, subprocess.TimeoutExpired):
-                ok = False
-            if ok:
-                found = path
-                break
-        _runtime_cache["rt"] = found
-    return _runtime_cache["rt"]
-
-
 _INHERITED_ENV = ("HOME", "LANG", "LC_ALL", "TMPDIR", "USER")
-
-
-class StartFailure(Exception):
-    """A container that cannot be started at all; `reason` is the waiting/terminated reason."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
 
 
 @dataclass
@@ -130,6 +69,7 @@ class _Container:
     proc: ContainerProcess | None = None
     ports: list[dict[str, Any]] = field(default_factory=list)
     done: bool = False
+    retry: bool = False  # its last start failed on a volume: try again, whatever the policy
     wake: threading.Event = field(default_factory=threading.Event)
 
 
@@ -181,6 +121,28 @@ class PodRunner:
     def start(self) -> None:
         self._main_thread = threading.Thread(target=self._run, name=f"pod-{self.name}", daemon=True)
         self._main_thread.start()
+        if self.volumes.limited():
+            threading.Thread(target=self._watch_limits, name=f"limits-{self.name}", daemon=True).start()
+
+    def _watch_limits(self) -> None:
+        """The kubelet's eviction pass: a pod whose emptyDir outgrew its sizeLimit is stopped at
+        once and fails with reason Evicted."""
+        while True:
+            time.sleep(EVICTION_CHECK_S)
+            with self._cond:
+                if self._stopping or self.status["phase"] in ("Succeeded", "Failed"):
+                    return
+            why = self.volumes.over_limit()
+            if why is None:
+                continue
+            with self._cond:
+                self.status.update(reason="Evicted", message=why)
+                self._event("Warning", "Evicted", why)
+            self.stop(0)
+            with self._cond:
+                self.status["phase"] = "Failed"
+                self._changed()
+            return
 
     def watch(self, since_version: int, since_event: int, timeout: float) -> dict[str, Any]:
         """Block until the status changed after `since_version` (or `timeout`); return a snapshot."""
@@ -296,7 +258,7 @@ class PodRunner:
             started = time.monotonic()
             code = self._start_and_wait(c)
             if code is None:  # could not even be described (no container runtime for an image)
-                if policy != "Always" or not self._replica:
+                if not c.retry and (policy != "Always" or not self._replica):
                     break  # a terminal spec problem: the pod fails with its reason
                 # a replica stays waiting with its reason and tries again later, as a kubelet
                 # does on ImagePullBackOff: never Failed, so its ReplicaSet does not replace it
@@ -336,11 +298,14 @@ class PodRunner:
         try:
             spec = self._process_spec(c)
         except StartFailure as failure:
+            c.retry = failure.mount
             with self._cond:
-                c.status["state"] = {"waiting": {"reason": failure.reason, "message": failure.message}}
-                self.status["reason"] = failure.reason
-                self.status["message"] = failure.message
-                self._event("Warning", "Failed", failure.message)
+                waiting = "ContainerCreating" if failure.mount else failure.reason
+                c.status["state"] = {"waiting": {"reason": waiting, "message": failure.message}}
+                if not failure.mount:
+                    self.status["reason"] = failure.reason
+                    self.status["message"] = failure.message
+                self._event("Warning", failure.reason if failure.mount else "Failed", failure.message)
                 self._changed()
             return None
         tag = new_tag()
@@ -440,7 +405,7 @@ class PodRunner:
             try:
                 argv += self.volumes.runtime_flags(spec)
             except VolumeFailure as exc:
-                raise StartFailure(exc.reason, exc.message) from None
+                raise StartFailure(exc.reason, exc.message, mount=exc.retry) from None
             return ProcessSpec(argv + [image] + args, full_env, None, log_path)
         if args:
             with self._cond:
@@ -462,7 +427,7 @@ class PodRunner:
         try:
             spec.argv = self.volumes.wrap(c.spec, spec.argv, spec.cwd)
         except VolumeFailure as exc:
-            raise StartFailure(exc.reason, exc.message) from None
+            raise StartFailure(exc.reason, exc.message, mount=exc.retry) from None
         spec.cwd = None  # the helper changes to it inside
         return spec
 

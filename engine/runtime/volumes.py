@@ -19,6 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.api.quantity import parse_quantity
+
 Obj = dict[str, Any]
 MOUNTNS = Path(__file__).with_name("mountns.py")
 DATA = "..data"
@@ -31,10 +33,14 @@ HOST_PATH_CHECKS = {  # type -> (test, what it must be)
 
 
 class VolumeFailure(Exception):
-    def __init__(self, reason: str, message: str) -> None:
+    """A volume that cannot be mounted; `retry`: it may work later (FailedMount, as a
+    hostPath that is not there yet), else the pod fails with `reason`."""
+
+    def __init__(self, reason: str, message: str, *, retry: bool = False) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.retry = retry
 
 
 def pod_roots(log_root: Path) -> list[Path]:
@@ -93,6 +99,18 @@ def write_projection(target: Path, files: dict[str, dict[str, Any]]) -> None:
             entry.unlink()
 
 
+def disk_usage(path: Path) -> int:
+    """Bytes the files under `path` take on disk, as `du` counts them (blocks, links not followed)."""
+    total = 0
+    for top, dirs, files in os.walk(path):
+        for name in dirs + files:
+            try:
+                total += os.lstat(os.path.join(top, name)).st_blocks * 512
+            except OSError:
+                continue
+    return total
+
+
 class PodVolumes:
     """The volumes of one pod on this node."""
 
@@ -144,11 +162,26 @@ class PodVolumes:
                 path.touch(mode=0o644)
             check = HOST_PATH_CHECKS.get(kind)
             if check is not None and not (path.exists() and check[0](path.stat().st_mode)):
-                raise VolumeFailure("FailedMount",
-                                    f"{failed}hostPath type check failed: {path} is not {check[1]}")
+                raise VolumeFailure("FailedMount", f"{failed}hostPath type check failed: {path} is not "
+                                                   f"{check[1]}", retry=True)
         except OSError as exc:
-            raise VolumeFailure("FailedMount", f"{failed}{exc.strerror or exc}: {path}") from None
+            raise VolumeFailure("FailedMount", f"{failed}{exc.strerror or exc}: {path}", retry=True) from None
         return path
+
+    def limited(self) -> bool:
+        """Whether an emptyDir of the pod has a sizeLimit to watch."""
+        return any(isinstance(v.get("emptyDir"), dict) and v["emptyDir"].get("sizeLimit")
+                   for v in self.volumes.values())
+
+    def over_limit(self) -> str | None:
+        """The kubelet's eviction message for the first emptyDir using more than its sizeLimit."""
+        for name, volume in self.volumes.items():
+            limit = (volume.get("emptyDir") or {}).get("sizeLimit") if isinstance(volume, dict) else None
+            if not limit or name not in self._sources:
+                continue
+            if disk_usage(self._sources[name]) > parse_quantity(str(limit)).value():
+                return f'Usage of EmptyDir volume "{name}" exceeds the limit "{limit}". '
+        return None
 
     def update(self, files: dict[str, dict[str, dict[str, Any]]]) -> None:
         """New contents of the projected volumes (a ConfigMap, Secret or label changed)."""

@@ -183,7 +183,7 @@ def test_a_main_process_that_exits_takes_its_escaped_children_with_it(tmp_path: 
 
 
 def test_no_command_and_no_runtime_fails_clearly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.runtime.podrunner as pr
+    import engine.runtime.startup as pr
 
     monkeypatch.setitem(pr._runtime_cache, "rt", None)
     runner = PodRunner(make_pod([{"name": "web", "image": "nginx"}]), log_root=tmp_path)
@@ -200,7 +200,8 @@ def test_a_replica_with_no_runtime_stays_waiting_instead_of_failing(
     a loop): it stays Pending, its container waiting with the reason, and tries again later."""
     import threading
 
-    import engine.runtime.podrunner as pr
+    import engine.runtime.podrunner as runner_module
+    import engine.runtime.startup as pr
 
     monkeypatch.setitem(pr._runtime_cache, "rt", None)
     backing_off = threading.Event()
@@ -208,7 +209,7 @@ def test_a_replica_with_no_runtime_stays_waiting_instead_of_failing(
     def delay(crashes: int) -> float:
         backing_off.set()
         return 3600.0  # the next try: far away (the stop below wakes it)
-    monkeypatch.setattr(pr, "crashloop_delay", delay)
+    monkeypatch.setattr(runner_module, "crashloop_delay", delay)
     pod = make_pod([{"name": "web", "image": "nginx"}], restart="Always")
     pod["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": "ReplicaSet", "name": "rs",
                                            "uid": "rs-uid", "controller": True}]
@@ -223,7 +224,7 @@ def test_a_replica_with_no_runtime_stays_waiting_instead_of_failing(
 
 def test_args_without_command_run_as_the_command_line(tmp_path: Path,
                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import engine.runtime.podrunner as pr
+    import engine.runtime.startup as pr
 
     monkeypatch.setitem(pr._runtime_cache, "rt", None)
     c = {"name": "hello", "image": "busybox", "args": ["/bin/sh", "-c", "echo Hello"]}

@@ -2,8 +2,9 @@
 docs' indexed-job example (an emptyDir at /input shared by an init container and the worker)
 runs to completion unchanged and leaves nothing on the node; configMap, secret (items, mode,
 readOnly), downwardAPI and hostPath volumes; a ConfigMap change and a new label reach the
-mounted files while the pod runs; a missing ConfigMap keeps the pod waiting (FailedMount)
-until it exists; a failed hostPath type check fails the pod with the reason."""
+mounted files while the pod runs; a missing ConfigMap, or a hostPath that fails its type
+check, keeps the pod waiting (FailedMount) until it is there; an emptyDir past its sizeLimit
+evicts the pod."""
 
 from __future__ import annotations
 
@@ -142,25 +143,50 @@ def test_a_missing_configmap_keeps_the_pod_waiting_until_it_exists(control_plane
             client.delete("configmaps", "vol-later")
 
 
-def test_a_hostpath_that_fails_its_type_check_fails_the_pod(
+def test_a_hostpath_that_fails_its_type_check_waits_until_it_passes(
         control_plane: ControlPlaneProc, tmp_path: Path) -> None:
-    missing = tmp_path / "absent"
-    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vol-bad"},
+    later = tmp_path / "later"
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vol-host"},
            "spec": {"restartPolicy": "Never", "containers": [{
-               "name": "main", "image": "busybox", "command": ["true"],
+               "name": "main", "image": "busybox", "command": ["ls", "/h"],
                "volumeMounts": [{"name": "h", "mountPath": "/h"}]}],
-               "volumes": [{"name": "h", "hostPath": {"path": str(missing), "type": "Directory"}}]}}
+               "volumes": [{"name": "h", "hostPath": {"path": str(later), "type": "Directory"}}]}}
     with control_plane.client() as client:
         client.create(pod)
         try:
-            failed = wait_for(pod_phase(client, "vol-bad", "Failed"), timeout=90, what="the pod to fail")
-            waiting = failed["status"]["containerStatuses"][0]["state"]["waiting"]
-            assert waiting["reason"] == "FailedMount"
-            assert waiting["message"] == (f'MountVolume.SetUp failed for volume "h" : hostPath type check '
-                                          f"failed: {missing} is not a directory")
-            assert not missing.exists()
+            def told() -> list[dict[str, Any]] | None:
+                return [e for e in _events(client, "vol-host") if e["reason"] == "FailedMount"] or None
+            failed = wait_for(told, timeout=60, what="a FailedMount event")
+            assert failed[0]["message"] == (f'MountVolume.SetUp failed for volume "h" : hostPath type check '
+                                            f"failed: {later} is not a directory")
+            waiting = client.get("pods", "vol-host")["status"]
+            assert waiting["phase"] == "Pending"  # retried, as the kubelet does, not failed
+            assert waiting["containerStatuses"][0]["state"]["waiting"]["reason"] == "ContainerCreating"
+            later.mkdir()
+            (later / "found-me").touch()
+            wait_for(pod_phase(client, "vol-host", "Succeeded"), timeout=90, what="the pod to run")
+            assert _logs(client, "vol-host") == "found-me\n"
         finally:
-            client.delete("pods", "vol-bad", grace_seconds=0)
+            client.delete("pods", "vol-host", grace_seconds=0)
+
+
+def test_an_emptydir_past_its_size_limit_evicts_the_pod(control_plane: ControlPlaneProc) -> None:
+    pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "vol-full"},
+           "spec": {"restartPolicy": "Always", "containers": [{
+               "name": "main", "image": "busybox",
+               "command": ["sh", "-c", "head -c 3000000 /dev/zero > /scratch/fill; sleep 3600"],
+               "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}],
+               "volumes": [{"name": "scratch", "emptyDir": {"sizeLimit": "1Mi"}}]}}
+    with control_plane.client() as client:
+        client.create(pod)
+        try:
+            failed = wait_for(pod_phase(client, "vol-full", "Failed"), timeout=90, what="the eviction")
+            assert failed["status"]["reason"] == "Evicted"
+            said = 'Usage of EmptyDir volume "scratch" exceeds the limit "1Mi". '
+            assert failed["status"]["message"] == said
+            assert any(e["reason"] == "Evicted" for e in _events(client, "vol-full"))
+        finally:
+            client.delete("pods", "vol-full", grace_seconds=0)
 
 
 def test_the_node_says_it_can_mount_volumes(client: Client) -> None:
