@@ -55,8 +55,11 @@ def test_the_docs_frontend_example_keeps_three_replicas_waiting_for_a_runtime(
         assert all(p["metadata"]["name"].startswith("frontend-") for p in pods)
         wait_for(lambda: rs_status(client, "frontend").get("replicas") == 3, what="frontend's status")
         assert rs_status(client, "frontend").get("readyReplicas") == 0
+        # events of an earlier test's "frontend" outlive it: count this ReplicaSet's own
+        uid = client.get("replicasets", "frontend")["metadata"]["uid"]
         events = client.list("events", field_selector="involvedObject.name=frontend")["items"]
-        assert [e["reason"] for e in events].count("SuccessfulCreate") == 3
+        mine = [e["reason"] for e in events if e["involvedObject"].get("uid") == uid]
+        assert mine.count("SuccessfulCreate") == 3
         out = control_plane.tug("get", "rs", "frontend")
         assert out.stdout.split("\n")[1].split()[:4] == ["frontend", "3", "3", "0"]
         client.delete("replicasets", "frontend")
