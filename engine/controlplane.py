@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -29,6 +30,8 @@ from engine.server import Server
 from engine.server.metrics import Metrics
 from engine.store import Store
 from gpu.idle import IdlePolicy
+from storage.claims import DEFAULT_CLASS as STORAGE_DEFAULT
+from storage.claims import LOCAL_PATH, LOCAL_PROVISIONER
 
 log = logging.getLogger("tugboat")
 
@@ -85,6 +88,7 @@ class ControlPlane:
         self.deployments: Any = None  # workloads.DeploymentController
         self.hpa_sync_period = hpa_sync_period
         self.autoscalers: Any = None  # workloads.HpaController
+        self.volumes: Any = None  # storage.StorageController
         self.namespaces: NamespaceController | None = None
         self._runner: web.AppRunner | None = None
         self._event_ttl: asyncio.Task[None] | None = None
@@ -116,6 +120,12 @@ class ControlPlane:
                 "apiVersion": "networking.k8s.io/v1", "kind": "IngressClass",
                 "metadata": {"name": INGRESS_CLASS, "annotations": {DEFAULT_CLASS: "true"}},
                 "spec": {"controller": INGRESS_CONTROLLER}}, namespaced=False)
+        with contextlib.suppress(AlreadyExistsError):  # the default class: volumes made on pods' nodes
+            self.store.create("storageclasses", {
+                "apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
+                "metadata": {"name": LOCAL_PATH, "annotations": {STORAGE_DEFAULT: "true"}},
+                "provisioner": LOCAL_PROVISIONER, "reclaimPolicy": "Delete",
+                "volumeBindingMode": "WaitForFirstConsumer"}, namespaced=False)
         with contextlib.suppress(AlreadyExistsError):  # the queue every Job and bare Pod joins by default
             self.store.create("queues", {"apiVersion": "tugboat.dev/v1", "kind": "Queue",
                                          "metadata": {"name": "default"},
@@ -153,6 +163,16 @@ class ControlPlane:
             self.store, clock=self.clock, config=HpaConfig(sync_period_s=self.hpa_sync_period),
             samples=self.runtime.telemetry.pod_samples if self.runtime is not None else None)
         await self.autoscalers.start()
+        from storage.controller import StorageController
+
+        remove = None
+        if self.runtime is not None:
+            from engine.runtime.volumesync import remove_volume
+
+            remove = functools.partial(remove_volume, self.runtime)
+        self.volumes = StorageController(self.store, base=str(self.home / "local-path"), remove=remove,
+                                         clock=self.clock)
+        await self.volumes.start()
         self.endpoints = EndpointsController(self.store, clock=self.clock)
         await self.endpoints.start()
         self.namespaces = NamespaceController(self.store, clock=self.clock)
@@ -198,6 +218,7 @@ class ControlPlane:
             "horizontal pod autoscaler": self.autoscalers.tasks if self.autoscalers else [],
             "namespace controller": self.namespaces.tasks if self.namespaces else [],
             "endpoint controller": self.endpoints.tasks if self.endpoints else [],
+            "persistentvolume controller": self.volumes.tasks if self.volumes else [],
             "runtime": self.runtime.tasks if self.runtime else [],
             "sweeps": [t for t in (self._event_ttl, self._taints) if t is not None]}
         for name, tasks in loops.items():
@@ -213,7 +234,7 @@ class ControlPlane:
         if self.scheduler is not None:
             await self.scheduler.close()
         for controller in (self.jobs, self.cronjobs, self.replicasets, self.deployments, self.autoscalers,
-                           self.endpoints, self.namespaces):
+                           self.endpoints, self.namespaces, self.volumes):
             if controller is not None:
                 await controller.close()
         for task in (self._event_ttl, self._taints):

@@ -121,6 +121,34 @@ def check_pvc(obj: dict[str, Any]) -> list[str]:
     return problems
 
 
+def check_pv(obj: dict[str, Any]) -> list[str]:
+    spec = d(obj.get("spec"))
+    problems = required("spec.accessModes", spec.get("accessModes"), "at least one access mode")
+    capacity = d(spec.get("capacity"))
+    problems += required("spec.capacity[storage]", capacity.get("storage"))
+    problems += check_quantity_map("spec.capacity", capacity)
+    sources = [k for k in ("hostPath", "local", "csi", "nfs", "iscsi", "fc") if spec.get(k) is not None]
+    if not sources:
+        problems.append("spec: must specify a volume type (hostPath or local)")
+    elif len(sources) > 1:
+        problems.append(f"spec: may not specify more than 1 volume type, got {', '.join(sources)}")
+    for key in ("hostPath", "local"):
+        path = d(spec.get(key)).get("path")
+        if spec.get(key) is not None and not (isinstance(path, str) and path.startswith("/")):
+            problems.append(f"spec.{key}.path: must be an absolute path, got {show(path)}")
+    if spec.get("local") is not None and spec.get("nodeAffinity") is None:
+        problems.append("spec.nodeAffinity: Required value: local volume requires node affinity")
+    return problems
+
+
+def check_storage_class(obj: dict[str, Any]) -> list[str]:
+    problems = required("provisioner", obj.get("provisioner"))
+    provisioner = obj.get("provisioner")
+    if isinstance(provisioner, str) and provisioner and not names.is_qualified_name(provisioner):
+        problems.append(f"provisioner: must be a qualified name, got {show(provisioner)}")
+    return problems
+
+
 def check_ingress(obj: dict[str, Any]) -> list[str]:
     spec = d(obj.get("spec"))
     problems: list[str] = []
@@ -294,6 +322,8 @@ OTHER_CHECKS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "ConfigMap": check_configmap,
     "Secret": check_secret,
     "PersistentVolumeClaim": check_pvc,
+    "PersistentVolume": check_pv,
+    "StorageClass": check_storage_class,
     "Ingress": check_ingress,
     "HorizontalPodAutoscaler": check_hpa,
     "PriorityClass": check_priority_class,

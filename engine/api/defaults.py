@@ -251,6 +251,18 @@ def default_pvc(obj: dict[str, Any]) -> None:
         _set(spec, "volumeMode", "Filesystem")
 
 
+def default_pv(obj: dict[str, Any]) -> None:
+    spec = _child(obj, "spec")
+    if spec is not None:
+        _set(spec, "volumeMode", "Filesystem")
+        _set(spec, "persistentVolumeReclaimPolicy", "Retain")  # a provisioned one takes its class's
+
+
+def default_storage_class(obj: dict[str, Any]) -> None:
+    _set(obj, "reclaimPolicy", "Delete")
+    _set(obj, "volumeBindingMode", "Immediate")
+
+
 def _scale_rules(rules: Any, defaults: dict[str, Any]) -> dict[str, Any]:
     if not isinstance(rules, dict):
         return dict(defaults)
@@ -317,6 +329,8 @@ DEFAULTERS: dict[str, Callable[[dict[str, Any]], None]] = {
     "Namespace": default_namespace,
     "Secret": default_secret,
     "PersistentVolumeClaim": default_pvc,
+    "PersistentVolume": default_pv,
+    "StorageClass": default_storage_class,
     "HorizontalPodAutoscaler": default_hpa,
     "PriorityClass": default_priority_class,
 }

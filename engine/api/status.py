@@ -237,6 +237,13 @@ class PvcStatus(_Shape):
     conditions: list[Condition] | None = None
 
 
+class PvStatus(_Shape):
+    phase: Literal["Pending", "Available", "Bound", "Released", "Failed"] | None = None
+    message: str | None = None
+    reason: str | None = None
+    last_phase_transition_time: Time | None = None
+
+
 class QueueStatus(_Shape):
     pending_workloads: Count | None = None
     admitted_workloads: Count | None = None
@@ -250,6 +257,7 @@ _MODELS: dict[str, type[_Shape]] = {
     "namespaces": NamespaceStatus, "deployments": ReplicasStatus, "replicasets": ReplicasStatus,
     "services": LoadBalancerStatus, "ingresses": LoadBalancerStatus,
     "horizontalpodautoscalers": HpaStatus, "persistentvolumeclaims": PvcStatus,
+    "persistentvolumes": PvStatus,
     "queues": QueueStatus,
 }
 

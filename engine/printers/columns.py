@@ -151,6 +151,10 @@ def ingressclass_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
     return [name_of(obj), str(spec.get("controller") or ""), shown, age_of(obj, now)]
 
 
+SELECTED_NODE = "volume.kubernetes.io/selected-node"
+DEFAULT_STORAGE_CLASS = "storageclass.kubernetes.io/is-default-class"
+
+
 def access_modes(modes: list[str] | None) -> str:
     """RWO,ROX,RWX,RWOP in kubectl's fixed order."""
     present = set(modes or [])
@@ -172,7 +176,45 @@ def pvc_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
         obj, "metadata", "annotations", "volume.beta.kubernetes.io/storage-class", default="")
     row = [name_of(obj), phase, volume, capacity, modes, str(storage_class or "<unset>"),
            age_of(obj, now)]
-    return row + ([str(spec.get("volumeMode") or "<unset>")] if wide else [])
+    node = dig(obj, "metadata", "annotations", SELECTED_NODE, default="") or NONE
+    return row + ([str(spec.get("volumeMode") or "<unset>"), str(node)] if wide else [])
+
+
+def pv_node(pv: Obj) -> str:
+    """The node a PersistentVolume's nodeAffinity pins it to (kubernetes.io/hostname In [n])."""
+    terms = dig(pv, "spec", "nodeAffinity", "required", "nodeSelectorTerms", default=[]) or []
+    for term in terms:
+        for expr in (term or {}).get("matchExpressions") or []:
+            if expr.get("key") == "kubernetes.io/hostname" and expr.get("operator") == "In":
+                return ",".join(str(v) for v in expr.get("values") or [])
+    return ""
+
+
+def pv_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME CAPACITY ACCESS MODES RECLAIM POLICY STATUS CLAIM STORAGECLASS
+    VOLUMEATTRIBUTESCLASS REASON AGE [VOLUMEMODE NODE]."""
+    spec: Obj = obj.get("spec") or {}
+    ref: Obj = spec.get("claimRef") or {}
+    claim = f"{ref.get('namespace')}/{ref.get('name')}" if ref.get("name") else ""
+    phase = str(dig(obj, "status", "phase", default="Pending"))
+    if dig(obj, "metadata", "deletionTimestamp") is not None:
+        phase = "Terminating"
+    row = [name_of(obj), scalar(dig(obj, "spec", "capacity", "storage", default="")),
+           access_modes(spec.get("accessModes")), str(spec.get("persistentVolumeReclaimPolicy") or ""),
+           phase, claim, str(spec.get("storageClassName") or ""), "<unset>",
+           str(dig(obj, "status", "reason", default="")), age_of(obj, now)]
+    return row + ([str(spec.get("volumeMode") or "<unset>"), pv_node(obj) or NONE] if wide else [])
+
+
+def storageclass_row(obj: Obj, now: datetime, wide: bool) -> list[str]:
+    """NAME PROVISIONER RECLAIMPOLICY VOLUMEBINDINGMODE ALLOWVOLUMEEXPANSION AGE; the default
+    class's name says "(default)"."""
+    name = name_of(obj)
+    if dig(obj, "metadata", "annotations", DEFAULT_STORAGE_CLASS, default="") == "true":
+        name += " (default)"
+    return [name, str(obj.get("provisioner") or ""), str(obj.get("reclaimPolicy") or "Delete"),
+            str(obj.get("volumeBindingMode") or "Immediate"), scalar(bool(obj.get("allowVolumeExpansion"))),
+            age_of(obj, now)]
 
 
 def event_time(event: Obj) -> datetime:

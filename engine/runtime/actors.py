@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import platform
+import shutil
 import socket
 import tempfile
 import threading
@@ -29,7 +30,7 @@ WATCH_TIMEOUT_S = 30.0
 POD_ACTOR_PREFIX = "pod."
 # Node agents are detached and outlive control planes; a new agent API gets a new name, and
 # the runtime retires agents of other versions.
-AGENT_VERSION = 7
+AGENT_VERSION = 8
 
 
 def actor_name(pod: dict[str, Any]) -> str:
@@ -203,5 +204,28 @@ class NodeAgent:
             "operatingSystem": "linux",
             "containerRuntimeVersion": os.path.basename(runtime) if runtime else "none (processes)",
             "mountNamespaces": mount_support(pod_roots(Path(log_root or tempfile.gettempdir()))[0]),
+            "storage": _disk(Path(log_root or tempfile.gettempdir()).parent),
         }
+
+    def remove_volume(self, path: str, base: str) -> bool:
+        """Remove a provisioned volume's directory, which must lie right under `base` and be named
+        as the local-path provisioner names them; False when it was already gone."""
+        target = Path(path)
+        if target.parent.resolve() != Path(base).resolve() or not target.name.startswith("pvc-"):
+            raise ValueError(f"{path} is not a volume this node's local-path provisioner made under {base}")
+        if not target.exists() and not target.is_symlink():
+            return False
+        if target.is_symlink() or not target.is_dir():
+            target.unlink()
+        else:
+            shutil.rmtree(target)
+        return True
+
+
+def _disk(path: Path) -> dict[str, int]:
+    """Total and free bytes of the filesystem that holds `path` (or its nearest existing parent)."""
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    usage = shutil.disk_usage(path)
+    return {"capacity": usage.total, "free": usage.free}
 

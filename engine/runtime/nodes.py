@@ -90,6 +90,10 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
         since = was.get("lastTransitionTime", now) if keep and was else now
         conditions.append({**cond, "lastHeartbeatTime": since, "lastTransitionTime": since})
     allocatable = dict(capacity)
+    disk = info.get("storage")
+    if isinstance(disk, dict):  # where pods' files and local-path volumes go; free when found
+        capacity["ephemeral-storage"] = str(int(disk.get("capacity") or 0))
+        allocatable["ephemeral-storage"] = str(int(disk.get("free") or 0))
     if gpu is not None and gpu["capacity"]:
         allocatable["nvidia.com/gpu"] = str(gpu["allocatable"])
     meta_prev = (previous or {}).get("metadata") or {}

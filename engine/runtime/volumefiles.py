@@ -13,6 +13,7 @@ from typing import Any
 
 from engine.api.env import field_value, resource_value
 from engine.errors import NotFoundError
+from storage.claims import CLAIM_KEY, volume_path
 
 Obj = dict[str, Any]
 Files = dict[str, dict[str, dict[str, Any]]]  # volume -> relative path -> {"data": b64, "mode": int}
@@ -24,9 +25,10 @@ class Missing(Exception):
     """What a volume needs and does not find (the pod waits with it)."""
 
 
-def projected_volumes(pod: Obj) -> list[Obj]:
-    """The pod's volumes whose files the control plane makes."""
-    kinds = ("configMap", "secret", "downwardAPI")
+def projected_volumes(pod: Obj, *, claims: bool = False) -> list[Obj]:
+    """The pod's volumes whose files the control plane makes (and, with `claims`, those whose
+    claim it resolves to a node path)."""
+    kinds = ("configMap", "secret", "downwardAPI", *(("persistentVolumeClaim",) if claims else ()))
     return [v for v in (pod.get("spec") or {}).get("volumes") or []
             if isinstance(v, dict) and any(v.get(k) is not None for k in kinds)]
 
@@ -110,10 +112,36 @@ def _downward(pod: Obj, source: Obj) -> dict[str, tuple[bytes, int]]:
     return out
 
 
+def _claim(namespace: str, name: str, store: Any) -> dict[str, dict[str, Any]]:
+    """The node path behind a claim, once it is bound to a volume ({CLAIM_KEY: {"path": ...}})."""
+    try:
+        pvc = store.get("persistentvolumeclaims", namespace, name)
+    except NotFoundError:
+        raise Missing(f'persistentvolumeclaim "{name}" not found') from None
+    volume = (pvc.get("spec") or {}).get("volumeName")
+    if not volume or (pvc.get("status") or {}).get("phase") != "Bound":
+        raise Missing(f'persistentvolumeclaim "{name}" is not bound yet')
+    try:
+        path = volume_path(store.get("persistentvolumes", None, str(volume)))
+    except NotFoundError:
+        raise Missing(f'persistentvolume "{volume}" not found') from None
+    if path is None:
+        raise Missing(f'persistentvolume "{volume}" has no hostPath or local path tugboat can mount')
+    return {CLAIM_KEY: {"path": path}}
+
+
 def volume_files(pod: Obj, store: Any) -> Files:
-    """Every projected volume's files now; raises Missing with the first thing missing."""
+    """Every projected volume's files now, and the node path of each claim's volume; raises
+    Missing with the first thing missing."""
     namespace = pod["metadata"].get("namespace") or "default"
     out: Files = {}
+    for volume in (pod.get("spec") or {}).get("volumes") or []:
+        claim = volume.get("persistentVolumeClaim") if isinstance(volume, dict) else None
+        if isinstance(claim, dict):
+            try:
+                out[str(volume.get("name"))] = _claim(namespace, str(claim.get("claimName")), store)
+            except Missing as exc:
+                raise Missing(f'MountVolume.SetUp failed for volume "{volume.get("name")}" : {exc}') from None
     for volume in projected_volumes(pod):
         name = str(volume.get("name"))
         try:

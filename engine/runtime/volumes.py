@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.api.quantity import parse_quantity
+from storage.claims import CLAIM_KEY
 
 Obj = dict[str, Any]
 MOUNTNS = Path(__file__).with_name("mountns.py")
@@ -143,6 +144,11 @@ class PodVolumes:
             path.chmod(0o777)  # as the kubelet makes an emptyDir: any user of the pod may write
         elif volume.get("hostPath") is not None:
             path = self._host_path(volume["hostPath"], failed)
+        elif volume.get("persistentVolumeClaim") is not None:  # its volume's directory on this node
+            where = (self.files.get(name) or {}).get(CLAIM_KEY) or {}
+            if not where.get("path"):
+                raise VolumeFailure("FailedMount", f"{failed}its claim's volume is not known yet", retry=True)
+            path = self._host_path({"path": where["path"], "type": "DirectoryOrCreate"}, failed, mode=0o777)
         elif any(volume.get(k) is not None for k in ("configMap", "secret", "downwardAPI")):
             path = self.dir / "volumes" / name
             write_projection(path, self.files.get(name, {}))
@@ -153,11 +159,12 @@ class PodVolumes:
         return path
 
     @staticmethod
-    def _host_path(source: Obj, failed: str) -> Path:
+    def _host_path(source: Obj, failed: str, mode: int = 0o755) -> Path:
         path, kind = Path(str(source.get("path"))), str(source.get("type") or "")
         try:
             if kind in ("DirectoryOrCreate", "") and not path.exists():
                 path.mkdir(mode=0o755, parents=True)  # "" : as a container runtime does
+                path.chmod(mode)  # a claim's new volume: any user of its pods may write, as local-path
             elif kind == "FileOrCreate" and not path.exists():
                 path.touch(mode=0o644)
             check = HOST_PATH_CHECKS.get(kind)
@@ -186,6 +193,8 @@ class PodVolumes:
     def update(self, files: dict[str, dict[str, dict[str, Any]]]) -> None:
         """New contents of the projected volumes (a ConfigMap, Secret or label changed)."""
         for name, contents in files.items():
+            if CLAIM_KEY in contents:
+                continue  # a claim's volume: a directory, not files
             if name in self._sources and contents != self.files.get(name):
                 write_projection(self._sources[name], contents)
         self.files = files

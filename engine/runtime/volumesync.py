@@ -1,7 +1,8 @@
 """Keeps running pods' configMap, secret and downwardAPI volumes current, as the kubelet's
 periodic sync does: every few seconds each pod that has such volumes gets their files made
 again from the store (engine/runtime/volumefiles.py) and, when they changed, sent to its actor,
-which swaps them in atomically. Cost follows the pods that have such volumes."""
+which swaps them in atomically. Cost follows the pods that have such volumes. Also removes a
+local-path volume's directory on its node, for the storage controller."""
 
 from __future__ import annotations
 
@@ -40,3 +41,12 @@ async def refresh_volumes(handles: dict[str, Any], store: Any, *, period: float 
                 handle.files = files
             except Exception as exc:  # noqa: BLE001 - a gone actor is the pod loop's to see
                 log.debug("pod %s/%s: volume files not delivered: %s", *key, exc)
+
+
+async def remove_volume(runtime: Any, node: str, path: str, base: str) -> bool:
+    """Remove a local-path volume's directory on `node` (the storage controller's Delete
+    reclaim); False when it was already gone. Raises when the node cannot be asked."""
+    node_id = runtime.node_id(node)
+    if node_id is None:
+        raise NotFoundError(f"node {node} is unknown: the volume's directory {path} stays")
+    return bool(await asyncio.wait_for(runtime.agent(node_id).remove_volume.remote(path, base), 60))

@@ -35,6 +35,7 @@ from engine.scheduler.scores import (
     preferred_affinity_raw,
     strategy_of,
 )
+from storage.claims import HOSTNAME, VOLUME_BLOCKED, VOLUME_NODES, VOLUME_STORAGE
 
 BucketKey = int  # a bucket's id: one per distinct (node class, requests bound, pods, free GPU kinds)
 _MAX_SHAPES = 4096  # pod shapes remembered (pods of one Job or template share one)
@@ -68,6 +69,10 @@ def _label_keys(pod: dict[str, Any]) -> frozenset[str]:
                   .get("nodeSelectorTerms")) or [])
     terms += [t.get("preference") or {}
               for t in affinity.get("preferredDuringSchedulingIgnoredDuringExecution") or []]
+    for volume_terms, _ in spec.get(VOLUME_NODES) or []:  # its claims' volumes' nodes
+        terms += list(volume_terms)
+    if spec.get(VOLUME_STORAGE):  # room for a volume is each node's own
+        keys.add(HOSTNAME)
     for term in terms:
         keys.update(str(e.get("key")) for e in term.get("matchExpressions") or [])
     return frozenset(keys)
@@ -80,7 +85,8 @@ def _pod_signature(pod: dict[str, Any]) -> str | None:
     affinity = (spec.get("affinity") or {}).get("nodeAffinity") or {}
     text = json.dumps([spec.get("nodeSelector") or {}, affinity, spec.get("tolerations") or [],
                        [c.get("resources") for c in spec.get("containers") or []],
-                       [c.get("resources") for c in spec.get("initContainers") or []]], sort_keys=True)
+                       [c.get("resources") for c in spec.get("initContainers") or []],
+                       [spec.get(k) for k in (VOLUME_BLOCKED, VOLUME_NODES, VOLUME_STORAGE)]], sort_keys=True)
     return None if "matchFields" in text else text
 
 

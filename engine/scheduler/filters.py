@@ -10,6 +10,7 @@ from engine.api import parse_quantity
 from engine.objects import GPU, amount, is_ready, pod_requests
 from engine.scheduler.gpus import Kinds, Unit, fitting, wanted
 from engine.scheduler.nodeview import NodeView
+from storage.claims import VOLUME_BLOCKED, VOLUME_NODES, VOLUME_STORAGE
 
 Filter = Callable[[dict[str, Any], dict[str, Any], NodeView], "str | None"]
 
@@ -172,6 +173,22 @@ def taints(pod: dict[str, Any], node: dict[str, Any], state: NodeView) -> str | 
     return None
 
 
+def volumes(pod: dict[str, Any], node: dict[str, Any], state: NodeView) -> str | None:
+    """The pod's claims (storage/claims.scheduling_view): one that stops it everywhere, the
+    node its bound volumes live on, room for the volumes to be made on this node."""
+    spec = _spec(pod)
+    if spec.get(VOLUME_BLOCKED):
+        return str(spec[VOLUME_BLOCKED])
+    for terms, reason in spec.get(VOLUME_NODES) or []:
+        if not match_node_selector_terms(terms, node):
+            return str(reason)
+    need = spec.get(VOLUME_STORAGE)
+    free = ((node.get("status") or {}).get("allocatable") or {}).get("ephemeral-storage")
+    if need and free is not None and parse_quantity(str(free)).value() < int(need):
+        return "node(s) did not have enough free storage"
+    return None
+
+
 def _resource_order(resource: str) -> tuple[int, str]:
     # Kubernetes checks cpu, memory, ephemeral-storage, then the scalar resources.
     fixed = ("cpu", "memory", "ephemeral-storage")
@@ -242,7 +259,7 @@ def gpu_devices(pod: dict[str, Any], node: dict[str, Any], state: NodeView) -> s
 
 # The filters that read only the node object (not what is bound to it), then the one that does.
 STATIC_FILTERS: tuple[Filter, ...] = (node_ready, node_unschedulable, node_selector_and_affinity,
-                                      taints, gpu_memory)
+                                      taints, volumes, gpu_memory)
 FILTERS: tuple[Filter, ...] = (*STATIC_FILTERS, resources, gpu_devices)
 
 

@@ -40,6 +40,7 @@ from engine.scheduler.preemption import Candidate, choose, eligible, priority_of
 from engine.scheduler.queues import BEHIND, UNSCHEDULABLE, QueueState, Verdict, Workload, admit, queue_states
 from engine.scheduler.screen import unreadable
 from engine.scheduler.workloads import collect, queue_status, template_pod
+from storage.claims import Claims, claim_names, one_node_per_claim, scheduling_view
 
 log = logging.getLogger("tugboat.scheduler")
 
@@ -82,6 +83,9 @@ class Scheduler:
         self._jobs: dict[str, dict[str, Any]] = {}
         self._queues: dict[str, dict[str, Any]] = {}
         self._classes: dict[str, dict[str, Any]] = {}
+        # claims, volumes and storage classes: where a pod with claims may go
+        self._storage: dict[str, dict[str, dict[str, Any]]] = {
+            "persistentvolumeclaims": {}, "persistentvolumes": {}, "storageclasses": {}}
         self._dirty = asyncio.Event()
         self._told: dict[str, str] = {}  # pod uid -> the last unschedulable message recorded
         self._usage: dict[str, Usage] = {}  # pod uid -> its requests, read once
@@ -97,10 +101,10 @@ class Scheduler:
         self._skipped: dict[str, str] = {}  # uid -> why it was left out of the cache (said once)
 
     async def start(self) -> None:
-        self._whole = dict.fromkeys(("nodes", "pods", "jobs", "queues", "priorityclasses"), False)
-        self._tasks = [asyncio.create_task(self._follow(resource, cache)) for resource, cache in (
-            ("nodes", self._nodes), ("pods", self._pods), ("jobs", self._jobs), ("queues", self._queues),
-            ("priorityclasses", self._classes))]
+        caches = [("nodes", self._nodes), ("pods", self._pods), ("jobs", self._jobs),
+                  ("queues", self._queues), ("priorityclasses", self._classes), *self._storage.items()]
+        self._whole = {resource: False for resource, _ in caches}
+        self._tasks = [asyncio.create_task(self._follow(resource, cache)) for resource, cache in caches]
         self._tasks.append(asyncio.create_task(self._loop()))
 
     @property
@@ -183,7 +187,13 @@ class Scheduler:
     def schedule_pending(self) -> int:
         """One pass. Pods that controllers own are placed first (their workload was admitted);
         then queue admission for Jobs and bare Pods, whose admitted bare pods are bound here."""
-        pending = sorted((p for p in self._pods.values() if _pending(p)),
+        pods = self._pods
+        if any(claim_names(p) for p in pods.values() if _pending(p)):  # where a pod with claims may go
+            store = {kind: list(objs.values()) for kind, objs in self._storage.items()}
+            claims = Claims.of(store["persistentvolumeclaims"], store["persistentvolumes"],
+                               store["storageclasses"], pods=pods.values())
+            pods = {uid: scheduling_view(p, claims) if _pending(p) else p for uid, p in pods.items()}
+        pending = sorted((p for p in pods.values() if _pending(p)),
                          key=lambda p: (-int((p.get("spec") or {}).get("priority") or 0),
                                         p["metadata"].get("creationTimestamp", ""),
                                         p["metadata"]["name"]))
@@ -194,7 +204,7 @@ class Scheduler:
                 by_job.setdefault(owner, []).append(p)
         slots = self._gangs(by_job)
         self._assign_gpus()
-        workloads = collect(self._pods.values(), self._jobs.values(),
+        workloads = collect(pods.values(), self._jobs.values(),
                             {c["metadata"]["name"]: c for c in self._classes.values()},
                             {p["metadata"]["uid"] for p in pending}, usage=self._usage_of)
         if not pending and not any(not w.admitted for w in workloads):
@@ -214,6 +224,10 @@ class Scheduler:
                 binds.append((v.workload.obj, v.nodes[0]))
             else:
                 waits.append((v.workload.obj, v.reason, v.message))
+        if pods is not self._pods:
+            binds, later = one_node_per_claim(binds, claims)
+            if later:  # a pod that shares a new volume with one bound now: placed once it is made
+                self._dirty.set()
         bound = sum(self._bind(binds[i:i + BATCH], placer.states) for i in range(0, len(binds), BATCH))
         for i in range(0, len(waits), BATCH):
             self._unschedulable(waits[i:i + BATCH])

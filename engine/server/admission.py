@@ -3,7 +3,8 @@ Kueue's webhook do. A pod's priorityClassName becomes spec.priority; a queue lab
 Queue; a Job waits suspended in its queue until the scheduler admits it; a pod's GPUs are the
 scheduler's to name; a controller owner reference (which exempts a pod from its queue) must
 name a live owner with that uid; PodRecords are the control plane's alone; a Service gets its
-clusterIP and nodePorts; an Ingress without a class, the default IngressClass."""
+clusterIP and nodePorts; an Ingress without a class, the default IngressClass; a claim without
+a class, the default StorageClass, and claims and volumes their protection finalizers."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from engine.objects import (
     queued,
 )
 from engine.store.objects import clone
+from storage.claims import PV_PROTECTION, PVC_PROTECTION, default_class
 
 
 class _Store(Protocol):
@@ -43,6 +45,8 @@ def admit(store: _Store, plural: str, obj: dict[str, Any], current: dict[str, An
         return _addresses(store, obj, current, reserved)
     if plural == "ingresses" and current is None:
         return _default_class(store, obj)
+    if plural in ("persistentvolumeclaims", "persistentvolumes") and current is None:
+        return _storage(store, plural, obj)
     if plural not in ("pods", "jobs"):
         return obj
     if plural == "pods":
@@ -89,6 +93,22 @@ def _default_class(store: _Store, ingress: dict[str, Any]) -> dict[str, Any]:
     newest = max(defaults, key=lambda c: (str(c["metadata"].get("creationTimestamp")), c["metadata"]["name"]))
     out = clone(ingress)
     out.setdefault("spec", {})["ingressClassName"] = newest["metadata"]["name"]
+    return out
+
+
+def _storage(store: _Store, plural: str, obj: dict[str, Any]) -> dict[str, Any]:
+    """On create: a claim that names no class gets the default StorageClass (DefaultStorageClass;
+    "" asks for none); claims and volumes get their protection finalizers."""
+    out = clone(obj)
+    meta = out.setdefault("metadata", {})
+    guard = PVC_PROTECTION if plural == "persistentvolumeclaims" else PV_PROTECTION
+    if guard not in (meta.get("finalizers") or []):
+        meta["finalizers"] = [*(meta.get("finalizers") or []), guard]
+    spec = out.get("spec") if isinstance(out.get("spec"), dict) else None
+    if plural == "persistentvolumeclaims" and spec is not None and spec.get("storageClassName") is None:
+        name = default_class(store.list("storageclasses")[0])
+        if name is not None:
+            spec["storageClassName"] = name
     return out
 
 

@@ -112,7 +112,8 @@ def test_resource_info(kind: str, api_version: str, namespaced: bool, plural: st
 
 def test_all_resources_unique() -> None:
     kinds = [info.kind for info in RESOURCES]
-    assert len(kinds) == len(set(kinds)) == 20  # the 17 of the issue, PodRecord, IngressClass, EndpointSlice
+    # the 17 of the issue, PodRecord, IngressClass, EndpointSlice, PersistentVolume, StorageClass
+    assert len(kinds) == len(set(kinds)) == 22
     assert resolve("pods").model is Pod
     assert resolve("deploy").model is Deployment
     assert resolve("queues").model is Queue

@@ -272,7 +272,7 @@ def test_node_ready() -> None:
 
 def test_filter_order() -> None:
     assert [f.__name__ for f in FILTERS] == ["node_ready", "node_unschedulable", "node_selector_and_affinity",
-                                             "taints", "gpu_memory", "resources", "gpu_devices"]
+                                             "taints", "volumes", "gpu_memory", "resources", "gpu_devices"]
 
 
 def test_run_filters_reports_the_first_failure() -> None:

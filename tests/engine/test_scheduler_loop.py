@@ -62,8 +62,10 @@ def test_scheduler_binds_what_fits_and_says_why_once(api_server: InProcessServer
         def settled() -> list[dict[str, Any]] | None:
             pods = c.list("pods")["items"]
             big = next(p for p in pods if p["metadata"]["name"] == "big")
-            told = [x.get("message") for x in big["status"].get("conditions") or [] if x.get("reason") == "Unschedulable"]
-            # the scheduler may first judge `big` while the others still wait (free 4); it says so again once they bind
+            told = [x.get("message") for x in big["status"].get("conditions") or []
+                    if x.get("reason") == "Unschedulable"]
+            # the scheduler may first judge `big` while the others still wait (free 4);
+            # it says so again once they bind
             final = told == ["0/3 nodes are available: 3 Insufficient nvidia.com/gpu (free 0, need 5)."]
             return pods if final and all(p["spec"].get("nodeName") for p in pods if p is not big) else None
 

@@ -1,0 +1,1 @@
+"""Storage: PersistentVolumeClaims, PersistentVolumes and the local-path provisioner."""
