@@ -9,12 +9,15 @@ from __future__ import annotations
 import logging
 import random
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
 
 from engine.net.ingress import choose
+
+if TYPE_CHECKING:
+    from engine.net.proxy import Inflight
 
 log = logging.getLogger("tugboat.router")
 
@@ -32,7 +35,8 @@ def _host(header: str) -> str:
 
 
 class Router:
-    def __init__(self) -> None:
+    def __init__(self, inflight: Inflight | None = None) -> None:
+        self.inflight = inflight  # each request counted open on its backend until answered
         self.table: list[dict[str, Any]] = []
         self.port: int | None = None
         self._turn: dict[str, int] = {}
@@ -94,23 +98,29 @@ class Router:
         headers = self._headers(request, host_header)
         body = request.content if request.body_exists else None
         for ip, port in self._order(entry):
+            if self.inflight is not None:
+                self.inflight.begin((ip, port))
             try:
-                upstream = await self._session.request(
-                    request.method, f"http://{ip}:{port}{request.rel_url}", headers=headers, data=body,
-                    allow_redirects=False,
-                    skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"))
-            except aiohttp.ClientConnectorError:
-                if body is not None and body.total_bytes:
-                    break  # the body is partly sent: no other try
-                continue  # that endpoint is gone: the next one
-            async with upstream:
-                out = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-                for key, value in upstream.headers.items():
-                    if key.lower() not in HOP:
-                        out.headers.add(key, value)
-                await out.prepare(request)
-                async for chunk in upstream.content.iter_any():
-                    await out.write(chunk)
-                await out.write_eof()
-                return out
+                try:
+                    upstream = await self._session.request(
+                        request.method, f"http://{ip}:{port}{request.rel_url}", headers=headers, data=body,
+                        allow_redirects=False,
+                        skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"))
+                except aiohttp.ClientConnectorError:
+                    if body is not None and body.total_bytes:
+                        break  # the body is partly sent: no other try
+                    continue  # that endpoint is gone: the next one
+                async with upstream:
+                    out = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+                    for key, value in upstream.headers.items():
+                        if key.lower() not in HOP:
+                            out.headers.add(key, value)
+                    await out.prepare(request)
+                    async for chunk in upstream.content.iter_any():
+                        await out.write(chunk)
+                    await out.write_eof()
+                    return out
+            finally:
+                if self.inflight is not None:
+                    self.inflight.end((ip, port))
         return web.Response(status=502, text=f"no endpoint of service {entry['service']} answered\n")

@@ -30,7 +30,7 @@ WATCH_TIMEOUT_S = 30.0
 POD_ACTOR_PREFIX = "pod."
 # Node agents are detached and outlive control planes; a new agent API gets a new name, and
 # the runtime retires agents of other versions.
-AGENT_VERSION = 8
+AGENT_VERSION = 9
 
 
 def actor_name(pod: dict[str, Any]) -> str:
@@ -130,6 +130,17 @@ class NodeAgent:
                 self._proxy = (loop, Proxy(node_ip=ray.util.get_node_ip_address()))
             loop, proxy = self._proxy
         return asyncio.run_coroutine_threadsafe(proxy.apply(table, version, ingress), loop).result(30)
+
+    def drain(self, backends: list[list[Any]], timeout: float) -> bool:
+        """Wait (at most `timeout` s) until this node's proxy and router have nothing open to
+        `backends` (connections and requests begun before they left the table); whether it came."""
+        with self._lock:
+            if self._proxy is None:
+                return True
+            loop, proxy = self._proxy
+        wanted = {(str(ip), int(port)) for ip, port in backends}
+        done = asyncio.run_coroutine_threadsafe(proxy.inflight.clear(wanted, timeout), loop)
+        return done.result(timeout + 5)
 
     def sample(self, leaders: dict[int, str]) -> dict[str, Any]:
         """One tick: GPU samples, node usage, each pod's CPU and memory (engine/runtime/

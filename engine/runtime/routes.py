@@ -4,7 +4,8 @@ change, and sends it to each node agent, which answers once its proxy serves it;
 node's agent also gets the Ingress router's port and rules (engine/net/ingress.py), and once it
 serves them, each Ingress (and LoadBalancer Service) says where in its status. `unrouted` waits until no proxy
 forwards to given backends any more: the runtime asks it before a pod's containers are told to
-stop, so a rollout sends no new connection to a pod that is going away."""
+stop, so a rollout sends no new connection to a pod that is going away, and `drained` then
+waits until the connections and requests already sent to it are done."""
 
 from __future__ import annotations
 
@@ -176,6 +177,23 @@ class RoutePusher:
             return True
         except TimeoutError:
             return False
+
+    async def drained(self, backends: set[tuple[str, int]], timeout: float) -> bool:
+        """Wait (at most `timeout` s) until no node's proxy or router has a connection or request
+        open to `backends` (begun before they left the table); whether that came."""
+        if not backends or self.version == 0:
+            return True
+        head = self.head()
+        agents = self.agents()
+        serving = [agents[n][0] for n in _serving(agents, head[0] if head else None)]
+        wanted = sorted([ip, port] for ip, port in backends)
+        try:
+            done = await asyncio.wait_for(
+                asyncio.gather(*(agent.drain.remote(wanted, timeout) for agent in serving)), timeout + 1)
+        except Exception as exc:  # noqa: BLE001 - a node that cannot say does not hold the pod up
+            log.warning("routes: waiting for connections to %s to end: %s", wanted, exc)
+            return False
+        return all(done)
 
     def _say_where(self, ip: str, port: int) -> None:
         """Each of our Ingresses: served at the head node's IP and the router's port; each

@@ -519,7 +519,9 @@ class Runtime:
                     break
                 await asyncio.sleep(0.05)
             if handle.actor is not None:  # no proxy sends it new connections first (bounded)
-                await self.routes.unrouted(pod_backends(pod), ROUTE_WAIT_S)
+                backends = pod_backends(pod)
+                if await self.routes.unrouted(backends, ROUTE_WAIT_S):  # then what it was sent ends
+                    await self.routes.drained(backends, ROUTE_WAIT_S)
                 # An actor Ray never placed, or a process the kernel cannot end, must not
                 # leave the pod Terminating forever: past grace + STOP_SLACK_S it is killed.
                 status = await asyncio.wait_for(handle.actor.stop.remote(float(grace)),

@@ -114,7 +114,8 @@ def test_stop_kills_the_whole_process_group(tmp_path: Path) -> None:
     runner.start()
     run_until(runner, ("Running",))
     deadline = time.monotonic() + 10
-    while not pidfile.exists() and time.monotonic() < deadline:
+    # the shell makes the file before it writes the pid: wait for the whole line
+    while not (pidfile.exists() and pidfile.read_text().endswith("\n")) and time.monotonic() < deadline:
         time.sleep(0.05)
     child = int(pidfile.read_text())
     runner.stop(1.0)

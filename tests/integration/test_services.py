@@ -263,3 +263,58 @@ def test_an_address_a_proxy_cannot_take_is_said_on_the_service(control_plane: Co
             finally:
                 client.delete("pods", "squat")
                 client.delete("services", "squat")
+
+
+UDP_ECHO = ("import os, socket\n"
+            "s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)\n"
+            "s.bind(('', int(os.environ['PORT'])))\n"
+            "while True:\n"
+            "    data, addr = s.recvfrom(65535)\n"
+            "    s.sendto(os.environ['POD_NAME'].encode() + b':' + data, addr)\n")
+
+
+def test_a_udp_service_port_reaches_its_pods(control_plane: ControlPlaneProc) -> None:
+    import socket
+
+    with control_plane.client() as client:
+        client.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "echo"},
+                       "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "echo"}},
+                                "template": {"metadata": {"labels": {"app": "echo"}}, "spec": {
+                                    "terminationGracePeriodSeconds": 1, "containers": [{
+                                        "name": "echo", "image": "python:3.11",
+                                        "command": [sys.executable, "-c", UDP_ECHO],
+                                        "env": [{"name": "POD_NAME", "valueFrom": {"fieldRef": {
+                                            "fieldPath": "metadata.name"}}}],
+                                        "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"}],
+                                        "resources": {"requests": {"cpu": "10m"}}}]}}}})
+        svc = client.create({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "echo"},
+                             "spec": {"selector": {"app": "echo"}, "ports": [
+                                 {"name": "dns", "port": 5353, "protocol": "UDP", "targetPort": "dns"}]}})
+        try:
+            ip = svc["spec"]["clusterIP"]
+            ep = wait_for(lambda: (e := client.get("endpoints", "echo")) and sum(
+                len(s.get("addresses") or []) for s in e.get("subsets") or []) == 2 and e,
+                timeout=120, what="two ready echo pods behind the Service")
+            assert {p["protocol"] for s in ep["subsets"] for p in s["ports"]} == {"UDP"}
+            pods = {a["targetRef"]["name"] for s in ep["subsets"] for a in s["addresses"]}
+
+            def ask(text: str) -> str | None:
+                """One datagram from a client socket of its own (a flow), its echo or None."""
+                with socket.socket(type=socket.SOCK_DGRAM) as sock:
+                    sock.settimeout(2)
+                    sock.connect((ip, 5353))
+                    try:
+                        sock.send(text.encode())
+                        return sock.recv(65535).decode()
+                    except OSError:  # not served yet (refused, or no answer)
+                        return None
+            first = wait_for(lambda: ask("hi"), timeout=60, what="the clusterIP to answer over UDP")
+            assert first.split(":", 1)[1] == "hi" and first.split(":", 1)[0] in pods
+            # each new client is a new flow: round robin reaches both pods
+            seen = wait_for(lambda: (s := {(ask("x") or ":").split(":")[0] for _ in range(6)}) >= pods and s,
+                            timeout=60, what="both pods to answer")
+            assert seen == pods
+            out = control_plane.tug("get", "svc", "echo").stdout
+            assert "5353/UDP" in out
+        finally:
+            gone(client, "echo")

@@ -125,3 +125,23 @@ async def test_a_taken_port_is_reported_and_the_rest_served(proxy: Proxy) -> Non
         assert list(state["problems"]) == [f"{busy[0]}:{busy[1]}"]
         assert await _ask(vip) == "a:hi"
     a.close()
+
+
+async def test_a_backend_leaving_the_table_is_drained_of_what_it_was_sent(proxy: Proxy) -> None:
+    (a, pa), (b, pb) = await _backend("a"), await _backend("b")
+    vip = ("127.77.250.7", _free_port())
+    await proxy.apply(_table(vip, [pa]), 1)
+    reader, writer = await asyncio.open_connection(*vip)
+    writer.write(b"one\n")
+    assert await asyncio.wait_for(reader.readline(), 10) == b"a:one\n"
+    await proxy.apply(_table(vip, [pb]), 2)  # a leaves the table, its connection stays open
+    assert proxy.inflight.open == {("127.0.0.1", pa): 1}
+    assert await proxy.inflight.clear({("127.0.0.1", pa)}, 0.2) is False  # bounded: it gives up
+    waiting = asyncio.ensure_future(proxy.inflight.clear({("127.0.0.1", pa)}, 30))
+    assert await _ask(vip) == "b:hi"  # b's connections are not a's
+    assert not waiting.done()
+    writer.close()  # the client is done: the proxy closes its side to a
+    assert await asyncio.wait_for(waiting, 30) is True
+    assert ("127.0.0.1", pa) not in proxy.inflight.open
+    a.close()
+    b.close()
