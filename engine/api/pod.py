@@ -336,6 +336,11 @@ class PodSecurityContext(ApiModel):
 
 
 # -- pod ---------------------------------------------------------------------------------------
+class HostAlias(ApiModel):
+    ip: str
+    hostnames: list[str] | None = None
+
+
 DNSPolicy = Literal["ClusterFirst", "ClusterFirstWithHostNet", "Default", "None"]
 
 
@@ -367,7 +372,7 @@ class PodSpec(ApiModel):
     host_ipc: Annotated[bool | None, QuietFalse] = Field(None, alias="hostIPC")
     host_users: Annotated[bool | None, QuietTrue] = None
     share_process_namespace: Annotated[bool | None, QuietFalse] = None
-    host_aliases: NI = None
+    host_aliases: list[HostAlias] | None = None
     image_pull_secrets: NI = None
     ephemeral_containers: NI = None
     topology_spread_constraints: NI = None

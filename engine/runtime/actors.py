@@ -55,7 +55,8 @@ class PodActor:
 
     def __init__(self, pod: dict[str, Any], log_root: str, service_env: dict[str, str] | None = None,
                  refs: dict[str, dict[str, str]] | None = None,
-                 files: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
+                 files: dict[str, dict[str, dict[str, Any]]] | None = None,
+                 hosts: dict[str, list[Any]] | None = None) -> None:
         # The GPUs the scheduler chose for the pod; without a choice (a node whose GPUs are
         # counted, not listed), the ones Ray gave this actor. Ray counts them either way, and a
         # pod that asked for none gets none.
@@ -63,7 +64,7 @@ class PodActor:
         bound = bound_gpus(pod)
         gpus = list(bound) if bound is not None and given else given
         self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus, service_env=service_env, refs=refs,
-                                files=files)
+                                files=files, hosts=hosts)
         self.runner.start()
 
     def watch(self, since_version: int, since_event: int,

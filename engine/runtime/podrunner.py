@@ -79,9 +79,11 @@ class PodRunner:
     def __init__(self, pod: dict[str, Any], *, log_root: Path, gpus: list[int] | None = None,
                  service_env: dict[str, str] | None = None,
                  refs: dict[str, dict[str, str]] | None = None,
-                 files: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
+                 files: dict[str, dict[str, dict[str, Any]]] | None = None,
+                 hosts: dict[str, list[Any]] | None = None) -> None:
         self.pod = pod
         self.service_env = dict(service_env or {})  # its namespace's Services, as at its start
+        self.hosts = hosts  # what its /etc/hosts adds (engine/net/hostsfile.py), as at its start
         self.resolver = resolver_of(refs or {})  # the ConfigMaps and Secrets its env names, as at its start
         meta, spec = pod["metadata"], pod["spec"]
         self.name = meta["name"]
@@ -421,11 +423,13 @@ class PodRunner:
             f"give the container a command to run it as a process")
 
     def _own_mounts(self, c: _Container, spec: ProcessSpec) -> ProcessSpec:
-        """A container that mounts volumes runs in a mount namespace of its own (volumes.py)."""
-        if not c.spec.get("volumeMounts"):
+        """A container that mounts volumes, or whose pod has names for /etc/hosts (where the node
+        can), runs in a mount namespace of its own (volumes.py)."""
+        hosts = self.volumes.hosts_mount(self.hosts, c.spec)
+        if not c.spec.get("volumeMounts") and hosts is None:
             return spec
         try:
-            spec.argv = self.volumes.wrap(c.spec, spec.argv, spec.cwd)
+            spec.argv = self.volumes.wrap(c.spec, spec.argv, spec.cwd, [hosts] if hosts else None)
         except VolumeFailure as exc:
             raise StartFailure(exc.reason, exc.message, mount=exc.retry) from None
         spec.cwd = None  # the helper changes to it inside

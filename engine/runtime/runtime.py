@@ -20,6 +20,7 @@ from engine.errors import NotFoundError, TugError, UnavailableError
 from engine.events import EventRecorder
 from engine.net.endpoints import pod_backends
 from engine.net.envvars import service_env
+from engine.net.hostsfile import pod_hosts
 from engine.objects import TERMINAL_PHASES, internal_ip, is_ready
 from engine.runtime.actors import (
     AGENT_VERSION,
@@ -383,6 +384,7 @@ class Runtime:
             pod = with_addresses(pod, internal_ip(node) if node else "")
             log.debug("pod %s: creating actor on %s", meta["name"], node_id)
             t0 = time.perf_counter()
+            services = self.store.list("services")[0]  # their variables and names, as at its start
             try:
                 handle.actor = PodActor.options(
                     name=name, namespace=RAY_NAMESPACE, lifetime="detached", max_restarts=0,
@@ -391,9 +393,8 @@ class Runtime:
                     # there failed a pod the scheduler had rightly placed
                     scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
                     **ray_options(pod),
-                ).remote(pod, str(self.log_root),
-                         service_env(pod, self.store.list("services", meta.get("namespace"))[0]), refs,
-                         files)
+                ).remote(pod, str(self.log_root), service_env(pod, services), refs, files,
+                         pod_hosts(pod, services))
             except Exception as exc:  # noqa: BLE001 - Ray refuses at once: node gone or full
                 self._lost(pod, exc)
                 return

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.api.quantity import parse_quantity
+from engine.net.hostsfile import hosts_text
 from storage.claims import CLAIM_KEY
 
 Obj = dict[str, Any]
@@ -216,6 +217,27 @@ class PodVolumes:
             out.append({"source": str(source), "target": str(m.get("mountPath")),
                         "readOnly": bool(m.get("readOnly")), "file": not source.is_dir()})
         return out
+
+    def hosts_mount(self, hosts: dict[str, list[Any]] | None, container: Obj) -> Obj | None:
+        """The pod's /etc/hosts (engine/net/hostsfile.py: the node's, its hostAliases, the
+        Services), written once, as a mount for `container`; None when there is nothing to add,
+        when the container mounts its own /etc/hosts, or when this node cannot give it a mount
+        namespace (names are added only where that costs nothing else)."""
+        if not hosts or not any(hosts.values()) or mount_support(self.dir.parent) is not None:
+            return None
+        if any(str(m.get("mountPath") or "").rstrip("/") == "/etc/hosts"
+               for m in container.get("volumeMounts") or []):
+            return None
+        path = self.dir / "etc-hosts"
+        if not path.exists():
+            try:
+                node = Path("/etc/hosts").read_text(errors="replace")
+            except OSError:
+                node = ""
+            self.dir.mkdir(parents=True, exist_ok=True)
+            path.write_text(hosts_text(node, hosts))
+            path.chmod(0o644)
+        return {"source": str(path), "target": "/etc/hosts", "readOnly": False, "file": True}
 
     def wrap(self, container: Obj, argv: list[str], cwd: str | None,
              extra: list[Obj] | None = None) -> list[str]:

@@ -215,6 +215,14 @@ from .api_builders import NI, container, deployment, pod, problems_of
                 "nodeSelectorTerms[0].matchExpressions[0].values: must be specified when `operator` is 'In'"
             ),
         ),
+        (
+            {"hostAliases": [{"ip": "1.2.3.4", "hostnames": ["a"]}, {"ip": "1.2.3", "hostnames": ["b"]}]},
+            'spec.hostAliases[1].ip: Invalid value: "1.2.3": must be a valid IP address',
+        ),
+        (
+            {"hostAliases": [{"ip": "::1", "hostnames": ["ok", "Not_OK"]}]},
+            "spec.hostAliases[0].hostnames[1]: must be a lowercase RFC 1123 subdomain",
+        ),
     ],
 )
 def test_pod_rules(spec: dict[str, Any], expected: str) -> None:
@@ -386,7 +394,7 @@ def test_bad_gpu_limit_reported_once() -> None:
         ({"dnsPolicy": "ClusterFirst"}, []),
         ({"dnsPolicy": "Default"}, ["spec.dnsPolicy"]),
         ({"dnsConfig": {"nameservers": ["1.1.1.1"]}}, ["spec.dnsConfig"]),
-        ({"hostAliases": [{"ip": "1.2.3.4", "hostnames": ["a"]}]}, ["spec.hostAliases"]),
+        ({"hostAliases": [{"ip": "1.2.3.4", "hostnames": ["a"]}]}, []),  # served: /etc/hosts
         ({"topologySpreadConstraints": [{"maxSkew": 1}]}, ["spec.topologySpreadConstraints"]),
         ({"runtimeClassName": "nvidia"}, ["spec.runtimeClassName"]),
         ({"imagePullSecrets": [{"name": "reg"}]}, ["spec.imagePullSecrets"]),

@@ -176,6 +176,25 @@ def test_a_service_spreads_skips_the_unready_and_loses_nothing_in_a_rollout(
             stop.set()
             thread.join(30)
             assert served[0] > 50 and failures == [], (served[0], failures[:5])
+            # and by name, from inside a pod, as with a cluster's DNS (its own /etc/hosts)
+            script = ("import socket, urllib.request as u\n"
+                      "for url in ('http://who:8080/', 'http://who.default.svc.cluster.local:8080/'):\n"
+                      "    print(u.urlopen(url, timeout=10).read().decode())\n"
+                      "print(socket.gethostbyname('me.example'))\n")
+            client.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "curl"},
+                           "spec": {"restartPolicy": "Never", "hostAliases": [
+                                        {"ip": "127.0.0.1", "hostnames": ["me.example"]}],
+                                    "containers": [{"name": "curl", "image": "python:3.11",
+                                                    "command": [sys.executable, "-c", script]}]}})
+            try:
+                phase = wait_for(lambda: (client.get("pods", "curl").get("status") or {}).get("phase")
+                                 in ("Succeeded", "Failed") and client.get("pods", "curl")["status"]["phase"],
+                                 timeout=60, what="the pod that asks the Service by name")
+                said = b"".join(client.logs("curl")).decode().split()
+                assert phase == "Succeeded", said
+                assert len(said) == 3 and set(said[:2]) <= new and said[2] == "127.0.0.1", said
+            finally:
+                client.delete("pods", "curl")
         finally:
             gone(client, "who")
 
