@@ -16,17 +16,18 @@ from engine.transport import Response, Transport
 
 
 class Client:
-    def __init__(self, server: str, token: str, *, timeout: float = 30.0) -> None:
+    def __init__(self, server: str, token: str, *, timeout: float = 30.0, ca: str | None = None) -> None:
         self.server = server.rstrip("/")
         self.token = token
+        self.ca = ca  # the CA file an https server is checked against (None: the system's)
         self._http = Transport(self.server, headers={"Authorization": f"Bearer {token}"},
-                               timeout=timeout)
+                               timeout=timeout, ca=ca)
         self.warnings: list[str] = []
 
     @classmethod
     def from_config(cls, home: Path | None = None, **kw: Any) -> Client:
         cfg: ClientConfig = read_config(home)
-        return cls(cfg.server, cfg.token, **kw)
+        return cls(cfg.server, cfg.token, ca=cfg.ca, **kw)
 
     def close(self) -> None:
         """Nothing stays open between requests; kept so a Client is a context manager."""

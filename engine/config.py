@@ -1,4 +1,5 @@
-"""$TUG_HOME and its client config file (mode 0600, like a kubeconfig): server and token.
+"""$TUG_HOME and its client config file (mode 0600, like a kubeconfig): server, token, and the
+CA file an https server is checked against.
 
 tugboat writes the config as JSON, which is also YAML: a CLI call reads it without loading a
 YAML parser, and a config someone wrote by hand in YAML is still read."""
@@ -74,6 +75,7 @@ def write_private(path: Path, data: bytes, *, replace: bool = True) -> bool:
 class ClientConfig:
     server: str
     token: str
+    ca: str | None = None  # the CA file an https server's certificate is checked against
 
 
 def config_path(home: Path) -> Path:
@@ -94,7 +96,9 @@ def read_config(home: Path | None = None) -> ClientConfig:
         raise UnavailableError(f"cannot read {path}: {exc}") from None
     if not isinstance(data, dict) or not data.get("server") or not data.get("token"):
         raise UnavailableError(f"{path} must have `server` and `token`")
-    return ClientConfig(server=str(data["server"]).rstrip("/"), token=str(data["token"]))
+    ca = data.get("ca")
+    return ClientConfig(server=str(data["server"]).rstrip("/"), token=str(data["token"]),
+                        ca=str(ca) if ca else None)
 
 
 def _load(path: Path) -> Any:
@@ -125,13 +129,13 @@ def api_token(home: Path) -> str:
     return existing_token(home) or secrets.token_urlsafe(32)
 
 
-def write_config(home: Path, *, server: str, token: str | None = None) -> ClientConfig:
+def write_config(home: Path, *, server: str, token: str | None = None, ca: str | None = None) -> ClientConfig:
     """Write (or rewrite) the config with mode 0600, keeping an existing token."""
     private_home(home)
     token = token or api_token(home)
-    write_private(config_path(home), (json.dumps({"server": server, "token": token}, indent=2)
-                                      + "\n").encode())
-    return ClientConfig(server=server, token=token)
+    data = {"server": server, "token": token, **({"ca": ca} if ca else {})}
+    write_private(config_path(home), (json.dumps(data, indent=2) + "\n").encode())
+    return ClientConfig(server=server, token=token, ca=ca)
 
 
 def ray_auth_env(home: Path) -> dict[str, str]:

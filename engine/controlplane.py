@@ -20,7 +20,7 @@ from engine.clusterconfig import SchedulerConfig, WorkloadsConfig
 from engine.config import api_token, private_home, write_config
 from engine.controllers import EventTTL, TaintEviction
 from engine.controllers.namespaces import NamespaceController
-from engine.errors import AlreadyExistsError, UnavailableError
+from engine.errors import AlreadyExistsError, BadRequestError, UnavailableError
 from engine.net.endpoints_controller import EndpointsController
 from engine.net.ingress import CLASS as INGRESS_CLASS
 from engine.net.ingress import CONTROLLER as INGRESS_CONTROLLER
@@ -65,7 +65,12 @@ class ControlPlane:
                  sample_period: float = 2.0, scheduler: SchedulerConfig | None = None,
                  gpu_idle: IdlePolicy | None = None, workloads: WorkloadsConfig | None = None,
                  ingress_port: int | None = None, hpa_sync_period: float = 15.0,
-                 clock: Clock = utcnow) -> None:
+                 tls: bool = True, san: list[str] | None = None, clock: Clock = utcnow) -> None:
+        self.tls = tls  # HTTPS with $TUG_HOME/pki (engine/pki.py); False: plain HTTP, loopback only
+        self.san = list(san or [])  # more names the server certificate gives
+        if not tls and not _loopback(host):
+            raise BadRequestError(f"plain HTTP is served on loopback only, not on {host}: "
+                                  f"drop --insecure-http, or --bind 127.0.0.1")
         self.ingress_port = ingress_port  # the Ingress router's, on the head node (None: no router)
         self.home = home
         self.clock = clock  # every part's time (a fixed one in the TUI's snapshot tests)
@@ -188,7 +193,13 @@ class ControlPlane:
         self._runner = web.AppRunner(server.app, access_log=None, handle_signals=False,
                                     handler_cancellation=True, shutdown_timeout=2.0)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port)
+        ssl_context, ca = None, None
+        if self.tls:
+            from engine.pki import default_names, ensure_pki, server_context
+
+            pki = ensure_pki(self.home, default_names(self.host, self.san))
+            ssl_context, ca = server_context(pki), str(pki.ca)
+        site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
         try:
             await site.start()
         except OSError as exc:
@@ -196,8 +207,8 @@ class ControlPlane:
                                    f"is another tugboat using it? pick one with --port") from None
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
-        self.url = f"http://{host}:{port}"
-        write_config(self.home, server=self.url, token=token)
+        self.url = f"{'https' if self.tls else 'http'}://{host}:{port}"
+        write_config(self.home, server=self.url, token=token, ca=ca)
 
     def not_ready(self) -> list[str]:
         """Why this control plane cannot do its work now ([] when it can): the store must
@@ -264,3 +275,14 @@ async def serve(cp: ControlPlane, *, ready: Any = None) -> None:
         await stop.wait()
     finally:
         await cp.stop()
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -37,7 +37,8 @@ class Response:
 class Transport:
     """Requests to one server (`http://HOST:PORT`, or https), each on a new connection."""
 
-    def __init__(self, server: str, *, headers: dict[str, str], timeout: float) -> None:
+    def __init__(self, server: str, *, headers: dict[str, str], timeout: float,
+                 ca: str | None = None) -> None:
         url = urlsplit(server)
         if url.scheme not in ("http", "https") or not url.hostname:
             raise BadRequestError(f"server {server!r}: expected http://HOST:PORT or https://HOST:PORT")
@@ -51,14 +52,35 @@ class Transport:
         self._prefix = url.path.rstrip("/")
         self._headers = headers
         self.timeout = timeout
+        self._ca = ca
+        self._tls: Any = None  # the ssl context, made on the first https connection
+
+    def _context(self) -> Any:
+        """TLS that trusts the config's CA (tugboat's own, from `tug up`), else the system's."""
+        if self._tls is None:
+            import ssl
+
+            try:
+                self._tls = ssl.create_default_context(cafile=self._ca)
+            except (OSError, ssl.SSLError) as exc:
+                raise UnavailableError(f"cannot read the CA file {self._ca}: {exc}") from None
+        return self._tls
 
     def _connect(self, timeout: float | None) -> http.client.HTTPConnection:
-        cls = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
-        conn = cls(self._host, self._port, timeout=min(CONNECT_TIMEOUT_S, timeout or CONNECT_TIMEOUT_S))
+        wait = min(CONNECT_TIMEOUT_S, timeout or CONNECT_TIMEOUT_S)
+        conn = (http.client.HTTPSConnection(self._host, self._port, timeout=wait, context=self._context())
+                if self._https else http.client.HTTPConnection(self._host, self._port, timeout=wait))
         try:
             conn.connect()
         except OSError as exc:
             conn.close()
+            import ssl
+
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                raise UnavailableError(
+                    f"the server at {self.server} has a certificate this client does not trust "
+                    f"({exc.verify_message or exc.reason}): is {self._ca or 'the CA file'} the one "
+                    f"its `tug up` made?") from None
             raise self._unreachable(exc) from None
         assert conn.sock is not None
         conn.sock.settimeout(timeout)  # after the connect: reads wait `timeout` (None: forever)

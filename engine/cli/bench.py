@@ -39,7 +39,7 @@ def _run_pods(client: Client, ns: str, names: list[str], run: str, *,
     finished = threading.Event()
 
     def watch() -> None:
-        with Client(client.server, client.token) as watcher:
+        with Client(client.server, client.token, ca=client.ca) as watcher:
             try:
                 for _, pod in watcher.watch("pods", namespace=ns, resource_version=rv,
                                             label_selector=f"tugboat.dev/bench={run}",

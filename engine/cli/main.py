@@ -21,6 +21,10 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
     """What every command that runs a control plane takes."""
     p.add_argument("--bind", default="127.0.0.1", help="address the API listens on")
     p.add_argument("--port", type=int, default=6780, help="API port (0 picks a free one)")
+    p.add_argument("--san", action="append", default=[], metavar="NAME",
+                   help="another DNS name or IP the API's certificate names (repeatable)")
+    p.add_argument("--insecure-http", action="store_true",
+                   help="serve the API over plain HTTP (loopback only; kubectl then sends no token)")
     p.add_argument("--sample-period", type=float, default=2.0, metavar="SECONDS",
                    help="how often node agents sample GPUs, CPU and memory (at least 1)")
     p.add_argument("--hpa-sync-period", type=float, default=15.0, metavar="SECONDS",
@@ -49,6 +53,9 @@ def _tui_flags(p: argparse.ArgumentParser) -> None:
     _common(p)
     p.add_argument("--server", default=None, help="the API's URL (default: $TUG_HOME/config)")
     p.add_argument("--token", default=None, help="the API's bearer token (with --server)")
+    p.add_argument("--certificate-authority", default=None, metavar="FILE",
+                   help="the CA file the https server's certificate is checked against "
+                        "(default: $TUG_HOME's, else the system's)")
     p.add_argument("--readonly", action="store_true", help="turn off every key that changes something")
 
 
@@ -299,6 +306,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tui", help="the terminal UI: queues, nodes and GPUs, every resource, live")
     _tui_flags(p)
     p.set_defaults(func=_verb("tui", "tui"))
+
+    p = sub.add_parser("kubeconfig", help="print a kubeconfig for this control plane (kubectl, k9s, clients)")
+    p.add_argument("--merge", action="store_true",
+                   help="merge it into $KUBECONFIG (its first file) or ~/.kube/config and make it current")
+    p.add_argument("--context", default="tugboat", help="the name of its cluster, user and context")
+    _common(p)
+    p.set_defaults(func=_verb("kubeconfig", "kubeconfig"))
 
     p = sub.add_parser("version", help="print the client and server versions")
     p.add_argument("--client", action="store_true")

@@ -81,9 +81,14 @@ def _ingress_port(args: argparse.Namespace) -> int | None:
     return None if port == -1 else port
 
 
+def _tls(args: argparse.Namespace) -> dict[str, Any]:
+    return {"tls": not getattr(args, "insecure_http", False), "san": list(getattr(args, "san", None) or [])}
+
+
 def _announce(url: str, home: str) -> None:
     print(f"tugboat is up: API {url}, config {home}/config\n"
           f"  try: tug apply -f configs/examples/hello-pod.yaml && tug get pods -w\n"
+          f"  kubectl: `tug kubeconfig --merge` (or KUBECONFIG=<(tug kubeconfig) kubectl get pods)\n"
           f"  stop with Ctrl-C (pods keep running) or `tug down` (stops everything)",
           file=sys.stderr, flush=True)
 
@@ -150,7 +155,7 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
                       port=args.port, sample_period=period,
                       scheduler=_scheduler(args, scheduler), gpu_idle=idle, workloads=workloads,
-                      ingress_port=ingress, hpa_sync_period=hpa_period)
+                      ingress_port=ingress, hpa_sync_period=hpa_period, **_tls(args))
     demo = bool(getattr(args, "demo", False))
     if interactive:
         _serve_with_tui(cp, home, demo=demo)
@@ -210,7 +215,7 @@ def _serve_with_tui(cp: Any, home: Path, *, demo: bool) -> None:
             except TugError as exc:  # the cluster still runs: say so on screen
                 notice = f"the demo could not be applied: {exc.message} {' '.join(exc.details)}"
         cfg = read_config(home)
-        TugApp(Client(cfg.server, cfg.token, timeout=10), notice=notice).run()
+        TugApp(Client(cfg.server, cfg.token, timeout=10, ca=cfg.ca), notice=notice).run()
     finally:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
@@ -224,7 +229,7 @@ def server(args: argparse.Namespace) -> int:
     cp = ControlPlane(home, ray_address=args.ray_address, host=args.bind, port=args.port,
                       sample_period=_period(args), scheduler=_scheduler(args, None),
                       gpu_idle=_gpu_idle(args), ingress_port=_ingress_port(args),
-                      hpa_sync_period=_hpa_period(args))
+                      hpa_sync_period=_hpa_period(args), **_tls(args))
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
     return 0
 

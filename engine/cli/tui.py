@@ -1,5 +1,6 @@
 """`tug tui` (and `tug` alone): open the terminal UI on a control plane, the configured one
-($TUG_HOME/config) or --server/--token; say how to start one when none answers."""
+($TUG_HOME/config) or --server/--token (and --certificate-authority); say how to start one
+when none answers."""
 
 from __future__ import annotations
 
@@ -17,10 +18,11 @@ def client_for(args: argparse.Namespace) -> Client:
     server, token = getattr(args, "server", None), getattr(args, "token", None)
     if bool(server) != bool(token):
         raise BadRequestError("give --server and --token together (or neither, to use $TUG_HOME/config)")
+    ca = getattr(args, "certificate_authority", None)
     if not server:
         cfg = read_config()
-        server, token = cfg.server, cfg.token
-    client = Client(server, token, timeout=10)
+        server, token, ca = cfg.server, cfg.token, ca or cfg.ca
+    client = Client(server, token, timeout=10, ca=ca)
     try:
         client.healthz()
     except (TugError, OSError) as exc:

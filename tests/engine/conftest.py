@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -51,6 +52,11 @@ class InProcessServer:
         asyncio.run_coroutine_threadsafe(self.cp.stop(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+def trust(client: Client) -> ssl.SSLContext | bool:
+    """What httpx checks the server's certificate against: the CA of the client's config."""
+    return ssl.create_default_context(cafile=client.ca) if client.ca else True
 
 
 @pytest.fixture()

@@ -21,7 +21,7 @@ from hypothesis.control import currently_in_test_context
 
 from engine.api import by_plural
 
-from .conftest import InProcessServer
+from .conftest import InProcessServer, trust
 
 # -- settings ------------------------------------------------------------------------------------
 # derandomize: every run tries the same examples (CI is reproducible), so no example database.
@@ -318,7 +318,7 @@ class Fuzz:
     def __init__(self, srv: InProcessServer) -> None:
         self.srv = srv
         with srv.client() as c:
-            self.http = httpx.Client(base_url=c.server, timeout=60,
+            self.http = httpx.Client(base_url=c.server, timeout=60, verify=trust(c),
                                      headers={"Authorization": f"Bearer {c.token}"})
         self.targets: dict[str, str] = {}
         self.names = itertools.count()

@@ -11,7 +11,7 @@ import pytest
 
 from engine.server.bodies import MAX_DEPTH, depth_over
 
-from .conftest import InProcessServer
+from .conftest import InProcessServer, trust
 
 
 def _post(api_server: InProcessServer, path: str, content: bytes, *, token: bool = True) -> httpx.Response:
@@ -19,7 +19,7 @@ def _post(api_server: InProcessServer, path: str, content: bytes, *, token: bool
         headers = {"Content-Type": "application/json"}
         if token:
             headers["Authorization"] = f"Bearer {c.token}"
-        return httpx.post(c.server + path, content=content, headers=headers, timeout=60)
+        return httpx.post(c.server + path, content=content, headers=headers, timeout=60, verify=trust(c))
 
 
 CM_PATH = "/api/v1/namespaces/default/configmaps"
@@ -83,10 +83,10 @@ def test_depth_check_counts_lists_and_objects() -> None:
 
 def test_junk_paths_never_add_metrics_labels(api_server: InProcessServer) -> None:
     with api_server.client() as c:
-        server, token = c.server, c.token
+        server, token, verify = c.server, c.token, trust(c)
         c.list("pods")
         before = c.text("/metrics")
-    with httpx.Client(base_url=server, timeout=30) as http:
+    with httpx.Client(base_url=server, timeout=30, verify=verify) as http:
         for i in range(100):
             junk = uuid.uuid4().hex
             http.get(f"/api/v1/{junk}")  # unauthenticated

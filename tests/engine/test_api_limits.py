@@ -12,7 +12,7 @@ import pytest
 from engine.api import parse_quantity, validate_object
 from engine.errors import InvalidError
 
-from .conftest import InProcessServer
+from .conftest import InProcessServer, trust
 
 
 def _job(**spec: Any) -> dict[str, Any]:
@@ -52,7 +52,8 @@ def test_quantities_up_to_int64_parse(text: str) -> None:
 
 def _post(api_server: InProcessServer, path: str, body: dict[str, Any]) -> httpx.Response:
     with api_server.client() as c:
-        return httpx.post(c.server + path, json=body, headers={"Authorization": f"Bearer {c.token}"})
+        return httpx.post(c.server + path, json=body, headers={"Authorization": f"Bearer {c.token}"},
+                          verify=trust(c))
 
 
 def _pod(cpu: str) -> dict[str, Any]:
@@ -103,7 +104,7 @@ def test_query_parameters_are_integers_in_range(api_server: InProcessServer, met
                                                 params: dict[str, str], needle: str) -> None:
     with api_server.client() as c:
         c.create(_pod("1"))
-        resp = httpx.request(method, c.server + path, params=params, timeout=10,
+        resp = httpx.request(method, c.server + path, params=params, timeout=10, verify=trust(c),
                              headers={"Authorization": f"Bearer {c.token}"})
         assert resp.status_code == 400, resp.text
         assert needle in resp.json()["message"]

@@ -6,13 +6,14 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import ssl
 import subprocess
 import sys
 from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import InProcessServer
+from .conftest import InProcessServer, trust
 
 CM = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "keep"}, "data": {"k": "v"}}
 
@@ -25,8 +26,9 @@ def _names(api_server: InProcessServer, resource: str = "configmaps", ns: str = 
 def _raw(api_server: InProcessServer, method: str, path: str) -> tuple[int, dict]:
     """One request with exactly this path: no client normalises or re-escapes it."""
     with api_server.client() as c:
-        url, token = urlsplit(c.server), c.token
-    conn = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
+        url, token, tls = urlsplit(c.server), c.token, trust(c)
+    conn = http.client.HTTPSConnection(url.hostname, url.port, timeout=30, context=tls) \
+        if isinstance(tls, ssl.SSLContext) else http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     try:
         conn.request(method, path, headers={"Authorization": f"Bearer {token}"})
         resp = conn.getresponse()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import ssl
 import stat
 import time
 from pathlib import Path
@@ -23,7 +24,7 @@ from engine.errors import (
 )
 from tests.shared_examples import EXAMPLES, needs_examples
 
-from .conftest import InProcessServer, until
+from .conftest import InProcessServer, trust, until
 
 REPO = Path(__file__).resolve().parents[2]
 POD = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p1", "labels": {"app": "a"}},
@@ -34,23 +35,28 @@ def test_config_file_is_private_and_names_the_server(api_server: InProcessServer
     path = api_server.home / "config"
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     cfg = yaml.safe_load(path.read_text())
-    assert cfg["server"].startswith("http://127.0.0.1:") and len(cfg["token"]) >= 32
+    assert cfg["server"].startswith("https://127.0.0.1:") and len(cfg["token"]) >= 32
+    assert cfg["ca"] == str(api_server.home / "pki" / "ca.crt")
+    for key in ("ca.key", "server.key"):
+        assert stat.S_IMODE(os.stat(api_server.home / "pki" / key).st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(api_server.home / "pki").st_mode) == 0o700
 
 
 @pytest.mark.parametrize("header", [None, "Bearer wrong", "Basic abc"])
 def test_requests_without_the_token_get_401_and_change_nothing(
         api_server: InProcessServer, header: str | None) -> None:
-    server = yaml.safe_load((api_server.home / "config").read_text())["server"]
+    cfg = yaml.safe_load((api_server.home / "config").read_text())
+    server, ca = cfg["server"], ssl.create_default_context(cafile=cfg["ca"])
     headers = {"Authorization": header} if header else {}
     for method, path in (("GET", "/healthz"), ("GET", "/api/v1/namespaces/default/pods"),
                          ("POST", "/api/v1/namespaces/default/pods")):
-        resp = httpx.request(method, server + path, headers=headers, json=POD)
+        resp = httpx.request(method, server + path, headers=headers, json=POD, verify=ca)
         assert resp.status_code == 401
         assert resp.json()["reason"] == "Unauthorized"
     with api_server.client() as c:
         assert c.list("pods")["items"] == []
     with pytest.raises(UnauthorizedError):
-        Client(server, "wrong").list("pods")
+        Client(server, "wrong", ca=cfg["ca"]).list("pods")
 
 
 def test_bad_multi_document_apply_stores_nothing(api_server: InProcessServer) -> None:
@@ -164,7 +170,7 @@ def test_watch_from_a_compacted_resource_version_is_410(tmp_path: Path) -> None:
                     pass
             resp = httpx.get(f"{c.server}/api/v1/namespaces/default/configmaps",
                              params={"watch": "true", "resourceVersion": "2"},
-                             headers={"Authorization": f"Bearer {c.token}"})
+                             headers={"Authorization": f"Bearer {c.token}"}, verify=trust(c))
             assert resp.status_code == 410
     finally:
         srv.close()
@@ -285,7 +291,8 @@ def test_livez_and_healthz_need_no_store_and_readyz_says_what_stopped(api_server
         api_server.call(lambda: api_server.cp.scheduler.tasks[-1].cancel())  # the scheduling loop
 
         def readyz() -> httpx.Response:
-            return httpx.get(f"{c.server}/readyz", headers={"Authorization": f"Bearer {c.token}"})
+            return httpx.get(f"{c.server}/readyz", headers={"Authorization": f"Bearer {c.token}"},
+                             verify=trust(c))
         deadline = time.monotonic() + 30
         while readyz().status_code == 200 and time.monotonic() < deadline:
             time.sleep(0.05)

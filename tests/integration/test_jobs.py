@@ -46,7 +46,7 @@ def test_completions_6_parallelism_2_never_runs_more_than_2(client: Client) -> N
     stop = threading.Event()
 
     def watch() -> None:
-        with Client(client.server, client.token) as c:
+        with Client(client.server, client.token, ca=client.ca) as c:
             while not stop.is_set():
                 running = [p for p in pods_of(c, "six")
                            if (p.get("status") or {}).get("phase") in ("Pending", "Running")
