@@ -26,6 +26,7 @@ from engine.errors import (
 )
 from engine.labels import parse_field_selector, parse_selector
 from engine.paths import Target, parse_target
+from engine.server import discovery, tables
 from engine.server.bodies import MAX_BODY_BYTES, parse_body
 from engine.server.crud import Api
 from engine.server.metrics import UNAUTHENTICATED, UNMATCHED, Metrics
@@ -35,8 +36,6 @@ from engine.store.watch import WatchFilter
 
 log = logging.getLogger("tugboat.server")
 
-VERSION = {"major": "1", "minor": "32", "gitVersion": "v1.32.0-tugboat.0.1.0",
-           "platform": "tugboat/ray", "tugboat": "0.1.0"}
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -119,6 +118,10 @@ class Server:
         r.add_get("/apis/tugboat.dev/v1/top/nodes", self._top_nodes)
         r.add_get("/apis/tugboat.dev/v1/top/pods", self._top_pods)
         r.add_get("/apis/tugboat.dev/v1/nodes/{name}/gpus", self._node_gpus)
+        r.add_get("/api", self._discover)  # discovery: what kubectl reads first
+        r.add_get("/apis", self._discover)
+        r.add_get("/api/{version}", self._discover)
+        r.add_get("/apis/{group}/{version}", self._discover)
         r.add_route("*", "/api/{version}/{tail:.*}", self._resource)
         r.add_route("*", "/apis/{group}/{version}/{tail:.*}", self._resource)
 
@@ -159,7 +162,19 @@ class Server:
     # ----- plain endpoints ---------------------------------------------------------------
 
     async def _version(self, request: web.Request) -> web.Response:
-        return _json(VERSION)
+        return _json(discovery.version())
+
+    async def _discover(self, request: web.Request) -> web.Response:
+        """/api, /apis, /api/v1, /apis/GROUP/VERSION (engine/server/discovery.py)."""
+        m = request.match_info
+        if "version" not in m:
+            return _json(discovery.core_versions(request.host) if request.path == "/api"
+                         else discovery.group_list())
+        group_version = f"{m['group']}/{m['version']}" if "group" in m else m["version"]
+        found = discovery.resource_list(group_version)
+        if found is None:
+            raise NotFoundError(f"the server could not find the requested resource: no API {group_version}")
+        return _json(found)
 
     async def _livez(self, request: web.Request) -> web.Response:
         """The event loop answers; nothing else is touched (a slow store never fails it)."""
@@ -266,7 +281,12 @@ class Server:
                 raise NotFoundError(f"{target.info.plural} are namespaced: the path needs "
                                     f"/namespaces/NAMESPACE/")
             if method == "GET":
-                return _json(self.store.get(target.info.plural, ns, target.name))
+                obj = self.store.get(target.info.plural, ns, target.name)
+                if target.sub is None and tables.wants_table(request.headers.get("Accept", "")):
+                    rv = str(obj["metadata"].get("resourceVersion") or "")
+                    return _json(tables.table(target.info, [obj], rv, self.store.now(),
+                                              tables.include(request.query)))
+                return _json(obj)
             if method == "PUT" and target.sub == "status":
                 body = await self._body(request)
                 await asyncio.to_thread(self.api.check_status, target.info, target.name, body)
@@ -297,6 +317,10 @@ class Server:
         selectors = self._selectors(request)
         if limit or request.query.get("continue"):
             return self._page(request, target, limit, selectors)
+        if tables.wants_table(request.headers.get("Accept", "")):  # kubectl get: printed here
+            items, rv = self.store.list(target.info.plural, target.namespace, **selectors)
+            return _json(tables.table(target.info, items, rv, self.store.now(),
+                                      tables.include(request.query)))
         if not selectors:  # the stored texts as they are: no parse and dump of every object
             texts, rv = self.store.list_json(target.info.plural, target.namespace)
             return _texts_response(target.info, texts, rv, {})
@@ -321,6 +345,9 @@ class Server:
             meta["continue"] = pages.token(plural, int(at), page[-1][0])
             if not selectors:  # as Kubernetes: counted only where no selector filters
                 meta["remainingItemCount"] = len(rows) - limit
+        if tables.wants_table(request.headers.get("Accept", "")):
+            return _json(tables.table(target.info, [loads(text) for _, text in page], str(at),
+                                      self.store.now(), tables.include(request.query), meta))
         return _texts_response(target.info, [text for _, text in page], at, meta)
 
     def _delete(self, request: web.Request, target: Target, ns: str | None) -> web.Response:

@@ -6,6 +6,7 @@ import builtins
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,10 @@ class Store:
                              compacted=schema.read_counter(self._conn, "compacted"))
         with self._write():
             pass  # the first write compacts what an earlier run left beyond `history`
+
+    def now(self) -> datetime:
+        """The store's time (its clock: a fixed one in the TUI's snapshot tests)."""
+        return self._clock()
 
     def close(self) -> None:
         """Close the file; watchers end their iteration."""

@@ -1,0 +1,85 @@
+"""API discovery as kube-apiserver serves it (the legacy, unaggregated format, which kubectl
+falls back to when the answer is plain application/json): /api, /apis, and an
+APIResourceList per group version with every kind tugboat serves, its verbs, scope, short
+names, the `all` category where Kubernetes puts one, and the subresources tugboat answers;
+and /version with Kubernetes' fields. Built from the resource registry, once."""
+
+from __future__ import annotations
+
+import functools
+import platform
+import sys
+from typing import Any
+
+from engine.api.registry import RESOURCES, ResourceInfo
+
+Obj = dict[str, Any]
+TUGBOAT_VERSION = "0.1.0"
+KUBE_MINOR = "32"  # the Kubernetes release whose API tugboat follows
+
+VERBS = ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"]
+# kubectl get all: what Kubernetes puts in the category
+IN_ALL = {"pods", "services", "deployments", "replicasets", "jobs", "cronjobs", "horizontalpodautoscalers"}
+NO_STATUS = {"events", "configmaps", "secrets", "endpoints", "endpointslices", "storageclasses",
+             "ingressclasses", "priorityclasses", "podrecords"}  # kinds without a status subresource
+
+
+def version() -> Obj:
+    machine = {"x86_64": "amd64", "aarch64": "arm64"}.get(platform.machine(), platform.machine())
+    return {"major": "1", "minor": KUBE_MINOR, "gitVersion": f"v1.{KUBE_MINOR}.0-tugboat.{TUGBOAT_VERSION}",
+            "gitCommit": "", "gitTreeState": "clean", "buildDate": "2026-01-01T00:00:00Z",
+            "goVersion": f"python{sys.version_info.major}.{sys.version_info.minor}", "compiler": "cpython",
+            "platform": f"{sys.platform}/{machine}", "tugboat": TUGBOAT_VERSION}
+
+
+def _groups() -> dict[str, list[ResourceInfo]]:
+    out: dict[str, list[ResourceInfo]] = {}
+    for info in RESOURCES:
+        out.setdefault(info.api_version, []).append(info)
+    return out
+
+
+def core_versions(server_address: str) -> Obj:
+    """GET /api."""
+    return {"kind": "APIVersions", "versions": ["v1"],
+            "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0", "serverAddress": server_address}]}
+
+
+@functools.cache
+def group_list() -> Obj:
+    """GET /apis: every named group and its one served version."""
+    groups = []
+    for group_version, infos in _groups().items():
+        group = infos[0].group
+        if not group:
+            continue
+        gv = {"groupVersion": group_version, "version": infos[0].version}
+        groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
+    return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
+
+
+def _resources(info: ResourceInfo) -> list[Obj]:
+    main: Obj = {"name": info.plural, "singularName": info.singular, "namespaced": info.namespaced,
+                 "kind": info.kind, "verbs": VERBS}
+    if info.short_names:
+        main["shortNames"] = list(info.short_names)
+    if info.plural in IN_ALL:
+        main["categories"] = ["all"]
+    out = [main]
+    if info.plural not in NO_STATUS:
+        out.append({"name": f"{info.plural}/status", "singularName": "", "namespaced": info.namespaced,
+                    "kind": info.kind, "verbs": ["get", "update"]})
+    if info.plural == "pods":
+        out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
+                    "verbs": ["get"]})
+    return out
+
+
+@functools.cache
+def resource_list(group_version: str) -> Obj | None:
+    """GET /api/v1, /apis/GROUP/VERSION: the kinds of that group version (None: not served)."""
+    infos = _groups().get(group_version)
+    if infos is None:
+        return None
+    return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+            "resources": [r for info in infos for r in _resources(info)]}

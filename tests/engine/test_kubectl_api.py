@@ -1,0 +1,109 @@
+"""What kubectl reads from the server: discovery (/api, /apis, each group version, /version)
+built from the registry, and `kubectl get`'s Table from the same printers as `tug get`; then
+the real kubectl (where installed) lists, prints and deletes through them."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from engine.api.registry import RESOURCES
+from engine.errors import NotFoundError
+
+from .conftest import InProcessServer, trust
+
+REPO = Path(__file__).resolve().parents[2]
+TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io," \
+        "application/json"
+
+
+def test_discovery_lists_every_kind_in_its_group_version(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        assert c.request("GET", "/api")["versions"] == ["v1"]
+        groups = {g["name"]: g["preferredVersion"]["groupVersion"]
+                  for g in c.request("GET", "/apis")["groups"]}
+        assert groups["apps"] == "apps/v1" and groups["batch"] == "batch/v1" and "" not in groups
+        for info in RESOURCES:
+            path = f"/apis/{info.group}/{info.version}" if info.group else f"/api/{info.version}"
+            found = {r["name"]: r for r in c.request("GET", path)["resources"]}
+            mine = found[info.plural]
+            assert (mine["kind"], mine["namespaced"], mine.get("shortNames", [])) == \
+                (info.kind, info.namespaced, list(info.short_names))
+            assert {"get", "list", "watch", "create", "delete", "patch", "update"} <= set(mine["verbs"])
+        core = {r["name"]: r for r in c.request("GET", "/api/v1")["resources"]}
+        assert core["pods"]["categories"] == ["all"] and core["pods/log"]["verbs"] == ["get"]
+        assert "categories" not in core["configmaps"]
+        with pytest.raises(NotFoundError):
+            c.request("GET", "/apis/nope.example.com/v1")
+        version = c.version()
+        assert version["major"] == "1" and version["gitVersion"].startswith("v1.32.0-tugboat.")
+        assert {"gitCommit", "gitTreeState", "buildDate", "goVersion", "compiler", "platform"} <= set(version)
+
+
+def _table(c: Any, path: str, **params: str) -> httpx.Response:
+    return httpx.get(c.server + path, params=params, verify=trust(c),
+                     headers={"Authorization": f"Bearer {c.token}", "Accept": TABLE})
+
+
+def test_a_table_has_tug_gets_columns_and_each_rows_metadata(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}})
+        c.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {
+            "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}})
+        table = _table(c, "/api/v1/namespaces/default/configmaps").json()
+        assert table["kind"] == "Table" and table["apiVersion"] == "meta.k8s.io/v1"
+        assert [d["name"] for d in table["columnDefinitions"]] == ["NAME", "DATA", "AGE"]
+        [row] = table["rows"]
+        assert row["cells"][:2] == ["a", "1"]
+        assert row["object"]["kind"] == "PartialObjectMetadata" and row["object"]["metadata"]["name"] == "a"
+        pods = _table(c, "/api/v1/namespaces/default/pods", includeObject="None").json()
+        wide = [d["name"] for d in pods["columnDefinitions"] if d["priority"] == 1]
+        assert wide == ["IP", "NODE", "NOMINATED NODE", "READINESS GATES"]
+        assert "object" not in pods["rows"][0] and pods["rows"][0]["cells"][0] == "p"
+        one = _table(c, "/api/v1/namespaces/default/pods/p", includeObject="Object").json()
+        assert one["rows"][0]["object"]["spec"]["containers"][0]["name"] == "c"
+        paged = _table(c, "/api/v1/namespaces/default/configmaps", limit="1").json()
+        assert paged["kind"] == "Table" and len(paged["rows"]) == 1
+        bad = _table(c, "/api/v1/namespaces/default/pods", includeObject="Everything")
+        assert bad.status_code == 400 and "includeObject" in bad.json()["message"]
+        # without the Table header: the List, as before
+        assert c.request("GET", "/api/v1/namespaces/default/configmaps")["kind"] == "ConfigMapList"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_kubectl_gets_lists_and_deletes(api_server: InProcessServer, tmp_path: Path) -> None:
+    env = {**os.environ, "TUG_HOME": str(api_server.home)}
+    config = subprocess.run([sys.executable, "-m", "engine.cli", "kubeconfig"], capture_output=True,
+                            text=True, env=env, cwd=REPO, timeout=60)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(config.stdout)
+
+    def kubectl(*args: str) -> str:
+        out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True,
+                             text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        return out.stdout
+    with api_server.client() as c:
+        c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
+        c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "labels": {"x": "y"}},
+                  "data": {"k": "v"}})
+        c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "b", "namespace": "other"},
+                  "data": {"k": "v", "l": "w"}})
+    assert "Server Version: v1.32.0-tugboat." in kubectl("version")
+    resources = [line.split() for line in kubectl("api-resources").splitlines()]
+    assert ["deployments", "deploy", "apps/v1", "true", "Deployment"] in resources
+    lines = [line.split() for line in kubectl("get", "configmaps", "-A", "--show-labels").splitlines()]
+    assert lines[0] == ["NAMESPACE", "NAME", "DATA", "AGE", "LABELS"]
+    assert [(row[0], row[1], row[2], row[-1]) for row in lines[1:]] == [
+        ("default", "a", "1", "x=y"), ("other", "b", "2", "<none>")]
+    assert kubectl("get", "cm", "a", "-o", "jsonpath={.data.k}") == "v"
+    assert kubectl("delete", "cm", "a").strip() == 'configmap "a" deleted'
+    with api_server.client() as c, pytest.raises(NotFoundError):
+        c.get("configmaps", "a")
