@@ -96,6 +96,11 @@ class TooLargeError(TugError):
     reason = "RequestEntityTooLarge"
 
 
+class UnsupportedMediaError(TugError):
+    code = 415
+    reason = "UnsupportedMediaType"
+
+
 class InvalidError(TugError):
     """Field errors; `details` holds one line per problem, each naming its field path."""
 
@@ -123,6 +128,7 @@ _BY_REASON: dict[str, type[TugError]] = {
         ConflictError,
         GoneError,
         TooLargeError,
+        UnsupportedMediaError,
         InvalidError,
         UnavailableError,
     )

@@ -23,10 +23,11 @@ from engine.errors import (
     TooLargeError,
     TugError,
     UnauthorizedError,
+    UnsupportedMediaError,
 )
 from engine.labels import parse_field_selector, parse_selector
 from engine.paths import Target, parse_target
-from engine.server import discovery, tables
+from engine.server import discovery, openapi, tables
 from engine.server.bodies import MAX_BODY_BYTES, parse_body
 from engine.server.crud import Api
 from engine.server.metrics import UNAUTHENTICATED, UNMATCHED, Metrics
@@ -118,6 +119,8 @@ class Server:
         r.add_get("/apis/tugboat.dev/v1/top/nodes", self._top_nodes)
         r.add_get("/apis/tugboat.dev/v1/top/pods", self._top_pods)
         r.add_get("/apis/tugboat.dev/v1/nodes/{name}/gpus", self._node_gpus)
+        r.add_get("/openapi/v3", self._openapi)
+        r.add_get("/openapi/v3/{tail:.*}", self._openapi)
         r.add_get("/api", self._discover)  # discovery: what kubectl reads first
         r.add_get("/apis", self._discover)
         r.add_get("/api/{version}", self._discover)
@@ -163,6 +166,17 @@ class Server:
 
     async def _version(self, request: web.Request) -> web.Response:
         return _json(discovery.version())
+
+    async def _openapi(self, request: web.Request) -> web.Response:
+        """/openapi/v3 and each group version's document (engine/server/openapi.py)."""
+        tail = request.match_info.get("tail")
+        if tail is None:
+            return _json(openapi.index())
+        group_version = tail.split("/", 1)[1] if tail.startswith(("api/", "apis/")) else ""
+        doc = await asyncio.to_thread(openapi.document, group_version) if group_version else None
+        if doc is None:
+            raise NotFoundError(f"no OpenAPI document for {tail}")
+        return web.Response(body=doc, content_type="application/json")
 
     async def _discover(self, request: web.Request) -> web.Response:
         """/api, /apis, /api/v1, /apis/GROUP/VERSION (engine/server/discovery.py)."""
@@ -255,6 +269,7 @@ class Server:
         request[ROUTE_KEY] = (f"{'/apis/' + group if group else '/api'}/{version}/{target.info.plural}"
                               + (f"/{target.sub}" if target.sub else ""))
         method = request.method
+        _write_params(request)
         if target.sub == "log":
             if method != "GET":
                 raise MethodNotAllowedError(f"{method} is not allowed on pods/log: logs are read with GET")
@@ -293,9 +308,10 @@ class Server:
                 return _json(self.api.update_status(target.info, ns, target.name, body, checked=True))
             if method in ("PUT", "PATCH"):
                 # validation runs in a worker thread; the store is read and written here only
-                body = await self._body(request)
+                kind = _patch_kind(request) if method == "PATCH" else ""
+                body = await self._body(request, allow_list=kind == "json")
                 if method == "PATCH":
-                    body = self.api.patched(target.info, ns, target.name, body)
+                    body = self.api.patched(target.info, ns, target.name, body, kind)
                 checked = await asyncio.to_thread(self.api.validate, target.info, ns, body)
                 obj, warnings = self.api.update(target.info, ns, target.name, body, checked=checked)
                 return _json(obj, warnings=warnings)
@@ -370,13 +386,13 @@ class Server:
         return {"propagation": request.query.get("propagationPolicy") or None,
                 "grace": _int_param(request, "gracePeriodSeconds")}
 
-    async def _body(self, request: web.Request) -> dict[str, Any]:
+    async def _body(self, request: web.Request, *, allow_list: bool = False) -> Any:
         try:
             raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise TooLargeError(f"the request body is larger than {MAX_BODY_BYTES // 2**20} MiB, "
                                 f"the limit for one request (as Kubernetes' per object)") from None
-        return await asyncio.to_thread(parse_body, raw)
+        return await asyncio.to_thread(parse_body, raw, allow_list=allow_list)
 
     # ----- streams ---------------------------------------------------------------------------
 
@@ -490,6 +506,33 @@ async def _aclose(stream: Any) -> None:
     close = getattr(stream, "aclose", None)
     if close is not None:
         await close()
+
+
+PATCH_KINDS = {"application/merge-patch+json": "merge", "application/json": "merge",
+               "application/strategic-merge-patch+json": "strategic", "application/json-patch+json": "json"}
+
+
+def _patch_kind(request: web.Request) -> str:
+    """merge, strategic or json, by the request's Content-Type (none, or plain JSON: merge)."""
+    ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
+    if ctype == "application/apply-patch+yaml":
+        raise UnsupportedMediaError("server-side apply (application/apply-patch+yaml) is not served yet; "
+                                    "use kubectl apply without --server-side, or tug apply")
+    if ctype not in PATCH_KINDS:
+        raise UnsupportedMediaError(f"the patch's Content-Type {ctype!r} is not one of "
+                                    f"{', '.join(sorted(PATCH_KINDS))}")
+    return PATCH_KINDS[ctype]
+
+
+def _write_params(request: web.Request) -> None:
+    """kubectl's write parameters: fieldValidation is taken (validation is always strict here);
+    a server-side dry run is refused before anything is written, as tugboat cannot do one yet."""
+    if request.query.get("dryRun"):
+        raise BadRequestError("dryRun: a server-side dry run is not served yet, and nothing was changed "
+                              "(tug apply --dry-run validates a manifest without writing it)")
+    value = request.query.get("fieldValidation")
+    if value is not None and value not in ("Strict", "Warn", "Ignore"):
+        raise BadRequestError(f"fieldValidation: must be Strict, Warn or Ignore, got {value!r}")
 
 
 def _texts_response(info: ResourceInfo, texts: list[str], rv: str, meta: dict[str, Any]) -> web.Response:

@@ -69,8 +69,9 @@ def _finite(text: str) -> float:
     return value
 
 
-def parse_body(raw: bytes) -> dict[str, Any]:
-    """The JSON object in `raw`, or a BadRequestError saying why not."""
+def parse_body(raw: bytes, *, allow_list: bool = False) -> Any:
+    """The JSON object in `raw` (or, with `allow_list`, an array: a JSON patch), or a
+    BadRequestError saying why not."""
     repeated = False
 
     def to_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -89,8 +90,8 @@ def parse_body(raw: bytes) -> dict[str, Any]:
         raise BadRequestError(f"the request body nests deeper than {MAX_DEPTH} levels") from None
     except (ValueError, UnicodeDecodeError) as exc:
         raise BadRequestError(f"the request body is not valid JSON: {exc}") from None
-    if not isinstance(body, dict):
-        raise BadRequestError("the request body must be a JSON object")
+    if not isinstance(body, dict) and not (allow_list and isinstance(body, list)):
+        raise BadRequestError("the request body must be a JSON object" + (" or array" if allow_list else ""))
     if depth_over(body, MAX_DEPTH):
         raise BadRequestError(f"the request body nests deeper than {MAX_DEPTH} levels")
     if repeated and (found := repeated_key(body)) is not None:

@@ -7,6 +7,7 @@ import copy
 from typing import Any
 
 from engine.api import ResourceInfo, Validated, resolve, validate_documents, validate_object
+from engine.api.patches import json_patch, merge_patch, strategic_merge
 from engine.api.status import check_status
 from engine.controllers.namespaces import NAMESPACE_FINALIZER, PROTECTED
 from engine.errors import (
@@ -25,19 +26,6 @@ from engine.server.admission import admit
 _SYSTEM_META = ("uid", "resourceVersion", "generation", "creationTimestamp",
                 "deletionTimestamp", "deletionGracePeriodSeconds", "managedFields")
 _POD_MUTABLE = ("activeDeadlineSeconds", "tolerations", "terminationGracePeriodSeconds")
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch (what `kubectl patch --type merge` sends)."""
-    if not isinstance(patch, dict):
-        return copy.deepcopy(patch)
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 class Api:
@@ -89,15 +77,22 @@ class Api:
               ) -> tuple[dict[str, Any], list[str]]:
         return self.update(info, namespace, name, self.patched(info, namespace, name, patch))
 
-    def patched(self, info: ResourceInfo, namespace: str | None, name: str, patch: dict[str, Any]
-                ) -> dict[str, Any]:
-        """The stored object with `patch` merged in, carrying the stored resourceVersion (so an
-        update of it is refused if the object changed meanwhile)."""
-        if not isinstance(patch.get("metadata", {}), dict) or not isinstance(patch.get("spec", {}),
-                                                                            (dict, type(None))):
+    def patched(self, info: ResourceInfo, namespace: str | None, name: str, patch: Any,
+                kind: str = "merge") -> dict[str, Any]:
+        """The stored object with `patch` applied (`kind`: merge, strategic or json; see
+        engine/api/patches.py), carrying the stored resourceVersion (so an update of it is
+        refused if the object changed meanwhile)."""
+        if kind != "json" and (not isinstance(patch.get("metadata", {}), dict)
+                               or not isinstance(patch.get("spec", {}), (dict, type(None)))):
             raise BadRequestError("the patch's metadata and spec must be objects")
         current = self.store.get(info.plural, namespace, name)
-        merged = merge_patch(_strip_status(current), patch)
+        base = _strip_status(current)
+        if kind == "json":
+            merged = json_patch(base, patch)
+            if not isinstance(merged, dict):
+                raise BadRequestError("the patched object is not an object")
+        else:
+            merged = (strategic_merge if kind == "strategic" else merge_patch)(base, patch)
         merged.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]
         return merged
 

@@ -416,6 +416,12 @@ def _fields(plural: str | None, body: bytes | None) -> set[str]:
         doc = None
     if isinstance(doc, dict):
         fields |= {k for k in doc if isinstance(k, str) and k}
+    for op in doc if isinstance(doc, list) else []:  # a JSON patch: the fields its paths reach
+        path = op.get("path") if isinstance(op, dict) else None
+        if isinstance(path, str) and path.startswith("/"):
+            fields.add(path[1:].split("/")[0].replace("~1", "/").replace("~0", "~"))
+        elif path == "" and isinstance(op.get("value"), dict):
+            fields |= {k for k in op["value"] if isinstance(k, str)}
     return fields
 
 

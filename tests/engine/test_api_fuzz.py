@@ -154,7 +154,7 @@ JSON_PATCH_OPS = st.fixed_dictionaries({"op": st.sampled_from(["add", "replace",
 def test_merge_patch_answers_by_contract_and_a_refused_one_changes_nothing(
         fuzz: Fuzz, plural: str, ctype: str, data: st.DataObject) -> None:
     name, current = _current(fuzz, plural)
-    if ctype == "application/json-patch+json":  # an RFC 6902 list: not a patch tugboat takes
+    if ctype == "application/json-patch+json":  # an RFC 6902 list of operations
         patch: Any = data.draw(st.lists(JSON_PATCH_OPS, max_size=3), label="patch")
     else:
         patch = data.draw(merge_patches(current), label="patch")

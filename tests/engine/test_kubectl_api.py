@@ -107,3 +107,108 @@ def test_kubectl_gets_lists_and_deletes(api_server: InProcessServer, tmp_path: P
     assert kubectl("delete", "cm", "a").strip() == 'configmap "a" deleted'
     with api_server.client() as c, pytest.raises(NotFoundError):
         c.get("configmaps", "a")
+
+
+def _patch(c: Any, path: str, body: str, ctype: str, **params: str) -> httpx.Response:
+    return httpx.patch(c.server + path, content=body, params=params, verify=trust(c),
+                       headers={"Authorization": f"Bearer {c.token}", "Content-Type": ctype})
+
+
+def test_patch_kinds_by_content_type_and_what_is_refused(api_server: InProcessServer) -> None:
+    path = "/api/v1/namespaces/default/configmaps/a"
+    with api_server.client() as c:
+        c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}})
+        ok = _patch(c, path, '[{"op": "add", "path": "/data/j", "value": "w"}]',
+                    "application/json-patch+json")
+        assert ok.status_code == 200 and ok.json()["data"] == {"k": "v", "j": "w"}
+        ok = _patch(c, path, '{"data": {"k": null}}', "application/strategic-merge-patch+json",
+                    fieldValidation="Strict", fieldManager="kubectl-edit")
+        assert ok.status_code == 200 and ok.json()["data"] == {"j": "w"}
+        for body, ctype, params, code, needle in [
+            ("kind: ConfigMap", "application/apply-patch+yaml", {}, 415, "server-side apply"),
+            ("{}", "text/plain", {}, 415, "Content-Type 'text/plain'"),
+            ('{"data": {"x": "y"}}', "application/merge-patch+json", {"dryRun": "All"}, 400, "dryRun"),
+            ('{"data": {"x": "y"}}', "application/merge-patch+json", {"fieldValidation": "Loose"}, 400,
+             "fieldValidation: must be Strict, Warn or Ignore"),
+            ('[{"op": "remove", "path": "/data/nope"}]', "application/json-patch+json", {}, 400,
+             "the path does not exist"),
+        ]:
+            resp = _patch(c, path, body, ctype, **params)
+            assert resp.status_code == code and needle in resp.json()["message"], resp.text
+        assert c.get("configmaps", "a")["data"] == {"j": "w"}  # every refusal changed nothing
+        openapi = c.request("GET", "/openapi/v3")["paths"]
+        doc = c.request("GET", "/openapi/v3/apis/apps/v1")
+        assert openapi["apis/apps/v1"]["serverRelativeURL"].startswith("/openapi/v3/apis/apps/v1?hash=")
+        patch = doc["paths"]["/apis/apps/v1/namespaces/{namespace}/deployments/{name}"]["patch"]
+        assert "fieldValidation" in [p["name"] for p in patch["parameters"]]
+        containers = doc["components"]["schemas"]["PodSpec"]["properties"]["containers"]
+        assert containers["x-kubernetes-patch-merge-key"] == "name"
+
+
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - name: web
+        image: nginx:1.25
+        command: ["sleep", "1000"]
+        env:
+        - {name: A, value: "1"}
+        - {name: B, value: "2"}
+      - name: side
+        image: busybox
+        command: ["sleep", "1000"]
+"""
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_kubectl_applies_edits_and_patches(api_server: InProcessServer, tmp_path: Path) -> None:
+    env = {**os.environ, "TUG_HOME": str(api_server.home)}
+    config = subprocess.run([sys.executable, "-m", "engine.cli", "kubeconfig"], capture_output=True,
+                            text=True, env=env, cwd=REPO, timeout=60)
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(config.stdout)
+
+    def kubectl(*args: str, ok: bool = True) -> str:
+        out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True,
+                             text=True, timeout=60)
+        assert (out.returncode == 0) == ok, out.stderr
+        return out.stdout + out.stderr
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(DEPLOYMENT)
+    assert kubectl("apply", "-f", str(manifest)).strip() == "deployment.apps/web created"
+    assert kubectl("apply", "-f", str(manifest)).strip() == "deployment.apps/web unchanged"
+    manifest.write_text(DEPLOYMENT.replace("nginx:1.25", "nginx:1.26")
+                        .replace('        - {name: B, value: "2"}\n', ""))
+    assert kubectl("apply", "-f", str(manifest)).strip() == "deployment.apps/web configured"
+    kubectl("set", "image", "deployment/web", "side=busybox:2")
+    kubectl("label", "deployment", "web", "tier=front")
+    kubectl("annotate", "deployment", "web", "note=hi")
+    kubectl("patch", "deployment", "web", "--type=json", "-p",
+            '[{"op":"replace","path":"/spec/replicas","value":3}]')
+    kubectl("patch", "deployment", "web", "--type=merge", "-p", '{"spec":{"minReadySeconds":5}}')
+    kubectl("patch", "deployment", "web", "-p",
+            '{"spec":{"template":{"spec":{"containers":[{"name":"web","env":[{"name":"C","value":"3"}]}]}}}}')
+    with api_server.client() as c:
+        d = c.get("deployments", "web")
+    web, side = d["spec"]["template"]["spec"]["containers"]
+    assert (web["image"], side["image"]) == ("nginx:1.26", "busybox:2")
+    assert web["env"] == [{"name": "A", "value": "1"}, {"name": "C", "value": "3"}]  # B gone, C merged in
+    assert d["spec"]["replicas"] == 3 and d["spec"]["minReadySeconds"] == 5
+    assert d["metadata"]["labels"] == {"tier": "front"} and d["metadata"]["annotations"]["note"] == "hi"
+    refused = kubectl("apply", "--server-side", "-f", str(manifest), ok=False)
+    assert "Server-side apply not available" in refused
+    assert "FIELD: backoffLimit <integer>" in kubectl("explain", "job.spec.backoffLimit")
+    typo = tmp_path / "typo.yaml"
+    typo.write_text(DEPLOYMENT.replace("replicas: 2", "replicaz: 2")
+                    .replace("name: web\n", "name: typo\n", 1))
+    assert "replicaz" in kubectl("apply", "-f", str(typo), ok=False)  # strict, from the server
