@@ -180,6 +180,17 @@ class _Address(_Shape):
     address: str
 
 
+# What a Node's status.nodeInfo always has (strings, "" when unknown), as Kubernetes' typed
+# clients require: the official Python client refuses a node without one of them.
+NODE_INFO_KEYS = ("architecture", "bootID", "containerRuntimeVersion", "kernelVersion", "kubeProxyVersion",
+                  "kubeletVersion", "machineID", "operatingSystem", "osImage", "systemUUID")
+
+
+def full_node_info(info: dict[str, Any]) -> dict[str, Any]:
+    """`info` with every key of NODE_INFO_KEYS (the missing ones "")."""
+    return {**{key: "" for key in NODE_INFO_KEYS}, **info}
+
+
 class NodeStatus(_Shape):
     capacity: ResourceList | None = None
     allocatable: ResourceList | None = None

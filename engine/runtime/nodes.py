@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.api import parse_quantity
+from engine.api.status import full_node_info
 from engine.clusterconfig import declared
 from engine.objects import MAX_PODS, UNREACHABLE
 
@@ -115,7 +116,7 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
                 {"type": "InternalIP", "address": str(entry.get("NodeManagerAddress", ""))},
                 {"type": "Hostname", "address": str(entry.get("NodeManagerHostname", ""))},
             ],
-            "nodeInfo": {
+            "nodeInfo": full_node_info({
                 "kubeletVersion": VERSION,
                 "operatingSystem": info.get("operatingSystem", "linux"),
                 "architecture": info.get("architecture", ""),
@@ -123,7 +124,8 @@ def node_object(entry: dict[str, Any], *, info: dict[str, Any] | None, now: str,
                 "kernelVersion": info.get("kernelVersion", ""),
                 "containerRuntimeVersion": info.get("containerRuntimeVersion", ""),
                 "machineID": str(entry["NodeID"]),
-            },
+                "systemUUID": str(entry["NodeID"]),
+            }),
         },
     }
 

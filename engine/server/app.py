@@ -27,7 +27,7 @@ from engine.errors import (
 )
 from engine.labels import parse_field_selector, parse_selector
 from engine.paths import Target, parse_target
-from engine.server import discovery, openapi, tables
+from engine.server import discovery, openapi, scale, tables
 from engine.server.bodies import MAX_BODY_BYTES, parse_body
 from engine.server.crud import Api
 from engine.server.metrics import UNAUTHENTICATED, UNMATCHED, Metrics
@@ -274,6 +274,8 @@ class Server:
             if method != "GET":
                 raise MethodNotAllowedError(f"{method} is not allowed on pods/log: logs are read with GET")
             return await self._logs(request, target)
+        if target.sub == "scale":
+            return await self._scale(request, target)
         if target.sub == "status" and method not in ("GET", "PUT"):
             raise MethodNotAllowedError(f"{method} is not allowed on {target.info.plural}/status: "
                                         f"read it with GET, replace it with PUT")
@@ -318,6 +320,26 @@ class Server:
             if method == "DELETE":
                 return self._delete(request, target, ns)
         raise MethodNotAllowedError(f"method {method} is not allowed on {request.path}")
+
+    async def _scale(self, request: web.Request, target: Target) -> web.Response:
+        """GET, PUT and PATCH of a Deployment's or ReplicaSet's Scale (engine/server/scale.py)."""
+        assert target.name is not None and target.namespace is not None
+        current = self.store.get(target.info.plural, target.namespace, target.name)
+        if request.method == "GET":
+            return _json(scale.scale_of(current))
+        if request.method not in ("PUT", "PATCH"):
+            raise MethodNotAllowedError(f"{request.method} is not allowed on {target.info.plural}/scale")
+        kind = _patch_kind(request) if request.method == "PATCH" else ""
+        body = await self._body(request, allow_list=kind == "json")
+        if kind:
+            body = scale.patched_scale(current, body, kind)
+        replicas = scale.replicas_of(body, current)
+        if replicas != (current.get("spec") or {}).get("replicas"):
+            desired = {k: v for k, v in current.items() if k != "status"}
+            desired["spec"] = {**desired["spec"], "replicas": replicas}
+            checked = await asyncio.to_thread(self.api.validate, target.info, target.namespace, desired)
+            current, _ = self.api.update(target.info, target.namespace, target.name, desired, checked=checked)
+        return _json(scale.scale_of(current))
 
     def _selectors(self, request: web.Request) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -370,11 +392,12 @@ class Server:
         opts = self._delete_options(request)
         assert target.name is not None
         obj = self.api.delete(target.info, ns, target.name, **opts)
-        if obj is None or not obj["metadata"].get("deletionTimestamp"):
-            return _json({"kind": "Status", "apiVersion": "v1", "status": "Success",
-                          "details": {"name": target.name, "kind": target.info.plural,
-                                      "uid": (obj or {}).get("metadata", {}).get("uid")}})
-        return _json(obj, status=202)
+        if obj is None:  # nothing to show: a Status, as Kubernetes answers then
+            return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                          "details": {"name": target.name, "kind": target.info.plural}})
+        # As kube-apiserver: the object, in its last state (with a deletionTimestamp while a
+        # grace period or finalizers hold it), so a typed client reads it as its kind.
+        return _json(obj, status=202 if obj["metadata"].get("deletionTimestamp") else 200)
 
     def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
         opts = self._delete_options(request)
@@ -402,11 +425,16 @@ class Server:
         # A compacted resourceVersion raises GoneError here, before the stream starts: 410.
         stream = self.store.watch(target.info.plural, target.namespace, since=since,
                                   **self._selectors(request))
+        as_table = tables.wants_table(request.headers.get("Accept", ""))  # kubectl get -w
+        include = tables.include(request.query) if as_table else ""
         resp = web.StreamResponse(headers={"Content-Type": "application/json"})
         await resp.prepare(request)
         try:
             async with asyncio.timeout(timeout):
                 async for kind, obj in stream:
+                    if as_table and isinstance(obj, dict) and obj.get("metadata"):
+                        rv = str(obj["metadata"].get("resourceVersion") or "")
+                        obj = tables.table(target.info, [obj], rv, self.store.now(), include)
                     await resp.write(json.dumps({"type": str(kind), "object": obj}).encode()
                                      + b"\n")
         except TimeoutError:

@@ -8,7 +8,7 @@ from typing import Any
 
 from engine.api import ResourceInfo, Validated, resolve, validate_documents, validate_object
 from engine.api.patches import json_patch, merge_patch, strategic_merge
-from engine.api.status import check_status
+from engine.api.status import check_status, full_node_info
 from engine.controllers.namespaces import NAMESPACE_FINALIZER, PROTECTED
 from engine.errors import (
     BadRequestError,
@@ -115,6 +115,8 @@ class Api:
         status = body.get("status")
         if isinstance(status, dict):  # a null field is an absent one, as on every other write
             status = {k: v for k, v in status.items() if v is not None}
+            if info.plural == "nodes" and isinstance(status.get("nodeInfo"), dict):
+                status["nodeInfo"] = full_node_info(status["nodeInfo"])
         current = self.store.get(info.plural, namespace, name)
         current["status"] = status
         rv = (body.get("metadata") or {}).get("resourceVersion")

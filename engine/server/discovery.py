@@ -69,6 +69,10 @@ def _resources(info: ResourceInfo) -> list[Obj]:
     if info.plural not in NO_STATUS:
         out.append({"name": f"{info.plural}/status", "singularName": "", "namespaced": info.namespaced,
                     "kind": info.kind, "verbs": ["get", "update"]})
+    if info.plural in ("deployments", "replicasets"):
+        out.append({"name": f"{info.plural}/scale", "singularName": "", "namespaced": True,
+                    "group": "autoscaling", "version": "v1", "kind": "Scale",
+                    "verbs": ["get", "patch", "update"]})
     if info.plural == "pods":
         out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
                     "verbs": ["get"]})

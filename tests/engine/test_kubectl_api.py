@@ -4,10 +4,12 @@ the real kubectl (where installed) lists, prints and deletes through them."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +17,7 @@ import httpx
 import pytest
 
 from engine.api.registry import RESOURCES
-from engine.errors import NotFoundError
+from engine.errors import NotFoundError, TugError
 
 from .conftest import InProcessServer, trust
 
@@ -77,19 +79,26 @@ def test_a_table_has_tug_gets_columns_and_each_rows_metadata(api_server: InProce
         assert c.request("GET", "/api/v1/namespaces/default/configmaps")["kind"] == "ConfigMapList"
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
-def test_kubectl_gets_lists_and_deletes(api_server: InProcessServer, tmp_path: Path) -> None:
+def _kubectl(api_server: InProcessServer, tmp_path: Path) -> Callable[..., str]:
+    """kubectl with the kubeconfig `tug kubeconfig` prints for this control plane: its output
+    (and error), after checking it succeeded (or failed, with ok=False)."""
     env = {**os.environ, "TUG_HOME": str(api_server.home)}
     config = subprocess.run([sys.executable, "-m", "engine.cli", "kubeconfig"], capture_output=True,
                             text=True, env=env, cwd=REPO, timeout=60)
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(config.stdout)
 
-    def kubectl(*args: str) -> str:
+    def kubectl(*args: str, ok: bool = True) -> str:
         out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True,
                              text=True, timeout=60)
-        assert out.returncode == 0, out.stderr
-        return out.stdout
+        assert (out.returncode == 0) == ok, out.stderr
+        return out.stdout + (out.stderr if not ok else "")
+    return kubectl
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_kubectl_gets_lists_and_deletes(api_server: InProcessServer, tmp_path: Path) -> None:
+    kubectl = _kubectl(api_server, tmp_path)
     with api_server.client() as c:
         c.create({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "other"}})
         c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a", "labels": {"x": "y"}},
@@ -172,17 +181,7 @@ spec:
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
 def test_kubectl_applies_edits_and_patches(api_server: InProcessServer, tmp_path: Path) -> None:
-    env = {**os.environ, "TUG_HOME": str(api_server.home)}
-    config = subprocess.run([sys.executable, "-m", "engine.cli", "kubeconfig"], capture_output=True,
-                            text=True, env=env, cwd=REPO, timeout=60)
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(config.stdout)
-
-    def kubectl(*args: str, ok: bool = True) -> str:
-        out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True,
-                             text=True, timeout=60)
-        assert (out.returncode == 0) == ok, out.stderr
-        return out.stdout + out.stderr
+    kubectl = _kubectl(api_server, tmp_path)
     manifest = tmp_path / "web.yaml"
     manifest.write_text(DEPLOYMENT)
     assert kubectl("apply", "-f", str(manifest)).strip() == "deployment.apps/web created"
@@ -212,3 +211,46 @@ def test_kubectl_applies_edits_and_patches(api_server: InProcessServer, tmp_path
     typo.write_text(DEPLOYMENT.replace("replicas: 2", "replicaz: 2")
                     .replace("name: web\n", "name: typo\n", 1))
     assert "replicaz" in kubectl("apply", "-f", str(typo), ok=False)  # strict, from the server
+
+
+def test_the_scale_subresource_reads_and_writes_replicas(api_server: InProcessServer) -> None:
+    path = "/apis/apps/v1/namespaces/default/deployments/web/scale"
+    with api_server.client() as c:
+        c.create({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"}, "spec": {
+            "replicas": 2, "selector": {"matchLabels": {"app": "web"}}, "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}}}})
+        got = c.request("GET", path)
+        assert (got["kind"], got["apiVersion"], got["spec"], got["status"]["selector"]) == \
+            ("Scale", "autoscaling/v1", {"replicas": 2}, "app=web")
+        ok = _patch(c, path, '{"spec": {"replicas": 4}}', "application/merge-patch+json")
+        assert ok.status_code == 200 and ok.json()["spec"]["replicas"] == 4
+        assert c.get("deployments", "web")["spec"]["replicas"] == 4
+        stale = {**got, "spec": {"replicas": 7}}
+        with pytest.raises(TugError) as err:
+            c.request("PUT", path, body=stale)  # its resourceVersion is the one before the patch
+        assert err.value.code == 409
+        bad = _patch(c, path, '{"spec": {"replicas": -1}}', "application/merge-patch+json")
+        assert bad.status_code == 422 and "spec.replicas" in bad.text
+        assert c.get("deployments", "web")["spec"]["replicas"] == 4
+        fresh = c.request("GET", path)
+        assert c.request("PUT", path, body={**fresh, "spec": {"replicas": 1}})["spec"]["replicas"] == 1
+        with pytest.raises(NotFoundError):
+            c.request("GET", "/apis/batch/v1/namespaces/default/jobs/web/scale")
+        apps = {r["name"]: r for r in c.request("GET", "/apis/apps/v1")["resources"]}
+        assert apps["deployments/scale"]["kind"] == "Scale" and "patch" in apps["deployments/scale"]["verbs"]
+
+
+def test_a_watch_asked_for_tables_sends_each_change_as_a_one_row_table(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        made = c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "w"},
+                         "data": {"k": "v"}})
+        c.delete("configmaps", "w")
+        resp = _table(c, "/api/v1/namespaces/default/configmaps", watch="true", timeoutSeconds="1",
+                      resourceVersion=str(int(made["metadata"]["resourceVersion"]) - 1))
+    events = [json.loads(line) for line in resp.text.splitlines() if line.strip()]
+    assert [e["type"] for e in events] == ["ADDED", "DELETED"]
+    for event in events:
+        table = event["object"]
+        assert table["kind"] == "Table" and [r["cells"][0] for r in table["rows"]] == ["w"]
+        assert [d["name"] for d in table["columnDefinitions"]] == ["NAME", "DATA", "AGE"]

@@ -1,0 +1,99 @@
+"""The real kubectl against the session's control plane, with real processes on Ray: apply
+a Job and a Deployment, wait for the Job to complete, read its pod's logs, scale the
+Deployment, follow its pods with get -w, delete with a grace period. Skipped, saying so, where
+kubectl is not installed."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import ControlPlaneProc, wait_for
+
+pytestmark = pytest.mark.skipif(shutil.which("kubectl") is None,
+                                reason="kubectl is not installed on this machine")
+
+JOB = f"""apiVersion: batch/v1
+kind: Job
+metadata:
+  name: kc-count
+spec:
+  template:
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: count
+        image: python:3.11
+        command: ["{sys.executable}", "-c", "for i in range(3): print('line', i)"]
+"""
+DEPLOYMENT = """apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: kc-web
+spec:
+  replicas: 1
+  selector:
+    matchLabels: {app: kc-web}
+  template:
+    metadata:
+      labels: {app: kc-web}
+    spec:
+      terminationGracePeriodSeconds: 1
+      containers:
+      - name: web
+        image: python:3.11
+        command: ["sleep", "1000"]
+        resources: {requests: {cpu: 10m}}
+"""
+
+
+def test_kubectl_drives_jobs_and_deployments(control_plane: ControlPlaneProc, tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(control_plane.tug("kubeconfig").stdout)
+
+    def kubectl(*args: str, timeout: float = 120) -> str:
+        out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True,
+                             text=True, timeout=timeout)
+        assert out.returncode == 0, f"kubectl {' '.join(args)}: {out.stderr}"
+        return out.stdout
+    (tmp_path / "job.yaml").write_text(JOB)
+    (tmp_path / "web.yaml").write_text(DEPLOYMENT)
+    try:
+        assert kubectl("apply", "-f", str(tmp_path / "job.yaml")).strip() == "job.batch/kc-count created"
+        said = kubectl("wait", "--for=condition=complete", "job/kc-count", "--timeout=120s", timeout=150)
+        assert said.strip() == "job.batch/kc-count condition met"
+        assert kubectl("logs", "job/kc-count").split("\n")[:3] == ["line 0", "line 1", "line 2"]
+        rows = [line.split() for line in kubectl("get", "jobs").splitlines()]
+        assert rows[0][:3] == ["NAME", "STATUS", "COMPLETIONS"]
+        assert rows[1][:3] == ["kc-count", "Complete", "1/1"]
+
+        kubectl("apply", "-f", str(tmp_path / "web.yaml"))
+        watch = subprocess.Popen(["kubectl", "--kubeconfig", str(kubeconfig), "get", "pods", "-l",
+                                  "app=kc-web", "-w", "--request-timeout=120s"],
+                                 stdout=subprocess.PIPE, text=True)
+        try:
+            scaled = kubectl("scale", "deployment/kc-web", "--replicas=2").strip()
+            assert scaled == "deployment.apps/kc-web scaled"
+            kubectl("rollout", "status", "deployment/kc-web", "--timeout=120s", timeout=150)
+            def running() -> list[str] | None:
+                lines = kubectl("get", "pods", "-l", "app=kc-web", "--no-headers").splitlines()
+                return lines if len(lines) == 2 and all("Running" in x for x in lines) else None
+            ready = wait_for(running, timeout=120, what="two Running replicas")
+            name = ready[0].split()[0]
+            assert kubectl("delete", "pod", name, "--grace-period=1").strip() == f'pod "{name}" deleted'
+        finally:
+            watch.terminate()
+            seen = watch.communicate(timeout=30)[0]
+        header, *events = seen.splitlines()
+        assert header.split()[:3] == ["NAME", "READY", "STATUS"]
+        assert any(line.split()[0] == name and "Running" in line for line in events), seen
+    finally:
+        subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "delete", "job/kc-count",
+                        "deployment/kc-web", "--ignore-not-found"], capture_output=True, timeout=120)
+        with control_plane.client() as client:
+            wait_for(lambda: not client.list("pods", label_selector="app=kc-web")["items"], timeout=120,
+                     what="the replicas to go")
