@@ -15,6 +15,8 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from engine.api import ResourceInfo, validate_documents
+from engine.clock import format_time
+from engine.disruption import disrupt
 from engine.errors import (
     MAX_CAUSES,
     BadRequestError,
@@ -23,11 +25,10 @@ from engine.errors import (
     TooLargeError,
     TugError,
     UnauthorizedError,
-    UnsupportedMediaError,
 )
 from engine.labels import parse_field_selector, parse_selector
 from engine.paths import Target, parse_target
-from engine.server import discovery, openapi, scale, tables
+from engine.server import discovery, metrics_api, openapi, scale, tables, writes
 from engine.server.bodies import MAX_BODY_BYTES, parse_body
 from engine.server.crud import Api
 from engine.server.metrics import UNAUTHENTICATED, UNMATCHED, Metrics
@@ -119,6 +120,9 @@ class Server:
         r.add_get("/apis/tugboat.dev/v1/top/nodes", self._top_nodes)
         r.add_get("/apis/tugboat.dev/v1/top/pods", self._top_pods)
         r.add_get("/apis/tugboat.dev/v1/nodes/{name}/gpus", self._node_gpus)
+        for path in ("", "/nodes", "/nodes/{name}", "/pods", "/namespaces/{namespace}/pods",
+                     "/namespaces/{namespace}/pods/{name}"):  # kubectl top
+            r.add_get(f"/apis/metrics.k8s.io/v1beta1{path}", self._metrics_api)
         r.add_get("/openapi/v3", self._openapi)
         r.add_get("/openapi/v3/{tail:.*}", self._openapi)
         r.add_get("/api", self._discover)  # discovery: what kubectl reads first
@@ -245,6 +249,29 @@ class Server:
         pods, _ = self.store.list("pods", ns, **self._selectors(request))
         return _json({"items": await runtime.telemetry.top_pods(pods)})
 
+    async def _metrics_api(self, request: web.Request) -> web.Response:
+        """metrics.k8s.io/v1beta1 NodeMetrics and PodMetrics (engine/server/metrics_api.py)."""
+        path, m = request.path.rstrip("/"), request.match_info
+        if path.endswith("/v1beta1"):
+            return _json(metrics_api.RESOURCES)
+        runtime, now = self._need_runtime(), self.store.now()
+        if "/nodes" in path:
+            rows = runtime.telemetry.top_nodes()
+            items = metrics_api.node_metrics([r for r in rows if m.get("name") in (None, r["name"])], now)
+            if m.get("name") and not items:
+                raise NotFoundError(f'nodemetrics.metrics.k8s.io "{m["name"]}" not found')
+            return _json(metrics_api.one("NodeMetrics", items[0]) if m.get("name")
+                         else metrics_api.listed("NodeMetrics", items))
+        pods, _ = self.store.list("pods", m.get("namespace"), **self._selectors(request))
+        if m.get("name"):
+            pods = [p for p in pods if p["metadata"]["name"] == m["name"]]
+        by_key = {(p["metadata"]["namespace"], p["metadata"]["name"]): p for p in pods}
+        items = metrics_api.pod_metrics(await runtime.telemetry.top_pods(pods), by_key, now)
+        if m.get("name") and not items:
+            raise NotFoundError(f'podmetrics.metrics.k8s.io "{m["namespace"]}/{m["name"]}" not found')
+        return _json(metrics_api.one("PodMetrics", items[0]) if m.get("name")
+                     else metrics_api.listed("PodMetrics", items))
+
     async def _node_gpus(self, request: web.Request) -> web.Response:
         runtime = self._need_runtime()
         name = request.match_info["name"]
@@ -269,13 +296,15 @@ class Server:
         request[ROUTE_KEY] = (f"{'/apis/' + group if group else '/api'}/{version}/{target.info.plural}"
                               + (f"/{target.sub}" if target.sub else ""))
         method = request.method
-        _write_params(request)
+        writes.check_params(request)
         if target.sub == "log":
             if method != "GET":
                 raise MethodNotAllowedError(f"{method} is not allowed on pods/log: logs are read with GET")
             return await self._logs(request, target)
         if target.sub == "scale":
             return await self._scale(request, target)
+        if target.sub == "eviction":
+            return await self._evict(request, target)
         if target.sub == "status" and method not in ("GET", "PUT"):
             raise MethodNotAllowedError(f"{method} is not allowed on {target.info.plural}/status: "
                                         f"read it with GET, replace it with PUT")
@@ -310,7 +339,7 @@ class Server:
                 return _json(self.api.update_status(target.info, ns, target.name, body, checked=True))
             if method in ("PUT", "PATCH"):
                 # validation runs in a worker thread; the store is read and written here only
-                kind = _patch_kind(request) if method == "PATCH" else ""
+                kind = writes.patch_kind(request) if method == "PATCH" else ""
                 body = await self._body(request, allow_list=kind == "json")
                 if method == "PATCH":
                     body = self.api.patched(target.info, ns, target.name, body, kind)
@@ -329,7 +358,7 @@ class Server:
             return _json(scale.scale_of(current))
         if request.method not in ("PUT", "PATCH"):
             raise MethodNotAllowedError(f"{request.method} is not allowed on {target.info.plural}/scale")
-        kind = _patch_kind(request) if request.method == "PATCH" else ""
+        kind = writes.patch_kind(request) if request.method == "PATCH" else ""
         body = await self._body(request, allow_list=kind == "json")
         if kind:
             body = scale.patched_scale(current, body, kind)
@@ -340,6 +369,27 @@ class Server:
             checked = await asyncio.to_thread(self.api.validate, target.info, target.namespace, desired)
             current, _ = self.api.update(target.info, target.namespace, target.name, desired, checked=checked)
         return _json(scale.scale_of(current))
+
+    async def _evict(self, request: web.Request, target: Target) -> web.Response:
+        """POST pods/NAME/eviction (policy/v1 Eviction, what kubectl drain sends): the pod is
+        marked DisruptionTarget and deleted with its grace period (or the Eviction's). No
+        PodDisruptionBudgets are served, so an eviction is never refused for one."""
+        if request.method != "POST":
+            raise MethodNotAllowedError(f"{request.method} is not allowed on pods/eviction: POST an Eviction")
+        assert target.name is not None and target.namespace is not None
+        body = await self._body(request)
+        if (body.get("metadata") or {}).get("name") not in (None, target.name):
+            raise BadRequestError("the name of the Eviction does not match the name on the URL")
+        grace = (body.get("deleteOptions") or {}).get("gracePeriodSeconds")
+        if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool) or grace < 0):
+            raise BadRequestError("deleteOptions.gracePeriodSeconds: expected a non-negative integer")
+        pod = self.store.get("pods", target.namespace, target.name)
+        if grace is not None:
+            pod["spec"] = {**pod["spec"], "terminationGracePeriodSeconds": grace}
+        disrupt(self.store, pod, reason="EvictionByEvictionAPI", message="Eviction API: evicting",
+                now=format_time(self.store.now()))
+        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
+                      "code": 201}, status=201)
 
     def _selectors(self, request: web.Request) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -534,33 +584,6 @@ async def _aclose(stream: Any) -> None:
     close = getattr(stream, "aclose", None)
     if close is not None:
         await close()
-
-
-PATCH_KINDS = {"application/merge-patch+json": "merge", "application/json": "merge",
-               "application/strategic-merge-patch+json": "strategic", "application/json-patch+json": "json"}
-
-
-def _patch_kind(request: web.Request) -> str:
-    """merge, strategic or json, by the request's Content-Type (none, or plain JSON: merge)."""
-    ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
-    if ctype == "application/apply-patch+yaml":
-        raise UnsupportedMediaError("server-side apply (application/apply-patch+yaml) is not served yet; "
-                                    "use kubectl apply without --server-side, or tug apply")
-    if ctype not in PATCH_KINDS:
-        raise UnsupportedMediaError(f"the patch's Content-Type {ctype!r} is not one of "
-                                    f"{', '.join(sorted(PATCH_KINDS))}")
-    return PATCH_KINDS[ctype]
-
-
-def _write_params(request: web.Request) -> None:
-    """kubectl's write parameters: fieldValidation is taken (validation is always strict here);
-    a server-side dry run is refused before anything is written, as tugboat cannot do one yet."""
-    if request.query.get("dryRun"):
-        raise BadRequestError("dryRun: a server-side dry run is not served yet, and nothing was changed "
-                              "(tug apply --dry-run validates a manifest without writing it)")
-    value = request.query.get("fieldValidation")
-    if value is not None and value not in ("Strict", "Warn", "Ignore"):
-        raise BadRequestError(f"fieldValidation: must be Strict, Warn or Ignore, got {value!r}")
 
 
 def _texts_response(info: ResourceInfo, texts: list[str], rv: str, meta: dict[str, Any]) -> web.Response:

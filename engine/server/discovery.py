@@ -55,6 +55,8 @@ def group_list() -> Obj:
             continue
         gv = {"groupVersion": group_version, "version": infos[0].version}
         groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
+    metrics = {"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}  # engine/server/metrics_api.py
+    groups.append({"name": "metrics.k8s.io", "versions": [metrics], "preferredVersion": metrics})
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
@@ -73,7 +75,10 @@ def _resources(info: ResourceInfo) -> list[Obj]:
         out.append({"name": f"{info.plural}/scale", "singularName": "", "namespaced": True,
                     "group": "autoscaling", "version": "v1", "kind": "Scale",
                     "verbs": ["get", "patch", "update"]})
-    if info.plural == "pods":
+    if info.plural == "pods":  # (no policy group is listed: it would be empty without PodDisruptionBudgets,
+        # which kubectl counts as an error; kubectl drain then deletes, and direct callers may evict)
+        out.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
+                    "version": "v1", "kind": "Eviction", "verbs": ["create"]})
         out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
                     "verbs": ["get"]})
     return out

@@ -254,3 +254,54 @@ def test_a_watch_asked_for_tables_sends_each_change_as_a_one_row_table(api_serve
         table = event["object"]
         assert table["kind"] == "Table" and [r["cells"][0] for r in table["rows"]] == ["w"]
         assert [d["name"] for d in table["columnDefinitions"]] == ["NAME", "DATA", "AGE"]
+
+
+def test_metrics_api_shapes_the_agents_samples_as_metrics_server_does() -> None:
+    from datetime import UTC, datetime
+
+    from engine.server import metrics_api
+
+    now = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    nodes = metrics_api.node_metrics([{"name": "n1", "cpuCores": 0.25, "memoryBytes": 2048 * 1024},
+                                      {"name": "n2", "cpuCores": None, "memoryBytes": None}], now)
+    assert nodes == [{"metadata": {"name": "n1", "creationTimestamp": "2026-01-02T03:04:05Z"},
+                      "timestamp": "2026-01-02T03:04:05Z", "window": "10s",
+                      "usage": {"cpu": "250000000n", "memory": "2048Ki"}}]  # n2 not sampled yet: left out
+    pod = {"metadata": {"name": "p", "namespace": "ns", "labels": {"a": "b"}},
+           "spec": {"containers": [{"name": "main"}, {"name": "side"}]}}
+    rows = [{"namespace": "ns", "name": "p", "cpuCores": 1.5, "memoryBytes": 1 << 20}]
+    pods = metrics_api.pod_metrics(rows, {("ns", "p"): pod}, now)
+    assert pods[0]["containers"] == [{"name": "main", "usage": {"cpu": "1500000000n", "memory": "1024Ki"}}]
+    assert metrics_api.listed("PodMetrics", pods)["items"][0]["kind"] == "PodMetrics"
+
+
+def test_the_metrics_group_is_discovered_and_says_when_there_are_no_samples(
+        api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        groups = [g["name"] for g in c.request("GET", "/apis")["groups"]]
+        assert "metrics.k8s.io" in groups
+        found = {r["name"]: r["kind"] for r in c.request("GET", "/apis/metrics.k8s.io/v1beta1")["resources"]}
+        assert found == {"nodes": "NodeMetrics", "pods": "PodMetrics"}
+        with pytest.raises(NotFoundError, match="no runtime"):  # this control plane runs no pods
+            c.request("GET", "/apis/metrics.k8s.io/v1beta1/nodes")
+
+
+def test_an_eviction_marks_the_pod_and_deletes_it(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        core = {r["name"]: r for r in c.request("GET", "/api/v1")["resources"]}
+        assert (core["pods/eviction"]["group"], core["pods/eviction"]["kind"]) == ("policy", "Eviction")
+        c.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "ev"}, "spec": {
+            "containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}})
+        path = "/api/v1/namespaces/default/pods/ev/eviction"
+        with pytest.raises(TugError) as err:
+            c.request("POST", path, body={"apiVersion": "policy/v1", "kind": "Eviction",
+                                          "metadata": {"name": "other"}})
+        assert err.value.code == 400 and c.get("pods", "ev")  # refused, nothing changed
+        said = c.request("POST", path, body={"apiVersion": "policy/v1", "kind": "Eviction",
+                                             "metadata": {"name": "ev"},
+                                             "deleteOptions": {"gracePeriodSeconds": 0}})
+        assert said["status"] == "Success"
+        with pytest.raises(NotFoundError):  # not bound to a node: gone at once
+            c.get("pods", "ev")
+        with pytest.raises(NotFoundError):
+            c.request("POST", "/api/v1/namespaces/default/configmaps/x/eviction", body={})

@@ -66,7 +66,10 @@ def test_kubectl_drives_jobs_and_deployments(control_plane: ControlPlaneProc, tm
         assert kubectl("apply", "-f", str(tmp_path / "job.yaml")).strip() == "job.batch/kc-count created"
         said = kubectl("wait", "--for=condition=complete", "job/kc-count", "--timeout=120s", timeout=150)
         assert said.strip() == "job.batch/kc-count condition met"
-        assert kubectl("logs", "job/kc-count").split("\n")[:3] == ["line 0", "line 1", "line 2"]
+        # by the Job's pod label (`logs job/kc-count` needs spec.selector, which tugboat does not
+        # generate yet: kubectl then reads another pod of the namespace)
+        logs = kubectl("logs", "-l", "batch.kubernetes.io/job-name=kc-count")
+        assert logs.split("\n")[:3] == ["line 0", "line 1", "line 2"]
         rows = [line.split() for line in kubectl("get", "jobs").splitlines()]
         assert rows[0][:3] == ["NAME", "STATUS", "COMPLETIONS"]
         assert rows[1][:3] == ["kc-count", "Complete", "1/1"]
@@ -84,6 +87,18 @@ def test_kubectl_drives_jobs_and_deployments(control_plane: ControlPlaneProc, tm
                 return lines if len(lines) == 2 and all("Running" in x for x in lines) else None
             ready = wait_for(running, timeout=120, what="two Running replicas")
             name = ready[0].split()[0]
+
+            def top() -> list[list[str]] | None:  # once the node agents have sampled them
+                out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "top", "pods", "-l",
+                                      "app=kc-web"], capture_output=True, text=True, timeout=60)
+                rows = [line.split() for line in out.stdout.splitlines()]
+                return rows if out.returncode == 0 and len(rows) == 3 else None
+            rows = wait_for(top, timeout=60, what="kubectl top pods")
+            assert rows[0] == ["NAME", "CPU(cores)", "MEMORY(bytes)"]
+            assert {r[0] for r in rows[1:]} == {line.split()[0] for line in ready}
+            assert all(r[2].endswith("Mi") for r in rows[1:])
+            nodes = kubectl("top", "nodes").splitlines()
+            assert nodes[0].split()[:2] == ["NAME", "CPU(cores)"] and len(nodes) >= 2
             assert kubectl("delete", "pod", name, "--grace-period=1").strip() == f'pod "{name}" deleted'
         finally:
             watch.terminate()
@@ -91,6 +106,20 @@ def test_kubectl_drives_jobs_and_deployments(control_plane: ControlPlaneProc, tm
         header, *events = seen.splitlines()
         assert header.split()[:3] == ["NAME", "READY", "STATUS"]
         assert any(line.split()[0] == name and "Running" in line for line in events), seen
+        # drain the replicas' node (only them: the session's other tests use it too), then uncordon
+        node = wait_for(lambda: running() and kubectl("get", "pods", "-l", "app=kc-web", "-o",
+                                                      "jsonpath={.items[0].spec.nodeName}"),
+                        timeout=120, what="the replicas to run again")
+        try:
+            out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "drain", node,
+                                  "--pod-selector=app=kc-web", "--grace-period=1", "--timeout=120s"],
+                                 capture_output=True, text=True, timeout=150)
+            assert out.returncode == 0 and f"node/{node} drained" in out.stdout + out.stderr, out.stderr
+            assert kubectl("get", "node", node, "-o", "jsonpath={.spec.unschedulable}") == "true"
+        finally:
+            kubectl("uncordon", node)
+        assert kubectl("get", "node", node, "-o", "jsonpath={.spec.unschedulable}") in ("", "false")
+        wait_for(running, timeout=120, what="the replicas to run again once the node is uncordoned")
     finally:
         subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "delete", "job/kc-count",
                         "deployment/kc-web", "--ignore-not-found"], capture_output=True, timeout=120)
