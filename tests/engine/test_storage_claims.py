@@ -26,7 +26,7 @@ from storage.claims import (
 from storage.plan import plan_claim, plan_volume, reclaim_target, volume_node
 
 Obj = dict[str, Any]
-BASE = "/home/tug/local-path"
+BASE = "tug-home/local-path"  # an opaque base: the functions only join names to it
 
 
 def sc(name: str = "local-path", *, mode: str = "WaitForFirstConsumer",
