@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from engine import pidfile
+from engine.api.names import is_loopback
 from engine.clock import Clock, utcnow
 from engine.clusterconfig import SchedulerConfig, WorkloadsConfig
 from engine.config import api_token, private_home, write_config
@@ -68,7 +69,7 @@ class ControlPlane:
                  tls: bool = True, san: list[str] | None = None, clock: Clock = utcnow) -> None:
         self.tls = tls  # HTTPS with $TUG_HOME/pki (engine/pki.py); False: plain HTTP, loopback only
         self.san = list(san or [])  # more names the server certificate gives
-        if not tls and not _loopback(host):
+        if not tls and not is_loopback(host):
             raise BadRequestError(f"plain HTTP is served on loopback only, not on {host}: "
                                   f"drop --insecure-http, or --bind 127.0.0.1")
         self.ingress_port = ingress_port  # the Ingress router's, on the head node (None: no router)
@@ -275,14 +276,3 @@ async def serve(cp: ControlPlane, *, ready: Any = None) -> None:
         await stop.wait()
     finally:
         await cp.stop()
-
-
-def _loopback(host: str) -> bool:
-    import ipaddress
-
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False

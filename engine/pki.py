@@ -11,6 +11,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.api.names import is_ip
 from engine.config import private_home, write_private
 
 CA_DAYS = 3650
@@ -59,16 +60,8 @@ def _covers(cert_path: Path, names: list[str], now: datetime.datetime) -> bool:
         return False
     given = {str(v) for v in have.get_values_for_type(x509.IPAddress)}
     given |= set(have.get_values_for_type(x509.DNSName))
-    wanted = {str(ipaddress.ip_address(n)) if _is_ip(n) else n for n in names}
+    wanted = {str(ipaddress.ip_address(n)) if is_ip(n) else n for n in names}
     return wanted <= given and cert.not_valid_after_utc - now > RENEW_BEFORE
-
-
-def _is_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def ensure_pki(home: Path, names: list[str]) -> Pki:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any
 
@@ -75,7 +74,7 @@ def check_pod_spec(path: str, spec: Any) -> list[str]:
     for i, alias in enumerate(lst(spec.get("hostAliases"))):
         here = f"{join(path, 'hostAliases')}[{i}]"
         ip = d(alias).get("ip")
-        if isinstance(ip, str) and not _ip(ip):
+        if isinstance(ip, str) and not names.is_ip(ip):
             problems.append(f"{here}.ip: Invalid value: {show(ip)}: must be a valid IP address")
         for j, hostname in enumerate(lst(d(alias).get("hostnames"))):
             if isinstance(hostname, str):
@@ -102,14 +101,6 @@ def check_pod_spec(path: str, spec: Any) -> list[str]:
         problems += in_range(f"{here}.weight", d(pref).get("weight"), 1, 100)
         problems += _node_term(f"{here}.preference", d(pref).get("preference"))
     return problems
-
-
-def _ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _volume_names(path: str, spec: dict[str, Any], problems: list[str]) -> set[str]:

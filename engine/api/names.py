@@ -1,7 +1,8 @@
-"""Syntax rules for names, label keys and label values, as apimachinery validates them."""
+"""Syntax rules for names, label keys, label values and IP addresses, as apimachinery validates them."""
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import re
 from typing import Any
@@ -52,6 +53,23 @@ def show(value: Any) -> str:
         return json.dumps(value)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def is_ip(value: str) -> bool:
+    """An IPv4 or IPv6 address (IsValidIP)."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def is_loopback(host: str) -> bool:
+    """A loopback address, or `localhost`."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def is_dns1123_label(value: str) -> bool:

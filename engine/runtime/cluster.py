@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import importlib.util
-import ipaddress
 import os
 import socket
 import subprocess
@@ -18,6 +17,7 @@ from pathlib import Path
 import psutil
 
 from engine import pidfile
+from engine.api.names import is_loopback
 from engine.clusterconfig import NodeSpec
 from engine.config import ray_auth_env
 from engine.errors import UnavailableError
@@ -70,13 +70,6 @@ def local_head_address(home: Path) -> str | None:
 
 def _ray() -> str:
     return os.path.join(os.path.dirname(sys.executable), "ray")
-
-
-def is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
 
 
 # `ray start` replaces a loopback --node-ip-address with the machine's address (so that other
