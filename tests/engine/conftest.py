@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,6 +55,15 @@ class InProcessServer:
         asyncio.run_coroutine_threadsafe(self.cp.stop(), self.loop).result(30)
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join(10)
+
+
+def kubeconfig_of(srv: InProcessServer, path: Path) -> Path:
+    """`path`, holding the kubeconfig `tug kubeconfig` prints for this control plane."""
+    env = {**os.environ, "TUG_HOME": str(srv.home)}
+    out = subprocess.run([sys.executable, "-m", "engine.cli", "kubeconfig"], capture_output=True, text=True,
+                         env=env, cwd=Path(__file__).resolve().parents[2], timeout=60, check=True)
+    path.write_text(out.stdout)
+    return path
 
 
 def trust(client: Client) -> ssl.SSLContext | bool:

@@ -5,10 +5,8 @@ the real kubectl (where installed) lists, prints and deletes through them."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,9 +17,8 @@ import pytest
 from engine.api.registry import RESOURCES
 from engine.errors import NotFoundError, TugError
 
-from .conftest import InProcessServer, trust
+from .conftest import InProcessServer, kubeconfig_of, trust
 
-REPO = Path(__file__).resolve().parents[2]
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io," \
         "application/json"
 
@@ -82,11 +79,7 @@ def test_a_table_has_tug_gets_columns_and_each_rows_metadata(api_server: InProce
 def _kubectl(api_server: InProcessServer, tmp_path: Path) -> Callable[..., str]:
     """kubectl with the kubeconfig `tug kubeconfig` prints for this control plane: its output
     (and error), after checking it succeeded (or failed, with ok=False)."""
-    env = {**os.environ, "TUG_HOME": str(api_server.home)}
-    config = subprocess.run([sys.executable, "-m", "engine.cli", "kubeconfig"], capture_output=True,
-                            text=True, env=env, cwd=REPO, timeout=60)
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(config.stdout)
+    kubeconfig = kubeconfig_of(api_server, tmp_path / "kubeconfig")
 
     def kubectl(*args: str, ok: bool = True) -> str:
         out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), *args], capture_output=True,

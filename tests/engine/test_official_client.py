@@ -4,9 +4,6 @@ and each answer deserializes into the client's model of that kind."""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,9 +11,8 @@ from typing import Any
 import pytest
 from kubernetes import client, config, watch
 
-from .conftest import InProcessServer
+from .conftest import InProcessServer, kubeconfig_of
 
-REPO = Path(__file__).resolve().parents[2]
 POD_SPEC = {"containers": [{"name": "c", "image": "busybox", "command": ["true"]}]}
 TEMPLATE = {"metadata": {"labels": {"app": "x"}}, "spec": POD_SPEC}
 # (API, the method names' kind part, namespaced, a body to create, the client's model of it)
@@ -61,11 +57,7 @@ KINDS: list[tuple[str, str, bool, dict[str, Any], str]] = [
 
 @pytest.fixture()
 def api(api_server: InProcessServer, tmp_path: Path) -> Iterator[client.ApiClient]:
-    env = {**os.environ, "TUG_HOME": str(api_server.home)}
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(subprocess.run([sys.executable, "-m", "engine.cli", "kubeconfig"],
-                                         capture_output=True, text=True, env=env, cwd=REPO, timeout=60,
-                                         check=True).stdout)
+    kubeconfig = kubeconfig_of(api_server, tmp_path / "kubeconfig")
     configuration = client.Configuration()
     config.load_kube_config(config_file=str(kubeconfig), client_configuration=configuration)
     with client.ApiClient(configuration) as api_client:
