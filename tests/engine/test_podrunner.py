@@ -302,17 +302,23 @@ def test_a_killed_runner_takes_escaped_processes_with_it(tmp_path: Path) -> None
 
 
 def test_declared_ports_get_host_ports_in_env_and_status(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port free right now, not a fixed number another process may hold
+        probe.bind(("", 0))
+        fixed = probe.getsockname()[1]
     c = sh("web", 'echo "$PORT $PORT_HTTP $PORT_ADMIN_API"',
            ports=[{"name": "http", "containerPort": 8080, "protocol": "TCP"},
-                  {"name": "admin-api", "containerPort": 9090, "hostPort": 45678, "protocol": "TCP"}])
+                  {"name": "admin-api", "containerPort": 9090, "hostPort": fixed, "protocol": "TCP"}])
     runner = PodRunner(make_pod([c]), log_root=tmp_path)
     runner.start()
     status = run_until(runner, ("Succeeded", "Failed"))
+    assert status["phase"] == "Succeeded", status
     ports = status["containerStatuses"][0]["hostPorts"]
     assert [p["containerPort"] for p in ports] == [8080, 9090]
     http = ports[0]["hostPort"]
-    assert 0 < http < 65536 and ports[1]["hostPort"] == 45678
-    assert runner.log_path("web", 0).read_text() == f"{http} {http} 45678\n"
+    assert 0 < http < 65536 and ports[1]["hostPort"] == fixed
+    assert runner.log_path("web", 0).read_text() == f"{http} {http} {fixed}\n"
 
 
 def test_a_host_port_in_use_is_refused_with_its_reason(tmp_path: Path) -> None:
