@@ -230,12 +230,14 @@ def heal(args: argparse.Namespace) -> int:
 
 def net(args: argparse.Namespace) -> int:
     _positive(("--replicas", args.replicas), ("--requests", args.requests),
-              ("--concurrency", args.concurrency), ("--flips", args.flips))
+              ("--concurrency", args.concurrency), ("--flips", args.flips),
+              ("--rounds", args.rounds))
     from engine.net import bench as net_bench
 
     with Client.from_config() as client:
         out = net_bench.run(client, replicas=args.replicas, requests=args.requests,
-                            concurrency=args.concurrency, flips=args.flips, progress=_progress(args))
+                            concurrency=args.concurrency, flips=args.flips, rounds=args.rounds,
+                            progress=_progress(args))
     if _printed_json(args, out):
         return 0
     print(f"{out['requests']} requests, {out['concurrency']} at a time, to {out['replicas']} replicas:")

@@ -371,6 +371,8 @@ def build_parser() -> argparse.ArgumentParser:
     bp.add_argument("--requests", type=int, default=2000)
     bp.add_argument("--concurrency", type=int, default=8)
     bp.add_argument("--flips", type=int, default=20, help="endpoint changes each way (default 20)")
+    bp.add_argument("--rounds", type=int, default=10,
+                    help="turns the requests are split into, alternating between the three ways (default 10)")
     bp.add_argument("-o", "--output", choices=["json"], default=None)
     bp.set_defaults(func=_verb("bench", "net"))
     p.set_defaults(func=lambda a: _usage(p))

@@ -66,25 +66,50 @@ def _until(check: Callable[[], Any], what: str, timeout: float = TIMEOUT_S) -> A
         time.sleep(0.05)
 
 
-async def _load(url: str, requests: int, concurrency: int) -> tuple[float, list[float]]:
-    """(requests per second, each request's seconds) for `requests` GETs of `url` from
-    `concurrency` keep-alive connections."""
-    took: list[float] = []
+async def _burst(session: aiohttp.ClientSession, url: str, requests: int, concurrency: int,
+                 took: list[float]) -> float:
+    """Seconds for `requests` GETs of `url` from `concurrency` workers on `session`'s keep-alive
+    connections; each request's seconds are appended to `took`."""
     left = [requests]
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        async def worker() -> None:
-            while left[0] > 0:
-                left[0] -= 1
-                t0 = time.perf_counter()
-                async with session.get(url) as resp:
-                    await resp.read()
-                    if resp.status != 200:
-                        raise TugError(f"bench net: {url} answered {resp.status}")
-                took.append(time.perf_counter() - t0)
-        start = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return requests / (time.perf_counter() - start), took
+
+    async def worker() -> None:
+        while left[0] > 0:
+            left[0] -= 1
+            t0 = time.perf_counter()
+            async with session.get(url) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    raise TugError(f"bench net: {url} answered {resp.status}")
+            took.append(time.perf_counter() - t0)
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return time.perf_counter() - start
+
+
+async def _load(urls: dict[str, str], requests: int, concurrency: int,
+                rounds: int) -> dict[str, tuple[float, list[float]]]:
+    """Per url key: (requests per second, each request's seconds). Each url has its own
+    `concurrency` keep-alive connections, warmed first; the requests go in `rounds` turns that
+    alternate between the urls, so a moment of load from elsewhere on the machine falls on
+    every measure alike rather than on whichever ran then."""
+    sessions = {key: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency))
+                for key in urls}
+    try:
+        for key, url in urls.items():
+            await _burst(sessions[key], url, min(requests, 200), concurrency, [])
+        took: dict[str, list[float]] = {key: [] for key in urls}
+        spent = dict.fromkeys(urls, 0.0)
+        per_round = max(1, requests // rounds)
+        done = 0
+        while done < requests:
+            turn = min(per_round, requests - done)
+            for key, url in urls.items():
+                spent[key] += await _burst(sessions[key], url, turn, concurrency, took[key])
+            done += turn
+        return {key: (requests / spent[key], took[key]) for key in urls}
+    finally:
+        for session in sessions.values():
+            await session.close()
 
 
 def _answers(host: str, port: int) -> bool:
@@ -108,7 +133,7 @@ def _flip(client: Client, pod: str, name: str, ip: str, on: bool) -> float:
 
 
 def run(client: Client, *, replicas: int = 3, requests: int = 2000, concurrency: int = 8,
-        flips: int = 20, progress: Callable[[str], None] = lambda _: None) -> Obj:
+        flips: int = 20, rounds: int = 10, progress: Callable[[str], None] = lambda _: None) -> Obj:
     name = f"bench-net-{uuid.uuid4().hex[:6]}"
     made = client.apply(_manifests(name, replicas))["results"]
     try:
@@ -130,11 +155,10 @@ def run(client: Client, *, replicas: int = 3, requests: int = 2000, concurrency:
         for url in urls.values():
             host, _, number = url.split("/")[2].partition(":")
             _until(lambda host=host, number=number: _answers(host, int(number)), f"{url} to answer")
-        out: Obj = {"replicas": replicas, "requests": requests, "concurrency": concurrency}
-        for key, url in urls.items():
-            progress(f"{requests} requests, {concurrency} at a time: {key} ({url})")
-            asyncio.run(_load(url, min(requests, 200), concurrency))  # warm: connections, caches
-            rps, took = asyncio.run(_load(url, requests, concurrency))
+        out: Obj = {"replicas": replicas, "requests": requests, "concurrency": concurrency, "rounds": rounds}
+        progress(f"{requests} requests each, {concurrency} at a time, in {rounds} alternating rounds: "
+                 + ", ".join(f"{key} ({url})" for key, url in urls.items()))
+        for key, (rps, took) in asyncio.run(_load(urls, requests, concurrency, rounds)).items():
             out[f"{key}_rps"] = rps
             out[f"{key}_p50_ms"] = percentile(took, 50) * 1000
             out[f"{key}_p99_ms"] = percentile(took, 99) * 1000
