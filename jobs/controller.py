@@ -9,6 +9,7 @@ import copy
 import logging
 from typing import Any
 
+from engine.api.batch import CONTROLLER_UID_LABEL, JOB_NAME_LABEL
 from engine.clock import Clock, parse_time, utcnow
 from engine.controllers.loop import MAX_BACKOFF_S, RETRY_S, KeyedLoop
 from engine.errors import ConflictError, NotFoundError, TugError
@@ -16,10 +17,8 @@ from engine.events import EventRecorder
 from engine.objects import job_owner
 from engine.server.admission import admit
 from jobs.job import (
-    CONTROLLER_UID_LABEL,
     INDEX_FAILURES,
     INDEX_KEY,
-    JOB_NAME_LABEL,
     TRACKING_FINALIZER,
     JobPlan,
     condition,

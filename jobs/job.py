@@ -16,8 +16,6 @@ from jobs.indexes import format_indexes, parse_indexes
 from jobs.policy import match_failure_policy
 
 TRACKING_FINALIZER = "batch.kubernetes.io/job-tracking"
-JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
-CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
 INDEX_KEY = "batch.kubernetes.io/job-completion-index"
 INDEX_FAILURES = "batch.kubernetes.io/job-index-failure-count"
 BACKOFF_BASE_S = 10.0  # DefaultJobPodFailureBackOff
@@ -26,6 +24,7 @@ MAX_CREATE_DELETE = 500  # MaxPodCreateDeletePerSync
 
 Obj = dict[str, Any]
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
 
 
 @dataclass

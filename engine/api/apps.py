@@ -8,6 +8,8 @@ from engine.api.base import ApiModel, Int32, IntOrString
 from engine.api.meta import LabelSelector, ObjectMeta
 from engine.api.pod import PodTemplateSpec
 
+REVISION = "deployment.kubernetes.io/revision"  # on a Deployment and its ReplicaSets, set by the controller
+
 
 class RollingUpdateDeployment(ApiModel):
     max_surge: IntOrString | None = None

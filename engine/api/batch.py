@@ -8,6 +8,14 @@ from engine.api.base import ApiModel, Int32, Int64
 from engine.api.meta import LabelSelector, ObjectMeta
 from engine.api.pod import PodTemplateSpec
 
+JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
+CONTROLLER_UID_LABEL = "batch.kubernetes.io/controller-uid"
+
+
+def generated_selector(uid: str) -> dict[str, Any]:
+    """The selector the server gives a Job with this uid (unless spec.manualSelector is true)."""
+    return {"matchLabels": {CONTROLLER_UID_LABEL: uid}}
+
 
 class PodFailurePolicyOnExitCodesRequirement(ApiModel):
     container_name: str | None = None

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from engine.api import names
+from engine.api.batch import generated_selector as job_selector
 from engine.api.checks import (
     check_metadata,
     check_selector,
@@ -324,17 +325,23 @@ def _index_set_size(indexes: str, completions: int | None) -> tuple[int | None, 
 def check_job(obj: dict[str, Any]) -> list[str]:
     name = text(d(obj.get("metadata")).get("name"))
     spec = d(obj.get("spec"))
-    return (_manual_selector(spec) + _selector_matches_template(spec)
+    uid = text(d(obj.get("metadata")).get("uid"))
+    return (_manual_selector(spec, uid) + _selector_matches_template(spec)
             + check_job_spec("spec", spec, job_name=name))
 
 
-def _manual_selector(spec: dict[str, Any]) -> list[str]:
-    """A Job's pods are found by their owner unless spec.manualSelector is true; then (and only
-    then) spec.selector is the user's, and must be given."""
+def _manual_selector(spec: dict[str, Any], uid: str) -> list[str]:
+    """The server generates a Job's selector on its uid unless spec.manualSelector is true; then
+    (and only then) spec.selector is the user's, and must be given. An object read back from
+    the server (it has a uid) carries the generated one."""
     manual, selector = spec.get("manualSelector") is True, spec.get("selector")
     if manual and selector is None:
         return ["spec.selector: required when spec.manualSelector is true"]
-    if not manual and selector is not None:
+    if not manual and selector is not None and uid and selector != job_selector(uid):
+        return [f"spec.selector: field is immutable (the server generated "
+                f"{json.dumps(job_selector(uid), sort_keys=True)} for this Job), "
+                f"got {json.dumps(selector, sort_keys=True)}"]
+    if not manual and selector is not None and not uid:
         return [f"spec.selector: `selector` will be auto-generated; set spec.manualSelector: true "
                 f"to give your own, got {json.dumps(selector, sort_keys=True)}"]
     return []

@@ -21,6 +21,7 @@ from engine.errors import (
 from engine.net.allocate import Taken
 from engine.objects import finished
 from engine.server.admission import admit
+from engine.store import generated
 
 # Fields of metadata that the system owns: an apply or update never sets them from input.
 _SYSTEM_META = ("uid", "resourceVersion", "generation", "creationTimestamp",
@@ -287,6 +288,7 @@ class Api:
         out["metadata"] = meta
         if info.plural == "pods":
             out["spec"] = _pod_update_spec(current.get("spec") or {}, desired.get("spec") or {})
+        generated.on_update(info.plural, current, out)
         if "status" in current:
             out["status"] = current["status"]
         return out

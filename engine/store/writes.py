@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.clock import format_time
 from engine.errors import AlreadyExistsError, NotFoundError
-from engine.store import objects
+from engine.store import generated, objects
 from engine.store.gc import Collector
 from engine.store.objects import (
     Obj,
@@ -48,10 +48,12 @@ def create(tx: Txn, resource: str, obj: Obj, *, namespaced: bool) -> Obj:
     if md.get("name"):
         if tx.find(resource, namespace_of(new), md["name"]) is not None:
             raise AlreadyExistsError(f'{resource} "{md["name"]}" already exists')
+        generated.on_create(resource, new)
         return tx.insert(resource, new)
     for _ in range(_GENERATE_TRIES):
         md["name"] = f"{md['generateName']}{objects.random_suffix()}"
         if tx.find(resource, namespace_of(new), md["name"]) is None:
+            generated.on_create(resource, new)
             return tx.insert(resource, new)
     raise AlreadyExistsError(f'{resource} "{md["name"]}" already exists: could not generate '
                              f'a unique name from "{md["generateName"]}"')
@@ -63,7 +65,9 @@ def update(tx: Txn, gc: Collector, resource: str, obj: Obj, *,
     stored = _stored(tx, resource, obj)
     if check:
         check_version(resource, stored, obj)
-    new = merge_update(resource, stored, obj)
+    given = objects.clone(obj)
+    generated.on_update(resource, stored, given)
+    new = merge_update(resource, stored, given)
     if new == stored:
         return ApplyResult.UNCHANGED, stored
     if finalizers(stored) and is_removable(new):

@@ -66,10 +66,13 @@ def test_kubectl_drives_jobs_and_deployments(control_plane: ControlPlaneProc, tm
         assert kubectl("apply", "-f", str(tmp_path / "job.yaml")).strip() == "job.batch/kc-count created"
         said = kubectl("wait", "--for=condition=complete", "job/kc-count", "--timeout=120s", timeout=150)
         assert said.strip() == "job.batch/kc-count condition met"
-        # by the Job's pod label (`logs job/kc-count` needs spec.selector, which tugboat does not
-        # generate yet: kubectl then reads another pod of the namespace)
-        logs = kubectl("logs", "-l", "batch.kubernetes.io/job-name=kc-count")
+        # kubectl finds the Job's pod by the selector the server generated on its uid
+        logs = kubectl("logs", "job/kc-count")
         assert logs.split("\n")[:3] == ["line 0", "line 1", "line 2"]
+        assert kubectl("logs", "-l", "batch.kubernetes.io/job-name=kc-count") == logs
+        described = kubectl("describe", "job", "kc-count")
+        assert "batch.kubernetes.io/controller-uid=" in described and "1 Succeeded" in described
+        assert kubectl("apply", "-f", str(tmp_path / "job.yaml")).strip() == "job.batch/kc-count unchanged"
         rows = [line.split() for line in kubectl("get", "jobs").splitlines()]
         assert rows[0][:3] == ["NAME", "STATUS", "COMPLETIONS"]
         assert rows[1][:3] == ["kc-count", "Complete", "1/1"]
