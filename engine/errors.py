@@ -15,8 +15,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+# "spec.containers[0].image: required" -> field and message, as Kubernetes' causes carry them
+_FIELD_RE = re.compile(r"([A-Za-z][A-Za-z0-9]*(?:\.[A-Za-z0-9_-]+|\[[^\]]*\])*): (.+)", re.DOTALL)
+# 'Deployment "web" is invalid: ...' -> the kind and name kubectl names ("The Deployment "web" is invalid")
+_SUBJECT_RE = re.compile(r'([A-Za-z]+) "([^"]*)" is invalid')
 MAX_CAUSES = 100  # problems listed in one answer: its size follows this, not the input
 
 
@@ -47,8 +52,19 @@ class TugError(Exception):
             hidden = len(self.details) - len(shown) + self.more
             if hidden:
                 shown.append(f"... and {hidden} more problem(s) not shown")
-            status["details"] = {"causes": [{"message": d} for d in shown]}
+            status["details"] = {"causes": [_cause(d) for d in shown]}
+            subject = _SUBJECT_RE.match(self.message)
+            if subject:
+                status["details"].update(kind=subject[1], name=subject[2])
         return status
+
+
+def _cause(problem: str) -> dict[str, str]:
+    """One problem as a StatusCause: the field path apart when the problem starts with one."""
+    found = _FIELD_RE.fullmatch(problem)
+    if found is None:
+        return {"message": problem}
+    return {"reason": "FieldValueInvalid", "message": found[2], "field": found[1]}
 
 
 class BadRequestError(TugError):
@@ -135,12 +151,17 @@ _BY_REASON: dict[str, type[TugError]] = {
 }
 
 
+def _problem(cause: dict[str, Any]) -> str:
+    message = str(cause.get("message", ""))
+    return f"{cause['field']}: {message}" if cause.get("field") else message
+
+
 def from_status(status: dict[str, Any], *, http_code: int) -> TugError:
     """Rebuild the error a server sent as a `Status` object (the client side of `to_status`)."""
     cls = _BY_REASON.get(str(status.get("reason", "")), TugError)
     causes = (status.get("details") or {}).get("causes") or []
     err = cls(str(status.get("message") or f"HTTP {http_code}"),
-              details=[str(c.get("message", "")) for c in causes])
+              details=[_problem(c) for c in causes if isinstance(c, dict)])
     if cls is TugError:
         err.code = http_code
     return err

@@ -15,8 +15,6 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from engine.api import ResourceInfo, validate_documents
-from engine.clock import format_time
-from engine.disruption import disrupt
 from engine.errors import (
     MAX_CAUSES,
     BadRequestError,
@@ -28,7 +26,7 @@ from engine.errors import (
 )
 from engine.labels import parse_field_selector, parse_selector
 from engine.paths import Target, parse_target
-from engine.server import discovery, metrics_api, openapi, scale, tables, writes
+from engine.server import discovery, eviction, metrics_api, openapi, scale, tables, writes
 from engine.server.bodies import MAX_BODY_BYTES, parse_body
 from engine.server.crud import Api
 from engine.server.metrics import UNAUTHENTICATED, UNMATCHED, Metrics
@@ -107,7 +105,7 @@ class Server:
         self.token = token
         self.runtime = runtime
         self.metrics = metrics or Metrics(store)
-        self.app = web.Application(middlewares=[self._errors, self._auth],
+        self.app = web.Application(middlewares=[self._errors, self._auth, writes.dry_run_scope],
                                    client_max_size=MAX_BODY_BYTES)
         r = self.app.router
         r.add_get("/healthz", self._livez)
@@ -319,7 +317,7 @@ class Server:
                 obj, warnings = self.api.create(target.info, target.namespace, body, checked=checked)
                 return _json(obj, status=201, warnings=warnings)
             if method == "DELETE":
-                return self._delete_collection(request, target)
+                return await self._delete_collection(request, target)
         else:
             assert target.name is not None
             ns = target.namespace if target.info.namespaced else None
@@ -347,7 +345,7 @@ class Server:
                 obj, warnings = self.api.update(target.info, ns, target.name, body, checked=checked)
                 return _json(obj, warnings=warnings)
             if method == "DELETE":
-                return self._delete(request, target, ns)
+                return await self._delete(request, target, ns)
         raise MethodNotAllowedError(f"method {method} is not allowed on {request.path}")
 
     async def _scale(self, request: web.Request, target: Target) -> web.Response:
@@ -371,25 +369,11 @@ class Server:
         return _json(scale.scale_of(current))
 
     async def _evict(self, request: web.Request, target: Target) -> web.Response:
-        """POST pods/NAME/eviction (policy/v1 Eviction, what kubectl drain sends): the pod is
-        marked DisruptionTarget and deleted with its grace period (or the Eviction's). No
-        PodDisruptionBudgets are served, so an eviction is never refused for one."""
         if request.method != "POST":
             raise MethodNotAllowedError(f"{request.method} is not allowed on pods/eviction: POST an Eviction")
         assert target.name is not None and target.namespace is not None
-        body = await self._body(request)
-        if (body.get("metadata") or {}).get("name") not in (None, target.name):
-            raise BadRequestError("the name of the Eviction does not match the name on the URL")
-        grace = (body.get("deleteOptions") or {}).get("gracePeriodSeconds")
-        if grace is not None and (not isinstance(grace, int) or isinstance(grace, bool) or grace < 0):
-            raise BadRequestError("deleteOptions.gracePeriodSeconds: expected a non-negative integer")
-        pod = self.store.get("pods", target.namespace, target.name)
-        if grace is not None:
-            pod["spec"] = {**pod["spec"], "terminationGracePeriodSeconds": grace}
-        disrupt(self.store, pod, reason="EvictionByEvictionAPI", message="Eviction API: evicting",
-                now=format_time(self.store.now()))
-        return _json({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success",
-                      "code": 201}, status=201)
+        status = eviction.evict(self.store, target.namespace, target.name, await self._body(request))
+        return _json(status, status=201)
 
     def _selectors(self, request: web.Request) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -438,8 +422,8 @@ class Server:
                                       self.store.now(), tables.include(request.query), meta))
         return _texts_response(target.info, [text for _, text in page], at, meta)
 
-    def _delete(self, request: web.Request, target: Target, ns: str | None) -> web.Response:
-        opts = self._delete_options(request)
+    async def _delete(self, request: web.Request, target: Target, ns: str | None) -> web.Response:
+        opts = await self._delete_options(request)
         assert target.name is not None
         obj = self.api.delete(target.info, ns, target.name, **opts)
         if obj is None:  # nothing to show: a Status, as Kubernetes answers then
@@ -449,15 +433,18 @@ class Server:
         # grace period or finalizers hold it), so a typed client reads it as its kind.
         return _json(obj, status=202 if obj["metadata"].get("deletionTimestamp") else 200)
 
-    def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
-        opts = self._delete_options(request)
+    async def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
+        opts = await self._delete_options(request)
+        opts.pop("uid", None)
         items, rv = self.store.list(target.info.plural, target.namespace, **self._selectors(request))
         deleted = self.api.delete_collection(target.info, target.namespace, items, **opts)
         return _json(_list_object(target.info, deleted, rv))
 
-    def _delete_options(self, request: web.Request) -> dict[str, Any]:
-        return {"propagation": request.query.get("propagationPolicy") or None,
-                "grace": _int_param(request, "gracePeriodSeconds")}
+    async def _delete_options(self, request: web.Request) -> dict[str, Any]:
+        """The query's options, else the DeleteOptions body's (what kubectl sends)."""
+        body = await self._body(request) if (await request.read()).strip() else {}
+        return writes.delete_options(body, propagation=request.query.get("propagationPolicy") or None,
+                                     grace=_int_param(request, "gracePeriodSeconds"))
 
     async def _body(self, request: web.Request, *, allow_list: bool = False) -> Any:
         try:

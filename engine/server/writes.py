@@ -3,10 +3,15 @@ kubectl's write parameters (fieldValidation, dryRun), checked before anything is
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 from aiohttp import web
 
 from engine.errors import BadRequestError, UnsupportedMediaError
+from engine.store.store import DRY_RUN
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PATCH_KINDS = {"application/merge-patch+json": "merge", "application/json": "merge",
                "application/strategic-merge-patch+json": "strategic", "application/json-patch+json": "json"}
 
@@ -25,10 +30,58 @@ def patch_kind(request: web.Request) -> str:
 
 def check_params(request: web.Request) -> None:
     """kubectl's write parameters: fieldValidation is taken (validation is always strict here);
-    a server-side dry run is refused before anything is written, as tugboat cannot do one yet."""
-    if request.query.get("dryRun"):
-        raise BadRequestError("dryRun: a server-side dry run is not served yet, and nothing was changed "
-                              "(tug apply --dry-run validates a manifest without writing it)")
+    a protobuf body is refused (415) with what to do instead;
+    dryRun=All makes this request's writes in full and rolls them back (engine/store DRY_RUN):
+    the answer is what would be stored, and nothing is."""
+    if request.content_type == "application/vnd.kubernetes.protobuf":
+        raise UnsupportedMediaError(
+            "tugboat reads JSON and YAML request bodies, not protobuf (kubectl's typed generators such as "
+            "`kubectl create deployment|configmap` and `kubectl run` send protobuf): write the object to "
+            "a file and `kubectl create -f` (or `kubectl apply -f`) it, or use `tug`")
+    dry = request.query.getall("dryRun", [])
+    if dry:
+        if dry != ["All"]:
+            raise BadRequestError(f"dryRun: must be All, got {', '.join(repr(v) for v in dry)}")
+        if request.method == "GET":
+            raise BadRequestError("dryRun: only a write (POST, PUT, PATCH, DELETE) can be a dry run")
+        DRY_RUN.set(True)
     value = request.query.get("fieldValidation")
     if value is not None and value not in ("Strict", "Warn", "Ignore"):
         raise BadRequestError(f"fieldValidation: must be Strict, Warn or Ignore, got {value!r}")
+
+
+@web.middleware
+async def dry_run_scope(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Each request starts as no dry run and leaves none behind: aiohttp serves the requests of
+    one keep-alive connection in one task, so a dryRun=All request must not mark the next."""
+    token = DRY_RUN.set(False)
+    try:
+        return await handler(request)
+    finally:
+        DRY_RUN.reset(token)
+
+
+def delete_options(body: Any, *, propagation: str | None, grace: int | None) -> dict[str, Any]:
+    """A delete's propagation, grace period and uid precondition: the query's where given, else
+    the DeleteOptions body's (kubectl sends its options there); a dryRun there marks the request."""
+    if not isinstance(body, dict):
+        raise BadRequestError("the body of a delete must be a DeleteOptions object")
+    dry = body.get("dryRun")
+    if dry not in (None, [], ["All"]):
+        raise BadRequestError(f"dryRun: must be [All], got {dry!r:.60}")
+    if dry == ["All"]:
+        DRY_RUN.set(True)
+    given = body.get("propagationPolicy")
+    if given is None and body.get("orphanDependents") is not None:  # the deprecated form
+        given = "Orphan" if body["orphanDependents"] is True else "Background"
+    if given is not None and not isinstance(given, str):
+        raise BadRequestError(f"propagationPolicy: expected a string, got {given!r:.60}")
+    seconds = body.get("gracePeriodSeconds")
+    if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0):
+        raise BadRequestError(f"gracePeriodSeconds: expected a non-negative integer, got {seconds!r:.60}")
+    pre = body.get("preconditions")
+    uid = pre.get("uid") if isinstance(pre, dict) else None
+    if uid is not None and not isinstance(uid, str):
+        raise BadRequestError(f"preconditions.uid: expected a string, got {uid!r:.60}")
+    return {"propagation": propagation or given or None,
+            "grace": grace if grace is not None else seconds, "uid": uid or None}

@@ -6,6 +6,7 @@ import builtins
 import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,11 @@ from engine.store.writes import ApplyResult, not_found
 ApplyOp = tuple[Any, ...]  # (action, resource, obj) or (action, resource, obj, namespaced)
 
 _COMPACT_EVERY = 100
+
+# True in a task (an API request with dryRun=All) whose writes are made in full (checks,
+# generated fields, garbage collection) and then rolled back: no change, no event. A context
+# variable, so the controllers' tasks write as usual while such a request waits.
+DRY_RUN: ContextVar[bool] = ContextVar("tugboat_store_dry_run", default=False)
 _ACTIONS = ("create", "update", "update_status", "create_or_update")
 
 
@@ -252,6 +258,12 @@ class Store:
         conn = self._db()
         tx = Txn(conn, rv=self._log.rv, now=self._clock())
         conn.execute("BEGIN IMMEDIATE")
+        if DRY_RUN.get():
+            try:
+                yield tx
+            finally:
+                conn.execute("ROLLBACK")
+            return
         try:
             yield tx
             compacted = self._log.compacted

@@ -445,7 +445,7 @@ def check_answer(resp: httpx.Response, what: str, fields: Collection[str] = (), 
         causes = status["details"]["causes"]
         assert causes, f"{what}\n-> {resp.text}"
         for cause in causes:
-            text = cause["message"]
+            text = f"{cause['field']}: {cause['message']}" if "field" in cause else cause["message"]
             if batch:
                 assert re.match(r"document \d+ \(", text), f"{what}\n-> a cause naming no document: {text!r}"
                 continue

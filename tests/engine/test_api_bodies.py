@@ -112,7 +112,8 @@ def test_an_answer_lists_at_most_max_causes_problems(api_server: InProcessServer
     assert resp.status_code == 422
     status = resp.json()
     assert status["message"] == 'Pod "p" is invalid: 300000 problem(s)'
-    causes = [c["message"] for c in status["details"]["causes"]]
+    causes = [f"{c['field']}: {c['message']}" if "field" in c else c["message"]
+              for c in status["details"]["causes"]]
     assert len(causes) == MAX_CAUSES + 1
     assert causes[0] == "spec.containers[0]: expected a mapping, got 1"
     assert causes[-1] == f"... and {300_000 - MAX_CAUSES} more problem(s) not shown"
@@ -120,7 +121,8 @@ def test_an_answer_lists_at_most_max_causes_problems(api_server: InProcessServer
     few = json.dumps({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
                       "spec": {"containers": [1] * 3}}).encode()
     said = _post(api_server, "/api/v1/namespaces/default/pods", few).json()
-    assert [c["message"] for c in said["details"]["causes"]] == [
-        f"spec.containers[{i}]: expected a mapping, got 1" for i in range(3)]
+    assert [(c["field"], c["message"]) for c in said["details"]["causes"]] == [
+        (f"spec.containers[{i}]", "expected a mapping, got 1") for i in range(3)]
+    assert (said["details"]["kind"], said["details"]["name"]) == ("Pod", "p")
     with api_server.client() as c:
         assert c.list("pods")["items"] == []

@@ -65,7 +65,7 @@ def _pod(cpu: str) -> dict[str, Any]:
 def test_an_overflowing_quantity_is_a_422_with_its_field(api_server: InProcessServer, cpu: str) -> None:
     resp = _post(api_server, "/api/v1/namespaces/default/pods", _pod(cpu))
     assert resp.status_code == 422, resp.text
-    assert any("spec.containers[0].resources.requests[cpu]" in c["message"]
+    assert any(c.get("field") == "spec.containers[0].resources.requests[cpu]"
                for c in resp.json()["details"]["causes"])
     with api_server.client() as c:
         assert c.list("pods")["items"] == []

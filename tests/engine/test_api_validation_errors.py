@@ -103,10 +103,9 @@ def test_error_message_names_kind_and_name() -> None:
     assert info.value.message == 'Deployment "web" is invalid: 1 problem(s)'
     assert info.value.code == 422
     status = info.value.to_status()
-    assert (
-        status["details"]["causes"][0]["message"]
-        == 'spec.replicas: expected an integer, got "three"'
-    )
+    assert status["details"]["causes"][0] == {"reason": "FieldValueInvalid", "field": "spec.replicas",
+                                              "message": 'expected an integer, got "three"'}
+    assert info.value.details == ['spec.replicas: expected an integer, got "three"']
 
 
 def test_every_problem_is_collected() -> None:

@@ -17,7 +17,7 @@ import pytest
 from engine.api.registry import RESOURCES
 from engine.errors import NotFoundError, TugError
 
-from .conftest import InProcessServer, kubeconfig_of, trust
+from .conftest import InProcessServer, kubeconfig_of, trust, until
 
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io," \
         "application/json"
@@ -129,7 +129,8 @@ def test_patch_kinds_by_content_type_and_what_is_refused(api_server: InProcessSe
         for body, ctype, params, code, needle in [
             ("kind: ConfigMap", "application/apply-patch+yaml", {}, 415, "server-side apply"),
             ("{}", "text/plain", {}, 415, "Content-Type 'text/plain'"),
-            ('{"data": {"x": "y"}}', "application/merge-patch+json", {"dryRun": "All"}, 400, "dryRun"),
+            ('{"data": {"x": "y"}}', "application/merge-patch+json", {"dryRun": "Some"}, 400,
+             "dryRun: must be All, got 'Some'"),
             ('{"data": {"x": "y"}}', "application/merge-patch+json", {"fieldValidation": "Loose"}, 400,
              "fieldValidation: must be Strict, Warn or Ignore"),
             ('[{"op": "remove", "path": "/data/nope"}]', "application/json-patch+json", {}, 400,
@@ -145,6 +146,38 @@ def test_patch_kinds_by_content_type_and_what_is_refused(api_server: InProcessSe
         assert "fieldValidation" in [p["name"] for p in patch["parameters"]]
         containers = doc["components"]["schemas"]["PodSpec"]["properties"]["containers"]
         assert containers["x-kubernetes-patch-merge-key"] == "name"
+
+
+def test_a_dry_run_answers_what_would_be_stored_and_changes_nothing(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        c.create({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}, "data": {"k": "v"}})
+        rv = c.list("configmaps")["metadata"]["resourceVersion"]
+        seen: list[Any] = []
+        dry = {"dryRun": "All"}
+        with httpx.Client(verify=trust(c), headers={"Authorization": f"Bearer {c.token}"}) as http:
+            base = c.server + "/api/v1/namespaces/default/configmaps"
+            made = http.post(base, params=dry, json={"apiVersion": "v1", "kind": "ConfigMap",
+                                                     "metadata": {"generateName": "b-"}, "data": {}})
+            assert made.status_code == 201 and made.json()["metadata"]["name"].startswith("b-")
+            assert made.json()["metadata"]["uid"]
+            patched = http.patch(base + "/a", params=dry, content='{"data": {"k": "w"}}',
+                                 headers={"Content-Type": "application/merge-patch+json"})
+            assert patched.status_code == 200 and patched.json()["data"] == {"k": "w"}
+            bad = http.patch(base + "/a", params=dry, content='{"data": {"k": 1}}',
+                             headers={"Content-Type": "application/merge-patch+json"})
+            # the same checks as a real write
+            assert bad.status_code == 422 and bad.json()["details"]["causes"][0]["field"] == "data[k]"
+            gone = http.delete(base + "/a", params=dry)
+            assert gone.status_code == 200 and gone.json()["metadata"]["name"] == "a"
+            # the same keep-alive connection, no dryRun: a real write (the mark does not stay)
+            real = http.patch(base + "/a", content='{"data": {"k": "x"}}',
+                              headers={"Content-Type": "application/merge-patch+json"})
+            assert real.status_code == 200
+            seen = [i["metadata"]["name"] for i in c.list("configmaps")["items"]]
+        assert seen == ["a"] and c.get("configmaps", "a")["data"] == {"k": "x"}
+        # events come in order: had a dry run written anything, it would come before the real one
+        kind, first = next(iter(c.watch("configmaps", resource_version=rv, timeout_seconds=30)))
+        assert (kind, first["data"]) == ("MODIFIED", {"k": "x"})
 
 
 DEPLOYMENT = """apiVersion: apps/v1
@@ -204,6 +237,34 @@ def test_kubectl_applies_edits_and_patches(api_server: InProcessServer, tmp_path
     typo.write_text(DEPLOYMENT.replace("replicas: 2", "replicaz: 2")
                     .replace("name: web\n", "name: typo\n", 1))
     assert "replicaz" in kubectl("apply", "-f", str(typo), ok=False)  # strict, from the server
+    # server-side dry runs: the answer of a real write, nothing stored
+    said = kubectl("create", "-f", str(typo.parent / "web.yaml"), "--dry-run=server", ok=False)
+    assert 'AlreadyExists' in said and '"web" already exists' in said
+    (tmp_path / "cm.yaml").write_text("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: dry}\n"
+                                      "data: {k: v}\n")
+    dry = kubectl("create", "-f", str(tmp_path / "cm.yaml"), "--dry-run=server", "-o", "json")
+    assert json.loads(dry)["data"] == {"k": "v"}
+    # kubectl's typed generators send protobuf, which tugboat does not read: it says what to do
+    said = kubectl("create", "configmap", "gen", "--from-literal=k=v", ok=False)
+    assert "not protobuf" in said and "kubectl create -f" in said
+    assert kubectl("scale", "deployment", "web", "--replicas=9", "--dry-run=server").strip() == \
+        "deployment.apps/web scaled (server dry run)"
+    assert kubectl("delete", "deployment", "web", "--dry-run=server").strip() == \
+        'deployment.apps "web" deleted (server dry run)'
+    with api_server.client() as c:
+        assert c.get("deployments", "web")["spec"]["replicas"] == 3
+        assert [m["metadata"]["name"] for m in c.list("configmaps")["items"]] == []
+    # an invalid object: kubectl names it and the field, as for a cluster
+    invalid = kubectl("patch", "deployment", "web", "-p", '{"spec": {"replicas": -1}}', ok=False)
+    assert 'The Deployment "web" is invalid' in invalid and "spec.replicas" in invalid
+    # kubectl sends a delete's options in a DeleteOptions body: --cascade=orphan keeps the ReplicaSet
+    with api_server.client() as c:
+        until(lambda: c.list("replicasets")["items"])
+        assert kubectl("delete", "deployment", "web", "--cascade=orphan").strip() == \
+            'deployment.apps "web" deleted'
+        until(lambda: not [d for d in c.list("deployments")["items"] if d["metadata"]["name"] == "web"])
+        kept = c.list("replicasets")["items"]
+        assert kept and all(not rs["metadata"].get("ownerReferences") for rs in kept)
 
 
 def test_the_scale_subresource_reads_and_writes_replicas(api_server: InProcessServer) -> None:
