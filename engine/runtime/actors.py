@@ -19,6 +19,7 @@ import ray
 
 from engine.net.proxy import Proxy
 from engine.objects import GPU, amount, bound_gpus, pod_requests
+from engine.runtime.execs import Sessions, command_for
 from engine.runtime.logfiles import READ_LIMIT, read_log
 from engine.runtime.podrunner import PodRunner, node_log_roots
 from engine.runtime.podusage import PodUsage
@@ -66,12 +67,14 @@ class PodActor:
         self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus, service_env=service_env, refs=refs,
                                 files=files, hosts=hosts)
         self.runner.start()
+        self.execs = Sessions()
 
     def watch(self, since_version: int, since_event: int,
               timeout: float = WATCH_TIMEOUT_S) -> dict[str, Any]:
         return self.runner.watch(since_version, since_event, timeout)
 
     def stop(self, grace_seconds: float) -> dict[str, Any]:
+        self.execs.end_all()
         return self.runner.stop(grace_seconds)
 
     def pid(self) -> int:
@@ -84,6 +87,23 @@ class PodActor:
     def usage(self, window: float = 0.5) -> dict[str, Any]:
         """CPU cores and memory the pod's containers use now (their whole process trees)."""
         return self.runner.usage(window)
+
+    # `kubectl exec` (engine/runtime/execs.py): a session per command; the control plane moves its bytes.
+    def exec_start(self, container: str, command: list[str], tty: bool, stdin: bool) -> str:
+        argv, env, cwd = command_for(self.runner, container, command, tty=tty, stdin=stdin)
+        return self.execs.start(argv, env, cwd, tty=tty, stdin=stdin)
+
+    def exec_read(self, key: str, timeout: float) -> dict[str, Any]:
+        return self.execs.get(key).read(min(timeout, 1.0))
+
+    def exec_write(self, key: str, data: bytes, close: bool) -> None:
+        self.execs.get(key).write(data, close)
+
+    def exec_resize(self, key: str, width: int, height: int) -> None:
+        self.execs.get(key).resize(width, height)
+
+    def exec_end(self, key: str) -> None:
+        self.execs.end(key)
 
 
 def _owner(pid: int, leaders: dict[int, str]) -> str | None:

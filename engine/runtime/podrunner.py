@@ -67,6 +67,7 @@ class _Container:
     init: bool
     status: dict[str, Any]
     proc: ContainerProcess | None = None
+    launched: ProcessSpec | None = None  # how its current run was started (exec runs alike)
     ports: list[dict[str, Any]] = field(default_factory=list)
     done: bool = False
     retry: bool = False  # its last start failed on a volume: try again, whatever the policy
@@ -192,6 +193,17 @@ class PodRunner:
         """Main pids of the containers running now."""
         with self._cond:
             return [c.proc.pid for c in self._init + self._main if c.proc and c.proc.running]
+
+    def running(self, name: str | None) -> tuple[dict[str, Any], ProcessSpec] | str:
+        """Container `name`'s spec and how its current run started, while it runs (`kubectl
+        exec`, engine/runtime/execs.py); else why not."""
+        with self._cond:
+            c = next((c for c in self._init + self._main if c.spec["name"] == name), None)
+            if c is None:
+                return f"container {name} is not valid for pod {self.name}"
+            if c.proc is None or not c.proc.running or c.launched is None:
+                return f"container {name} of pod {self.name} is not running"
+            return c.spec, c.launched
 
     def usage(self, window: float) -> dict[str, Any]:
         """CPU cores (averaged over `window` seconds) and resident memory of every process of
@@ -328,7 +340,7 @@ class PodRunner:
             return 128
         probes = {} if c.init else {k: c.spec[k] for k in KINDS if isinstance(c.spec.get(k), dict)}
         with self._cond:
-            c.proc = proc
+            c.proc, c.launched = proc, spec
             if self._stopping:  # stop() began while this (re)start was under way
                 proc.signal_group(signal.SIGTERM)
             c.status["state"] = {"running": {"startedAt": format_time(utcnow())}}

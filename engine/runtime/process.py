@@ -30,10 +30,15 @@ TAG_VAR = "TUGBOAT_PROCESS_TAG"
 _KILL_ROUNDS = 20  # a process may fork while it is being killed: look again, this many times
 
 
-def _child_setup() -> None:  # runs in the child between fork and exec
+def child_setup() -> None:  # runs in the child between fork and exec
     os.setsid()
     try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        # An ignored signal stays ignored across exec, and Ray's workers ignore SIGINT: a
+        # container (or `kubectl exec`'s shell, where ^C must interrupt) starts with the defaults.
+        for number in (signal.SIGINT, signal.SIGQUIT):
+            libc.signal(int(number), 0)  # SIG_DFL
     except OSError:  # not Linux/glibc: the actor's stop path still kills the group
         pass
 
@@ -122,7 +127,7 @@ class ContainerProcess:
                 stdin=subprocess.DEVNULL,
                 stdout=write_end,
                 stderr=subprocess.STDOUT,
-                preexec_fn=_child_setup,
+                preexec_fn=child_setup,
                 close_fds=True,
             )
         except BaseException:
@@ -171,7 +176,7 @@ def run_hook(argv: list[str], *, env: dict[str, str], cwd: str | None, timeout: 
     try:
         proc = subprocess.Popen(argv, env=env, cwd=cwd or None, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                preexec_fn=_child_setup)
+                                preexec_fn=child_setup)
     except OSError:
         return 127
     try:

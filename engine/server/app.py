@@ -26,7 +26,7 @@ from engine.errors import (
 )
 from engine.labels import parse_field_selector, parse_selector
 from engine.paths import Target, parse_target
-from engine.server import discovery, eviction, metrics_api, openapi, scale, tables, writes
+from engine.server import discovery, eviction, execstream, metrics_api, openapi, scale, tables, writes
 from engine.server.bodies import MAX_BODY_BYTES, parse_body
 from engine.server.crud import Api
 from engine.server.metrics import UNAUTHENTICATED, UNMATCHED, Metrics
@@ -303,6 +303,8 @@ class Server:
             return await self._scale(request, target)
         if target.sub == "eviction":
             return await self._evict(request, target)
+        if target.sub == "exec" and target.name and target.namespace:
+            return await execstream.serve(request, self.store, self.runtime, target.namespace, target.name)
         if target.sub == "status" and method not in ("GET", "PUT"):
             raise MethodNotAllowedError(f"{method} is not allowed on {target.info.plural}/status: "
                                         f"read it with GET, replace it with PUT")

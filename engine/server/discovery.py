@@ -79,6 +79,8 @@ def _resources(info: ResourceInfo) -> list[Obj]:
         # which kubectl counts as an error; kubectl drain then deletes, and direct callers may evict)
         out.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
                     "version": "v1", "kind": "Eviction", "verbs": ["create"]})
+        out.append({"name": "pods/exec", "singularName": "", "namespaced": True, "kind": "PodExecOptions",
+                    "verbs": ["create", "get"]})
         out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
                     "verbs": ["get"]})
     return out

@@ -359,3 +359,18 @@ def test_an_eviction_marks_the_pod_and_deletes_it(api_server: InProcessServer) -
             c.get("pods", "ev")
         with pytest.raises(NotFoundError):
             c.request("POST", "/api/v1/namespaces/default/configmaps/x/eviction", body={})
+
+
+def test_exec_is_discovered_and_refused_plainly_where_it_cannot_run(api_server: InProcessServer) -> None:
+    with api_server.client() as c:
+        core = {r["name"]: r for r in c.request("GET", "/api/v1")["resources"]}
+        assert core["pods/exec"]["verbs"] == ["create", "get"]
+        c.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"}, "spec": {
+            "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "9"]}]}})
+        path = "/api/v1/namespaces/default/pods/p/exec"
+        with pytest.raises(TugError, match="at least one command= parameter"):
+            c.request("GET", path)
+        with pytest.raises(NotFoundError, match="runs no pods"):  # this control plane has no runtime
+            c.request("GET", path, params={"command": "ls"})
+        with pytest.raises(NotFoundError, match="only pods have the exec subresource"):
+            c.request("GET", "/api/v1/namespaces/default/configmaps/p/exec")

@@ -5,6 +5,8 @@ kubectl is not installed."""
 
 from __future__ import annotations
 
+import os
+import pty
 import shutil
 import subprocess
 import sys
@@ -129,3 +131,65 @@ def test_kubectl_drives_jobs_and_deployments(control_plane: ControlPlaneProc, tm
         with control_plane.client() as client:
             wait_for(lambda: not client.list("pods", label_selector="app=kc-web")["items"], timeout=120,
                      what="the replicas to go")
+
+
+EXEC_POD = """apiVersion: v1
+kind: Pod
+metadata:
+  name: kc-exec
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: python:3.11
+    command: ["sh", "-c", "echo made-by-main > /data/note; exec sleep 1000"]
+    workingDir: /tmp
+    env: [{name: GREETING, value: hello}]
+    volumeMounts: [{name: scratch, mountPath: /data}]
+    resources: {requests: {cpu: 10m}}
+  volumes: [{name: scratch, emptyDir: {}}]
+"""
+
+
+def test_kubectl_exec_runs_in_the_containers_environment(control_plane: ControlPlaneProc,
+                                                         tmp_path: Path) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(control_plane.tug("kubeconfig").stdout)
+    base = ["kubectl", "--kubeconfig", str(kubeconfig)]
+
+    def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*base, *args], input=stdin, capture_output=True, text=True, timeout=120)
+    (tmp_path / "pod.yaml").write_text(EXEC_POD)
+    assert kubectl("apply", "-f", str(tmp_path / "pod.yaml")).returncode == 0
+    try:
+        assert kubectl("wait", "--for=condition=Ready", "pod/kc-exec", "--timeout=100s").returncode == 0
+        said = kubectl("exec", "kc-exec", "--", "sh", "-c", 'echo "$GREETING $(pwd) $(cat /data/note)"; '
+                       "echo oops >&2; exit 3")
+        assert (said.returncode, said.stdout, said.stderr) == (
+            3, "hello /tmp made-by-main\n", "oops\ncommand terminated with exit code 3\n")
+        piped = kubectl("exec", "-i", "kc-exec", "--", "sh", "-c", "tr a-z A-Z; echo done",
+                        stdin="one\ntwo\n")
+        assert (piped.returncode, piped.stdout) == (0, "ONE\nTWO\ndone\n")
+        refused = kubectl("exec", "kc-exec", "-c", "nope", "--", "true")
+        assert refused.returncode == 1 and "container nope is not valid for pod kc-exec" in refused.stderr
+        # -it: a terminal of its own (kubectl needs one on its side too: a pty here)
+        leader, follower = pty.openpty()
+        proc = subprocess.Popen([*base, "exec", "-it", "kc-exec", "--", "sh", "-c", "tty; stty size"],
+                                stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+        os.close(follower)
+        out = b""
+        while True:
+            try:
+                chunk = os.read(leader, 4096)
+            except OSError:  # EIO: kubectl and everything on its terminal ended
+                break
+            if not chunk:
+                break
+            out += chunk
+        os.close(leader)
+        assert proc.wait(timeout=60) == 0, out
+        lines = out.decode().split()
+        assert lines[0].startswith("/dev/pts/") and len(lines) >= 3 and lines[1].isdigit(), out
+    finally:
+        subprocess.run([*base, "delete", "pod", "kc-exec", "--ignore-not-found", "--grace-period=1"],
+                       capture_output=True, timeout=120)
