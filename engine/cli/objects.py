@@ -63,6 +63,10 @@ def _split_kind(args: argparse.Namespace) -> tuple[ResourceInfo, list[str]]:
 
 def _print_objects(args: argparse.Namespace, info: ResourceInfo, items: list[dict[str, Any]],
                    *, single: bool) -> None:
+    if args.output in ("json", "yaml"):  # as kubectl: managedFields are the server's bookkeeping
+        items = [{**o, "metadata": {k: v for k, v in o["metadata"].items() if k != "managedFields"}}
+                 if isinstance(o.get("metadata"), dict) and "managedFields" in o["metadata"] else o
+                 for o in items]
     if args.output == "json":
         data: Any = items[0] if single and len(items) == 1 else {
             "apiVersion": "v1", "kind": "List", "metadata": {"resourceVersion": ""}, "items": items}

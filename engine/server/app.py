@@ -340,11 +340,17 @@ class Server:
             if method in ("PUT", "PATCH"):
                 # validation runs in a worker thread; the store is read and written here only
                 kind = writes.patch_kind(request) if method == "PATCH" else ""
+                manager = writes.manager(request, apply=kind == "apply")
+                if kind == "apply":
+                    obj, warnings, code = await writes.server_side_apply(
+                        self.api, request, target.info, ns, target.name, manager)
+                    return _json(obj, status=code, warnings=warnings)
                 body = await self._body(request, allow_list=kind == "json")
                 if method == "PATCH":
                     body = self.api.patched(target.info, ns, target.name, body, kind)
                 checked = await asyncio.to_thread(self.api.validate, target.info, ns, body)
-                obj, warnings = self.api.update(target.info, ns, target.name, body, checked=checked)
+                obj, warnings = self.api.update(target.info, ns, target.name, body, checked=checked,
+                                                manager=manager)
                 return _json(obj, warnings=warnings)
             if method == "DELETE":
                 return await self._delete(request, target, ns)
@@ -367,7 +373,8 @@ class Server:
             desired = {k: v for k, v in current.items() if k != "status"}
             desired["spec"] = {**desired["spec"], "replicas": replicas}
             checked = await asyncio.to_thread(self.api.validate, target.info, target.namespace, desired)
-            current, _ = self.api.update(target.info, target.namespace, target.name, desired, checked=checked)
+            current, _ = self.api.update(target.info, target.namespace, target.name, desired, checked=checked,
+                                         manager=writes.manager(request, apply=False))
         return _json(scale.scale_of(current))
 
     async def _evict(self, request: web.Request, target: Target) -> web.Response:

@@ -6,9 +6,10 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from engine.api import ResourceInfo, Validated, resolve, validate_documents, validate_object
+from engine.api import ResourceInfo, Validated, resolve, ssa, validate_documents, validate_object
 from engine.api.patches import json_patch, merge_patch, strategic_merge
 from engine.api.status import check_status, full_node_info
+from engine.clock import format_time
 from engine.controllers.namespaces import NAMESPACE_FINALIZER, PROTECTED
 from engine.errors import (
     BadRequestError,
@@ -52,16 +53,23 @@ class Api:
     # ----- writes --------------------------------------------------------------------------
 
     def create(self, info: ResourceInfo, namespace: str | None, body: dict[str, Any], *,
-               checked: Validated | None = None) -> tuple[dict[str, Any], list[str]]:
+               checked: Validated | None = None,
+               managed: list[Any] | None = None) -> tuple[dict[str, Any], list[str]]:
         """`checked`: `validate`'s answer for `body`, when the caller ran it already (the
-        server runs it in a worker thread, so a huge body never holds the event loop)."""
+        server runs it in a worker thread, so a huge body never holds the event loop);
+        `managed`: the managedFields a server-side apply gives the new object."""
         checked = checked or self.validate(info, namespace, body)
         self.ensure_namespace(info, checked.obj["metadata"].get("namespace"))
         obj = admit(self.store, info.plural, _strip_system(checked.obj), None)
+        if managed:
+            obj["metadata"]["managedFields"] = managed
         return self.store.create(info.plural, obj, namespaced=info.namespaced), checked.warnings
 
     def update(self, info: ResourceInfo, namespace: str | None, name: str, body: dict[str, Any], *,
-               checked: Validated | None = None) -> tuple[dict[str, Any], list[str]]:
+               checked: Validated | None = None, manager: str = "unknown",
+               managed: list[Any] | None = None) -> tuple[dict[str, Any], list[str]]:
+        """`managed`: the managedFields a server-side apply computed; else an object that
+        tracks its fields' managers (one server-side applied) gives `manager` what it changed."""
         checked = checked or self.validate(info, namespace, body)
         if checked.obj["metadata"].get("name") != name:
             raise BadRequestError(
@@ -69,6 +77,10 @@ class Api:
                 f'the name on the URL ({name})')
         current = self.store.get(info.plural, namespace, name)
         obj = admit(self.store, info.plural, self._merge_update(info, current, checked.obj), current)
+        if managed is None:
+            managed = ssa.record_update(current, obj, manager=manager, now=format_time(self.store.now()))
+        if managed is not None:
+            obj["metadata"]["managedFields"] = managed
         rv = (body.get("metadata") or {}).get("resourceVersion")
         if rv:
             obj["metadata"]["resourceVersion"] = str(rv)
@@ -77,6 +89,33 @@ class Api:
     def patch(self, info: ResourceInfo, namespace: str | None, name: str, patch: dict[str, Any]
               ) -> tuple[dict[str, Any], list[str]]:
         return self.update(info, namespace, name, self.patched(info, namespace, name, patch))
+
+    def applied(self, info: ResourceInfo, namespace: str | None, name: str, config: Any, *,
+                manager: str, force: bool) -> dict[str, Any] | None:
+        """Server-side apply of `config` (engine/api/ssa.py): the object it makes, carrying its
+        managedFields and the stored resourceVersion; None where there is no object yet (then
+        create `config`, with `created_fields`)."""
+        if not isinstance(config, dict) or not isinstance(config.get("metadata") or {}, dict):
+            raise BadRequestError("an applied configuration must be an object with metadata")
+        if (config.get("metadata") or {}).get("name") not in (None, name):
+            raise BadRequestError(f"the name of the object ({config['metadata']['name']}) does not match "
+                                  f"the name on the URL ({name})")
+        config.setdefault("metadata", {})["name"] = name
+        if any(config.get(k) in (None, "") for k in ("apiVersion", "kind")):
+            raise BadRequestError("an applied configuration must give apiVersion and kind")
+        try:
+            current = self.store.get(info.plural, namespace, name)
+        except NotFoundError:
+            return None
+        out = ssa.apply(_strip_status(current), config, manager=manager, force=force,
+                        now=format_time(self.store.now()))
+        out["metadata"]["resourceVersion"] = current["metadata"]["resourceVersion"]
+        return out
+
+    def created_fields(self, config: dict[str, Any], manager: str) -> list[Any]:
+        """The managedFields of an object server-side apply creates from `config`."""
+        made = ssa.apply(None, config, manager=manager, force=False, now=format_time(self.store.now()))
+        return list(made["metadata"]["managedFields"])
 
     def patched(self, info: ResourceInfo, namespace: str | None, name: str, patch: Any,
                 kind: str = "merge") -> dict[str, Any]:

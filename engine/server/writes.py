@@ -3,12 +3,14 @@ kubectl's write parameters (fieldValidation, dryRun), checked before anything is
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from engine.errors import BadRequestError, UnsupportedMediaError
+from engine.errors import BadRequestError, InvalidError, UnsupportedMediaError
+from engine.server.bodies import parse_body
 from engine.store.store import DRY_RUN
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -17,11 +19,11 @@ PATCH_KINDS = {"application/merge-patch+json": "merge", "application/json": "mer
 
 
 def patch_kind(request: web.Request) -> str:
-    """merge, strategic or json, by the request's Content-Type (none, or plain JSON: merge)."""
+    """merge, strategic, json or apply (server-side apply), by the request's Content-Type (none,
+    or plain JSON: merge)."""
     ctype = request.headers.get("Content-Type", "application/json").split(";")[0].strip().lower()
     if ctype == "application/apply-patch+yaml":
-        raise UnsupportedMediaError("server-side apply (application/apply-patch+yaml) is not served yet; "
-                                    "use kubectl apply without --server-side, or tug apply")
+        return "apply"
     if ctype not in PATCH_KINDS:
         raise UnsupportedMediaError(f"the patch's Content-Type {ctype!r} is not one of "
                                     f"{', '.join(sorted(PATCH_KINDS))}")
@@ -85,3 +87,41 @@ def delete_options(body: Any, *, propagation: str | None, grace: int | None) -> 
         raise BadRequestError(f"preconditions.uid: expected a string, got {uid!r:.60}")
     return {"propagation": propagation or given or None,
             "grace": grace if grace is not None else seconds, "uid": uid or None}
+
+
+def manager(request: web.Request, *, apply: bool) -> str:
+    """Who makes this write, for managedFields: fieldManager (required for server-side apply),
+    else the client's name from its User-Agent ("kubectl/v1.32.4 ..." -> "kubectl")."""
+    given = request.query.get("fieldManager")
+    if given is not None and (not given or len(given) > 128 or not given.isprintable()):
+        raise BadRequestError(f"fieldManager: expected 1 to 128 printable characters, got {given[:130]!r}")
+    if request.query.get("force") not in (None, "false") and not apply:
+        raise BadRequestError("force: only a server-side apply (application/apply-patch+yaml) takes force")
+    if apply and not given:
+        required = "fieldManager: Required value: is required for apply patch"
+        raise InvalidError(f'PatchOptions "" is invalid: {required}', details=[required])
+    agent = request.headers.get("User-Agent", "").split("/")[0].strip()
+    return given or (agent[:128] if agent.isprintable() and agent else "unknown")
+
+
+async def server_side_apply(api: Any, request: web.Request, info: Any, namespace: str | None, name: str,
+                            manager: str) -> tuple[Any, list[str], int]:
+    """PATCH with application/apply-patch+yaml (engine/api/ssa.py): the object applied, its
+    warnings and the HTTP status (201 where it was created)."""
+    raw = await request.read()
+    try:
+        config = await asyncio.to_thread(parse_body, raw)
+    except BadRequestError as exc:
+        raise BadRequestError(f"the applied configuration must be JSON (as kubectl and the clients send it): "
+                              f"{exc}") from None
+    force = request.query.get("force") in ("true", "1")
+    desired = api.applied(info, namespace, name, config, manager=manager, force=force)
+    if desired is None:  # nothing there: server-side apply creates it
+        checked = await asyncio.to_thread(api.validate, info, namespace, config)
+        obj, warnings = api.create(info, namespace, config, checked=checked,
+                                   managed=api.created_fields(config, manager))
+        return obj, warnings, 201
+    checked = await asyncio.to_thread(api.validate, info, namespace, desired)
+    obj, warnings = api.update(info, namespace, name, desired, checked=checked,
+                               managed=desired["metadata"]["managedFields"])
+    return obj, warnings, 200

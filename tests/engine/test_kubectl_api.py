@@ -127,7 +127,8 @@ def test_patch_kinds_by_content_type_and_what_is_refused(api_server: InProcessSe
                     fieldValidation="Strict", fieldManager="kubectl-edit")
         assert ok.status_code == 200 and ok.json()["data"] == {"j": "w"}
         for body, ctype, params, code, needle in [
-            ("kind: ConfigMap", "application/apply-patch+yaml", {}, 415, "server-side apply"),
+            ("kind: ConfigMap", "application/apply-patch+yaml", {}, 422, "fieldManager: Required value"),
+            ("kind: ConfigMap", "application/apply-patch+yaml", {"fieldManager": "me"}, 400, "must be JSON"),
             ("{}", "text/plain", {}, 415, "Content-Type 'text/plain'"),
             ('{"data": {"x": "y"}}', "application/merge-patch+json", {"dryRun": "Some"}, 400,
              "dryRun: must be All, got 'Some'"),
@@ -230,8 +231,6 @@ def test_kubectl_applies_edits_and_patches(api_server: InProcessServer, tmp_path
     assert web["env"] == [{"name": "A", "value": "1"}, {"name": "C", "value": "3"}]  # B gone, C merged in
     assert d["spec"]["replicas"] == 3 and d["spec"]["minReadySeconds"] == 5
     assert d["metadata"]["labels"] == {"tier": "front"} and d["metadata"]["annotations"]["note"] == "hi"
-    refused = kubectl("apply", "--server-side", "-f", str(manifest), ok=False)
-    assert "Server-side apply not available" in refused
     assert "FIELD: backoffLimit <integer>" in kubectl("explain", "job.spec.backoffLimit")
     typo = tmp_path / "typo.yaml"
     typo.write_text(DEPLOYMENT.replace("replicas: 2", "replicaz: 2")
@@ -374,3 +373,41 @@ def test_exec_is_discovered_and_refused_plainly_where_it_cannot_run(api_server: 
             c.request("GET", path, params={"command": "ls"})
         with pytest.raises(NotFoundError, match="only pods have the exec subresource"):
             c.request("GET", "/api/v1/namespaces/default/configmaps/p/exec")
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_kubectl_server_side_apply_owns_fields_and_reports_conflicts(api_server: InProcessServer,
+                                                                      tmp_path: Path) -> None:
+    kubectl = _kubectl(api_server, tmp_path)
+    manifest = tmp_path / "web.yaml"
+    manifest.write_text(DEPLOYMENT)
+    assert kubectl("apply", "--server-side", "-f", str(manifest)).strip() == \
+        "deployment.apps/web serverside-applied"
+    with api_server.client() as c:
+        made = c.get("deployments", "web")
+    [entry] = made["metadata"]["managedFields"]
+    assert (entry["manager"], entry["operation"]) == ("kubectl", "Apply")
+    assert "f:replicas" in entry["fieldsV1"]["f:spec"]
+    assert kubectl("apply", "--server-side", "-f", str(manifest)).strip() == \
+        "deployment.apps/web serverside-applied"
+    kubectl("scale", "deployment", "web", "--replicas=4")  # another manager takes spec.replicas
+    conflict = kubectl("apply", "--server-side", "-f", str(manifest), ok=False)
+    assert 'Apply failed with 1 conflict: conflict with "kubectl" using apps/v1: .spec.replicas' in conflict
+    with api_server.client() as c:
+        assert c.get("deployments", "web")["spec"]["replicas"] == 4  # the refused apply changed nothing
+    kubectl("apply", "--server-side", "--force-conflicts", "-f", str(manifest))
+    # the manifest without its second container: the applier's field goes
+    manifest.write_text(DEPLOYMENT.split("      - name: side")[0])
+    kubectl("apply", "--server-side", "-f", str(manifest))
+    with api_server.client() as c:
+        d = c.get("deployments", "web")
+    assert d["spec"]["replicas"] == 2
+    assert [x["name"] for x in d["spec"]["template"]["spec"]["containers"]] == ["web"]
+    managers = {(e["manager"], e["operation"]) for e in d["metadata"]["managedFields"]}
+    assert ("kubectl", "Apply") in managers
+    dry = kubectl("apply", "--server-side", "--dry-run=server", "-f", str(manifest), "-o", "json")
+    assert json.loads(dry)["metadata"]["name"] == "web"
+    fresh = tmp_path / "fresh.yaml"
+    fresh.write_text(DEPLOYMENT.replace("name: web\n", "name: fresh\n", 1))
+    assert kubectl("apply", "--server-side", "-f", str(fresh)).strip() == \
+        "deployment.apps/fresh serverside-applied"
