@@ -26,7 +26,17 @@ from engine.errors import (
 )
 from engine.labels import parse_field_selector, parse_selector
 from engine.paths import Target, parse_target
-from engine.server import discovery, eviction, execstream, metrics_api, openapi, scale, tables, writes
+from engine.server import (
+    discovery,
+    eviction,
+    execstream,
+    metrics_api,
+    openapi,
+    scaling,
+    selfreview,
+    tables,
+    writes,
+)
 from engine.server.bodies import MAX_BODY_BYTES, parse_body
 from engine.server.crud import Api
 from engine.server.metrics import UNAUTHENTICATED, UNMATCHED, Metrics
@@ -121,6 +131,7 @@ class Server:
         for path in ("", "/nodes", "/nodes/{name}", "/pods", "/namespaces/{namespace}/pods",
                      "/namespaces/{namespace}/pods/{name}"):  # kubectl top
             r.add_get(f"/apis/metrics.k8s.io/v1beta1{path}", self._metrics_api)
+        selfreview.add_routes(r)  # kubectl auth can-i|whoami
         r.add_get("/openapi/v3", self._openapi)
         r.add_get("/openapi/v3/{tail:.*}", self._openapi)
         r.add_get("/api", self._discover)  # discovery: what kubectl reads first
@@ -300,7 +311,7 @@ class Server:
                 raise MethodNotAllowedError(f"{method} is not allowed on pods/log: logs are read with GET")
             return await self._logs(request, target)
         if target.sub == "scale":
-            return await self._scale(request, target)
+            return _json(await scaling.serve(request, target, self.api, self.store, self._body))
         if target.sub == "eviction":
             return await self._evict(request, target)
         if target.sub == "exec" and target.name and target.namespace:
@@ -355,27 +366,6 @@ class Server:
             if method == "DELETE":
                 return await self._delete(request, target, ns)
         raise MethodNotAllowedError(f"method {method} is not allowed on {request.path}")
-
-    async def _scale(self, request: web.Request, target: Target) -> web.Response:
-        """GET, PUT and PATCH of a Deployment's or ReplicaSet's Scale (engine/server/scale.py)."""
-        assert target.name is not None and target.namespace is not None
-        current = self.store.get(target.info.plural, target.namespace, target.name)
-        if request.method == "GET":
-            return _json(scale.scale_of(current))
-        if request.method not in ("PUT", "PATCH"):
-            raise MethodNotAllowedError(f"{request.method} is not allowed on {target.info.plural}/scale")
-        kind = writes.patch_kind(request) if request.method == "PATCH" else ""
-        body = await self._body(request, allow_list=kind == "json")
-        if kind:
-            body = scale.patched_scale(current, body, kind)
-        replicas = scale.replicas_of(body, current)
-        if replicas != (current.get("spec") or {}).get("replicas"):
-            desired = {k: v for k, v in current.items() if k != "status"}
-            desired["spec"] = {**desired["spec"], "replicas": replicas}
-            checked = await asyncio.to_thread(self.api.validate, target.info, target.namespace, desired)
-            current, _ = self.api.update(target.info, target.namespace, target.name, desired, checked=checked,
-                                         manager=writes.manager(request, apply=False))
-        return _json(scale.scale_of(current))
 
     async def _evict(self, request: web.Request, target: Target) -> web.Response:
         if request.method != "POST":
@@ -461,7 +451,8 @@ class Server:
         except web.HTTPRequestEntityTooLarge:
             raise TooLargeError(f"the request body is larger than {MAX_BODY_BYTES // 2**20} MiB, "
                                 f"the limit for one request (as Kubernetes' per object)") from None
-        return await asyncio.to_thread(parse_body, raw, allow_list=allow_list)
+        return await asyncio.to_thread(parse_body, raw, allow_list=allow_list,
+                                       content_type=request.content_type)
 
     # ----- streams ---------------------------------------------------------------------------
 

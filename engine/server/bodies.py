@@ -10,6 +10,7 @@ import json
 import math
 from typing import Any
 
+from engine.api import protobuf
 from engine.errors import BadRequestError
 
 MAX_BODY_BYTES = 3 * 1024 * 1024
@@ -69,9 +70,12 @@ def _finite(text: str) -> float:
     return value
 
 
-def parse_body(raw: bytes, *, allow_list: bool = False) -> Any:
-    """The JSON object in `raw` (or, with `allow_list`, an array: a JSON patch), or a
-    BadRequestError saying why not."""
+def parse_body(raw: bytes, *, allow_list: bool = False, content_type: str = "") -> Any:
+    """The JSON object in `raw` (or, with `allow_list`, an array: a JSON patch; or, by its
+    `content_type`, the object a Kubernetes protobuf body holds), or a BadRequestError saying
+    why not."""
+    if content_type == protobuf.CONTENT_TYPE:
+        return protobuf.decode(raw)
     repeated = False
 
     def to_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -12,6 +12,7 @@ import sys
 from typing import Any
 
 from engine.api.registry import RESOURCES, ResourceInfo
+from engine.server import selfreview
 
 Obj = dict[str, Any]
 TUGBOAT_VERSION = "0.1.0"
@@ -57,6 +58,7 @@ def group_list() -> Obj:
         groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
     metrics = {"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}  # engine/server/metrics_api.py
     groups.append({"name": "metrics.k8s.io", "versions": [metrics], "preferredVersion": metrics})
+    groups += selfreview.groups()
     return {"kind": "APIGroupList", "apiVersion": "v1", "groups": groups}
 
 
@@ -91,6 +93,6 @@ def resource_list(group_version: str) -> Obj | None:
     """GET /api/v1, /apis/GROUP/VERSION: the kinds of that group version (None: not served)."""
     infos = _groups().get(group_version)
     if infos is None:
-        return None
+        return selfreview.resource_list(group_version)
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
             "resources": [r for info in infos for r in _resources(info)]}

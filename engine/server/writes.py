@@ -32,14 +32,8 @@ def patch_kind(request: web.Request) -> str:
 
 def check_params(request: web.Request) -> None:
     """kubectl's write parameters: fieldValidation is taken (validation is always strict here);
-    a protobuf body is refused (415) with what to do instead;
     dryRun=All makes this request's writes in full and rolls them back (engine/store DRY_RUN):
     the answer is what would be stored, and nothing is."""
-    if request.content_type == "application/vnd.kubernetes.protobuf":
-        raise UnsupportedMediaError(
-            "tugboat reads JSON and YAML request bodies, not protobuf (kubectl's typed generators such as "
-            "`kubectl create deployment|configmap` and `kubectl run` send protobuf): write the object to "
-            "a file and `kubectl create -f` (or `kubectl apply -f`) it, or use `tug`")
     dry = request.query.getall("dryRun", [])
     if dry:
         if dry != ["All"]:

@@ -243,16 +243,13 @@ def test_kubectl_applies_edits_and_patches(api_server: InProcessServer, tmp_path
                                       "data: {k: v}\n")
     dry = kubectl("create", "-f", str(tmp_path / "cm.yaml"), "--dry-run=server", "-o", "json")
     assert json.loads(dry)["data"] == {"k": "v"}
-    # kubectl's typed generators send protobuf, which tugboat does not read: it says what to do
-    said = kubectl("create", "configmap", "gen", "--from-literal=k=v", ok=False)
-    assert "not protobuf" in said and "kubectl create -f" in said
     assert kubectl("scale", "deployment", "web", "--replicas=9", "--dry-run=server").strip() == \
         "deployment.apps/web scaled (server dry run)"
     assert kubectl("delete", "deployment", "web", "--dry-run=server").strip() == \
         'deployment.apps "web" deleted (server dry run)'
     with api_server.client() as c:
         assert c.get("deployments", "web")["spec"]["replicas"] == 3
-        assert [m["metadata"]["name"] for m in c.list("configmaps")["items"]] == []
+        assert [m["metadata"]["name"] for m in c.list("configmaps")["items"]] == []  # the dry runs
     # an invalid object: kubectl names it and the field, as for a cluster
     invalid = kubectl("patch", "deployment", "web", "-p", '{"spec": {"replicas": -1}}', ok=False)
     assert 'The Deployment "web" is invalid' in invalid and "spec.replicas" in invalid
@@ -411,3 +408,50 @@ def test_kubectl_server_side_apply_owns_fields_and_reports_conflicts(api_server:
     fresh.write_text(DEPLOYMENT.replace("name: web\n", "name: fresh\n", 1))
     assert kubectl("apply", "--server-side", "-f", str(fresh)).strip() == \
         "deployment.apps/fresh serverside-applied"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_kubectls_generators_send_protobuf_and_it_is_read(api_server: InProcessServer,
+                                                           tmp_path: Path) -> None:
+    kubectl = _kubectl(api_server, tmp_path)
+    override = {"spec": {"containers": [{"name": "p", "image": "busybox", "command": ["sleep", "5"],
+                                         "env": [{"name": "X", "valueFrom": {"configMapKeyRef": {
+                                             "name": "gen", "key": "k"}}}],
+                                         "readinessProbe": {"exec": {"command": ["true"]}}}],
+                         "terminationGracePeriodSeconds": 0, "enableServiceLinks": False}}
+    for args, said in [
+        (["create", "configmap", "gen", "--from-literal=k=v", "--from-literal=empty="],
+         "configmap/gen created"),
+        (["create", "secret", "generic", "pw", "--from-literal=pw=hunter2"], "secret/pw created"),
+        (["create", "namespace", "team"], "namespace/team created"),
+        (["create", "deployment", "web", "--image=nginx", "--replicas=0", "--port=80"],
+         "deployment.apps/web created"),
+        (["create", "job", "once", "--image=busybox", "--", "echo", "hi"], "job.batch/once created"),
+        (["create", "cronjob", "tick", "--image=busybox", "--schedule=*/5 * * * *", "--", "date"],
+         "cronjob.batch/tick created"),
+        (["create", "service", "clusterip", "svc", "--tcp=80:8080"], "service/svc created"),
+        (["create", "ingress", "ing", "--rule=foo.com/bar=svc:80"],
+         "ingress.networking.k8s.io/ing created"),
+        (["run", "p", "--image=busybox", "--labels=x=y", f"--overrides={json.dumps(override)}"],
+         "pod/p created"),
+        (["auth", "can-i", "delete", "nodes"], "yes"),
+    ]:
+        assert kubectl(*args).strip() == said
+    assert "tugboat-admin" in kubectl("auth", "whoami")
+    with api_server.client() as c:
+        assert c.get("configmaps", "gen")["data"] == {"k": "v", "empty": ""}
+        assert c.get("secrets", "pw")["data"] == {"pw": "aHVudGVyMg=="}
+        web = c.get("deployments", "web")
+        assert web["spec"]["replicas"] == 0  # a zero that means something stays
+        ports = web["spec"]["template"]["spec"]["containers"][0]["ports"]
+        assert ports == [{"containerPort": 80, "protocol": "TCP"}]
+        assert c.get("services", "svc")["spec"]["ports"][0]["targetPort"] == 8080  # an int-or-string
+        rule = c.get("ingresses", "ing")["spec"]["rules"][0]
+        assert rule["host"] == "foo.com" and rule["http"]["paths"][0]["path"] == "/bar"  # inline in JSON
+        pod = c.get("pods", "p")
+        container = pod["spec"]["containers"][0]
+        assert container["env"][0]["valueFrom"]["configMapKeyRef"] == {"name": "gen", "key": "k"}
+        assert container["readinessProbe"]["exec"] == {"command": ["true"]}
+        assert pod["spec"]["terminationGracePeriodSeconds"] == 0
+        assert pod["spec"]["enableServiceLinks"] is False
+        assert pod["metadata"]["labels"] == {"x": "y"}
