@@ -77,8 +77,8 @@ def _resources(info: ResourceInfo) -> list[Obj]:
         out.append({"name": f"{info.plural}/scale", "singularName": "", "namespaced": True,
                     "group": "autoscaling", "version": "v1", "kind": "Scale",
                     "verbs": ["get", "patch", "update"]})
-    if info.plural == "pods":  # (no policy group is listed: it would be empty without PodDisruptionBudgets,
-        # which kubectl counts as an error; kubectl drain then deletes, and direct callers may evict)
+    if info.plural == "pods":  # kubectl drain evicts when pods/eviction is here (no policy group is listed:
+        # it would be empty without PodDisruptionBudgets, which kubectl api-resources counts as an error)
         out.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
                     "version": "v1", "kind": "Eviction", "verbs": ["create"]})
         out.append({"name": "pods/exec", "singularName": "", "namespaced": True, "kind": "PodExecOptions",

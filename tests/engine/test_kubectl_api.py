@@ -455,3 +455,20 @@ def test_kubectls_generators_send_protobuf_and_it_is_read(api_server: InProcessS
         assert pod["spec"]["terminationGracePeriodSeconds"] == 0
         assert pod["spec"]["enableServiceLinks"] is False
         assert pod["metadata"]["labels"] == {"x": "y"}
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_kubectl_drain_evicts_through_the_eviction_api(api_server: InProcessServer, tmp_path: Path) -> None:
+    kubectl = _kubectl(api_server, tmp_path)
+    with api_server.client() as c:
+        c.create({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}})
+        c.create({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "labels": {"a": "b"}},
+                  "spec": {"nodeName": "n1",
+                           "containers": [{"name": "c", "image": "busybox", "command": ["sleep", "9"]}]}})
+        rv = c.list("pods")["metadata"]["resourceVersion"]
+        said = kubectl("drain", "n1", "--pod-selector=a=b", "--grace-period=0", "--force", "--timeout=60s")
+        assert "evicting pod default/p" in said and "pod/p evicted" in said and "node/n1 drained" in said
+        kind, pod = next(iter(c.watch("pods", resource_version=rv, timeout_seconds=30)))
+        marks = [x for x in pod["status"]["conditions"] if x["type"] == "DisruptionTarget"]
+        assert kind == "MODIFIED" and marks[0]["reason"] == "EvictionByEvictionAPI"
+        assert c.get("nodes", "n1")["spec"]["unschedulable"] is True
