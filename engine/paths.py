@@ -11,6 +11,7 @@ from urllib.parse import quote
 
 from engine.api import ResourceInfo, by_plural
 from engine.api.names import check_object_name
+from engine.api.registry import DEPRECATED_APIS
 from engine.errors import BadRequestError, NotFoundError
 
 
@@ -45,7 +46,7 @@ def parse_target(group: str, version: str, segments: list[str]) -> Target:
     if not segs or len(segs) > 3:
         raise NotFoundError(f"the server could not find the requested resource: {'/'.join(segments)!r}")
     info = by_plural(group, segs[0])
-    if info.version != version:
+    if info.version != version and (f"{group}/{version}", info.kind) not in DEPRECATED_APIS:
         raise NotFoundError(
             f"the server could not find the requested resource: {info.plural} is served as "
             f"{info.api_version}, not {group + '/' if group else ''}{version}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -115,6 +116,20 @@ DEPRECATED_APIS: dict[tuple[str, str], tuple[str, str]] = {
 CONVERTED_APIS: frozenset[tuple[str, str]] = frozenset(
     {("autoscaling/v1", "HorizontalPodAutoscaler")}
 )
+
+
+
+@functools.cache
+def older_versions() -> dict[str, list[ResourceInfo]]:
+    """Older versions of a kind's own group still accepted (DEPRECATED_APIS), by group version:
+    discovery and OpenAPI list them, so kubectl sends a manifest from older docs as it is."""
+    out: dict[str, list[ResourceInfo]] = {}
+    for info in RESOURCES:
+        for group_version, kind in DEPRECATED_APIS:
+            if kind == info.kind and group_version.rpartition("/")[0] == info.group:
+                out.setdefault(group_version, []).append(info)
+    return out
+
 
 _BY_KIND: dict[str, ResourceInfo] = {info.kind: info for info in RESOURCES}
 _BY_GROUP_PLURAL: dict[tuple[str, str], ResourceInfo] = {

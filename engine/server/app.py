@@ -304,8 +304,14 @@ class Server:
         target = parse_target(group, version, [unquote(seg) for seg in raw])
         request[ROUTE_KEY] = (f"{'/apis/' + group if group else '/api'}/{version}/{target.info.plural}"
                               + (f"/{target.sub}" if target.sub else ""))
-        method = request.method
         writes.check_params(request)
+        asked = f"{group}/{version}" if group else version
+        if asked != target.info.api_version:  # an older version still accepted (registry DEPRECATED_APIS)
+            return writes.relabel(await self._verb(request, target), target.info.api_version, asked)
+        return await self._verb(request, target)
+
+    async def _verb(self, request: web.Request, target: Target) -> web.StreamResponse:
+        method = request.method
         if target.sub == "log":
             if method != "GET":
                 raise MethodNotAllowedError(f"{method} is not allowed on pods/log: logs are read with GET")

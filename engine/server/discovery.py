@@ -11,7 +11,7 @@ import platform
 import sys
 from typing import Any
 
-from engine.api.registry import RESOURCES, ResourceInfo
+from engine.api.registry import RESOURCES, ResourceInfo, older_versions
 from engine.server import selfreview
 
 Obj = dict[str, Any]
@@ -40,6 +40,7 @@ def _groups() -> dict[str, list[ResourceInfo]]:
     return out
 
 
+
 def core_versions(server_address: str) -> Obj:
     """GET /api."""
     return {"kind": "APIVersions", "versions": ["v1"],
@@ -55,7 +56,9 @@ def group_list() -> Obj:
         if not group:
             continue
         gv = {"groupVersion": group_version, "version": infos[0].version}
-        groups.append({"name": group, "versions": [gv], "preferredVersion": gv})
+        older = [{"groupVersion": v, "version": v.rpartition("/")[2]}
+                 for v in sorted(older_versions()) if v.rpartition("/")[0] == group]
+        groups.append({"name": group, "versions": [gv, *older], "preferredVersion": gv})
     metrics = {"groupVersion": "metrics.k8s.io/v1beta1", "version": "v1beta1"}  # engine/server/metrics_api.py
     groups.append({"name": "metrics.k8s.io", "versions": [metrics], "preferredVersion": metrics})
     groups += selfreview.groups()
@@ -92,6 +95,9 @@ def _resources(info: ResourceInfo) -> list[Obj]:
 def resource_list(group_version: str) -> Obj | None:
     """GET /api/v1, /apis/GROUP/VERSION: the kinds of that group version (None: not served)."""
     infos = _groups().get(group_version)
+    if infos is None and group_version in older_versions():
+        return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
+                "resources": [_resources(info)[0] for info in older_versions()[group_version]]}
     if infos is None:
         return selfreview.resource_list(group_version)
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,

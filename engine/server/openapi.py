@@ -13,7 +13,7 @@ import json
 from typing import Any
 
 from engine.api.patches import MERGE_KEYS, SET_LISTS
-from engine.api.registry import RESOURCES, ResourceInfo
+from engine.api.registry import RESOURCES, ResourceInfo, older_versions
 
 Obj = dict[str, Any]
 REF = "#/components/schemas/{model}"
@@ -25,7 +25,7 @@ def _by_group_version() -> dict[str, list[ResourceInfo]]:
     out: dict[str, list[ResourceInfo]] = {}
     for info in RESOURCES:
         out.setdefault(info.api_version, []).append(info)
-    return out
+    return {**out, **older_versions()}  # an older version: the current schema, under its name
 
 
 def root_path(group_version: str) -> str:
@@ -76,18 +76,18 @@ def _patch_strategy(schemas: Obj) -> None:
                 prop["x-kubernetes-patch-strategy"] = "merge"
 
 
-def _gvk(info: ResourceInfo) -> list[Obj]:
-    return [{"group": info.group, "version": info.version, "kind": info.kind}]
+def _gvk(info: ResourceInfo, group_version: str) -> list[Obj]:
+    return [{"group": info.group, "version": group_version.rpartition("/")[2], "kind": info.kind}]
 
 
-def _operation(info: ResourceInfo, action: str, verb: str, body: bool, answer: str) -> Obj:
+def _operation(info: ResourceInfo, action: str, verb: str, body: bool, answer: str, gv: str) -> Obj:
     """One verb on a kind's path; `answer` is the kind's schema name."""
     params = [{"name": n, "in": "query", "description": d, "schema": {"type": "string", "uniqueItems": True}}
               for n, d in _QUERY] if verb in ("patch", "put", "post") else []
-    op: Obj = {"operationId": f"{action}{info.kind}", "tags": [info.api_version], "parameters": params,
+    op: Obj = {"operationId": f"{action}{info.kind}", "tags": [gv], "parameters": params,
                "responses": {"200": {"description": "OK", "content": {"application/json": {
                    "schema": {"$ref": REF.format(model=answer)}}}}},
-               "x-kubernetes-action": action, "x-kubernetes-group-version-kind": _gvk(info)[0]}
+               "x-kubernetes-action": action, "x-kubernetes-group-version-kind": _gvk(info, gv)[0]}
     if body:
         types = (["application/json-patch+json", "application/merge-patch+json",
                   "application/strategic-merge-patch+json", "application/apply-patch+yaml"]
@@ -98,17 +98,17 @@ def _operation(info: ResourceInfo, action: str, verb: str, body: bool, answer: s
     return op
 
 
-def _paths(info: ResourceInfo, name: str) -> Obj:
-    base = f"/{root_path(info.api_version)}"
+def _paths(info: ResourceInfo, name: str, gv: str) -> Obj:
+    base = f"/{root_path(gv)}"
     scope = f"{base}/namespaces/{{namespace}}/{info.plural}" if info.namespaced else f"{base}/{info.plural}"
     item: Obj = {
-        "get": _operation(info, "get", "get", False, name),
-        "put": _operation(info, "put", "put", True, name),
-        "patch": _operation(info, "patch", "patch", True, name),
-        "delete": _operation(info, "delete", "delete", False, name),
+        "get": _operation(info, "get", "get", False, name, gv),
+        "put": _operation(info, "put", "put", True, name, gv),
+        "patch": _operation(info, "patch", "patch", True, name, gv),
+        "delete": _operation(info, "delete", "delete", False, name, gv),
         "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]}
-    collection: Obj = {"get": _operation(info, "list", "list", False, name),
-                       "post": _operation(info, "post", "post", True, name)}
+    collection: Obj = {"get": _operation(info, "list", "list", False, name, gv),
+                       "post": _operation(info, "post", "post", True, name, gv)}
     if info.namespaced:
         ns = {"name": "namespace", "in": "path", "required": True, "schema": {"type": "string"}}
         item["parameters"].append(ns)
@@ -131,8 +131,8 @@ def document(group_version: str) -> bytes | None:
     paths: Obj = {}
     for info in infos:
         name = keyed[(info.model, "validation")]["$ref"].rsplit("/", 1)[-1]
-        schemas.setdefault(name, {})["x-kubernetes-group-version-kind"] = _gvk(info)
-        paths.update(_paths(info, name))
+        schemas.setdefault(name, {})["x-kubernetes-group-version-kind"] = _gvk(info, group_version)
+        paths.update(_paths(info, name, group_version))
     doc = {"openapi": "3.0.0", "info": {"title": "Kubernetes (tugboat)", "version": group_version},
            "paths": paths, "components": {"schemas": schemas}}
     return json.dumps(doc).replace("#/$defs/", "#/components/schemas/").encode()

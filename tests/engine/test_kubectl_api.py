@@ -16,6 +16,7 @@ import pytest
 
 from engine.api.registry import RESOURCES
 from engine.errors import NotFoundError, TugError
+from tests.shared_examples import EXAMPLE_FILES, needs_examples
 
 from .conftest import InProcessServer, kubeconfig_of, trust, until
 
@@ -472,3 +473,22 @@ def test_kubectl_drain_evicts_through_the_eviction_api(api_server: InProcessServ
         marks = [x for x in pod["status"]["conditions"] if x["type"] == "DisruptionTarget"]
         assert kind == "MODIFIED" and marks[0]["reason"] == "EvictionByEvictionAPI"
         assert c.get("nodes", "n1")["spec"]["unschedulable"] is True
+
+
+@needs_examples
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_every_shared_example_applies_through_kubectl(api_server: InProcessServer, tmp_path: Path) -> None:
+    kubeconfig = kubeconfig_of(api_server, tmp_path / "kubeconfig")
+    assert EXAMPLE_FILES
+    for path in EXAMPLE_FILES:
+        said = []
+        for _ in range(2):
+            out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "apply", "-f", str(path)],
+                                 capture_output=True, text=True, timeout=60)
+            assert out.returncode == 0, f"{path.name}: {out.stderr}"
+            said.append((out.stdout.strip().rsplit(" ", 1)[-1], out.stderr))
+        assert [s[0] for s in said] == ["created", "unchanged"], (path.name, said)
+        if "v1beta1" in path.read_text():  # an older version: accepted, with Kubernetes' warning
+            warning = ("batch/v1beta1 CronJob is deprecated in v1.21+, unavailable in v1.25+; "
+                       "use batch/v1 CronJob")
+            assert warning in said[0][1]
