@@ -318,7 +318,7 @@ class Server:
             return await self._logs(request, target)
         if target.sub == "scale":
             return _json(await scaling.serve(request, target, self.api, self.store, self._body))
-        if target.sub == "eviction":
+        if target.sub in ("eviction", "binding"):
             return await self._evict(request, target)
         if target.sub == "exec" and target.name and target.namespace:
             return await execstream.serve(request, self.store, self.runtime, target.namespace, target.name)
@@ -374,11 +374,12 @@ class Server:
         raise MethodNotAllowedError(f"method {method} is not allowed on {request.path}")
 
     async def _evict(self, request: web.Request, target: Target) -> web.Response:
+        """pods/eviction and pods/binding (engine/server/eviction.py)."""
         if request.method != "POST":
-            raise MethodNotAllowedError(f"{request.method} is not allowed on pods/eviction: POST an Eviction")
+            raise MethodNotAllowedError(f"{request.method} is not allowed on pods/{target.sub}: POST it")
         assert target.name is not None and target.namespace is not None
-        status = eviction.evict(self.store, target.namespace, target.name, await self._body(request))
-        return _json(status, status=201)
+        act = eviction.evict if target.sub == "eviction" else eviction.bind
+        return _json(act(self.store, target.namespace, target.name, await self._body(request)), status=201)
 
     def _selectors(self, request: web.Request) -> dict[str, Any]:
         out: dict[str, Any] = {}

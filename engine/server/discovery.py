@@ -84,6 +84,8 @@ def _resources(info: ResourceInfo) -> list[Obj]:
         # it would be empty without PodDisruptionBudgets, which kubectl api-resources counts as an error)
         out.append({"name": "pods/eviction", "singularName": "", "namespaced": True, "group": "policy",
                     "version": "v1", "kind": "Eviction", "verbs": ["create"]})
+        out.append({"name": "pods/binding", "singularName": "", "namespaced": True, "kind": "Binding",
+                    "verbs": ["create"]})
         out.append({"name": "pods/exec", "singularName": "", "namespaced": True, "kind": "PodExecOptions",
                     "verbs": ["create", "get"]})
         out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",

@@ -492,3 +492,29 @@ def test_every_shared_example_applies_through_kubectl(api_server: InProcessServe
             warning = ("batch/v1beta1 CronJob is deprecated in v1.21+, unavailable in v1.25+; "
                        "use batch/v1 CronJob")
             assert warning in said[0][1]
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_kubectl_rollout_history_undo_restart_pause(api_server: InProcessServer, tmp_path: Path) -> None:
+    kubectl = _kubectl(api_server, tmp_path)
+    (tmp_path / "web.yaml").write_text(DEPLOYMENT)
+    kubectl("apply", "-f", str(tmp_path / "web.yaml"))
+    with api_server.client() as c:
+        def revision() -> str:
+            return str((c.get("deployments", "web")["metadata"].get("annotations") or {})
+                       .get("deployment.kubernetes.io/revision", ""))
+        until(lambda: revision() == "1")
+        kubectl("set", "image", "deployment/web", "web=nginx:1.26")
+        until(lambda: revision() == "2")
+        history = kubectl("rollout", "history", "deployment/web").split()
+        assert history[history.index("REVISION"):][2:] == ["1", "<none>", "2", "<none>"]
+        assert kubectl("rollout", "undo", "deployment/web", "--to-revision=1").strip() == \
+            "deployment.apps/web rolled back"
+        image = "{.spec.template.spec.containers[0].image}"
+        assert kubectl("get", "deployment", "web", "-o", f"jsonpath={image}") == "nginx:1.25"
+        assert kubectl("rollout", "restart", "deployment/web").strip() == "deployment.apps/web restarted"
+        assert "kubectl.kubernetes.io/restartedAt" in \
+            c.get("deployments", "web")["spec"]["template"]["metadata"]["annotations"]
+        assert kubectl("rollout", "pause", "deployment/web").strip() == "deployment.apps/web paused"
+        assert c.get("deployments", "web")["spec"]["paused"] is True
+        assert kubectl("rollout", "resume", "deployment/web").strip() == "deployment.apps/web resumed"

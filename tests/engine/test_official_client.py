@@ -98,3 +98,18 @@ def test_nodes_read_with_every_field_the_client_requires(api: client.ApiClient,
     assert [n.metadata.name for n in nodes] == ["ct-node"]
     info = client.CoreV1Api(api).read_node("ct-node").status.node_info
     assert info.kubelet_version == "tugboat-0.1.0"
+
+
+def test_a_pod_bound_through_the_binding_subresource(api: client.ApiClient) -> None:
+    core = client.CoreV1Api(api)
+    core.create_namespaced_pod("default", {"metadata": {"name": "unbound"}, "spec": {
+        **POD_SPEC, "schedulerName": "my-scheduler"}})
+    binding = client.V1Binding(metadata=client.V1ObjectMeta(name="unbound", annotations={"by": "mine"}),
+                               target=client.V1ObjectReference(kind="Node", name="n9"))
+    core.create_namespaced_pod_binding("unbound", "default", binding, _preload_content=False)
+    pod = core.read_namespaced_pod("unbound", "default")
+    assert pod.spec.node_name == "n9" and pod.metadata.annotations["by"] == "mine"
+    assert [c.type for c in pod.status.conditions if c.status == "True"] == ["PodScheduled"]
+    with pytest.raises(client.ApiException) as again:
+        core.create_namespaced_pod_binding("unbound", "default", binding, _preload_content=False)
+    assert again.value.status == 409 and "already assigned to node" in again.value.body
