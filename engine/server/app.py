@@ -194,6 +194,10 @@ class Server:
     async def _discover(self, request: web.Request) -> web.Response:
         """/api, /apis, /api/v1, /apis/GROUP/VERSION (engine/server/discovery.py)."""
         m = request.match_info
+        if "version" not in m and discovery.wants_aggregated(request.headers.get("Accept", "")):
+            extra = {metrics_api.GROUP_VERSION: metrics_api.RESOURCES}
+            return web.Response(text=json.dumps(discovery.aggregated(request.path == "/api", extra)),
+                                headers={"Content-Type": discovery.AGGREGATED})
         if "version" not in m:
             return _json(discovery.core_versions(request.host) if request.path == "/api"
                          else discovery.group_list())

@@ -1,8 +1,8 @@
-"""API discovery as kube-apiserver serves it (the legacy, unaggregated format, which kubectl
-falls back to when the answer is plain application/json): /api, /apis, and an
-APIResourceList per group version with every kind tugboat serves, its verbs, scope, short
-names, the `all` category where Kubernetes puts one, and the subresources tugboat answers;
-and /version with Kubernetes' fields. Built from the resource registry, once."""
+"""API discovery as kube-apiserver serves it: the aggregated form (apidiscovery.k8s.io/v2, every
+group version in the answer to /api and /apis, what kubectl asks for first) and the legacy one
+(/api, /apis, and an APIResourceList per group version), with every kind tugboat serves, its
+verbs, scope, short names, the `all` category where Kubernetes puts one, and the subresources
+tugboat answers; and /version with Kubernetes' fields. Built from the resource registry, once."""
 
 from __future__ import annotations
 
@@ -104,3 +104,49 @@ def resource_list(group_version: str) -> Obj | None:
         return selfreview.resource_list(group_version)
     return {"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": group_version,
             "resources": [r for info in infos for r in _resources(info)]}
+
+
+AGGREGATED = "application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList"
+
+
+def wants_aggregated(accept: str) -> bool:
+    """Whether the client takes the aggregated form (kubectl 1.26+ asks for it first)."""
+    return any("as=APIGroupDiscoveryList" in part and "v=v2" in part.replace(" ", "").split(";as=")[0]
+               and "g=apidiscovery.k8s.io" in part for part in accept.split(","))
+
+
+def _aggregated_version(found: Obj) -> Obj:
+    """One group version's APIResourceList in the aggregated form: subresources under their
+    resource, each with the kind it answers."""
+    group, _, version = found["groupVersion"].rpartition("/")
+    resources: dict[str, Obj] = {}
+    for r in found["resources"]:
+        name, _, sub = r["name"].partition("/")
+        kind = {"group": r.get("group", group), "version": r.get("version", version), "kind": r["kind"]}
+        if not sub:
+            entry = {"resource": name, "responseKind": kind,
+                     "scope": "Namespaced" if r["namespaced"] else "Cluster",
+                     "singularResource": r.get("singularName") or name, "verbs": r["verbs"]}
+            entry.update({k: r[k] for k in ("shortNames", "categories") if k in r})
+            resources[name] = entry
+        elif name in resources:
+            resources[name].setdefault("subresources", []).append(
+                {"subresource": sub, "responseKind": kind, "verbs": r["verbs"]})
+    return {"version": version, "resources": list(resources.values()), "freshness": "Current"}
+
+
+def aggregated(core: bool, extra: dict[str, Obj]) -> Obj:
+    """GET /api or /apis as an APIGroupDiscoveryList (apidiscovery.k8s.io/v2): every group
+    version's resources in one answer, so kubectl needs no request per group version. `extra`:
+    resource lists served elsewhere (metrics.k8s.io), by group version."""
+    if core:
+        items = [{"metadata": {}, "versions": [_aggregated_version(resource_list("v1") or {})]}]
+    else:
+        items = []
+        for group in group_list()["groups"]:
+            versions = [extra.get(v["groupVersion"]) or resource_list(v["groupVersion"])
+                        for v in group["versions"]]
+            items.append({"metadata": {"name": group["name"]},
+                          "versions": [_aggregated_version(found) for found in versions if found]})
+    return {"kind": "APIGroupDiscoveryList", "apiVersion": "apidiscovery.k8s.io/v2", "metadata": {},
+            "items": items}

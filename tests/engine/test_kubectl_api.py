@@ -5,6 +5,7 @@ the real kubectl (where installed) lists, prints and deletes through them."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -518,3 +519,34 @@ def test_kubectl_rollout_history_undo_restart_pause(api_server: InProcessServer,
         assert kubectl("rollout", "pause", "deployment/web").strip() == "deployment.apps/web paused"
         assert c.get("deployments", "web")["spec"]["paused"] is True
         assert kubectl("rollout", "resume", "deployment/web").strip() == "deployment.apps/web resumed"
+
+
+def test_aggregated_discovery_answers_in_one_request(api_server: InProcessServer, tmp_path: Path) -> None:
+    accept = ("application/json;g=apidiscovery.k8s.io;v=v2;as=APIGroupDiscoveryList,"
+              "application/json;g=apidiscovery.k8s.io;v=v2beta1;as=APIGroupDiscoveryList,application/json")
+    with api_server.client() as c:
+        answers = {path: httpx.get(c.server + path, verify=trust(c), headers={
+            "Authorization": f"Bearer {c.token}", "Accept": accept}) for path in ("/api", "/apis")}
+    for resp in answers.values():
+        said = [p.strip() for p in resp.headers["Content-Type"].split(";")]
+        assert said[:4] == ["application/json", "g=apidiscovery.k8s.io", "v=v2", "as=APIGroupDiscoveryList"]
+    [core] = answers["/api"].json()["items"]
+    pods = next(r for r in core["versions"][0]["resources"] if r["resource"] == "pods")
+    assert pods["scope"] == "Namespaced" and pods["shortNames"] == ["po"] and pods["categories"] == ["all"]
+    assert {s["subresource"] for s in pods["subresources"]} >= {"status", "log", "exec", "eviction",
+                                                                 "binding"}
+    groups = {g["metadata"]["name"]: g for g in answers["/apis"].json()["items"]}
+    apps = {r["resource"]: r for r in groups["apps"]["versions"][0]["resources"]}
+    scale = next(s for s in apps["deployments"]["subresources"] if s["subresource"] == "scale")
+    assert scale["responseKind"] == {"group": "autoscaling", "version": "v1", "kind": "Scale"}
+    assert [v["version"] for v in groups["batch"]["versions"]] == ["v1", "v1beta1"]
+    assert {"metrics.k8s.io", "authorization.k8s.io"} <= set(groups)
+    if shutil.which("kubectl"):  # kubectl then asks for no group version on its own
+        kubeconfig = kubeconfig_of(api_server, tmp_path / "kubeconfig")
+        out = subprocess.run(["kubectl", "--kubeconfig", str(kubeconfig), "get", "deployments", "-v=6"],
+                             capture_output=True, text=True, timeout=60,
+                             env={**os.environ, "HOME": str(tmp_path)})  # no discovery cache
+        asked = [line.split("GET ", 1)[1].split("?")[0] for line in out.stderr.splitlines()
+                 if "GET https" in line]
+        assert out.returncode == 0 and [a.split("/", 3)[3] for a in asked] == [
+            "api", "apis", "apis/apps/v1/namespaces/default/deployments"], out.stderr
