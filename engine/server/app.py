@@ -35,6 +35,7 @@ from engine.server import (
     scaling,
     selfreview,
     tables,
+    watching,
     writes,
 )
 from engine.server.bodies import MAX_BODY_BYTES, parse_body
@@ -394,11 +395,12 @@ class Server:
         return out
 
     def _list(self, request: web.Request, target: Target) -> web.Response:
-        _resource_version(request)  # lists are always current; a malformed one is still an error
+        rv = _resource_version(request)  # else current: newer than any "NotOlderThan", "0" included
         limit = _int_param(request, "limit") or 0
         selectors = self._selectors(request)
-        if limit or request.query.get("continue"):
-            return self._page(request, target, limit, selectors)
+        exact = watching.version_match(request, watch=False) == "Exact"
+        if limit or request.query.get("continue") or exact:
+            return self._page(request, target, limit, selectors, at=int(rv) if exact and rv else None)
         if tables.wants_table(request.headers.get("Accept", "")):  # kubectl get: printed here
             items, rv = self.store.list(target.info.plural, target.namespace, **selectors)
             return _json(tables.table(target.info, items, rv, self.store.now(),
@@ -410,10 +412,11 @@ class Server:
         return _json(_list_object(target.info, items, rv))
 
     def _page(self, request: web.Request, target: Target, limit: int,
-              selectors: dict[str, Any]) -> web.Response:
-        """One page of a list (`limit`, `continue`), all pages one snapshot (engine/store/pages.py)."""
+              selectors: dict[str, Any], at: int | None = None) -> web.Response:
+        """One page of a list (`limit`, `continue`), all pages one snapshot (engine/store/pages.py);
+        `at`: the list as it was then (resourceVersionMatch=Exact; 410 once compacted)."""
         plural = target.info.plural
-        rv, after = None, None
+        rv, after = at, None
         if request.query.get("continue"):
             rv, after = pages.read_token(request.query["continue"], plural)
         rows, at = self.store.list_page(plural, target.namespace, rv=rv, after=after)
@@ -468,32 +471,9 @@ class Server:
     # ----- streams ---------------------------------------------------------------------------
 
     async def _watch(self, request: web.Request, target: Target) -> web.StreamResponse:
-        since = _resource_version(request)
-        timeout = _int_param(request, "timeoutSeconds") or None
-        # A compacted resourceVersion raises GoneError here, before the stream starts: 410.
-        stream = self.store.watch(target.info.plural, target.namespace, since=since,
-                                  **self._selectors(request))
-        as_table = tables.wants_table(request.headers.get("Accept", ""))  # kubectl get -w
-        include = tables.include(request.query) if as_table else ""
-        resp = web.StreamResponse(headers={"Content-Type": "application/json"})
-        await resp.prepare(request)
-        try:
-            async with asyncio.timeout(timeout):
-                async for kind, obj in stream:
-                    if as_table and isinstance(obj, dict) and obj.get("metadata"):
-                        rv = str(obj["metadata"].get("resourceVersion") or "")
-                        obj = tables.table(target.info, [obj], rv, self.store.now(), include)
-                    await resp.write(json.dumps({"type": str(kind), "object": obj}).encode()
-                                     + b"\n")
-        except TimeoutError:
-            pass
-        except TugError as exc:  # fell too far behind: tell the client to re-list
-            err = {"type": "ERROR", "object": exc.to_status()}
-            await resp.write(json.dumps(err).encode() + b"\n")
-        finally:
-            await _aclose(stream)
-        await resp.write_eof()
-        return resp
+        """engine/server/watching.py."""
+        return await watching.serve(request, self.store, target, _resource_version(request),
+                                    _int_param(request, "timeoutSeconds") or None, self._selectors(request))
 
     async def _logs(self, request: web.Request, target: Target) -> web.StreamResponse:
         ns = target.namespace or "default"
@@ -576,12 +556,6 @@ def _running(pod: dict[str, Any], container: str | None) -> bool:
             return "running" in state or ("waiting" in state and (pod.get("status") or {}).get(
                 "phase") not in ("Succeeded", "Failed"))
     return (pod.get("status") or {}).get("phase") in (None, "Pending", "Running")
-
-
-async def _aclose(stream: Any) -> None:
-    close = getattr(stream, "aclose", None)
-    if close is not None:
-        await close()
 
 
 def _texts_response(info: ResourceInfo, texts: list[str], rv: str, meta: dict[str, Any]) -> web.Response:
