@@ -20,7 +20,7 @@ import ray
 from engine.net.proxy import Proxy
 from engine.objects import GPU, amount, bound_gpus, pod_requests
 from engine.runtime.execs import Sessions, command_for
-from engine.runtime.logfiles import READ_LIMIT, read_log
+from engine.runtime.logfiles import READ_LIMIT, offset_since, read_log
 from engine.runtime.podrunner import PodRunner, node_log_roots
 from engine.runtime.podusage import PodUsage
 from engine.runtime.startup import container_runtime
@@ -201,15 +201,19 @@ class NodeAgent:
         }
 
     def read_log(self, log_root: str, relative: str, offset: int = 0, tail_lines: int = -1,
-                 limit: int = READ_LIMIT, timestamps: bool = False) -> tuple[bytes, int]:
-        """Bytes of a log file from `offset` (or its last `tail_lines` lines) and the next
-        offset; `relative` is looked up under each of the node's log roots, and only a file
-        that resolves inside that root is read (a name with '..' or a symlink cannot lead out).
-        With `timestamps`, each line comes with its time in front (`logfiles.read_log`)."""
+                 limit: int = READ_LIMIT, timestamps: bool = False,
+                 since_ns: int | None = None) -> tuple[bytes, int]:
+        """Bytes of a log file from `offset` (or its last `tail_lines` lines; or, with
+        `since_ns`, from the first line written since) and the next offset; `relative` is looked
+        up under each of the node's log roots, and only a file that resolves inside that root is
+        read (a name with '..' or a symlink cannot lead out). With `timestamps`, each line
+        comes with its time in front (`logfiles.read_log`)."""
         p = next((path for root in node_log_roots(Path(log_root))
                   if (path := _inside(root, relative)) is not None and path.is_file()), None)
         if p is None:
             raise FileNotFoundError(relative)
+        if since_ns is not None and offset == 0:  # the lines since then (tail_lines is not applied too)
+            offset, tail_lines = offset_since(p, since_ns), -1
         return read_log(p, offset=offset, tail_lines=tail_lines, limit=limit,
                         timestamps=timestamps)
 

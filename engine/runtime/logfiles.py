@@ -150,6 +150,30 @@ def _bisect(fd: int, records: int, offset: int) -> int:
     return lo
 
 
+def offset_since(path: Path, since_ns: int) -> int:
+    """Where the first line written at or after `since_ns` starts in the log at `path` (the
+    log's size when none was; 0 when it has no index, so nothing is left out on a guess):
+    `kubectl logs --since`. Lines are written in time order, so their records are too."""
+    try:
+        fd = os.open(index_path(path), os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return 0
+    try:
+        records = os.fstat(fd).st_size // _RECORD.size
+        lo, hi = 0, records
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if _RECORD.unpack(os.pread(fd, _RECORD.size, mid * _RECORD.size))[1] < since_ns:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo < records:
+            return int(_offset_at(fd, lo))
+    finally:
+        os.close(fd)
+    return os.stat(path).st_size
+
+
 def read_times(fd: int, lo: int, hi: int) -> tuple[list[tuple[int, int]], int | None]:
     """From an open index: the (offset, time) records of the lines starting in [lo, hi), and the
     time of the last line that starts before `lo` (None if there is none)."""

@@ -13,8 +13,8 @@ from engine.runtime.podstatus import pick_container, waiting_reason
 
 
 async def read_log(runtime: Any, pod: dict[str, Any], *, container: str | None, previous: bool,
-                   tail_lines: int, offset: int,
-                   timestamps: bool = False) -> tuple[bytes, int]:
+                   tail_lines: int, offset: int, timestamps: bool = False,
+                   since_ns: int | None = None) -> tuple[bytes, int]:
     """Bytes of a container's log (current or previous run) from the node that ran it, and
     the file offset to read from next; with `timestamps`, lines carry their times as
     `kubectl logs --timestamps` prints them (engine/runtime/logfiles.py says how)."""
@@ -39,7 +39,7 @@ async def read_log(runtime: Any, pod: dict[str, Any], *, container: str | None, 
     relative = f"{pod_log_dir(pod)}/{name}/{run}.log"
     try:
         data, nxt = await runtime.agent(node_id).read_log.remote(
-            str(runtime.log_root), relative, offset, tail_lines, timestamps=timestamps)
+            str(runtime.log_root), relative, offset, tail_lines, timestamps=timestamps, since_ns=since_ns)
     except (RayActorError, ActorUnavailableError) as exc:
         raise NotFoundError(f"the node agent of {pod['spec']['nodeName']} is gone: {exc}") from exc
     except FileNotFoundError as exc:

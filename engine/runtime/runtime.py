@@ -591,8 +591,8 @@ class Runtime:
     # ----- logs -----------------------------------------------------------------------------
 
     async def read_log(self, pod: dict[str, Any], *, container: str | None, previous: bool,
-                       tail_lines: int, offset: int,
-                       timestamps: bool = False) -> tuple[bytes, int]:
+                       tail_lines: int, offset: int, timestamps: bool = False,
+                       since_ns: int | None = None) -> tuple[bytes, int]:
         """engine/runtime/logread.py: a container's log bytes from its node, and the next offset."""
-        return await read_log(self, pod, container=container, previous=previous,
-                              tail_lines=tail_lines, offset=offset, timestamps=timestamps)
+        return await read_log(self, pod, container=container, previous=previous, tail_lines=tail_lines,
+                              offset=offset, timestamps=timestamps, since_ns=since_ns)

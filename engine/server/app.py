@@ -15,6 +15,7 @@ from urllib.parse import unquote
 from aiohttp import web
 
 from engine.api import ResourceInfo, validate_documents
+from engine.clock import parse_time
 from engine.errors import (
     MAX_CAUSES,
     BadRequestError,
@@ -98,6 +99,18 @@ def _resource_version(request: web.Request) -> str | None:
     """The resourceVersion parameter: a revision number (at most int64), None when absent."""
     value = _int_param(request, "resourceVersion")
     return None if value is None else str(value)
+
+
+def _log_since(request: web.Request, now: float) -> int | None:
+    """sinceSeconds or sinceTime (`kubectl logs --since|--since-time`) as nanoseconds, or None."""
+    seconds, text = _int_param(request, "sinceSeconds", minimum=1), request.query.get("sinceTime")
+    if seconds is not None and text is not None:
+        raise BadRequestError("at most one of sinceTime or sinceSeconds may be specified")
+    try:
+        when = now - seconds if seconds is not None else parse_time(text).timestamp() if text else None
+    except ValueError:
+        raise BadRequestError(f"sinceTime: expected an RFC 3339 time, got {text[:40]!r}") from None
+    return None if when is None else int(when * 1e9)
 
 
 def _flag(request: web.Request, name: str) -> bool:
@@ -487,9 +500,10 @@ class Server:
         container = q.get("container") or None
         previous = _flag(request, "previous")
         timestamps = _flag(request, "timestamps")
+        since = _log_since(request, self.store.now().timestamp())
         data, offset = await self.runtime.read_log(pod, container=container, previous=previous,
-                                                   tail_lines=tail, offset=0,
-                                                   timestamps=timestamps)
+                                                   tail_lines=tail, offset=0, timestamps=timestamps,
+                                                   since_ns=since)
         resp = web.StreamResponse(headers={"Content-Type": "text/plain; charset=utf-8"})
         await resp.prepare(request)
         while data:  # the whole file, a few MiB per read

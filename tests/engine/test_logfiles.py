@@ -162,3 +162,22 @@ def test_stamps_parse_back_to_the_recorded_time(tmp_path: Path) -> None:
     assert match is not None
     parsed = datetime.fromisoformat(match.group(1).decode())  # to the microsecond
     assert parsed == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=T0 // 1000)
+
+
+def test_since_starts_at_the_first_line_written_then(tmp_path: Path) -> None:
+    """`kubectl logs --since`: where the first line at or after a time starts; past the last
+    line, the end; a log with no index is read whole rather than cut on a guess."""
+    from engine.runtime.logfiles import offset_since
+
+    log = tmp_path / "0.log"
+    w = LogWriter(log, 1 << 20)
+    w.write(b"old\n", T0)
+    w.write(b"mid\n", T0 + 1_000)
+    w.write(b"new\n", T0 + 2_000)
+    w.close()
+    assert offset_since(log, T0 - 5) == 0
+    assert offset_since(log, T0 + 500) == 4 and read_log(log, offset=4) == (b"mid\nnew\n", 12)
+    assert offset_since(log, T0 + 2_000) == 8
+    assert offset_since(log, T0 + 9_999) == 12  # nothing since then
+    index_path(log).unlink()
+    assert offset_since(log, T0 + 500) == 0

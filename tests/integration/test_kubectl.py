@@ -10,6 +10,7 @@ import pty
 import shutil
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,6 +73,9 @@ def test_kubectl_drives_jobs_and_deployments(control_plane: ControlPlaneProc, tm
         logs = kubectl("logs", "job/kc-count")
         assert logs.split("\n")[:3] == ["line 0", "line 1", "line 2"]
         assert kubectl("logs", "-l", "batch.kubernetes.io/job-name=kc-count") == logs
+        assert kubectl("logs", "job/kc-count", "--since=1h") == logs  # sinceSeconds, by the log's time index
+        later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+        assert kubectl("logs", "job/kc-count", f"--since-time={later}") == ""
         described = kubectl("describe", "job", "kc-count")
         assert "batch.kubernetes.io/controller-uid=" in described and "1 Succeeded" in described
         assert kubectl("apply", "-f", str(tmp_path / "job.yaml")).strip() == "job.batch/kc-count unchanged"
