@@ -54,11 +54,11 @@ def parse_target(group: str, version: str, segments: list[str]) -> Target:
         raise NotFoundError(f"{info.plural} are cluster-scoped, not in a namespace")
     name = segs[1] if len(segs) > 1 else None
     sub = segs[2] if len(segs) > 2 else None
-    if sub not in (None, "status", "log", "scale", "eviction", "exec", "binding"):
+    if sub not in (None, "status", "log", "scale", "eviction", "exec", "binding", "portforward"):
         raise NotFoundError(f"the server could not find the requested resource: {info.plural}/{sub}")
     if sub == "scale" and info.plural not in ("deployments", "replicasets"):
         raise NotFoundError(f"{info.plural} have no scale subresource")
-    if sub in ("log", "eviction", "exec", "binding") and info.plural != "pods":
+    if sub in ("log", "eviction", "exec", "binding", "portforward") and info.plural != "pods":
         raise NotFoundError(f"only pods have the {sub} subresource")
     check_names(info, namespace, name, what="path: ")
     return Target(info, namespace, name, sub)

@@ -338,6 +338,9 @@ class Server:
             return _json(await scaling.serve(request, target, self.api, self.store, self._body))
         if target.sub in ("eviction", "binding"):
             return await self._evict(request, target)
+        if target.sub == "portforward":
+            raise BadRequestError("port-forward is not served over kubectl's protocol (SPDY) yet; use "
+                                  f"`tug port-forward pod/{target.name} [LOCAL:]PORT` instead")
         if target.sub == "exec" and target.name and target.namespace:
             return await execstream.serve(request, self.store, self.runtime, target.namespace, target.name)
         if target.sub == "status" and method not in ("GET", "PUT"):

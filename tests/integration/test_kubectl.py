@@ -174,6 +174,8 @@ def test_kubectl_exec_runs_in_the_containers_environment(control_plane: ControlP
         piped = kubectl("exec", "-i", "kc-exec", "--", "sh", "-c", "tr a-z A-Z; echo done",
                         stdin="one\ntwo\n")
         assert (piped.returncode, piped.stdout) == (0, "ONE\nTWO\ndone\n")
+        forward = kubectl("port-forward", "pod/kc-exec", "0:80")  # not served yet: it says what to use
+        assert forward.returncode == 1 and "tug port-forward pod/kc-exec" in forward.stderr, forward.stderr
         refused = kubectl("exec", "kc-exec", "-c", "nope", "--", "true")
         assert refused.returncode == 1 and "container nope is not valid for pod kc-exec" in refused.stderr
         # -it: a terminal of its own (kubectl needs one on its side too: a pty here)
