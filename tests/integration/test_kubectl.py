@@ -174,6 +174,13 @@ def test_kubectl_exec_runs_in_the_containers_environment(control_plane: ControlP
         piped = kubectl("exec", "-i", "kc-exec", "--", "sh", "-c", "tr a-z A-Z; echo done",
                         stdin="one\ntwo\n")
         assert (piped.returncode, piped.stdout) == (0, "ONE\nTWO\ndone\n")
+        # kubectl cp is tar over exec, both ways, into and out of the container's volume
+        (tmp_path / "in.txt").write_text("from outside\n")
+        assert kubectl("cp", str(tmp_path / "in.txt"), "kc-exec:/data/in.txt").returncode == 0
+        assert kubectl("exec", "kc-exec", "--", "cat", "/data/in.txt").stdout == "from outside\n"
+        copied = kubectl("cp", "kc-exec:/data/note", str(tmp_path / "note"))
+        assert copied.returncode == 0, copied.stderr
+        assert (tmp_path / "note").read_text() == "made-by-main\n"
         forward = kubectl("port-forward", "pod/kc-exec", "0:80")  # not served yet: it says what to use
         assert forward.returncode == 1 and "tug port-forward pod/kc-exec" in forward.stderr, forward.stderr
         refused = kubectl("exec", "kc-exec", "-c", "nope", "--", "true")
