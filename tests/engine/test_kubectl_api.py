@@ -21,6 +21,8 @@ from tests.shared_examples import EXAMPLE_FILES, needs_examples
 
 from .conftest import InProcessServer, kubeconfig_of, trust, until
 
+needs_kubectl = pytest.mark.skipif(shutil.which("kubectl") is None,
+                                   reason="kubectl is not installed on this machine")
 TABLE = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json;as=Table;v=v1beta1;g=meta.k8s.io," \
         "application/json"
 
@@ -91,7 +93,7 @@ def _kubectl(api_server: InProcessServer, tmp_path: Path) -> Callable[..., str]:
     return kubectl
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+@needs_kubectl
 def test_kubectl_gets_lists_and_deletes(api_server: InProcessServer, tmp_path: Path) -> None:
     kubectl = _kubectl(api_server, tmp_path)
     with api_server.client() as c:
@@ -208,7 +210,7 @@ spec:
 """
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+@needs_kubectl
 def test_kubectl_applies_edits_and_patches(api_server: InProcessServer, tmp_path: Path) -> None:
     kubectl = _kubectl(api_server, tmp_path)
     manifest = tmp_path / "web.yaml"
@@ -374,7 +376,7 @@ def test_exec_is_discovered_and_refused_plainly_where_it_cannot_run(api_server: 
             c.request("GET", "/api/v1/namespaces/default/configmaps/p/exec")
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+@needs_kubectl
 def test_kubectl_server_side_apply_owns_fields_and_reports_conflicts(api_server: InProcessServer,
                                                                       tmp_path: Path) -> None:
     kubectl = _kubectl(api_server, tmp_path)
@@ -412,7 +414,7 @@ def test_kubectl_server_side_apply_owns_fields_and_reports_conflicts(api_server:
         "deployment.apps/fresh serverside-applied"
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+@needs_kubectl
 def test_kubectls_generators_send_protobuf_and_it_is_read(api_server: InProcessServer,
                                                            tmp_path: Path) -> None:
     kubectl = _kubectl(api_server, tmp_path)
@@ -459,7 +461,7 @@ def test_kubectls_generators_send_protobuf_and_it_is_read(api_server: InProcessS
         assert pod["metadata"]["labels"] == {"x": "y"}
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+@needs_kubectl
 def test_kubectl_drain_evicts_through_the_eviction_api(api_server: InProcessServer, tmp_path: Path) -> None:
     kubectl = _kubectl(api_server, tmp_path)
     with api_server.client() as c:
@@ -477,7 +479,7 @@ def test_kubectl_drain_evicts_through_the_eviction_api(api_server: InProcessServ
 
 
 @needs_examples
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+@needs_kubectl
 def test_every_shared_example_applies_through_kubectl(api_server: InProcessServer, tmp_path: Path) -> None:
     kubeconfig = kubeconfig_of(api_server, tmp_path / "kubeconfig")
     assert EXAMPLE_FILES
@@ -495,7 +497,7 @@ def test_every_shared_example_applies_through_kubectl(api_server: InProcessServe
             assert warning in said[0][1]
 
 
-@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+@needs_kubectl
 def test_kubectl_rollout_history_undo_restart_pause(api_server: InProcessServer, tmp_path: Path) -> None:
     kubectl = _kubectl(api_server, tmp_path)
     (tmp_path / "web.yaml").write_text(DEPLOYMENT)
