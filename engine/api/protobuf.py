@@ -44,6 +44,10 @@ INLINE = {("core.v1.Probe", "handler"), ("core.v1.Volume", "volumeSource"),
           ("core.v1.EphemeralContainer", "ephemeralContainerCommon"),
           ("networking.v1.IngressRule", "ingressRuleValue")}
 INLINE_ANYWHERE = {"localObjectReference"}  # ConfigMapKeySelector and friends: {"name": ...}
+# The messages read by hand (_special): field number -> wire type (0 a number, 2 bytes or text).
+_SPECIAL = {"apis.meta.v1.Time": {1: 0, 2: 0}, "apis.meta.v1.MicroTime": {1: 0, 2: 0},
+            "api.resource.Quantity": {1: 2}, "util.intstr.IntOrString": {1: 0, 2: 0, 3: 2},
+            "runtime.RawExtension": {1: 2}, "apis.meta.v1.FieldsV1": {1: 2}, "apis.meta.v1.Duration": {1: 0}}
 _SCALARS = {"string", "bytes", "bool", "int32", "int64", "double", "float"}
 
 
@@ -150,7 +154,16 @@ def _wrong(where: str) -> Any:
 
 def _special(message: str, fields: list[tuple[int, int, Any]], where: str) -> tuple[bool, Any]:
     """Messages whose JSON is not an object: times, quantities, int-or-strings, raw JSON."""
-    got = {n: v for n, _, v in fields}
+    if message not in _SPECIAL:
+        return False, None
+    got: dict[int, Any] = {}
+    for number, wire, value in fields:  # each field read with the wire type it must have
+        want = _SPECIAL[message].get(number)
+        if want is None:
+            raise BadRequestError(f"protobuf {where}: field {number} of {message} is unknown to tugboat")
+        if wire != want:
+            _wrong(where)
+        got[number] = value
     if message in ("apis.meta.v1.Time", "apis.meta.v1.MicroTime"):
         seconds, nanos = _signed(got.get(1, 0), 64), _signed(got.get(2, 0), 32)
         if not seconds and not nanos:
@@ -170,8 +183,8 @@ def _special(message: str, fields: list[tuple[int, int, Any]], where: str) -> tu
         raw = got.get(1, b"")
         try:
             return True, json.loads(raw) if raw else None
-        except ValueError:
-            raise BadRequestError(f"protobuf {where}: raw JSON that is not JSON") from None
+        except (ValueError, RecursionError):
+            raise BadRequestError(f"protobuf {where}: raw JSON that is not JSON, or nests too deep") from None
     if message == "apis.meta.v1.Duration":
         return True, f"{_signed(got.get(1, 0), 64) / 1e9:g}s"
     return False, None
@@ -242,9 +255,10 @@ def _entry(typ: str, data: bytes, where: str, depth: int) -> tuple[str, Any]:
     for number, wire, raw in _fields(data, where):
         if number == 1:
             key = _scalar(key_type, wire, raw, where)
+        elif number == 2 and value_type.startswith("."):
+            value = _message(value_type[1:], raw, where, depth + 1) if wire == 2 else _wrong(where)
         elif number == 2:
-            value = (_message(value_type[1:], raw, where, depth + 1) if value_type.startswith(".")
-                     else _scalar(value_type, wire, raw, where))
+            value = _scalar(value_type, wire, raw, where)
     if value is None:
         value = "" if value_type in ("string", "bytes") else ({} if value_type.startswith(".") else 0)
     return str(key), value

@@ -398,7 +398,9 @@ class Server:
         """pods/eviction and pods/binding (engine/server/eviction.py)."""
         if request.method != "POST":
             raise MethodNotAllowedError(f"{request.method} is not allowed on pods/{target.sub}: POST it")
-        assert target.name is not None and target.namespace is not None
+        if target.name is None or target.namespace is None:
+            raise NotFoundError(f"pods/{target.sub} is served at "
+                                f"/api/v1/namespaces/NAMESPACE/pods/NAME/{target.sub}")
         act = eviction.evict if target.sub == "eviction" else eviction.bind
         return _json(act(self.store, target.namespace, target.name, await self._body(request)), status=201)
 
@@ -464,7 +466,7 @@ class Server:
 
     async def _delete_collection(self, request: web.Request, target: Target) -> web.Response:
         opts = await self._delete_options(request)
-        opts.pop("uid", None)
+        opts.pop("uid", None), opts.pop("rv", None)
         items, rv = self.store.list(target.info.plural, target.namespace, **self._selectors(request))
         deleted = self.api.delete_collection(target.info, target.namespace, items, **opts)
         return _json(_list_object(target.info, deleted, rv))

@@ -75,7 +75,10 @@ def parse_body(raw: bytes, *, allow_list: bool = False, content_type: str = "") 
     `content_type`, the object a Kubernetes protobuf body holds), or a BadRequestError saying
     why not."""
     if content_type == protobuf.CONTENT_TYPE:
-        return protobuf.decode(raw)
+        decoded = protobuf.decode(raw)
+        if depth_over(decoded, MAX_DEPTH):  # raw JSON inside (RawExtension) is held to the same limit
+            raise BadRequestError(f"the request body nests deeper than {MAX_DEPTH} levels")
+        return decoded
     repeated = False
 
     def to_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from engine.net.allocate import Taken
 from engine.objects import finished
 from engine.server.admission import admit
 from engine.store import generated
+from engine.store.store import DRY_RUN
 
 # Fields of metadata that the system owns: an apply or update never sets them from input.
 _SYSTEM_META = ("uid", "resourceVersion", "generation", "creationTimestamp",
@@ -95,8 +96,8 @@ class Api:
         """Server-side apply of `config` (engine/api/ssa.py): the object it makes, carrying its
         managedFields and the stored resourceVersion; None where there is no object yet (then
         create `config`, with `created_fields`)."""
-        if not isinstance(config, dict) or not isinstance(config.get("metadata") or {}, dict):
-            raise BadRequestError("an applied configuration must be an object with metadata")
+        if not isinstance(config, dict) or not isinstance(config.get("metadata", {}), dict):
+            raise BadRequestError("an applied configuration must be an object, its metadata an object")
         if (config.get("metadata") or {}).get("name") not in (None, name):
             raise BadRequestError(f"the name of the object ({config['metadata']['name']}) does not match "
                                   f"the name on the URL ({name})")
@@ -168,9 +169,15 @@ class Api:
 
     def delete(self, info: ResourceInfo, namespace: str | None, name: str, *,
                propagation: str | None = None, grace: int | None = None,
-               uid: str | None = None) -> dict[str, Any] | None:
+               uid: str | None = None, rv: str | None = None) -> dict[str, Any] | None:
+        """`uid`, `rv`: DeleteOptions' preconditions (409 when the object is not that one)."""
         _check_delete_options(propagation, grace)
         obj = self.store.get(info.plural, namespace, name)
+        if rv is not None and obj["metadata"].get("resourceVersion") != rv:
+            raise ConflictError(f'Operation cannot be fulfilled on {info.plural} "{name}": the '
+                                f"ResourceVersion in the precondition ({rv}) does not match the "
+                                f'ResourceVersion in record ({obj["metadata"].get("resourceVersion")}). '
+                                f"The object might have been modified")
         graceful = False
         if info.plural == "pods":
             spec = obj.get("spec") or {}
@@ -210,6 +217,12 @@ class Api:
         if uid is not None and ns["metadata"].get("uid") != uid:
             raise ConflictError(f"Precondition failed: UID in precondition: {uid}, "
                                 f"UID in object meta: {ns['metadata'].get('uid')}")
+        if DRY_RUN.get():  # its three writes would each be rolled back: answer what they make
+            held = ns["metadata"].get("finalizers") or []
+            if NAMESPACE_FINALIZER not in held:
+                ns["metadata"]["finalizers"] = [*held, NAMESPACE_FINALIZER]
+            ns["metadata"].setdefault("deletionTimestamp", format_time(self.store.now()))
+            return {**ns, "status": {**(ns.get("status") or {}), "phase": "Terminating"}}
         if not ns["metadata"].get("deletionTimestamp"):
             held = ns["metadata"].get("finalizers") or []
             if NAMESPACE_FINALIZER not in held:

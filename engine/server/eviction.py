@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.api import names
 from engine.clock import format_time
 from engine.disruption import disrupt
 from engine.errors import BadRequestError, ConflictError
@@ -39,8 +40,10 @@ def bind(store: Any, namespace: str, name: str, body: dict[str, Any]) -> dict[st
         raise BadRequestError("target: a Node to bind to is required, as {kind: Node, name: NODE}")
     pod = store.get("pods", namespace, name)
     annotations = (meta.get("annotations") if isinstance(meta, dict) else None) or {}
-    if not isinstance(annotations, dict) or not all(isinstance(v, str) for v in annotations.values()):
-        raise BadRequestError("metadata.annotations: a map of strings is expected")
+    problems = names.check_annotations("metadata.annotations", annotations) if isinstance(annotations, dict) \
+        else ["metadata.annotations: expected a map of strings"]
+    if problems:
+        raise BadRequestError("; ".join(problems[:5]))
     [bound] = store.bind([(namespace, name, pod["metadata"]["uid"], node, annotations)])
     if bound is None:
         where = (pod.get("spec") or {}).get("nodeName")

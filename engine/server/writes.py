@@ -10,10 +10,12 @@ from typing import Any
 
 from aiohttp import web
 
-from engine.errors import BadRequestError, InvalidError, UnsupportedMediaError
+from engine.errors import BadRequestError, ConflictError, InvalidError, UnsupportedMediaError
 from engine.server.bodies import parse_body
+from engine.store.objects import MAX_GRACE_SECONDS
 from engine.store.store import DRY_RUN
 
+APPLY_TRIES = 5  # a server-side apply without a resourceVersion is tried again on a conflict
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PATCH_KINDS = {"application/merge-patch+json": "merge", "application/json": "merge",
                "application/strategic-merge-patch+json": "strategic", "application/json-patch+json": "json"}
@@ -77,11 +79,13 @@ def delete_options(body: Any, *, propagation: str | None, grace: int | None) -> 
     if seconds is not None and (not isinstance(seconds, int) or isinstance(seconds, bool) or seconds < 0):
         raise BadRequestError(f"gracePeriodSeconds: expected a non-negative integer, got {seconds!r:.60}")
     pre = body.get("preconditions")
-    uid = pre.get("uid") if isinstance(pre, dict) else None
-    if uid is not None and not isinstance(uid, str):
-        raise BadRequestError(f"preconditions.uid: expected a string, got {uid!r:.60}")
-    return {"propagation": propagation or given or None,
-            "grace": grace if grace is not None else seconds, "uid": uid or None}
+    uid, rv = (pre.get("uid"), pre.get("resourceVersion")) if isinstance(pre, dict) else (None, None)
+    for key, value in (("uid", uid), ("resourceVersion", rv)):
+        if value is not None and not isinstance(value, str):
+            raise BadRequestError(f"preconditions.{key}: expected a string, got {value!r:.60}")
+    grace = grace if grace is not None else seconds
+    return {"propagation": propagation or given or None, "uid": uid or None, "rv": rv or None,
+            "grace": None if grace is None else min(grace, MAX_GRACE_SECONDS)}
 
 
 def manager(request: web.Request, *, apply: bool) -> str:
@@ -110,16 +114,24 @@ async def server_side_apply(api: Any, request: web.Request, info: Any, namespace
         raise BadRequestError(f"the applied configuration must be JSON (as kubectl and the clients send it): "
                               f"{exc}") from None
     force = request.query.get("force") in ("true", "1")
-    desired = api.applied(info, namespace, name, config, manager=manager, force=force)
-    if desired is None:  # nothing there: server-side apply creates it
-        checked = await asyncio.to_thread(api.validate, info, namespace, config)
-        obj, warnings = api.create(info, namespace, config, checked=checked,
-                                   managed=api.created_fields(config, manager))
-        return obj, warnings, 201
-    checked = await asyncio.to_thread(api.validate, info, namespace, desired)
-    obj, warnings = api.update(info, namespace, name, desired, checked=checked,
-                               managed=desired["metadata"]["managedFields"])
-    return obj, warnings, 200
+    given_rv = isinstance(config, dict) and isinstance(config.get("metadata"), dict) \
+        and config["metadata"].get("resourceVersion")
+    for attempt in range(APPLY_TRIES):
+        desired = api.applied(info, namespace, name, config, manager=manager, force=force)
+        if desired is None:  # nothing there: server-side apply creates it
+            checked = await asyncio.to_thread(api.validate, info, namespace, config)
+            obj, warnings = api.create(info, namespace, config, checked=checked,
+                                       managed=api.created_fields(config, manager))
+            return obj, warnings, 201
+        checked = await asyncio.to_thread(api.validate, info, namespace, desired)
+        try:
+            obj, warnings = api.update(info, namespace, name, desired, checked=checked,
+                                       managed=desired["metadata"]["managedFields"])
+            return obj, warnings, 200
+        except ConflictError:  # a controller wrote while it was checked: apply to the new one
+            if given_rv or attempt == APPLY_TRIES - 1:
+                raise
+    raise ConflictError(f'{info.plural} "{name}" kept changing while it was applied; try again')
 
 
 def relabel(resp: web.StreamResponse, current: str, asked: str) -> web.StreamResponse:

@@ -10,6 +10,7 @@ from engine.clock import format_time
 from engine.errors import BadRequestError
 from engine.store.objects import (
     FOREGROUND_FINALIZER,
+    MAX_GRACE_SECONDS,
     Obj,
     clone,
     drop_owner,
@@ -142,6 +143,7 @@ class Collector:
 
     def _marked(self, obj: Obj, grace: int) -> Obj:
         """A copy with deletionTimestamp = now + grace (never later than an earlier mark)."""
+        grace = min(grace, MAX_GRACE_SECONDS)
         new = clone(obj)
         md = metadata(new)
         stamp = format_time(self.tx.now + timedelta(seconds=grace))

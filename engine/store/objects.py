@@ -13,6 +13,7 @@ Obj = dict[str, Any]
 
 FOREGROUND_FINALIZER = "foregroundDeletion"
 DEFAULT_GRACE_SECONDS = 30
+MAX_GRACE_SECONDS = 2**31 - 1  # a longer grace period is this one (68 years): no time overflows
 # Kubernetes leaves out vowels and look-alike characters so generated names spell no words.
 _SUFFIX_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"
 # Set by the store on every write; a client's copy of them means nothing.
