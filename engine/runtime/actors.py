@@ -20,7 +20,7 @@ import ray
 from engine.net.proxy import Proxy
 from engine.objects import GPU, amount, bound_gpus, pod_requests
 from engine.runtime.execs import Sessions, command_for
-from engine.runtime.logfiles import READ_LIMIT, offset_since, read_log
+from engine.runtime.logfiles import READ_LIMIT, read_log, read_since
 from engine.runtime.podrunner import PodRunner, node_log_roots
 from engine.runtime.podusage import PodUsage
 from engine.runtime.startup import container_runtime
@@ -212,8 +212,8 @@ class NodeAgent:
                   if (path := _inside(root, relative)) is not None and path.is_file()), None)
         if p is None:
             raise FileNotFoundError(relative)
-        if since_ns is not None and offset == 0:  # the lines since then (tail_lines is not applied too)
-            offset, tail_lines = offset_since(p, since_ns), -1
+        if since_ns is not None and offset == 0:
+            return read_since(p, since_ns, tail_lines=tail_lines, limit=limit, timestamps=timestamps)
         return read_log(p, offset=offset, tail_lines=tail_lines, limit=limit,
                         timestamps=timestamps)
 

@@ -174,6 +174,19 @@ def offset_since(path: Path, since_ns: int) -> int:
     return os.stat(path).st_size
 
 
+def read_since(path: Path, since_ns: int, *, tail_lines: int = -1, limit: int = READ_LIMIT,
+               timestamps: bool = False) -> tuple[bytes, int]:
+    """`read_log` from the first line written at or after `since_ns`, and of those lines the last
+    `tail_lines` (when 0 or more, and all of them fit in one read), as kubectl logs --since
+    --tail asks."""
+    start = offset_since(path, since_ns)
+    data, nxt = read_log(path, offset=start, limit=limit, timestamps=timestamps)
+    if tail_lines >= 0 and nxt - start < limit:
+        lines = data.splitlines(keepends=True)
+        data = b"".join(lines[-tail_lines:] if tail_lines else [])
+    return data, nxt
+
+
 def read_times(fd: int, lo: int, hi: int) -> tuple[list[tuple[int, int]], int | None]:
     """From an open index: the (offset, time) records of the lines starting in [lo, hi), and the
     time of the last line that starts before `lo` (None if there is none)."""

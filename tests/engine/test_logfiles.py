@@ -181,3 +181,17 @@ def test_since_starts_at_the_first_line_written_then(tmp_path: Path) -> None:
     assert offset_since(log, T0 + 9_999) == 12  # nothing since then
     index_path(log).unlink()
     assert offset_since(log, T0 + 500) == 0
+
+
+def test_since_with_a_tail_keeps_the_last_lines_of_those_since(tmp_path: Path) -> None:
+    from engine.runtime.logfiles import read_since
+
+    log = tmp_path / "0.log"
+    w = LogWriter(log, 1 << 20)
+    for i, line in enumerate((b"a\n", b"b\n", b"c\n", b"d\n")):
+        w.write(line, T0 + i * 1_000)
+    w.close()
+    assert read_since(log, T0 + 500) == (b"b\nc\nd\n", 8)
+    assert read_since(log, T0 + 500, tail_lines=2) == (b"c\nd\n", 8)
+    assert read_since(log, T0 + 500, tail_lines=9) == (b"b\nc\nd\n", 8)
+    assert read_since(log, T0 + 500, tail_lines=0) == (b"", 8)

@@ -74,6 +74,7 @@ def test_kubectl_drives_jobs_and_deployments(control_plane: ControlPlaneProc, tm
         assert logs.split("\n")[:3] == ["line 0", "line 1", "line 2"]
         assert kubectl("logs", "-l", "batch.kubernetes.io/job-name=kc-count") == logs
         assert kubectl("logs", "job/kc-count", "--since=1h") == logs  # sinceSeconds, by the log's time index
+        assert kubectl("logs", "job/kc-count", "--since=1h", "--tail=1") == "line 2\n"
         later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
         assert kubectl("logs", "job/kc-count", f"--since-time={later}") == ""
         described = kubectl("describe", "job", "kc-count")
