@@ -28,6 +28,7 @@ from engine.errors import (
 from engine.labels import parse_field_selector, parse_selector
 from engine.paths import Target, parse_target
 from engine.server import (
+    applying,
     discovery,
     eviction,
     execstream,
@@ -380,7 +381,7 @@ class Server:
                 kind = writes.patch_kind(request) if method == "PATCH" else ""
                 manager = writes.manager(request, apply=kind == "apply")
                 if kind == "apply":
-                    obj, warnings, code = await writes.server_side_apply(
+                    obj, warnings, code = await applying.serve(
                         self.api, request, target.info, ns, target.name, manager)
                     return _json(obj, status=code, warnings=warnings)
                 body = await self._body(request, allow_list=kind == "json")

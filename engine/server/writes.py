@@ -1,21 +1,20 @@
-"""What a write request asks for beyond its body: the patch kind its Content-Type names, and
-kubectl's write parameters (fieldValidation, dryRun), checked before anything is written."""
+"""What a request asks for beyond its body: the patch kind its Content-Type names, kubectl's
+write parameters (fieldValidation, dryRun, fieldManager, force) checked before anything is
+written, a delete's options from the query or its DeleteOptions body, and an answer relabelled
+for a request made at an older version of a kind."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
-from engine.errors import BadRequestError, ConflictError, InvalidError, UnsupportedMediaError
-from engine.server.bodies import parse_body
+from engine.errors import BadRequestError, InvalidError, UnsupportedMediaError
 from engine.store.objects import MAX_GRACE_SECONDS
 from engine.store.store import DRY_RUN
 
-APPLY_TRIES = 5  # a server-side apply without a resourceVersion is tried again on a conflict
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 PATCH_KINDS = {"application/merge-patch+json": "merge", "application/json": "merge",
                "application/strategic-merge-patch+json": "strategic", "application/json-patch+json": "json"}
@@ -101,37 +100,6 @@ def manager(request: web.Request, *, apply: bool) -> str:
         raise InvalidError(f'PatchOptions "" is invalid: {required}', details=[required])
     agent = request.headers.get("User-Agent", "").split("/")[0].strip()
     return given or (agent[:128] if agent.isprintable() and agent else "unknown")
-
-
-async def server_side_apply(api: Any, request: web.Request, info: Any, namespace: str | None, name: str,
-                            manager: str) -> tuple[Any, list[str], int]:
-    """PATCH with application/apply-patch+yaml (engine/api/ssa.py): the object applied, its
-    warnings and the HTTP status (201 where it was created)."""
-    raw = await request.read()
-    try:
-        config = await asyncio.to_thread(parse_body, raw)
-    except BadRequestError as exc:
-        raise BadRequestError(f"the applied configuration must be JSON (as kubectl and the clients send it): "
-                              f"{exc}") from None
-    force = request.query.get("force") in ("true", "1")
-    given_rv = isinstance(config, dict) and isinstance(config.get("metadata"), dict) \
-        and config["metadata"].get("resourceVersion")
-    for attempt in range(APPLY_TRIES):
-        desired = api.applied(info, namespace, name, config, manager=manager, force=force)
-        if desired is None:  # nothing there: server-side apply creates it
-            checked = await asyncio.to_thread(api.validate, info, namespace, config)
-            obj, warnings = api.create(info, namespace, config, checked=checked,
-                                       managed=api.created_fields(config, manager))
-            return obj, warnings, 201
-        checked = await asyncio.to_thread(api.validate, info, namespace, desired)
-        try:
-            obj, warnings = api.update(info, namespace, name, desired, checked=checked,
-                                       managed=desired["metadata"]["managedFields"])
-            return obj, warnings, 200
-        except ConflictError:  # a controller wrote while it was checked: apply to the new one
-            if given_rv or attempt == APPLY_TRIES - 1:
-                raise
-    raise ConflictError(f'{info.plural} "{name}" kept changing while it was applied; try again')
 
 
 def relabel(resp: web.StreamResponse, current: str, asked: str) -> web.StreamResponse:
