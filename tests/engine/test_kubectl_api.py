@@ -521,6 +521,12 @@ def test_kubectl_rollout_history_undo_restart_pause(api_server: InProcessServer,
         assert kubectl("rollout", "pause", "deployment/web").strip() == "deployment.apps/web paused"
         assert c.get("deployments", "web")["spec"]["paused"] is True
         assert kubectl("rollout", "resume", "deployment/web").strip() == "deployment.apps/web resumed"
+        # kubectl diff: a server-side dry run of the manifest, shown against the live object
+        (tmp_path / "web.yaml").write_text(DEPLOYMENT.replace("nginx:1.25", "nginx:1.27"))
+        diff = kubectl("diff", "-f", str(tmp_path / "web.yaml"), ok=False)  # exit 1: there are differences
+        assert "-        image: nginx:1.25" in diff and "+        image: nginx:1.27" in diff
+        live = c.get("deployments", "web")["spec"]["template"]["spec"]["containers"][0]
+        assert live["image"] == "nginx:1.25"  # the dry run changed nothing
 
 
 def test_aggregated_discovery_answers_in_one_request(api_server: InProcessServer, tmp_path: Path) -> None:
