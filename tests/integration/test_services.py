@@ -329,9 +329,11 @@ def test_a_udp_service_port_reaches_its_pods(control_plane: ControlPlaneProc) ->
                         return None
             first = wait_for(lambda: ask("hi"), timeout=60, what="the clusterIP to answer over UDP")
             assert first.split(":", 1)[1] == "hi" and first.split(":", 1)[0] in pods
-            # each new client is a new flow: round robin reaches both pods
-            seen = wait_for(lambda: (s := {(ask("x") or ":").split(":")[0] for _ in range(6)}) >= pods and s,
-                            timeout=60, what="both pods to answer")
+            # each new client is a new flow: round robin reaches both pods (a datagram with no
+            # answer in 2 s on a busy machine is UDP's way, not a wrong answer: it is left out)
+            def answered() -> set[str]:
+                return {answer.split(":")[0] for _ in range(6) if (answer := ask("x")) is not None}
+            seen = wait_for(lambda: (s := answered()) >= pods and s, timeout=60, what="both pods to answer")
             assert seen == pods
             out = control_plane.tug("get", "svc", "echo").stdout
             assert "5353/UDP" in out
