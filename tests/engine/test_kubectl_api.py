@@ -521,6 +521,11 @@ def test_kubectl_rollout_history_undo_restart_pause(api_server: InProcessServer,
         assert kubectl("rollout", "pause", "deployment/web").strip() == "deployment.apps/web paused"
         assert c.get("deployments", "web")["spec"]["paused"] is True
         assert kubectl("rollout", "resume", "deployment/web").strip() == "deployment.apps/web resumed"
+        assert "Scaled up replica set web-" in kubectl("events")
+        assert {"batch/v1", "batch/v1beta1", "apps/v1"} <= set(kubectl("api-versions").split())
+        columns = "custom-columns=NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image"
+        shown = kubectl("get", "deployment", "web", "-o", columns).split()
+        assert shown == ["NAME", "IMAGE", "web", "nginx:1.25"]
         # kubectl diff: a server-side dry run of the manifest, shown against the live object
         (tmp_path / "web.yaml").write_text(DEPLOYMENT.replace("nginx:1.25", "nginx:1.27"))
         diff = kubectl("diff", "-f", str(tmp_path / "web.yaml"), ok=False)  # exit 1: there are differences
