@@ -114,10 +114,6 @@ def _log_since(request: web.Request, now: float) -> int | None:
     return None if when is None else int(when * 1e9)
 
 
-def _flag(request: web.Request, name: str) -> bool:
-    return request.query.get(name, "").lower() in ("1", "true", "yes")
-
-
 class Server:
     """Builds the aiohttp application around the store, the API verbs and the runtime."""
 
@@ -349,7 +345,7 @@ class Server:
                                         f"read it with GET, replace it with PUT")
         if target.name is None:
             if method == "GET":
-                if _flag(request, "watch"):
+                if writes.flag(request, "watch"):
                     return await self._watch(request, target)
                 return self._list(request, target)
             if method == "POST":
@@ -504,8 +500,8 @@ class Server:
         if self.runtime is None:
             raise NotFoundError("this control plane has no runtime to read logs from")
         container = q.get("container") or None
-        previous = _flag(request, "previous")
-        timestamps = _flag(request, "timestamps")
+        previous = writes.flag(request, "previous")
+        timestamps = writes.flag(request, "timestamps")
         since = _log_since(request, self.store.now().timestamp())
         data, offset = await self.runtime.read_log(pod, container=container, previous=previous,
                                                    tail_lines=tail, offset=0, timestamps=timestamps,
@@ -517,7 +513,7 @@ class Server:
             data, offset = await self.runtime.read_log(pod, container=container,
                                                        previous=previous, tail_lines=-1,
                                                        offset=offset, timestamps=timestamps)
-        if _flag(request, "follow") and not previous:
+        if writes.flag(request, "follow") and not previous:
             await self._follow(resp, pod, container, offset, timestamps=timestamps)
         await resp.write_eof()
         return resp

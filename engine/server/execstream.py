@@ -15,16 +15,13 @@ from aiohttp import WSMsgType, web
 
 from engine.errors import BadRequestError, NotFoundError, TugError
 from engine.runtime.podstatus import pick_container
+from engine.server import writes
 
 log = logging.getLogger("tugboat.exec")
 
 PROTOCOLS = ("v5.channel.k8s.io", "v4.channel.k8s.io")
 STDIN, STDOUT, STDERR, ERROR, RESIZE, CLOSE = 0, 1, 2, 3, 4, 255
 MAX_MESSAGE = 1 << 20
-
-
-def _flag(request: web.Request, name: str) -> bool:
-    return request.query.get(name, "").lower() in ("true", "1")
 
 
 def _ended(code: int, command: list[str]) -> dict[str, Any]:
@@ -59,16 +56,16 @@ async def serve(request: web.Request, store: Any, runtime: Any, namespace: str,
     from engine.runtime import execremote  # here: only a control plane with a runtime imports Ray
 
     try:
-        session = await execremote.start(pod, container, command, tty=_flag(request, "tty"),
-                                         stdin=_flag(request, "stdin"))
+        session = await execremote.start(pod, container, command, tty=writes.flag(request, "tty"),
+                                         stdin=writes.flag(request, "stdin"))
     except TugError as exc:
         await ws.send_bytes(bytes([ERROR]) + json.dumps(exc.to_status()).encode())
         await ws.close()
         return ws
     pump = asyncio.create_task(_client_to_command(ws, session))
     try:
-        await _command_to_client(ws, session, command, stdout=_flag(request, "stdout"),
-                                 stderr=_flag(request, "stderr"))
+        await _command_to_client(ws, session, command, stdout=writes.flag(request, "stdout"),
+                                 stderr=writes.flag(request, "stderr"))
     finally:
         pump.cancel()
         await session.end()

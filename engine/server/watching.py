@@ -15,14 +15,10 @@ from aiohttp import web
 
 from engine.errors import BadRequestError, TugError
 from engine.paths import Target
-from engine.server import tables
+from engine.server import tables, writes
 
 BOOKMARK_S = 10.0  # an idle watch that allows bookmarks gets one this often
 INITIAL_END = "k8s.io/initial-events-end"
-
-
-def _flag(request: web.Request, name: str) -> bool:
-    return request.query.get(name, "").lower() in ("1", "true")
 
 
 def version_match(request: web.Request, *, watch: bool) -> str | None:
@@ -34,7 +30,7 @@ def version_match(request: web.Request, *, watch: bool) -> str | None:
     if match not in ("NotOlderThan", "Exact"):
         raise BadRequestError(f'resourceVersionMatch: Unsupported value: "{match[:40]}": supported values: '
                               f'"Exact", "NotOlderThan"')
-    if watch and not (match == "NotOlderThan" and _flag(request, "sendInitialEvents")):
+    if watch and not (match == "NotOlderThan" and writes.flag(request, "sendInitialEvents")):
         raise BadRequestError("resourceVersionMatch: a watch takes only NotOlderThan, with sendInitialEvents")
     if not watch and not rv:
         raise BadRequestError("resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless "
@@ -57,8 +53,8 @@ async def serve(request: web.Request, store: Any, target: Target, since: str | N
                 selectors: dict[str, Any]) -> web.StreamResponse:
     """Stream the changes of `target`'s objects."""
     version_match(request, watch=True)
-    bookmarks = _flag(request, "allowWatchBookmarks")
-    initial = _flag(request, "sendInitialEvents")
+    bookmarks = writes.flag(request, "allowWatchBookmarks")
+    initial = writes.flag(request, "sendInitialEvents")
     if initial and not bookmarks:
         raise BadRequestError("sendInitialEvents: Forbidden: sendInitialEvents requires allowWatchBookmarks")
     first: list[dict[str, Any]] = []

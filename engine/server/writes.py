@@ -20,6 +20,11 @@ PATCH_KINDS = {"application/merge-patch+json": "merge", "application/json": "mer
                "application/strategic-merge-patch+json": "strategic", "application/json-patch+json": "json"}
 
 
+def flag(request: web.Request, name: str) -> bool:
+    """A boolean query parameter (`watch=true`, `tty=1`, ...)."""
+    return request.query.get(name, "").lower() in ("1", "true", "yes")
+
+
 def patch_kind(request: web.Request) -> str:
     """merge, strategic, json or apply (server-side apply), by the request's Content-Type (none,
     or plain JSON: merge)."""
