@@ -34,6 +34,7 @@ from engine.server import (
     execstream,
     metrics_api,
     openapi,
+    portforward,
     scaling,
     selfreview,
     tables,
@@ -335,9 +336,8 @@ class Server:
             return _json(await scaling.serve(request, target, self.api, self.store, self._body))
         if target.sub in ("eviction", "binding"):
             return await self._evict(request, target)
-        if target.sub == "portforward":
-            raise BadRequestError("port-forward is not served over kubectl's protocol (SPDY) yet; use "
-                                  f"`tug port-forward pod/{target.name} [LOCAL:]PORT` instead")
+        if target.sub == "portforward" and target.name and target.namespace:
+            return await portforward.serve(request, self.store, target.namespace, target.name)
         if target.sub == "exec" and target.name and target.namespace:
             return await execstream.serve(request, self.store, self.runtime, target.namespace, target.name)
         if target.sub == "status" and method not in ("GET", "PUT"):

@@ -90,6 +90,8 @@ def _resources(info: ResourceInfo) -> list[Obj]:
                     "verbs": ["create", "get"]})
         out.append({"name": "pods/log", "singularName": "", "namespaced": True, "kind": "Pod",
                     "verbs": ["get"]})
+        out.append({"name": "pods/portforward", "singularName": "", "namespaced": True,
+                    "kind": "PodPortForwardOptions", "verbs": ["create", "get"]})
     return out
 
 

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import os
 import pty
+import re
 import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -147,7 +149,8 @@ spec:
   containers:
   - name: main
     image: python:3.11
-    command: ["sh", "-c", "echo made-by-main > /data/note; exec sleep 1000"]
+    command: ["sh", "-c", "echo made-by-main > /data/note; exec PYTHON -m http.server $PORT -d /data"]
+    ports: [{containerPort: 8000}]
     workingDir: /tmp
     env: [{name: GREETING, value: hello}]
     volumeMounts: [{name: scratch, mountPath: /data}]
@@ -164,7 +167,7 @@ def test_kubectl_exec_runs_in_the_containers_environment(control_plane: ControlP
 
     def kubectl(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*base, *args], input=stdin, capture_output=True, text=True, timeout=120)
-    (tmp_path / "pod.yaml").write_text(EXEC_POD)
+    (tmp_path / "pod.yaml").write_text(EXEC_POD.replace("PYTHON", sys.executable))
     assert kubectl("apply", "-f", str(tmp_path / "pod.yaml")).returncode == 0
     try:
         assert kubectl("wait", "--for=condition=Ready", "pod/kc-exec", "--timeout=100s").returncode == 0
@@ -182,8 +185,21 @@ def test_kubectl_exec_runs_in_the_containers_environment(control_plane: ControlP
         copied = kubectl("cp", "kc-exec:/data/note", str(tmp_path / "note"))
         assert copied.returncode == 0, copied.stderr
         assert (tmp_path / "note").read_text() == "made-by-main\n"
-        forward = kubectl("port-forward", "pod/kc-exec", "0:80")  # not served yet: it says what to use
-        assert forward.returncode == 1 and "tug port-forward pod/kc-exec" in forward.stderr, forward.stderr
+        # port-forward: SPDY over a WebSocket to the control plane, then TCP to the pod's host port
+        forward = subprocess.Popen([*base, "port-forward", "pod/kc-exec", "0:8000"], stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        try:
+            assert forward.stdout is not None
+            said_line = forward.stdout.readline()
+            found = re.match(r"Forwarding from 127\.0\.0\.1:(\d+) -> 8000", said_line)
+            assert found, said_line + forward.stderr.read() if forward.stderr else said_line
+            url = f"http://127.0.0.1:{found.group(1)}/"
+            for name, text in (("note", "made-by-main\n"), ("in.txt", "from outside\n")):
+                with urllib.request.urlopen(url + name, timeout=60) as answer:
+                    assert answer.read().decode() == text
+        finally:
+            forward.kill()
+            forward.wait()
         refused = kubectl("exec", "kc-exec", "-c", "nope", "--", "true")
         assert refused.returncode == 1 and "container nope is not valid for pod kc-exec" in refused.stderr
         # -it: a terminal of its own (kubectl needs one on its side too: a pty here)
