@@ -177,14 +177,13 @@ def offset_since(path: Path, since_ns: int) -> int:
 def read_since(path: Path, since_ns: int, *, tail_lines: int = -1, limit: int = READ_LIMIT,
                timestamps: bool = False) -> tuple[bytes, int]:
     """`read_log` from the first line written at or after `since_ns`, and of those lines the last
-    `tail_lines` (when 0 or more, and all of them fit in one read), as kubectl logs --since
-    --tail asks."""
+    `tail_lines` (when 0 or more), as kubectl logs --since --tail asks."""
     start = offset_since(path, since_ns)
-    data, nxt = read_log(path, offset=start, limit=limit, timestamps=timestamps)
-    if tail_lines >= 0 and nxt - start < limit:
-        lines = data.splitlines(keepends=True)
-        data = b"".join(lines[-tail_lines:] if tail_lines else [])
-    return data, nxt
+    if tail_lines >= 0:
+        with open(path, "rb") as fh:
+            size = os.fstat(fh.fileno()).st_size
+            start = max(start, size - len(_read_tail(fh, size, tail_lines)))
+    return read_log(path, offset=start, limit=limit, timestamps=timestamps)
 
 
 def read_times(fd: int, lo: int, hi: int) -> tuple[list[tuple[int, int]], int | None]:

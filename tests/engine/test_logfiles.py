@@ -195,3 +195,6 @@ def test_since_with_a_tail_keeps_the_last_lines_of_those_since(tmp_path: Path) -
     assert read_since(log, T0 + 500, tail_lines=2) == (b"c\nd\n", 8)
     assert read_since(log, T0 + 500, tail_lines=9) == (b"b\nc\nd\n", 8)
     assert read_since(log, T0 + 500, tail_lines=0) == (b"", 8)
+    # more than one read since then (limit 3 bytes here, 4 MiB in use): the tail still applies
+    assert read_since(log, T0 + 500, tail_lines=1, limit=3) == (b"d\n", 8)
+    assert read_since(log, T0 + 500, tail_lines=2, limit=3) == (b"c\nd", 7)  # the rest on the next read
