@@ -112,11 +112,57 @@ class WorkloadsConfig:
     unreachable_toleration_s: int = 0
 
 
+MAX_RUNNERS = 256
+
+
+@dataclass(frozen=True)
+class RunnersConfig:
+    """Warm pod runners per node (engine/runtime/pool.py): at least `min_idle` wait idle, and a
+    node has at most `max` in all; `max` 0 starts every pod in a new Ray actor."""
+
+    min_idle: int = 2
+    max: int = 8
+
+    @classmethod
+    def parse(cls, text: str) -> RunnersConfig:
+        """`MIN:MAX` as --runners gives it."""
+        low, sep, high = text.partition(":")
+        problems: list[str] = []
+        made = _runners({"minIdle": int(low), "max": int(high)} if sep and low.isdigit() and high.isdigit()
+                        else text, problems, where="--runners")
+        if problems:
+            said = problems[0].replace("--runners.minIdle:", "--runners: MIN") \
+                .replace("--runners.max:", "--runners: MAX")
+            raise InvalidError(said if sep else f"--runners: expected MIN:MAX, got {text!r}")
+        return made
+
+
+def _runners(raw: Any, problems: list[str], where: str = "runners") -> RunnersConfig:
+    if raw is None:
+        return RunnersConfig()
+    if not isinstance(raw, dict):
+        problems.append(f"{where}: expected a mapping with minIdle and max")
+        return RunnersConfig()
+    problems += [f"{where}.{k}: unknown field" for k in sorted(set(raw) - {"minIdle", "max"}, key=str)]
+    values = {}
+    for key, default in (("minIdle", RunnersConfig.min_idle), ("max", RunnersConfig.max)):
+        value = raw.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_RUNNERS:
+            problems.append(f"{where}.{key}: expected an integer from 0 to {MAX_RUNNERS}, got {value!r}")
+            return RunnersConfig()
+        values[key] = value
+    if values["minIdle"] > values["max"]:
+        problems.append(f"{where}.minIdle: {values['minIdle']} is more than max ({values['max']})")
+        return RunnersConfig()
+    return RunnersConfig(min_idle=values["minIdle"], max=values["max"])
+
+
 @dataclass(frozen=True)
 class ClusterConfig:
     nodes: list[NodeSpec]
     scheduler: SchedulerConfig = field(default_factory=SchedulerConfig)
     workloads: WorkloadsConfig = field(default_factory=WorkloadsConfig)
+    runners: RunnersConfig = field(default_factory=RunnersConfig)
 
 
 def _workloads(raw: Any, problems: list[str]) -> WorkloadsConfig:
@@ -180,10 +226,11 @@ def load_config(path: Path) -> ClusterConfig:
     if not isinstance(data, dict) or data.get("kind") != "ClusterConfig":
         raise InvalidError(f"{path}: expected a document with kind: ClusterConfig",
                            details=["kind: expected \"ClusterConfig\""])
-    for key in set(data) - {"apiVersion", "kind", "nodes", "scheduler", "workloads"}:
+    for key in set(data) - {"apiVersion", "kind", "nodes", "scheduler", "workloads", "runners"}:
         problems.append(f"{key}: unknown field")
     scheduler = _scheduler(data.get("scheduler"), problems)
     workloads = _workloads(data.get("workloads"), problems)
+    runners = _runners(data.get("runners"), problems)
     raw_nodes = data.get("nodes")
     if not isinstance(raw_nodes, list) or not raw_nodes:
         problems.append("nodes: expected a list of at least one node")
@@ -234,7 +281,7 @@ def load_config(path: Path) -> ClusterConfig:
                               name=name, labels=dict(labels)))
     if problems:
         raise InvalidError(f"{path} is invalid: {len(problems)} problem(s)", details=problems)
-    return ClusterConfig(nodes=specs, scheduler=scheduler, workloads=workloads)
+    return ClusterConfig(nodes=specs, scheduler=scheduler, workloads=workloads, runners=runners)
 
 
 def _gpu_models(raw: dict[str, Any], where: str, problems: list[str]) -> list[tuple[str, int]]:

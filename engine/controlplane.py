@@ -17,7 +17,7 @@ from aiohttp import web
 from engine import pidfile
 from engine.api.names import is_loopback
 from engine.clock import Clock, utcnow
-from engine.clusterconfig import SchedulerConfig, WorkloadsConfig
+from engine.clusterconfig import RunnersConfig, SchedulerConfig, WorkloadsConfig
 from engine.config import api_token, private_home, write_config
 from engine.controllers import EventTTL, TaintEviction
 from engine.controllers.namespaces import NamespaceController
@@ -66,6 +66,7 @@ class ControlPlane:
                  sample_period: float = 2.0, scheduler: SchedulerConfig | None = None,
                  gpu_idle: IdlePolicy | None = None, workloads: WorkloadsConfig | None = None,
                  ingress_port: int | None = None, hpa_sync_period: float = 15.0,
+                 runners: RunnersConfig | None = None,
                  tls: bool = True, san: list[str] | None = None, clock: Clock = utcnow) -> None:
         self.tls = tls  # HTTPS with $TUG_HOME/pki (engine/pki.py); False: plain HTTP, loopback only
         self.san = list(san or [])  # more names the server certificate gives
@@ -84,6 +85,7 @@ class ControlPlane:
         self.sample_period = sample_period
         self.scheduler_config = scheduler or SchedulerConfig()
         self.workloads_config = workloads or WorkloadsConfig()
+        self.runners_config = runners or RunnersConfig()
         self.store: Store | None = None
         self.runtime: Any = None
         self.scheduler: Scheduler | None = None
@@ -145,7 +147,7 @@ class ControlPlane:
             connect(self.ray_address, auth=self.ray_auth)
             self.runtime = Runtime(self.store, log_root=self.home / "logs",
                                    sample_period=self.sample_period, gpu_idle=self.gpu_idle,
-                                   ingress_port=self.ingress_port)
+                                   ingress_port=self.ingress_port, runners=self.runners_config)
             await self.runtime.start()
         self.scheduler = Scheduler(self.store, config=self.scheduler_config, clock=self.clock)
         await self.scheduler.start()

@@ -17,6 +17,7 @@ HOLD = "tugboat.dev/hold"  # "true" on a Job its owner holds back: its queue doe
 GANG = "tugboat.dev/gang"  # "true" on a Job whose pods start together or not at all
 UNREACHABLE = "node.kubernetes.io/unreachable"  # the taint of a node Ray lost (engine/runtime/nodes.py)
 GPUS_ANNOTATION = "tugboat.dev/gpus"  # on a bound pod: the node's GPU indexes it gets ("0,2")
+OWN_ACTOR_ANNOTATION = "tugboat.dev/own-actor"  # "true": the pod starts in a Ray actor of its own
 
 
 def pod_requests(pod: dict[str, Any]) -> dict[str, Quantity]:

@@ -1,148 +1,19 @@
-"""`tug bench pods|scheduler|cron|cli|tui|heal|net`: each measures tugboat against a baseline in the same run
-(pod start against raw Ray actor start on the same node, placement against a full scan, CronJob
-skew against bare timers, CLI verbs against `python -c pass`); `-o json` prints one object
-with stable keys."""
+"""`tug bench scheduler|cron|cli|tui|heal|net` (and `tug bench pods`, engine/cli/benchpods.py):
+each measures tugboat against a baseline in the same run (placement against a full scan,
+CronJob skew against bare timers, CLI verbs against `python -c pass`); `-o json` prints one
+object with stable keys."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import threading
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from engine.client import Client
 from engine.errors import TugError
 from engine.stats import percentile
-
-STARTED = ("Running", "Succeeded", "Failed")
-
-
-def _pod(name: str, run: str) -> dict[str, Any]:
-    return {"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": name, "labels": {"tugboat.dev/bench": run}},
-            "spec": {"restartPolicy": "Never", "terminationGracePeriodSeconds": 1,
-                     "containers": [{"name": "c", "image": "busybox",
-                                     "command": ["sleep", "1"]}]}}
-
-
-def _run_pods(client: Client, ns: str, names: list[str], run: str, *,
-              timeout: float) -> tuple[dict[str, float], dict[str, float], dict[str, float]]:
-    """Apply the pods named `names` at once; seconds to bound, to Running and to Succeeded,
-    each taken when the change reaches a watch that was open before the first apply."""
-    listing = client.list("pods", namespace=ns, label_selector=f"tugboat.dev/bench={run}")
-    rv = listing["metadata"]["resourceVersion"]
-    seen: list[tuple[float, dict[str, Any]]] = []
-    failure: list[BaseException] = []
-    finished = threading.Event()
-
-    def watch() -> None:
-        with Client(client.server, client.token, ca=client.ca) as watcher:
-            try:
-                for _, pod in watcher.watch("pods", namespace=ns, resource_version=rv,
-                                            label_selector=f"tugboat.dev/bench={run}",
-                                            timeout=timeout):
-                    seen.append((time.perf_counter(), pod))
-                    done = {p["metadata"]["name"] for _, p in seen
-                            if (p.get("status") or {}).get("phase") in ("Succeeded", "Failed")}
-                    if done >= set(names):
-                        break
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
-                failure.append(exc)
-            finally:
-                finished.set()
-
-    thread = threading.Thread(target=watch, daemon=True)
-    thread.start()
-    time.sleep(0.2)  # the watch is open before the first pod is applied
-    applied: dict[str, float] = {}
-    for name in names:
-        applied[name] = time.perf_counter()
-        client.create(_pod(name, run), namespace=ns)
-    if not finished.wait(timeout):
-        raise TugError(f"bench pods did not finish in {timeout:g}s")
-    if failure:
-        raise failure[0]
-    bound: dict[str, float] = {}
-    running: dict[str, float] = {}
-    done: dict[str, float] = {}
-    for now, pod in seen:
-        name = pod["metadata"]["name"]
-        phase = (pod.get("status") or {}).get("phase")
-        if phase == "Failed":
-            raise TugError(f"bench pod {name} failed: {(pod.get('status') or {}).get('message')}")
-        if pod["spec"].get("nodeName"):
-            bound.setdefault(name, now - applied[name])
-        if phase in STARTED:
-            running.setdefault(name, now - applied[name])
-        if phase == "Succeeded":
-            done.setdefault(name, now - applied[name])
-    return bound, running, done
-
-
-def pods(args: argparse.Namespace) -> int:
-    _positive(("--count", args.count))
-    ns = args.namespace
-    run = uuid.uuid4().hex[:8]
-    with Client.from_config() as client:
-        # A burst of `count` raw actors, then of `count` pods; then `count` of each one at a
-        # time, alternating, so both see the same machine.
-        ray_burst = client.bench_ray_actors(count=args.count)
-        names = [f"bench-{run}-b{i}" for i in range(args.count)]
-        burst_bound, burst_running, burst_done = _run_pods(client, ns, names, run,
-                                                           timeout=args.timeout)
-        ray_seq: list[float] = []
-        seq_bound: dict[str, float] = {}
-        seq_running: dict[str, float] = {}
-        seq_done: dict[str, float] = {}
-        for i in range(args.count):
-            ray_seq += client.bench_ray_actors(count=1, sequential=True)
-            b, r, d = _run_pods(client, ns, [f"bench-{run}-s{i}"], run, timeout=args.timeout)
-            seq_bound.update(b)
-            seq_running.update(r)
-            seq_done.update(d)
-        client.delete_collection("pods", namespace=ns, label_selector=f"tugboat.dev/bench={run}")
-    pod_start = list(burst_running.values())
-    seq_start = list(seq_running.values())
-    out = {
-        "count": args.count,
-        "pod_start_p50_s": percentile(pod_start, 50),
-        "pod_start_p99_s": percentile(pod_start, 99),
-        "pod_succeeded_p50_s": percentile(list(burst_done.values()), 50),
-        "pod_succeeded_p99_s": percentile(list(burst_done.values()), 99),
-        "ray_actor_start_p50_s": percentile(ray_burst, 50),
-        "ray_actor_start_p99_s": percentile(ray_burst, 99),
-        "overhead_p99_ms": (percentile(pod_start, 99) - percentile(ray_burst, 99)) * 1000,
-        "sequential_pod_start_p50_s": percentile(seq_start, 50),
-        "sequential_pod_start_p99_s": percentile(seq_start, 99),
-        "sequential_pod_succeeded_p50_s": percentile(list(seq_done.values()), 50),
-        "sequential_ray_actor_start_p50_s": percentile(ray_seq, 50),
-        "sequential_ray_actor_start_p99_s": percentile(ray_seq, 99),
-        "sequential_overhead_p50_ms": (percentile(seq_start, 50) - percentile(ray_seq, 50)) * 1000,
-        "sequential_overhead_p99_ms": (percentile(seq_start, 99) - percentile(ray_seq, 99)) * 1000,
-        "ratio_p50": percentile(pod_start, 50) / percentile(ray_burst, 50),
-        "bind_p50_ms": percentile(list(burst_bound.values()), 50) * 1000,
-        "bind_p99_ms": percentile(list(burst_bound.values()), 99) * 1000,
-        "sequential_bind_p50_ms": percentile(list(seq_bound.values()), 50) * 1000,
-        "sequential_bind_p99_ms": percentile(list(seq_bound.values()), 99) * 1000,
-    }
-    if _printed_json(args, out):
-        return 0
-    print(f"{args.count} pods at once: start p50 {out['pod_start_p50_s']:.3f}s "
-          f"p99 {out['pod_start_p99_s']:.3f}s (raw Ray actor p50 {out['ray_actor_start_p50_s']:.3f}s "
-          f"p99 {out['ray_actor_start_p99_s']:.3f}s); overhead p99 {out['overhead_p99_ms']:.0f} ms")
-    print(f"one at a time: start p50 {out['sequential_pod_start_p50_s']:.3f}s "
-          f"p99 {out['sequential_pod_start_p99_s']:.3f}s (raw Ray actor p50 "
-          f"{out['sequential_ray_actor_start_p50_s']:.3f}s); overhead p50 "
-          f"{out['sequential_overhead_p50_ms']:.0f} ms, p99 {out['sequential_overhead_p99_ms']:.0f} ms")
-    print(f"apply -> bound to a node: p50 {out['sequential_bind_p50_ms']:.0f} ms, "
-          f"p99 {out['sequential_bind_p99_ms']:.0f} ms one at a time; "
-          f"p99 {out['bind_p99_ms']:.0f} ms in the burst")
-    print(f"apply -> Succeeded: p50 {out['pod_succeeded_p50_s']:.3f}s "
-          f"p99 {out['pod_succeeded_p99_s']:.3f}s; statistics over {args.count} pods")
-    return 0
 
 
 def _positive(*flags: tuple[str, int], zero: tuple[str, ...] = ()) -> None:

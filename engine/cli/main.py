@@ -36,6 +36,9 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ingress-port", type=int, default=8080, metavar="PORT",
                    help="port of the Ingress router on the head node (default 8080; 0 picks a free "
                         "one, -1 serves no Ingress)")
+    p.add_argument("--runners", default=None, metavar="MIN:MAX",
+                   help="warm pod runners per node: at least MIN idle, at most MAX in all (default 2:8; "
+                        "0:0 starts each pod in a new Ray actor)")
     p.add_argument("--scoring-strategy", choices=["LeastAllocated", "MostAllocated"],
                    default=None, help="how the scheduler ranks nodes that fit (default "
                                       "LeastAllocated; MostAllocated bin-packs)")
@@ -321,12 +324,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("bench", help="measure tugboat against a baseline in the same run")
     bsub = p.add_subparsers(dest="what", metavar="WHAT")
-    bp = bsub.add_parser("pods", help="pod start latency against raw Ray actor start")
-    bp.add_argument("--count", type=int, default=20)
+    bp = bsub.add_parser("pods", help="pod start with warm runners, and in actors of their own, "
+                                      "against raw Ray actor start")
+    bp.add_argument("--count", type=int, default=50, help="pods (and Ray actors) in a burst (default 50)")
+    bp.add_argument("--sequential", type=int, default=20, help="pods started one at a time (default 20)")
+    bp.add_argument("--job-completions", type=int, default=200)
+    bp.add_argument("--job-parallelism", type=int, default=20)
     bp.add_argument("-n", "--namespace", default="default")
     bp.add_argument("-o", "--output", choices=["json"], default=None)
     bp.add_argument("--timeout", type=float, default=300.0)
-    bp.set_defaults(func=_verb("bench", "pods"))
+    bp.set_defaults(func=_verb("benchpods", "pods"))
     bp = bsub.add_parser("scheduler", help="placement decisions/s and bound pods/s on simulated "
                          "nodes (no Ray), against a full scan of every node")
     bp.add_argument("--nodes", type=int, default=1000)

@@ -13,7 +13,7 @@ from typing import Any
 
 import psutil
 
-from engine.clusterconfig import NodeSpec, SchedulerConfig, WorkloadsConfig, load_config
+from engine.clusterconfig import NodeSpec, RunnersConfig, SchedulerConfig, WorkloadsConfig, load_config
 from engine.clusterconfig import dev_cluster as dev_cluster_nodes
 from engine.config import ray_auth_env, tug_home
 from engine.errors import BadRequestError, TugError, UnavailableError
@@ -96,18 +96,19 @@ def _announce(url: str, home: str) -> None:
 def up(args: argparse.Namespace) -> int:
     if args.config and args.simulate_gpus is not None:
         raise BadRequestError("--config and --simulate-gpus: give one (the config declares GPUs)")
-    scheduler, workloads = None, None
+    scheduler, workloads, runners = None, None, None
     if args.demo and not args.config and args.simulate_gpus is None and not _machine_has_gpus():
         args.config = str(DEMO_CLUSTER)  # simulated GPUs where the machine has none
     if args.config:
         config = load_config(Path(args.config))
         nodes, scheduler, workloads = config.nodes, config.scheduler, config.workloads
+        runners = config.runners
     else:
         if args.simulate_gpus is not None and args.simulate_gpus < 1:
             raise BadRequestError("--simulate-gpus: expected a positive number of GPUs")
         nodes = [NodeSpec(cpus=args.num_cpus, gpus=args.simulate_gpus or 0,
                           gpu_memory_mib=args.gpu_memory)]
-    return _run_local(args, nodes, scheduler=scheduler, workloads=workloads)
+    return _run_local(args, nodes, scheduler=scheduler, workloads=workloads, runners=runners)
 
 
 def dev_cluster(args: argparse.Namespace) -> int:
@@ -124,13 +125,20 @@ def _scheduler(args: argparse.Namespace, given: SchedulerConfig | None) -> Sched
     return given or SchedulerConfig()
 
 
+def _runners(args: argparse.Namespace, given: RunnersConfig | None) -> RunnersConfig:
+    """--runners MIN:MAX wins over a config file's `runners`; the default is RunnersConfig's."""
+    return RunnersConfig.parse(args.runners) if args.runners else given or RunnersConfig()
+
+
 def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
-               scheduler: SchedulerConfig | None = None, workloads: WorkloadsConfig | None = None) -> int:
+               scheduler: SchedulerConfig | None = None, workloads: WorkloadsConfig | None = None,
+               runners: RunnersConfig | None = None) -> int:
     """Start (or reuse) the local Ray cluster of $TUG_HOME with `nodes`, then serve."""
     period = _period(args)  # every user mistake before anything starts
     ingress = _ingress_port(args)
     hpa_period = _hpa_period(args)
     idle = _gpu_idle(args)
+    runners = _runners(args, runners)
     home = tug_home()
     os.environ.update(ray_auth_env(home))  # before ray is imported: it reads them then
     from engine.controlplane import ControlPlane, serve
@@ -155,7 +163,8 @@ def _run_local(args: argparse.Namespace, nodes: list[NodeSpec], *,
     cp = ControlPlane(home, ray_address=address, ray_auth=ray_auth_env(home), host=args.bind,
                       port=args.port, sample_period=period,
                       scheduler=_scheduler(args, scheduler), gpu_idle=idle, workloads=workloads,
-                      ingress_port=ingress, hpa_sync_period=hpa_period, **_tls(args))
+                      ingress_port=ingress, hpa_sync_period=hpa_period,
+                      runners=runners, **_tls(args))
     demo = bool(getattr(args, "demo", False))
     if interactive:
         _serve_with_tui(cp, home, demo=demo)
@@ -229,7 +238,7 @@ def server(args: argparse.Namespace) -> int:
     cp = ControlPlane(home, ray_address=args.ray_address, host=args.bind, port=args.port,
                       sample_period=_period(args), scheduler=_scheduler(args, None),
                       gpu_idle=_gpu_idle(args), ingress_port=_ingress_port(args),
-                      hpa_sync_period=_hpa_period(args), **_tls(args))
+                      hpa_sync_period=_hpa_period(args), runners=_runners(args, None), **_tls(args))
     asyncio.run(serve(cp, ready=lambda c: _announce(c.url, str(home))))
     return 0
 

@@ -50,24 +50,12 @@ def ray_options(pod: dict[str, Any]) -> dict[str, Any]:
     return opts
 
 
-@ray.remote(max_concurrency=4)  # watch, stop, and room to spare; more threads start slower
-class PodActor:
-    """Hosts a PodRunner; the control plane long-polls `watch` and calls `stop` to delete."""
+class PodHost:
+    """What the control plane calls on whatever hosts a pod's PodRunner: a PodActor made for
+    the pod, or a warm runner serving it (engine/runtime/runner.py)."""
 
-    def __init__(self, pod: dict[str, Any], log_root: str, service_env: dict[str, str] | None = None,
-                 refs: dict[str, dict[str, str]] | None = None,
-                 files: dict[str, dict[str, dict[str, Any]]] | None = None,
-                 hosts: dict[str, list[Any]] | None = None) -> None:
-        # The GPUs the scheduler chose for the pod; without a choice (a node whose GPUs are
-        # counted, not listed), the ones Ray gave this actor. Ray counts them either way, and a
-        # pod that asked for none gets none.
-        given = [int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()]
-        bound = bound_gpus(pod)
-        gpus = list(bound) if bound is not None and given else given
-        self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus, service_env=service_env, refs=refs,
-                                files=files, hosts=hosts)
-        self.runner.start()
-        self.execs = Sessions()
+    runner: PodRunner
+    execs: Sessions
 
     def watch(self, since_version: int, since_event: int,
               timeout: float = WATCH_TIMEOUT_S) -> dict[str, Any]:
@@ -89,7 +77,8 @@ class PodActor:
         return self.runner.usage(window)
 
     # `kubectl exec` (engine/runtime/execs.py): a session per command; the control plane moves its bytes.
-    def exec_start(self, container: str, command: list[str], tty: bool, stdin: bool) -> str:
+    def exec_start(self, container: str, command: list[str], tty: bool, stdin: bool,
+                   uid: str | None = None) -> str:
         argv, env, cwd = command_for(self.runner, container, command, tty=tty, stdin=stdin)
         return self.execs.start(argv, env, cwd, tty=tty, stdin=stdin)
 
@@ -104,6 +93,29 @@ class PodActor:
 
     def exec_end(self, key: str) -> None:
         self.execs.end(key)
+
+
+def given_gpus(pod: dict[str, Any], given: list[int | str]) -> list[int | str]:
+    """The GPUs the scheduler chose for the pod; without a choice (a node whose GPUs are
+    counted, not listed), `given`: the ones Ray gave the actor. Ray counts them either way, and
+    a pod that asked for none gets none."""
+    bound = bound_gpus(pod)
+    return list(bound) if bound is not None and given else given
+
+
+@ray.remote(max_concurrency=4)  # watch, stop, and room to spare; more threads start slower
+class PodActor(PodHost):
+    """Hosts one pod's PodRunner; the control plane long-polls `watch` and calls `stop` to delete."""
+
+    def __init__(self, pod: dict[str, Any], log_root: str, service_env: dict[str, str] | None = None,
+                 refs: dict[str, dict[str, str]] | None = None,
+                 files: dict[str, dict[str, dict[str, Any]]] | None = None,
+                 hosts: dict[str, list[Any]] | None = None) -> None:
+        gpus = given_gpus(pod, [int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()])
+        self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus,  # type: ignore[arg-type]
+                                service_env=service_env, refs=refs, files=files, hosts=hosts)
+        self.runner.start()
+        self.execs = Sessions()
 
 
 def _owner(pid: int, leaders: dict[int, str]) -> str | None:

@@ -44,14 +44,16 @@ class RemoteExec:
 
 
 async def start(pod: dict[str, Any], container: str, command: list[str], *, tty: bool,
-                stdin: bool) -> RemoteExec:
-    """Start `command` in `container` of `pod`, which must be running."""
+                stdin: bool, actor: Any = None) -> RemoteExec:
+    """Start `command` in `container` of `pod`, which must be running; `actor`: what hosts it
+    (the runtime's handle: a warm runner or its own actor), else its own actor by name."""
     name = pod["metadata"]["name"]
-    try:
-        actor = await asyncio.to_thread(ray.get_actor, actor_name(pod), namespace=RAY_NAMESPACE)
-    except ValueError:
-        raise NotFoundError(f"pod {name} is not running on any node") from None
-    key = await _call(actor.exec_start.remote(container, list(command), tty, stdin))
+    if actor is None:
+        try:
+            actor = await asyncio.to_thread(ray.get_actor, actor_name(pod), namespace=RAY_NAMESPACE)
+        except ValueError:
+            raise NotFoundError(f"pod {name} is not running on any node") from None
+    key = await _call(actor.exec_start.remote(container, list(command), tty, stdin, pod["metadata"]["uid"]))
     return RemoteExec(actor, str(key))
 
 

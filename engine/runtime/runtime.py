@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,16 @@ from ray.exceptions import ActorDiedError, ActorUnavailableError, RayActorError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from engine.clock import Clock, format_time, utcnow
-from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, declared
+from engine.clusterconfig import SIMULATED_GPU, SIMULATED_GPU_MEMORY, RunnersConfig, declared
 from engine.errors import NotFoundError, TugError, UnavailableError
 from engine.events import EventRecorder
 from engine.net.endpoints import pod_backends
-from engine.net.envvars import service_env
-from engine.net.hostsfile import pod_hosts
 from engine.objects import TERMINAL_PHASES, internal_ip, is_ready
 from engine.runtime.actors import (
     AGENT_VERSION,
     POD_ACTOR_PREFIX,
     NodeAgent,
-    PodActor,
     actor_name,
-    ray_options,
 )
 from engine.runtime.baseline import actor_start
 from engine.runtime.cluster import RAY_NAMESPACE
@@ -36,9 +31,9 @@ from engine.runtime.logread import read_log
 from engine.runtime.nodes import NODE_ID_LABEL, current_entries, gone_node, node_name, node_object
 from engine.runtime.podconfig import configured
 from engine.runtime.podreports import PodReports
-from engine.runtime.podstatus import (
-    with_addresses,
-)
+from engine.runtime.podstart import PodHandle, PodStarts
+from engine.runtime.podstatus import with_addresses
+from engine.runtime.pool import RunnerPool
 from engine.runtime.routes import RoutePusher
 from engine.runtime.telemetry import Telemetry
 from engine.runtime.volumefiles import projected_volumes
@@ -55,29 +50,18 @@ ROUTE_WAIT_S = 2.0  # at most this long for the proxies to stop sending a stoppi
 AGENT_PREFIX = "agent.v"
 
 
-class _PodHandle:
-    def __init__(self, uid: str) -> None:
-        self.uid = uid
-        self.actor: Any = None
-        self.task: asyncio.Task[None] | None = None
-        self.stopping = False
-        self.configuring = False
-        self.stopped = asyncio.Event()
-        self.key: tuple[str, str] | None = None  # (namespace, name) when it has projected volumes
-        self.files: Any = None  # the projected volumes' files its actor was given
-
-
-class Runtime(PodReports):
+class Runtime(PodReports, PodStarts):
     """Runs in the control plane's event loop; the only part of the control plane that calls Ray."""
 
     def __init__(self, store: Any, *, log_root: Path, clock: Clock = utcnow,
                  simulated_gpu_product: str = "Simulated GPU", sample_period: float = 2.0,
-                 gpu_idle: IdlePolicy | None = None, ingress_port: int | None = None) -> None:
+                 gpu_idle: IdlePolicy | None = None, ingress_port: int | None = None,
+                 runners: RunnersConfig | None = None) -> None:
         self.store = store
         self.log_root = log_root
         self.clock = clock
         self.events = EventRecorder(store, component="kubelet", clock=clock)
-        self._pods: dict[str, _PodHandle] = {}
+        self._pods: dict[str, PodHandle] = {}
         self._nodes: dict[str, dict[str, Any]] = {}  # node name -> node object
         self._agents: dict[str, Any] = {}
         self._info: dict[str, dict[str, Any]] = {}  # Ray node id -> what its agent reported
@@ -88,14 +72,19 @@ class Runtime(PodReports):
         self.telemetry = Telemetry(self, period=sample_period, idle=gpu_idle)
         self.routes = RoutePusher(store, self._route_agents, head=self._head, ingress_port=ingress_port)
         self._tasks: list[asyncio.Task[None]] = []
+        self.pool = RunnerPool(runners or RunnersConfig())
+        self._releasing: set[asyncio.Task[None]] = set()
 
     # ----- lifecycle ------------------------------------------------------------------------
 
     async def start(self) -> None:
+        await self.pool.discover()  # before any pod is adopted: which runner serves which pod
         self.sync_nodes()
         items, rv = self.store.list("pods")
         for pod in items:
             self._on_pod_safely("ADDED", pod, adopt=True)
+        self.pool.release_strays(set(self._pods))
+        self.pool.start()
         self._collect_orphans()
         self._tasks = [asyncio.create_task(self._node_loop(), name="runtime-nodes"),
                        asyncio.create_task(self._pod_loop(rv), name="runtime-pods"),
@@ -111,6 +100,7 @@ class Runtime(PodReports):
     async def close(self) -> None:
         """Stop watching; the pod actors (and the node proxies) keep running, adopted next start."""
         await self.routes.close()
+        await self.pool.close()
         tasks = self._tasks + [h.task for h in self._pods.values() if h.task]
         for t in tasks:
             t.cancel()
@@ -166,6 +156,8 @@ class Runtime(PodReports):
                             self._lose_pods(name)
             except TugError as exc:
                 log.warning("node %s: %s", name, exc)
+        self.pool.track({str(node_id) for n in self._nodes.values() if is_ready(n)
+                         and (node_id := (n["metadata"].get("labels") or {}).get(NODE_ID_LABEL))})
 
     def _gpu_fields(self, name: str, entry: dict[str, Any],
                     info: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -328,38 +320,42 @@ class Runtime(PodReports):
             log.debug("pod %s: bound to %s", meta["name"], spec["nodeName"])
             self._adopt_or_create(pod, adopt=adopt)
 
-    def _adopt_or_create(self, pod: dict[str, Any], *, adopt: bool) -> _PodHandle:
+    def _adopt_or_create(self, pod: dict[str, Any], *, adopt: bool) -> PodHandle:
         uid = pod["metadata"]["uid"]
-        handle = _PodHandle(uid)
+        handle = PodHandle(uid)
         self._pods[uid] = handle
         adopt = adopt or bool((pod.get("status") or {}).get("startTime"))
         handle.task = asyncio.get_running_loop().create_task(
             self._run_pod(pod, handle, adopt=adopt), name=f"pod-{pod['metadata']['name']}")
         return handle
 
-    async def _run_pod(self, pod: dict[str, Any], handle: _PodHandle, *, adopt: bool) -> None:
+    async def _run_pod(self, pod: dict[str, Any], handle: PodHandle, *, adopt: bool) -> None:
         try:
             await self._drive(pod, handle, adopt=adopt)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - report, never kill the loop
             log.exception("pod %s", pod["metadata"]["name"])
-            self._kill_actor(handle.actor)  # never leave a detached actor holding resources
+            self._release(handle)  # never leave a detached actor holding resources
             self._fail(pod, "RuntimeError", f"tugboat runtime error: {exc}")
         finally:
             if not handle.stopping:
                 self._pods.pop(handle.uid, None)
 
-    async def _drive(self, pod: dict[str, Any], handle: _PodHandle, *, adopt: bool) -> None:
+    async def _drive(self, pod: dict[str, Any], handle: PodHandle, *, adopt: bool) -> None:
         meta = pod["metadata"]
         name = actor_name(pod)
         adopted = False
-        if adopt:  # a GCS round trip: only where an actor may already exist
-            try:
-                handle.actor = ray.get_actor(name, namespace=RAY_NAMESPACE)
-                adopted = True
-            except ValueError:
-                pass
+        if adopt:  # a runner serving it, else its own actor (a GCS round trip)
+            handle.runner = self.pool.adopt(meta["uid"])
+            if handle.runner is not None:
+                handle.actor, adopted = handle.runner.handle, True
+            else:
+                try:
+                    handle.actor = ray.get_actor(name, namespace=RAY_NAMESPACE)
+                    adopted = True
+                except ValueError:
+                    pass
         if not adopted:
             if (pod.get("status") or {}).get("startTime"):
                 self._fail(pod, "PodLost", "its Ray actor is gone (the node or the Ray cluster "
@@ -372,31 +368,19 @@ class Runtime(PodReports):
             handle.configuring = True  # until its ConfigMaps and Secrets are there (a stop needn't wait)
             config = await configured(pod, self.store, stopping=lambda: handle.stopping,
                                       tell=lambda reason, why, status: self._waits(pod, reason, why, status))
-            handle.configuring = False
             if config is None:
+                handle.configuring = False
                 return
             refs, files = config
             handle.files = files
             node = self._nodes.get(pod["spec"]["nodeName"])  # its addresses: the actor reports them back
             pod = with_addresses(pod, internal_ip(node) if node else "")
-            log.debug("pod %s: creating actor on %s", meta["name"], node_id)
-            t0 = time.perf_counter()
             services = self.store.list("services")[0]  # their variables and names, as at its start
-            try:
-                handle.actor = PodActor.options(
-                    name=name, namespace=RAY_NAMESPACE, lifetime="detached", max_restarts=0,
-                    # waits while the node's resources are still held by a pod that just
-                    # ended (Ray frees them a moment after tugboat does): failing at once
-                    # there failed a pod the scheduler had rightly placed
-                    scheduling_strategy=NodeAffinitySchedulingStrategy(node_id, soft=False),
-                    **ray_options(pod),
-                ).remote(pod, str(self.log_root), service_env(pod, services), refs, files,
-                         pod_hosts(pod, services))
-            except Exception as exc:  # noqa: BLE001 - Ray refuses at once: node gone or full
-                self._lost(pod, exc)
+            started = await self._on_runner(pod, handle, node_id, services, refs, files)
+            handle.configuring = False
+            if handle.stopping or not (started or self._new_actor(pod, handle, node_id, services,
+                                                                   refs, files)):
                 return
-            log.debug("pod %s: actor submitted in %.1f ms", meta["name"],
-                      (time.perf_counter() - t0) * 1000)
         if projected_volumes(pod):
             handle.key = (meta.get("namespace") or "default", meta["name"])
         version, seen = 0, 0
@@ -418,6 +402,13 @@ class Runtime(PodReports):
                 if handle.stopping:
                     return
                 self._lost(pod, exc)
+                self._release(handle)  # a dead runner leaves its pool (killing a dead actor: nothing)
+                return
+            if snap.get("uid", meta["uid"]) != meta["uid"]:  # a runner that no longer serves it
+                handle.runner = None
+                if not handle.stopping:
+                    self._fail(pod, "PodLost", "its runner no longer serves it (the runner was "
+                                               "reused or restarted while the control plane was down)")
                 return
             version, seen = snap["version"], snap["eventCount"]
             log.debug("pod %s: actor reports %s", meta["name"], snap["status"].get("phase"))
@@ -430,13 +421,13 @@ class Runtime(PodReports):
             status = snap["status"]
             if not self._write_status(pod, status):
                 if not handle.stopping:  # the pod is gone from the store: so is its actor
-                    self._kill_actor(handle.actor)
+                    self._release(handle)
                 return
             if status.get("phase") in TERMINAL_PHASES and not handle.stopping:
-                self._kill_actor(handle.actor)  # frees its resources; the logs stay on the node
+                self._release(handle)  # frees its resources; the logs stay on the node
                 return
 
-    async def _stop(self, pod: dict[str, Any], handle: _PodHandle) -> None:
+    async def _stop(self, pod: dict[str, Any], handle: PodHandle) -> None:
         grace = pod["metadata"].get("deletionGracePeriodSeconds")
         if grace is None:
             grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
@@ -461,23 +452,14 @@ class Runtime(PodReports):
         finally:
             if handle.task is not None:
                 handle.task.cancel()
-            self._kill_actor(handle.actor)
+            self._release(handle)
             self._pods.pop(handle.uid, None)
             self._finalize(pod)
 
-    @staticmethod
-    def _kill_actor(actor: Any) -> None:
-        if actor is None:
-            return
-        try:
-            ray.kill(actor)
-        except Exception:  # noqa: BLE001 - already dead is fine
-            pass
-
-    async def _kill(self, handle: _PodHandle) -> None:
+    async def _kill(self, handle: PodHandle) -> None:
         if handle.task is not None:
             handle.task.cancel()
-        self._kill_actor(handle.actor)
+        self._release(handle)
         self._pods.pop(handle.uid, None)
 
     def _finalize(self, pod: dict[str, Any]) -> None:

@@ -57,7 +57,8 @@ async def serve(request: web.Request, store: Any, runtime: Any, namespace: str,
 
     try:
         session = await execremote.start(pod, container, command, tty=writes.flag(request, "tty"),
-                                         stdin=writes.flag(request, "stdin"))
+                                         stdin=writes.flag(request, "stdin"),
+                                         actor=runtime.pod_actor(pod["metadata"]["uid"]))
     except TugError as exc:
         await ws.send_bytes(bytes([ERROR]) + json.dumps(exc.to_status()).encode())
         await ws.close()

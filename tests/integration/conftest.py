@@ -68,12 +68,16 @@ class ControlPlaneProc:
         self.env = {**os.environ, "TUG_HOME": str(home),
                     **{k: v for k, v in ray.items() if k != "address"}}
 
-    def start(self) -> None:
+    def start(self, *extra: str, env: dict[str, str] | None = None, wait: bool = True) -> None:
+        """`tug server` with the tests' flags and `extra` ones, `env` added to its environment;
+        with `wait`, until it answers /healthz."""
         log = open(self.home / "server.log", "ab")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "engine.cli", "server", "--ray-address", self.ray["address"],
-             "--port", "0", "--ingress-port", "0", "--hpa-sync-period", "2"],
-            env=self.env, stdout=log, stderr=log, cwd=REPO)
+             "--port", "0", "--ingress-port", "0", "--hpa-sync-period", "2", *extra],
+            env={**self.env, **(env or {})}, stdout=log, stderr=log, cwd=REPO)
+        if not wait:
+            return
         started = time.monotonic()
         wait_for(self._healthy, timeout=120, what="the control plane to answer /healthz")
         self.start_seconds = time.monotonic() - started

@@ -145,13 +145,14 @@ def test_restart_cleans_up_actors_no_pod_owns(control_plane: ControlPlaneProc) -
 
 
 def test_bench_pods_reports_its_keys(control_plane: ControlPlaneProc) -> None:
-    out = json.loads(control_plane.tug("bench", "pods", "--count", "2", "-o", "json",
+    out = json.loads(control_plane.tug("bench", "pods", "--count", "2", "--sequential", "2",
+                                       "--job-completions", "3", "--job-parallelism", "2", "-o", "json",
                                        timeout=300).stdout)
-    for key in ("pod_start_p50_s", "pod_start_p99_s", "ray_actor_start_p50_s",
-                "ray_actor_start_p99_s", "overhead_p99_ms"):
-        assert isinstance(out[key], float)
-    assert out["pod_start_p50_s"] > 0 and out["ray_actor_start_p50_s"] > 0
-    assert out["pod_succeeded_p50_s"] >= out["pod_start_p50_s"]
+    for key in ("warm_start_p50_ms", "warm_start_p99_ms", "ray_actor_start_p99_ms", "cold_start_p99_ms",
+                "burst_pods_per_s", "ray_actors_per_s", "cold_burst_pods_per_s", "job_s"):
+        assert isinstance(out[key], float) and out[key] > 0, key
+    assert out["job_completions"] == 3 and out["job_200_s"] is None  # not the 200 the key names
+    assert out["burst_last_succeeded_s"] > 0 and out["cold_burst_last_succeeded_s"] > 0
     with control_plane.client() as c:
         assert not [p for p in c.list("pods")["items"]
                     if p["metadata"]["name"].startswith("bench-")

@@ -1,0 +1,121 @@
+"""A warm pod runner: a started, detached Ray actor on one node that runs one pod after another
+(a PodRunner each), so a pod's start is a process spawn, not a Ray worker's start. It holds no
+Ray resources (the scheduler placed the pod and named its GPUs). It serves a pod from `run`
+until the control plane, having stored how the pod ended, calls `release`: then nothing of the
+pod is left (its processes and their descendants killed, exec sessions ended, volumes removed)
+and it is idle again. Runs are refused from a control plane other than the one that last
+claimed the runner (`epoch`), so a call sent by a control plane that died cannot start a pod."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import psutil
+import ray
+
+from engine.objects import bound_gpus
+from engine.runtime.actors import WATCH_TIMEOUT_S, PodHost
+from engine.runtime.execs import ExecRefused, Sessions
+from engine.runtime.podrunner import PodRunner
+
+RUNNER_PREFIX = "runner."
+REAP_WAIT_S = 5.0
+
+
+def runner_name(node_id: str, tag: str) -> str:
+    return f"{RUNNER_PREFIX}{node_id[:16]}.{tag}"
+
+
+def _reap_descendants() -> int:
+    """Kill every process left under this one (a container's stray children); how many."""
+    try:
+        left = psutil.Process(os.getpid()).children(recursive=True)
+    except psutil.Error:
+        return 0
+    for proc in left:
+        try:
+            proc.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(left, timeout=REAP_WAIT_S)
+    return len(left)
+
+
+@ray.remote(num_cpus=0, max_concurrency=4)
+class RunnerActor(PodHost):
+    def __init__(self, epoch: str) -> None:
+        self.epoch = epoch
+        self.uid: str | None = None
+        self.runner: PodRunner | None = None  # type: ignore[assignment]
+        self.execs = Sessions()
+        self._lock = threading.Lock()
+
+    def state(self, epoch: str | None = None) -> dict[str, Any]:
+        """The pod it serves (None: idle), its pid and Ray node; with `epoch`, the control plane that
+        asks claims it (runs sent by any other are refused from now on)."""
+        with self._lock:
+            if epoch is not None:
+                self.epoch = epoch
+            return {"uid": self.uid, "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
+
+    def run(self, epoch: str, pod: dict[str, Any], log_root: str, service_env: dict[str, str],
+            refs: dict[str, dict[str, str]], files: dict[str, dict[str, dict[str, Any]]],
+            hosts: dict[str, list[Any]]) -> str | None:
+        """Start `pod`; None once it started, else why it was refused (nothing started)."""
+        uid = pod["metadata"]["uid"]
+        with self._lock:
+            if epoch != self.epoch:
+                return "claimed by another control plane"
+            if self.uid is not None:
+                return f"serving pod {self.uid}"
+            self.uid = uid
+        runner = PodRunner(pod, log_root=Path(log_root), gpus=list(bound_gpus(pod) or ()),  # the scheduler's
+                           service_env=service_env, refs=refs, files=files, hosts=hosts)
+        runner.start()
+        self.runner = runner
+        return None
+
+    def watch(self, since_version: int, since_event: int,
+              timeout: float = WATCH_TIMEOUT_S) -> dict[str, Any]:
+        """PodActor's watch, saying which pod it is about (uid None: it serves none)."""
+        runner, uid = self.runner, self.uid
+        if runner is None:
+            return {"uid": uid, "version": since_version, "status": {}, "events": [],
+                    "eventCount": since_event}
+        return {**runner.watch(since_version, since_event, timeout), "uid": uid}
+
+    def stop(self, grace_seconds: float) -> dict[str, Any]:
+        if self.runner is None:
+            return {}
+        return super().stop(grace_seconds)
+
+    def usage(self, window: float = 0.5) -> dict[str, Any]:
+        return super().usage(window) if self.runner is not None else {}
+
+    def set_volume_files(self, files: dict[str, dict[str, dict[str, Any]]]) -> None:
+        if self.runner is not None:
+            super().set_volume_files(files)
+
+    def exec_start(self, container: str, command: list[str], tty: bool, stdin: bool,
+                   uid: str | None = None) -> str:
+        if self.runner is None or (uid is not None and uid != self.uid):
+            raise ExecRefused("the pod is not running on this node any more")
+        return super().exec_start(container, command, tty, stdin)
+
+    def release(self, uid: str) -> bool:
+        """Once the control plane stored how pod `uid` ended: stop what is left of it and clean
+        up, then idle. False (and nothing done) when it does not serve `uid`."""
+        with self._lock:
+            if self.uid != uid:
+                return False
+        runner = self.runner
+        if runner is not None:
+            runner.stop(0)  # ended already: joins its threads and removes its volumes
+        self.execs.end_all()
+        _reap_descendants()
+        with self._lock:
+            self.runner, self.uid = None, None
+        return True
