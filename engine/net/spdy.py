@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 VERSION = 3
@@ -65,19 +66,25 @@ class Reader:
         self._buffer = bytearray()
         self._inflate = zlib.decompressobj(zdict=DICTIONARY)
 
-    def feed(self, data: bytes) -> list[Frame]:
+    def add(self, data: bytes) -> None:
         self._buffer += data
-        frames = []
+
+    def frames(self) -> Iterator[Frame]:
+        """The whole frames added so far, one at a time (a caller may pause between them)."""
         while len(self._buffer) >= 8:
             length = int.from_bytes(self._buffer[5:8], "big")
             if len(self._buffer) < 8 + length:
-                break
+                return
             head, payload = bytes(self._buffer[:8]), bytes(self._buffer[8:8 + length])
             del self._buffer[:8 + length]
             frame = self._parse(head, payload)
             if frame is not None:
-                frames.append(frame)
-        return frames
+                yield frame
+
+    def feed(self, data: bytes) -> list[Frame]:
+        """`add`, then every whole frame."""
+        self.add(data)
+        return list(self.frames())
 
     def _parse(self, head: bytes, payload: bytes) -> Frame | None:
         first, flags = struct.unpack(">I", head[:4])[0], head[4]
@@ -151,9 +158,9 @@ class Writer:
         return struct.pack(">HHI", 0x8000 | VERSION, kind, (flags << 24) | len(payload)) + payload
 
     def _block(self, headers: dict[str, str]) -> bytes:
-        raw = len(headers).to_bytes(4, "big") + b"".join(
-            len(k).to_bytes(4, "big") + k.encode() + len(v).to_bytes(4, "big") + v.encode()
-            for k, v in headers.items())
+        pairs = [(k.encode(), v.encode()) for k, v in headers.items()]
+        raw = len(pairs).to_bytes(4, "big") + b"".join(
+            len(k).to_bytes(4, "big") + k + len(v).to_bytes(4, "big") + v for k, v in pairs)
         return self._deflate.compress(raw) + self._deflate.flush(zlib.Z_SYNC_FLUSH)
 
     def syn_reply(self, stream: int, headers: dict[str, str] | None = None, fin: bool = False) -> bytes:

@@ -124,15 +124,16 @@ def test_the_official_client_forwards_over_channels(api_server: InProcessServer,
 
 
 async def _spdy(srv: InProcessServer, pod: str, frames: list[bytes], *, until_close: bool = True,
-                params: dict[str, str] | None = None) -> list[spdy.Frame]:
-    """Open the SPDY tunnel as kubectl does, send `frames`, read what comes back until close."""
+                until: int | None = None) -> list[spdy.Frame]:
+    """Open the SPDY tunnel as kubectl does, send `frames`, read what comes back until close
+    (or the first frame, without `until_close`; or the first of kind `until`)."""
     with srv.client() as c:
         url, token, ssl = c.server, c.token, trust(c)
     got: list[spdy.Frame] = []
     reader = spdy.Reader()
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as session, \
             session.ws_connect(f"{url}/api/v1/namespaces/default/pods/{pod}/portforward",
-                               protocols=["SPDY/3.1+portforward.k8s.io"], ssl=ssl, params=params) as ws:
+                               protocols=["SPDY/3.1+portforward.k8s.io"], ssl=ssl) as ws:
         for frame in frames:
             await ws.send_bytes(frame)
         while True:
@@ -140,7 +141,7 @@ async def _spdy(srv: InProcessServer, pod: str, frames: list[bytes], *, until_cl
             if msg.type != aiohttp.WSMsgType.BINARY:
                 break
             got += reader.feed(msg.data)
-            if not until_close and got:
+            if (not until_close and got) or (until is not None and any(f.kind == until for f in got)):
                 break
     return got
 
@@ -161,6 +162,8 @@ def test_broken_frames_end_the_tunnel_with_goaway_and_bad_streams_are_reset(
         got = asyncio.run(_spdy(api_server, "pf", frames))
         assert got and got[-1].kind == last and got[-1].status == spdy.PROTOCOL_ERROR, (frames, got)
     for headers in ({"streamtype": "data", "port": "x", "requestid": "0"},  # not a port
+                    {"streamtype": "data", "port": "\u00b2", "requestid": "0"},  # isdigit(), yet no int
+                    {"streamtype": "data", "port": "9" * 5000, "requestid": "0"},
                     {"streamtype": "stdin", "port": "80", "requestid": "0"},  # not a port-forward stream
                     {"port": "80", "requestid": "0"}):
         got = asyncio.run(_spdy(api_server, "pf", [w().syn_stream(1, headers)], until_close=False))
@@ -182,8 +185,10 @@ def test_what_cannot_be_forwarded_is_refused_before_the_upgrade(api_server: InPr
         path = "/api/v1/namespaces/default/pods/pf/portforward"
         with pytest.raises(TugError, match="upgrade the connection"):
             c.request("GET", path)
-        with pytest.raises(TugError, match=r"ports: 'abc' is not a port number"):
-            c.request("GET", path, params={"ports": "80,abc"})
+        for bad in ("80,abc", "\u00b2", "9" * 5000, "0", "65536"):
+            with pytest.raises(TugError, match=r"ports: .* is not a port number") as err:
+                c.request("GET", path, params={"ports": bad})
+            assert err.value.code == 400
         with pytest.raises(TugError, match="only pods have the portforward subresource"):
             c.request("GET", "/api/v1/namespaces/default/configmaps/pf/portforward")
 
@@ -203,3 +208,57 @@ def test_frames_survive_any_split_and_header_blocks_share_one_zlib_stream() -> N
     with pytest.raises(spdy.SpdyError, match="claims 1000 headers"):
         spdy.parse_headers((1000).to_bytes(4, "big") + b"\x00" * 8)
     assert len(spdy.DICTIONARY) == 1423  # the SPDY/3 preset dictionary's size
+
+
+class _Deaf(socketserver.BaseRequestHandler):
+    def handle(self) -> None:  # reads nothing, then hangs up
+        threading.Event().wait(1.0)
+
+
+def test_a_pod_that_stops_reading_and_hangs_up_leaves_the_tunnel_answering(
+        api_server: InProcessServer) -> None:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Deaf)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _running_pod(api_server, "deaf", int(server.server_address[1]))
+        w = spdy.Writer()
+        pair = [w.syn_stream(1, {"streamtype": "error", "port": "80", "requestid": "0"}),
+                w.syn_stream(3, {"streamtype": "data", "port": "80", "requestid": "0"})]
+        flood = [w.data(3, b"x" * 65536) * 15 for _ in range(14)]  # 13 MB the pod never reads
+        lone = [w.syn_stream(5, {"streamtype": "data", "port": "80", "requestid": "9"})] + [
+            w.data(5, b"y") * 70]  # a data stream whose error stream never comes, past its inbox
+        got = asyncio.run(_spdy(api_server, "deaf", pair + flood + lone + [w.ping(11)], until=spdy.PING))
+    finally:
+        server.shutdown()
+        server.server_close()
+    seen = [(f.kind, f.stream, f.fin) for f in got]
+    assert (0, 3, True) in seen and (0, 1, True) in seen  # the pair ended when the pod hung up
+    assert (spdy.RST_STREAM, 5, False) in seen and seen[-1] == (spdy.PING, 11, False)  # and it still answers
+
+
+def test_the_channel_protocol_closes_when_the_pod_hangs_up(api_server: InProcessServer) -> None:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _Deaf)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        _running_pod(api_server, "deaf", int(server.server_address[1]))
+
+        async def session() -> list[Any]:
+            with api_server.client() as c:
+                url, token, ssl = c.server, c.token, trust(c)
+            async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"}) as http, \
+                    http.ws_connect(f"{url}/api/v1/namespaces/default/pods/deaf/portforward",
+                                    protocols=["v4.channel.k8s.io"], ssl=ssl, params={"ports": "80"}) as ws:
+                messages = []
+                while True:
+                    msg = await asyncio.wait_for(ws.receive(), 30)
+                    if msg.type != aiohttp.WSMsgType.BINARY:
+                        return messages
+                    messages.append(msg.data)
+                    await ws.send_bytes(b"\x00more")  # writes after the pod hung up are dropped
+        messages = asyncio.run(session())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert messages[:2] == [b"\x00\x50\x00", b"\x01\x50\x00"]  # each channel's port first (80)
