@@ -57,22 +57,23 @@ class PodHost:
     runner: PodRunner
     execs: Sessions
 
-    def watch(self, since_version: int, since_event: int,
-              timeout: float = WATCH_TIMEOUT_S) -> dict[str, Any]:
+    # `uid`: the pod the caller means (a warm runner answers only for the pod it serves)
+    def watch(self, since_version: int, since_event: int, timeout: float = WATCH_TIMEOUT_S,
+              uid: str | None = None) -> dict[str, Any]:
         return self.runner.watch(since_version, since_event, timeout)
 
-    def stop(self, grace_seconds: float) -> dict[str, Any]:
+    def stop(self, grace_seconds: float, uid: str | None = None) -> dict[str, Any]:
         self.execs.end_all()
         return self.runner.stop(grace_seconds)
 
     def pid(self) -> int:
         return os.getpid()
 
-    def set_volume_files(self, files: dict[str, dict[str, dict[str, Any]]]) -> None:
+    def set_volume_files(self, files: dict[str, dict[str, dict[str, Any]]], uid: str | None = None) -> None:
         """New contents of the pod's configMap, secret and downwardAPI volumes."""
         self.runner.volumes.update(files)
 
-    def usage(self, window: float = 0.5) -> dict[str, Any]:
+    def usage(self, window: float = 0.5, uid: str | None = None) -> dict[str, Any]:
         """CPU cores and memory the pod's containers use now (their whole process trees)."""
         return self.runner.usage(window)
 

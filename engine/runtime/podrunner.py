@@ -189,6 +189,13 @@ class PodRunner:
         with self._cond:
             return self._snapshot()
 
+    def close(self) -> None:
+        """Its host lets it go (a warm runner, engine/runtime/runner.py): every watch still
+        waiting on it returns now."""
+        with self._cond:
+            self._version += 1
+            self._cond.notify_all()
+
     def leaders(self) -> list[int]:
         """Main pids of the containers running now."""
         with self._cond:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from ray.exceptions import ActorDiedError
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from engine.errors import NotFoundError
@@ -40,6 +41,8 @@ class PodHandle:
         self.key: tuple[str, str] | None = None  # (namespace, name) when it has projected volumes
         self.files: Any = None  # the projected volumes' files its actor was given
         self.runner: Runner | None = None  # the warm runner serving it (None: an actor of its own)
+        self.handing_over = False  # between taking a runner and its answer to `run`
+        self.released = False  # its host was let go (once only: a runner may serve another pod next)
 
 
 class PodStarts:
@@ -54,42 +57,56 @@ class PodStarts:
     def _lost(self, pod: dict[str, Any], exc: Exception) -> None: ...
 
     async def _on_runner(self, pod: dict[str, Any], handle: PodHandle, node_id: str,
-                         services: list[dict[str, Any]], refs: Any, files: Any) -> bool:
+                         services: list[dict[str, Any]], refs: Any, files: Any) -> bool | None:
         """Hand `pod` to a warm runner on its node (engine/runtime/pool.py); True once it runs
-        there, False where it takes an actor of its own (no runner came, or it needs Ray's GPUs).
+        there, False where it takes an actor of its own (no runner came, or it needs Ray's GPUs),
+        None where it must not start at all (it went, or its runner may have started it).
         The runner's name is stored in the pod before the handover, and the runner refuses a
         run from any control plane but the one that claimed it last: after a kill -9 at any
         point, the next control plane adopts the pod where it runs, or starts it once."""
         meta = pod["metadata"]
         if not eligible(pod, self._inventory.get(pod["spec"]["nodeName"])):
             return False
-        runner = await self.pool.take(node_id)
-        if runner is None:
-            return False
-        if handle.stopping or not self._record_runner(pod, runner.name):
-            self.pool.put_back(runner)
-            return False
-        failpoint("runner-handover")
-        answer = asyncio.ensure_future(runner.handle.run.remote(
-            self.pool.epoch, pod, str(self.log_root), service_env(pod, services), refs, files,
-            pod_hosts(pod, services)))
+        handle.handing_over = True
         try:
-            refused = await asyncio.shield(answer)
-        except asyncio.CancelledError:  # deleted meanwhile: what it started is released once it answers
-            task = asyncio.get_running_loop().create_task(self._release_late(answer, runner, meta["uid"]))
-            self._releasing.add(task)
-            task.add_done_callback(self._releasing.discard)
-            raise
-        except Exception as exc:  # noqa: BLE001 - a runner that died: this pod takes an actor
-            log.warning("pod %s: runner %s failed (%s); starting an actor", meta["name"], runner.name, exc)
-            self.pool.drop(runner)
-            return False
-        if refused is not None:
-            log.warning("pod %s: runner %s refused it (%s)", meta["name"], runner.name, refused)
-            self.pool.drop(runner)
-            return False
-        self.pool.serve(meta["uid"], runner)
-        handle.runner, handle.actor = runner, runner.handle
+            runner = await self.pool.take(node_id)
+            if runner is None:
+                return False
+            try:
+                args = (self.pool.epoch, pod, str(self.log_root), service_env(pod, services), refs, files,
+                        pod_hosts(pod, services))
+                recorded = not handle.stopping and self._record_runner(pod, runner.name)
+            except BaseException:
+                self.pool.put_back(runner)
+                raise
+            if not recorded:
+                self.pool.put_back(runner)
+                return None
+            failpoint("runner-handover")
+            answer = asyncio.ensure_future(runner.handle.run.remote(*args))
+            try:
+                refused = await asyncio.shield(answer)
+            except asyncio.CancelledError:  # deleted meanwhile: what it started is released once it answers
+                task = asyncio.get_running_loop().create_task(self._release_late(answer, runner, meta["uid"]))
+                self._releasing.add(task)
+                task.add_done_callback(self._releasing.discard)
+                raise
+            except ActorDiedError as exc:  # it died before it could start anything: an actor then
+                log.warning("pod %s: runner %s died (%s); starting an actor", meta["name"], runner.name, exc)
+                self.pool.drop(runner)
+                return False
+            except Exception as exc:  # noqa: BLE001 - it may have started the pod: never start it twice
+                self.pool.drop(runner)
+                self._lost(pod, exc)
+                return None
+            if refused is not None:  # nothing started; the runner is another's or busy: not ours
+                log.warning("pod %s: runner %s refused it (%s)", meta["name"], runner.name, refused)
+                self.pool.forget_lent(runner)
+                return False
+            self.pool.serve(meta["uid"], runner)
+            handle.runner, handle.actor = runner, runner.handle
+        finally:
+            handle.handing_over = False
         failpoint("runner-started")
         return True
 
@@ -143,10 +160,13 @@ class PodStarts:
 
     def _release(self, handle: PodHandle) -> None:
         """The pod's host is done with it: a warm runner cleans up and serves the next pod; an
-        actor of its own is killed."""
+        actor of its own is killed. Once per pod: a runner let go may serve another pod next."""
+        if handle.released:
+            return
+        handle.released = True
         if handle.runner is not None:
             failpoint("runner-release")
-            handle.runner = None
+            handle.runner, handle.actor = None, None
             task = asyncio.get_running_loop().create_task(self.pool.give_back(handle.uid))
             self._releasing.add(task)
             task.add_done_callback(self._releasing.discard)

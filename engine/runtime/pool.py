@@ -33,7 +33,7 @@ IDLE_S = 60.0  # an idle runner beyond a node's minimum goes after this long
 SHRINK_PERIOD_S = 10.0
 READY_TIMEOUT_S = 120.0
 RELEASE_TIMEOUT_S = 60.0
-CLAIM_TIMEOUT_S = 10.0
+CLAIM_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -72,6 +72,7 @@ class RunnerPool:
         self._idle: dict[str, list[Runner]] = collections.defaultdict(list)
         self._busy: dict[str, Runner] = {}  # pod uid -> the runner serving it
         self._lent: dict[str, Runner] = {}  # runner name -> a runner taken, its pod not yet handed over
+        self._cleaning: dict[str, Runner] = {}  # runner name -> a runner releasing its last pod
         self._making: dict[str, int] = collections.defaultdict(int)
         self._waiters: dict[str, collections.deque[asyncio.Future[Runner]]] = \
             collections.defaultdict(collections.deque)
@@ -84,8 +85,8 @@ class RunnerPool:
 
     def count(self, node_id: str) -> int:
         return (len(self._idle[node_id]) + self._making[node_id]
-                + sum(1 for r in [*self._busy.values(), *self.serving.values(), *self._lent.values()]
-                      if r.node_id == node_id))
+                + sum(1 for r in [*self._busy.values(), *self.serving.values(), *self._lent.values(),
+                                  *self._cleaning.values()] if r.node_id == node_id))
 
     def idle(self, node_id: str) -> int:
         return len(self._idle[node_id])
@@ -116,7 +117,7 @@ class RunnerPool:
             runner = waiter.result()
         except asyncio.CancelledError:  # the pod went while it waited: what it was given goes back
             if waiter.done() and not waiter.cancelled():
-                self._offer(waiter.result())
+                self.put_back(waiter.result())
             waiter.cancel()
             raise
         finally:
@@ -142,6 +143,15 @@ class RunnerPool:
         self._lent.pop(runner.name, None)
         self._offer(runner)
 
+    def forget_lent(self, runner: Runner) -> None:
+        """A runner taken that turned out not to be this pool's to lend (it serves a pod, or
+        another control plane claimed it): out of the pool, left running."""
+        self._lent.pop(runner.name, None)
+
+    def forget(self, uid: str) -> None:
+        """The runner recorded as serving pod `uid` serves another: out of the pool, left running."""
+        self._busy.pop(uid, None)
+
     def drop(self, runner: Runner) -> None:
         """A runner that failed a call: gone from the pool, and killed."""
         self._lent.pop(runner.name, None)
@@ -152,11 +162,14 @@ class RunnerPool:
         runner = self._busy.pop(uid, None) or self.serving.pop(uid, None)
         if runner is None:
             return
+        self._cleaning[runner.name] = runner
         try:
             released = await asyncio.wait_for(runner.handle.release.remote(uid), RELEASE_TIMEOUT_S)
         except Exception as exc:  # noqa: BLE001 - a runner that cannot clean up is not reused
             log.warning("runner %s: release failed (%s); killed", runner.name, exc)
             released = False
+        finally:
+            self._cleaning.pop(runner.name, None)
         if released:
             self._offer(runner)
         else:
@@ -175,19 +188,22 @@ class RunnerPool:
 
     async def discover(self) -> None:
         """Claim the runners an earlier control plane left (see the module's docstring)."""
-        names = [e["name"] for e in ray.util.list_named_actors(all_namespaces=True)
+        listed = await asyncio.to_thread(ray.util.list_named_actors, all_namespaces=True)
+        names = [e["name"] for e in listed
                  if e.get("namespace") == RAY_NAMESPACE and str(e.get("name", "")).startswith(RUNNER_PREFIX)]
 
         async def claim(name: str) -> None:
+            handle = None
             try:
-                handle = ray.get_actor(name, namespace=RAY_NAMESPACE)
+                handle = await asyncio.to_thread(ray.get_actor, name, namespace=RAY_NAMESPACE)
                 state: dict[str, Any] = await asyncio.wait_for(handle.state.remote(self.epoch),
                                                                CLAIM_TIMEOUT_S)
             except ValueError:
                 return  # gone since it was listed
             except Exception as exc:  # noqa: BLE001 - one that cannot answer is not trusted
                 log.warning("runner %s does not answer (%s); killed", name, exc)
-                _kill(handle)
+                if handle is not None:
+                    _kill(handle)
                 return
             runner = Runner(name, str(state["node"]), handle, idle_since=self.clock())
             if state["uid"]:
@@ -196,7 +212,7 @@ class RunnerPool:
                 _kill(handle)
             else:
                 self._idle[runner.node_id].append(runner)
-        await asyncio.gather(*(claim(n) for n in names))
+        await asyncio.gather(*(claim(n) for n in names), return_exceptions=True)
         if names:
             log.info("found %d runner(s), %d serving a pod", len(names), len(self.serving))
 
@@ -229,6 +245,7 @@ class RunnerPool:
             waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(runner)
+                self._lent[runner.name] = runner  # counted until its pod is handed over
                 return
         if runner.node_id not in self._nodes or self.count(runner.node_id) >= self.config.max:
             _kill(runner.handle)
@@ -266,10 +283,10 @@ class RunnerPool:
             log.warning("runner on node %s: not started (%s)", node_id, exc)
             if handle is not None:
                 _kill(handle)
+            self._making[node_id] -= 1
             await asyncio.sleep(5.0)
             return
-        finally:
-            self._making[node_id] -= 1
+        self._making[node_id] -= 1
         self._offer(Runner(name, node_id, handle))
 
     async def _shrink_loop(self) -> None:

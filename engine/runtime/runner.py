@@ -44,15 +44,27 @@ def _reap_descendants() -> int:
     return len(left)
 
 
-@ray.remote(num_cpus=0, max_concurrency=4)
+@ray.remote(num_cpus=0, max_concurrency=4, concurrency_groups={"control": 2})
 class RunnerActor(PodHost):
+    """Every call about a pod names it (`uid`) and does nothing for any other pod, so a late call
+    meant for the pod before cannot touch the next one; `state`, `run` and `release` have threads
+    of their own (group "control"), never queued behind long watches."""
+
     def __init__(self, epoch: str) -> None:
         self.epoch = epoch
         self.uid: str | None = None
         self.runner: PodRunner | None = None  # type: ignore[assignment]
         self.execs = Sessions()
         self._lock = threading.Lock()
+        self._releasing = False
 
+    def _serving(self, uid: str | None) -> PodRunner | None:
+        """The pod's runner while this serves pod `uid` and is not letting it go (call with the lock)."""
+        if self._releasing or self.runner is None or (uid is not None and uid != self.uid):
+            return None
+        return self.runner
+
+    @ray.method(concurrency_group="control")  # type: ignore[misc]
     def state(self, epoch: str | None = None) -> dict[str, Any]:
         """The pod it serves (None: idle), its pid and Ray node; with `epoch`, the control plane that
         asks claims it (runs sent by any other are refused from now on)."""
@@ -61,61 +73,76 @@ class RunnerActor(PodHost):
                 self.epoch = epoch
             return {"uid": self.uid, "pid": os.getpid(), "node": ray.get_runtime_context().get_node_id()}
 
+    @ray.method(concurrency_group="control")  # type: ignore[misc]
     def run(self, epoch: str, pod: dict[str, Any], log_root: str, service_env: dict[str, str],
             refs: dict[str, dict[str, str]], files: dict[str, dict[str, dict[str, Any]]],
             hosts: dict[str, list[Any]]) -> str | None:
         """Start `pod`; None once it started, else why it was refused (nothing started)."""
-        uid = pod["metadata"]["uid"]
         with self._lock:
             if epoch != self.epoch:
                 return "claimed by another control plane"
             if self.uid is not None:
                 return f"serving pod {self.uid}"
-            self.uid = uid
-        runner = PodRunner(pod, log_root=Path(log_root), gpus=list(bound_gpus(pod) or ()),  # the scheduler's
-                           service_env=service_env, refs=refs, files=files, hosts=hosts)
-        runner.start()
-        self.runner = runner
+            self.uid = pod["metadata"]["uid"]
+            runner = PodRunner(pod, log_root=Path(log_root), gpus=list(bound_gpus(pod) or ()),
+                               service_env=service_env, refs=refs, files=files, hosts=hosts)
+            runner.start()
+            self.runner = runner
         return None
 
-    def watch(self, since_version: int, since_event: int,
-              timeout: float = WATCH_TIMEOUT_S) -> dict[str, Any]:
-        """PodActor's watch, saying which pod it is about (uid None: it serves none)."""
-        runner, uid = self.runner, self.uid
+    def watch(self, since_version: int, since_event: int, timeout: float = WATCH_TIMEOUT_S,
+              uid: str | None = None) -> dict[str, Any]:
+        """PodActor's watch, saying which pod it is about: at once, with uid None or another
+        pod's, when it does not serve `uid`."""
+        with self._lock:
+            runner, serving = self._serving(uid), self.uid
         if runner is None:
-            return {"uid": uid, "version": since_version, "status": {}, "events": [],
-                    "eventCount": since_event}
-        return {**runner.watch(since_version, since_event, timeout), "uid": uid}
+            return {"uid": serving if serving != uid else None, "version": since_version, "status": {},
+                    "events": [], "eventCount": since_event}
+        return {**runner.watch(since_version, since_event, timeout), "uid": serving}
 
-    def stop(self, grace_seconds: float) -> dict[str, Any]:
-        if self.runner is None:
+    def stop(self, grace_seconds: float, uid: str | None = None) -> dict[str, Any]:
+        with self._lock:
+            runner = self._serving(uid)
+        if runner is None:
             return {}
-        return super().stop(grace_seconds)
+        self.execs.end_all()
+        return runner.stop(grace_seconds)
 
-    def usage(self, window: float = 0.5) -> dict[str, Any]:
-        return super().usage(window) if self.runner is not None else {}
+    def usage(self, window: float = 0.5, uid: str | None = None) -> dict[str, Any]:
+        with self._lock:
+            runner = self._serving(uid)
+        return runner.usage(window) if runner is not None else {}
 
-    def set_volume_files(self, files: dict[str, dict[str, dict[str, Any]]]) -> None:
-        if self.runner is not None:
-            super().set_volume_files(files)
+    def set_volume_files(self, files: dict[str, dict[str, dict[str, Any]]], uid: str | None = None) -> None:
+        with self._lock:
+            runner = self._serving(uid)
+        if runner is not None:
+            runner.volumes.update(files)
 
     def exec_start(self, container: str, command: list[str], tty: bool, stdin: bool,
                    uid: str | None = None) -> str:
-        if self.runner is None or (uid is not None and uid != self.uid):
-            raise ExecRefused("the pod is not running on this node any more")
-        return super().exec_start(container, command, tty, stdin)
+        with self._lock:  # held while it starts: a release that follows ends the session
+            if self._serving(uid) is None:
+                raise ExecRefused("the pod is not running on this node any more")
+            return super().exec_start(container, command, tty, stdin)
 
+    @ray.method(concurrency_group="control")  # type: ignore[misc]
     def release(self, uid: str) -> bool:
         """Once the control plane stored how pod `uid` ended: stop what is left of it and clean
         up, then idle. False (and nothing done) when it does not serve `uid`."""
         with self._lock:
-            if self.uid != uid:
+            if self.uid != uid or self._releasing:
                 return False
-        runner = self.runner
-        if runner is not None:
-            runner.stop(0)  # ended already: joins its threads and removes its volumes
-        self.execs.end_all()
-        _reap_descendants()
-        with self._lock:
-            self.runner, self.uid = None, None
+            self._releasing = True
+            runner = self.runner
+        try:
+            if runner is not None:
+                runner.stop(0)  # ended already: joins its threads and removes its volumes
+                runner.close()  # a watch still waiting on it returns now
+            self.execs.end_all()
+            _reap_descendants()
+        finally:
+            with self._lock:
+                self.runner, self.uid, self._releasing = None, None, False
         return True

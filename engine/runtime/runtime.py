@@ -336,7 +336,8 @@ class Runtime(PodReports, PodStarts):
             raise
         except Exception as exc:  # noqa: BLE001 - report, never kill the loop
             log.exception("pod %s", pod["metadata"]["name"])
-            self._release(handle)  # never leave a detached actor holding resources
+            if not handle.stopping:  # (a stop under way releases it when done)
+                self._release(handle)  # never leave a detached actor holding resources
             self._fail(pod, "RuntimeError", f"tugboat runtime error: {exc}")
         finally:
             if not handle.stopping:
@@ -378,8 +379,8 @@ class Runtime(PodReports, PodStarts):
             services = self.store.list("services")[0]  # their variables and names, as at its start
             started = await self._on_runner(pod, handle, node_id, services, refs, files)
             handle.configuring = False
-            if handle.stopping or not (started or self._new_actor(pod, handle, node_id, services,
-                                                                   refs, files)):
+            if started is None or handle.stopping or not (
+                    started or self._new_actor(pod, handle, node_id, services, refs, files)):
                 return
         if projected_volumes(pod):
             handle.key = (meta.get("namespace") or "default", meta["name"])
@@ -390,7 +391,7 @@ class Runtime(PodReports, PodStarts):
         unavailable = 0
         while True:
             try:
-                snap = await handle.actor.watch.remote(version, seen)
+                snap = await handle.actor.watch.remote(version, seen, uid=meta["uid"])
                 unavailable = 0
             except ActorUnavailableError:
                 unavailable += 1
@@ -405,7 +406,9 @@ class Runtime(PodReports, PodStarts):
                 self._release(handle)  # a dead runner leaves its pool (killing a dead actor: nothing)
                 return
             if snap.get("uid", meta["uid"]) != meta["uid"]:  # a runner that no longer serves it
-                handle.runner = None
+                if handle.runner is not None and not handle.released:
+                    self.pool.forget(meta["uid"])
+                    handle.runner, handle.actor, handle.released = None, None, True
                 if not handle.stopping:
                     self._fail(pod, "PodLost", "its runner no longer serves it (the runner was "
                                                "reused or restarted while the control plane was down)")
@@ -433,7 +436,7 @@ class Runtime(PodReports, PodStarts):
             grace = pod["spec"].get("terminationGracePeriodSeconds", 30)
         try:
             for _ in range(100):  # a pod deleted right after binding: its actor is being made
-                if handle.actor is not None or handle.configuring:
+                if handle.actor is not None or (handle.configuring and not handle.handing_over):
                     break
                 await asyncio.sleep(0.05)
             if handle.actor is not None:  # no proxy sends it new connections first (bounded)
@@ -442,7 +445,7 @@ class Runtime(PodReports, PodStarts):
                     await self.routes.drained(backends, ROUTE_WAIT_S)
                 # An actor Ray never placed, or a process the kernel cannot end, must not
                 # leave the pod Terminating forever: past grace + STOP_SLACK_S it is killed.
-                status = await asyncio.wait_for(handle.actor.stop.remote(float(grace)),
+                status = await asyncio.wait_for(handle.actor.stop.remote(float(grace), handle.uid),
                                                 float(grace) + STOP_SLACK_S)
                 self._write_status(pod, status)
         except (RayActorError, ActorUnavailableError, TimeoutError):

@@ -152,7 +152,7 @@ class Telemetry:
         async def one(pod: dict[str, Any]) -> dict[str, Any]:
             actor = self.rt.pod_actor(pod["metadata"]["uid"])
             try:
-                usage = await asyncio.wait_for(actor.usage.remote(0.5), 10)
+                usage = await asyncio.wait_for(actor.usage.remote(0.5, pod["metadata"]["uid"]), 10)
             except Exception:  # noqa: BLE001 - a pod that just ended shows n/a
                 usage = {}
             node = pod["spec"]["nodeName"]

@@ -37,7 +37,7 @@ async def refresh_volumes(handles: dict[str, Any], store: Any, *, period: float 
             if files == handle.files:
                 continue
             try:
-                await handle.actor.set_volume_files.remote(files)
+                await handle.actor.set_volume_files.remote(files, handle.uid)
                 handle.files = files
             except Exception as exc:  # noqa: BLE001 - a gone actor is the pod loop's to see
                 log.debug("pod %s/%s: volume files not delivered: %s", *key, exc)
