@@ -120,8 +120,8 @@ class RunnersConfig:
     """Warm pod runners per node (engine/runtime/pool.py): at least `min_idle` wait idle, and a
     node has at most `max` in all; `max` 0 starts every pod in a new Ray actor."""
 
-    min_idle: int = 2
-    max: int = 8
+    min_idle: int = 4
+    max: int = 16
 
     @classmethod
     def parse(cls, text: str) -> RunnersConfig:

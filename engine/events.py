@@ -7,6 +7,7 @@ whose `count` and `lastTimestamp` grow, as Kubernetes' event recorder does.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from engine.clock import Clock, format_time, utcnow
@@ -64,6 +65,42 @@ class EventRecorder:
             self._store.apply_all([("create", "events", event) for _, event in new])
         for key, event in new:
             self._remember(key, event)
+
+    def ops(self, obj: dict[str, Any], items: list[tuple[str, str, str, str | None]], *,
+            host: str | None = None) -> tuple[list[tuple[str, str, dict[str, Any]]], Callable[[], None]]:
+        """The store ops that record (type, reason, message, time) items about `obj`, for a caller
+        to commit with its own writes in one transaction (Store.apply_all), and what to call once
+        they are committed."""
+        ops: list[tuple[str, str, dict[str, Any]]] = []
+        made: list[tuple[tuple[str, str, str, str], dict[str, Any]]] = []
+        for kind, reason, message, when in items:
+            now = when or format_time(self._clock())
+            key = (str((obj.get("metadata") or {}).get("uid")), kind, reason, message)
+            if key in self._seen:
+                ns, name = self._seen[key]
+                try:
+                    event = self._store.get("events", ns, name)
+                except NotFoundError:
+                    del self._seen[key]
+                else:
+                    event["count"] = int(event.get("count", 1)) + 1
+                    event["lastTimestamp"] = now
+                    event["metadata"].pop("resourceVersion", None)
+                    ops.append(("update", "events", event))
+                    continue
+            again = next((e for k, e in made if k == key), None)
+            if again is not None:  # twice in this batch: one event, counted twice
+                again["count"] = int(again.get("count", 1)) + 1
+                again["lastTimestamp"] = now
+                continue
+            event = self._new(obj, kind, reason, message, now, host=host)
+            ops.append(("create", "events", event))
+            made.append((key, event))
+
+        def committed() -> None:
+            for key, event in made:
+                self._remember(key, event)
+        return ops, committed
 
     def _new(self, obj: dict[str, Any], kind: str, reason: str, message: str, now: str, *,
              host: str | None = None, component: str | None = None) -> dict[str, Any]:

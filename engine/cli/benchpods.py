@@ -163,8 +163,6 @@ def pods(args: argparse.Namespace) -> int:
     with Client.from_config() as client:
         seen = _Seen(client, ns, run, timeout)
         try:
-            progress(f"{count} raw Ray actors at once")
-            ray_burst = client.bench_ray_actors(count=count)
             progress("warming up: 3 pods")
             _one_at_a_time(client, seen, ns, run, f"bench-{run}-w", 3, own_actor=False, timeout=timeout)
             progress(f"{seq} pods one at a time, a raw Ray actor after each")
@@ -174,6 +172,8 @@ def pods(args: argparse.Namespace) -> int:
             progress(f"{count} pods at once")
             burst_rate, burst_done = _burst(client, seen, ns, run, f"bench-{run}-b", count,
                                             own_actor=False, timeout=timeout)
+            progress(f"{count} raw Ray actors at once")
+            ray_burst = client.bench_ray_actors(count=count)
             progress(f"{seq} pods one at a time in actors of their own")
             cold = _one_at_a_time(client, seen, ns, run, f"bench-{run}-c", seq, own_actor=True,
                                   timeout=timeout)

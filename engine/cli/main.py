@@ -37,7 +37,7 @@ def _serve_flags(p: argparse.ArgumentParser) -> None:
                    help="port of the Ingress router on the head node (default 8080; 0 picks a free "
                         "one, -1 serves no Ingress)")
     p.add_argument("--runners", default=None, metavar="MIN:MAX",
-                   help="warm pod runners per node: at least MIN idle, at most MAX in all (default 2:8; "
+                   help="warm pod runners per node: at least MIN idle, at most MAX in all (default 4:16; "
                         "0:0 starts each pod in a new Ray actor)")
     p.add_argument("--scoring-strategy", choices=["LeastAllocated", "MostAllocated"],
                    default=None, help="how the scheduler ranks nodes that fit (default "

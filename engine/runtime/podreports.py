@@ -4,6 +4,7 @@ described, host ports annotated once), the events, and the endings no container 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import ray
@@ -33,7 +34,10 @@ class PodReports:
         return max((str(e.get("lastTimestamp") or "") for e in events
                     if (e.get("source") or {}).get("component") == "kubelet"), default="")
 
-    def _write_status(self, pod: dict[str, Any], status: dict[str, Any]) -> bool:
+    def _write_status(self, pod: dict[str, Any], status: dict[str, Any],
+                      events: list[tuple[str, str, str, str | None]] | None = None) -> bool:
+        """Merge `status` into the stored pod's, with `events` (type, reason, message, time) about
+        it, in one store transaction; False when the pod is gone (or is another by that name)."""
         meta = pod["metadata"]
         try:
             cur = self.store.get("pods", meta["namespace"], meta["name"])
@@ -48,10 +52,14 @@ class PodReports:
         merged["conditions"] = merge_conditions((cur.get("status") or {}).get("conditions"),
                                                  status.get("conditions"))
         cur["metadata"].pop("resourceVersion", None)
+        ops: list[Any] = []
         if annotate_ports(cur, merged):  # once a pod: its node ports, where Services look
-            self.store.update("pods", cur)
+            ops.append(("update", "pods", copy.deepcopy(cur)))
         cur["status"] = merged
-        self.store.update_status("pods", cur)
+        ops.append(("update_status", "pods", cur))
+        recorded, committed = self.events.ops(pod, events or [], host=cur["spec"].get("nodeName"))
+        self.store.apply_all(recorded + ops)
+        committed()
         return True
 
     def _waits(self, pod: dict[str, Any], reason: str, why: str, status: dict[str, Any]) -> None:

@@ -43,6 +43,15 @@ class PodHandle:
         self.runner: Runner | None = None  # the warm runner serving it (None: an actor of its own)
         self.handing_over = False  # between taking a runner and its answer to `run`
         self.released = False  # its host was let go (once only: a runner may serve another pod next)
+        self.marks: list[tuple[str, float]] = [("seen", time.perf_counter())]  # its start path, timed
+
+    def mark(self, step: str) -> None:
+        self.marks.append((step, time.perf_counter()))
+
+    def timings(self) -> str:
+        """Each step of the start path since the one before, in ms: where the time went."""
+        return ", ".join(f"{step} {(t - before) * 1000:.1f}"
+                         for (_, before), (step, t) in zip(self.marks, self.marks[1:], strict=False))
 
 
 class PodStarts:
@@ -70,6 +79,7 @@ class PodStarts:
         handle.handing_over = True
         try:
             runner = await self.pool.take(node_id)
+            handle.mark("runner")
             if runner is None:
                 return False
             try:
@@ -82,6 +92,7 @@ class PodStarts:
             if not recorded:
                 self.pool.put_back(runner)
                 return None
+            handle.mark("recorded")
             failpoint("runner-handover")
             answer = asyncio.ensure_future(runner.handle.run.remote(*args))
             try:
@@ -105,6 +116,7 @@ class PodStarts:
                 return False
             self.pool.serve(meta["uid"], runner)
             handle.runner, handle.actor = runner, runner.handle
+            handle.mark("run")
         finally:
             handle.handing_over = False
         failpoint("runner-started")

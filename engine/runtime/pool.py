@@ -28,7 +28,9 @@ from gpu import Inventory
 
 log = logging.getLogger("tugboat.runners")
 
-WAIT_S = 1.0  # how long a pod waits for a busy runner to be freed (or a new one) before a new actor
+WAIT_S = 1.0  # how long a pod waits at max for a busy runner to be freed before it takes an actor
+MADE_WAIT_S = 10.0  # ... below max, for one being made for it (as long as an actor's start, and it stays)
+MAKE_AT_ONCE = 2  # runners a node's pool makes at the same time
 IDLE_S = 60.0  # an idle runner beyond a node's minimum goes after this long
 SHRINK_PERIOD_S = 10.0
 READY_TIMEOUT_S = 120.0
@@ -92,9 +94,10 @@ class RunnerPool:
         return len(self._idle[node_id])
 
     async def take(self, node_id: str) -> Runner | None:
-        """An idle runner on `node_id`, else the next one freed or made there within WAIT_S;
-        None (start a new actor) when the pool is off, or nothing comes in time."""
-        if self.config.max == 0:
+        """An idle runner on `node_id`, else the next one freed or made there (within WAIT_S
+        when the node is at max, MADE_WAIT_S while one can be made); None (start a new actor)
+        when the pool is off, or nothing comes in time."""
+        if self.config.max == 0 or node_id not in self._nodes:
             return None
         idle = self._idle[node_id]
         if idle:
@@ -106,10 +109,11 @@ class RunnerPool:
                 r.node_id == node_id for r in [*self._busy.values(), *self._lent.values()]):
             return None  # nothing there will be freed
         waiter: asyncio.Future[Runner] = asyncio.get_running_loop().create_future()
+        patience = WAIT_S if self.count(node_id) >= self.config.max else MADE_WAIT_S
         self._waiters[node_id].append(waiter)
         self._fill(node_id)
         try:
-            runner = await asyncio.wait_for(asyncio.shield(waiter), WAIT_S)
+            runner = await asyncio.wait_for(asyncio.shield(waiter), patience)
         except TimeoutError:
             if not waiter.done() or waiter.cancelled():
                 waiter.cancel()
@@ -163,8 +167,11 @@ class RunnerPool:
         if runner is None:
             return
         self._cleaning[runner.name] = runner
+        t0 = time.perf_counter()
         try:
             released = await asyncio.wait_for(runner.handle.release.remote(uid), RELEASE_TIMEOUT_S)
+            log.debug("runner %s: released pod %s in %.1f ms", runner.name, uid,
+                      (time.perf_counter() - t0) * 1000)
         except Exception as exc:  # noqa: BLE001 - a runner that cannot clean up is not reused
             log.warning("runner %s: release failed (%s); killed", runner.name, exc)
             released = False
@@ -259,13 +266,15 @@ class RunnerPool:
             self._spawn(self._fill_node(node_id))
 
     async def _fill_node(self, node_id: str) -> None:
-        """Runners made one at a time (Ray starts a few workers a second; pods run meanwhile)
-        until the node has its minimum idle plus one for each pod waiting, within max."""
-        try:
+        """Runners made MAKE_AT_ONCE at a time (Ray starts a few workers a second; pods run
+        meanwhile) until the node has its minimum idle plus one for each pod waiting, within max."""
+        async def maker() -> None:
             while (node_id in self._nodes and self.count(node_id) < self.config.max
-                   and len(self._idle[node_id]) < self.config.min_idle
+                   and len(self._idle[node_id]) + self._making[node_id] < self.config.min_idle
                    + sum(1 for w in self._waiters[node_id] if not w.done())):
                 await self._make(node_id)
+        try:
+            await asyncio.gather(*(maker() for _ in range(MAKE_AT_ONCE)))
         finally:
             self._filling.discard(node_id)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from engine.objects import TERMINAL_PHASES, internal_ip, is_ready
 from engine.runtime.actors import (
     AGENT_VERSION,
     POD_ACTOR_PREFIX,
+    WATCH_TIMEOUT_S,
     NodeAgent,
     actor_name,
 )
@@ -46,6 +48,7 @@ log = logging.getLogger("tugboat.runtime")
 
 NODE_SYNC_PERIOD_S = 1.0
 STOP_SLACK_S = 15.0
+SETTLE_S = 0.5  # a started pod's first status is written once it changes, or after this long
 ROUTE_WAIT_S = 2.0  # at most this long for the proxies to stop sending a stopping pod connections
 AGENT_PREFIX = "agent.v"
 
@@ -374,6 +377,7 @@ class Runtime(PodReports, PodStarts):
                 return
             refs, files = config
             handle.files = files
+            handle.mark("configured")
             node = self._nodes.get(pod["spec"]["nodeName"])  # its addresses: the actor reports them back
             pod = with_addresses(pod, internal_ip(node) if node else "")
             services = self.store.list("services")[0]  # their variables and names, as at its start
@@ -384,14 +388,18 @@ class Runtime(PodReports, PodStarts):
                 return
         if projected_volumes(pod):
             handle.key = (meta.get("namespace") or "default", meta["name"])
-        version, seen = 0, 0
+        # A pod just started is first written once it changes from the runner's first Pending
+        # (usually at once: Running), or after SETTLE_S: a write saved per pod, none delayed.
         # An adopted actor replays its whole event list: record only what is newer than the
         # events already stored for this pod.
+        version, seen, timeout = (0, 0, WATCH_TIMEOUT_S) if adopted else (1, 0, SETTLE_S)
+        settle = None if adopted else time.monotonic() + SETTLE_S
+        held: list[tuple[str, str, str, str | None]] = []  # events of snapshots not written (settling)
         recorded_until = self._last_event_time(pod) if adopted else ""
         unavailable = 0
         while True:
             try:
-                snap = await handle.actor.watch.remote(version, seen, uid=meta["uid"])
+                snap = await handle.actor.watch.remote(version, seen, timeout, uid=meta["uid"])
                 unavailable = 0
             except ActorUnavailableError:
                 unavailable += 1
@@ -415,14 +423,22 @@ class Runtime(PodReports, PodStarts):
                 return
             version, seen = snap["version"], snap["eventCount"]
             log.debug("pod %s: actor reports %s", meta["name"], snap["status"].get("phase"))
-            host = pod["spec"]["nodeName"]
-            for ev in snap["events"]:
-                if recorded_until and str(ev.get("time", "")) <= recorded_until:
-                    continue
-                self.events.record(pod, ev["type"], ev["reason"], ev["message"], host=host,
-                                   when=ev.get("time"))
+            events = held + [(ev["type"], ev["reason"], ev["message"], ev.get("time"))
+                             for ev in snap["events"]
+                             if not (recorded_until and str(ev.get("time", "")) <= recorded_until)]
             status = snap["status"]
-            if not self._write_status(pod, status):
+            if settle is not None and status.get("phase") == "Pending" and settle > time.monotonic():
+                held, timeout = events, settle - time.monotonic()  # still starting: written once it runs
+                continue
+            settle, held, timeout = None, [], WATCH_TIMEOUT_S
+            written = self._write_status(pod, status, events)
+            if handle.marks and status.get("phase") != "Pending":  # its start path, once
+                handle.mark(f"{status.get('phase')} written")
+                log.debug("pod %s: started: %s ms", meta["name"], handle.timings())
+                handle.marks = []
+            elif handle.marks:
+                handle.mark("status written")
+            if not written:
                 if not handle.stopping:  # the pod is gone from the store: so is its actor
                     self._release(handle)
                 return
