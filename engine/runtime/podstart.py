@@ -25,6 +25,7 @@ from gpu import Inventory
 
 log = logging.getLogger("tugboat.runtime")
 
+SETTLE_S = 0.5  # a started pod's first status is written once it leaves Pending, or after this long
 RUNNER_ANNOTATION = "tugboat.dev/runner"  # the warm runner a pod was handed to, stored before the handover
 
 
@@ -43,6 +44,7 @@ class PodHandle:
         self.runner: Runner | None = None  # the warm runner serving it (None: an actor of its own)
         self.handing_over = False  # between taking a runner and its answer to `run`
         self.released = False  # its host was let go (once only: a runner may serve another pod next)
+        self.first: dict[str, Any] | None = None  # the status its runner answered `run` with, not yet written
         self.marks: list[tuple[str, float]] = [("seen", time.perf_counter())]  # its start path, timed
 
     def mark(self, step: str) -> None:
@@ -94,9 +96,9 @@ class PodStarts:
                 return None
             handle.mark("recorded")
             failpoint("runner-handover")
-            answer = asyncio.ensure_future(runner.handle.run.remote(*args))
+            answer = asyncio.ensure_future(runner.handle.run.remote(*args, SETTLE_S))
             try:
-                refused = await asyncio.shield(answer)
+                said = await asyncio.shield(answer)
             except asyncio.CancelledError:  # deleted meanwhile: what it started is released once it answers
                 task = asyncio.get_running_loop().create_task(self._release_late(answer, runner, meta["uid"]))
                 self._releasing.add(task)
@@ -110,12 +112,12 @@ class PodStarts:
                 self.pool.drop(runner)
                 self._lost(pod, exc)
                 return None
-            if refused is not None:  # nothing started; the runner is another's or busy: not ours
-                log.warning("pod %s: runner %s refused it (%s)", meta["name"], runner.name, refused)
+            if said.get("refused") is not None:  # nothing started; the runner is another's or busy: not ours
+                log.warning("pod %s: runner %s refused it (%s)", meta["name"], runner.name, said["refused"])
                 self.pool.forget_lent(runner)
                 return False
             self.pool.serve(meta["uid"], runner)
-            handle.runner, handle.actor = runner, runner.handle
+            handle.runner, handle.actor, handle.first = runner, runner.handle, said.get("snapshot")
             handle.mark("run")
         finally:
             handle.handing_over = False
@@ -124,11 +126,11 @@ class PodStarts:
 
     async def _release_late(self, answer: asyncio.Future[Any], runner: Runner, uid: str) -> None:
         try:
-            refused = await answer
+            said = await answer
         except Exception:  # noqa: BLE001
             self.pool.drop(runner)
             return
-        if refused is not None:
+        if said.get("refused") is not None:
             self.pool.drop(runner)
             return
         self.pool.serve(uid, runner)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,45 @@ def runner_name(node_id: str, tag: str) -> str:
     return f"{RUNNER_PREFIX}{node_id[:16]}.{tag}"
 
 
+def _children(pid: int) -> list[int] | None:
+    """`pid`'s children from /proc/PID/task/*/children (a read per thread, not a scan of every
+    process); None where the kernel does not list them."""
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    found: list[int] = []
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                found += [int(c) for c in fh.read().split()]
+        except FileNotFoundError:
+            if tid == str(pid):
+                return None  # no such file at all: the kernel lacks it
+        except OSError:
+            continue
+    return found
+
+
+def _descendants() -> list[psutil.Process]:
+    me = os.getpid()
+    if _children(me) is None:
+        return psutil.Process(me).children(recursive=True)
+    out, todo = [], [me]
+    while todo:
+        for child in _children(todo.pop()) or []:
+            try:
+                out.append(psutil.Process(child))
+            except psutil.Error:
+                continue
+            todo.append(child)
+    return out
+
+
 def _reap_descendants() -> int:
     """Kill every process left under this one (a container's stray children); how many."""
     try:
-        left = psutil.Process(os.getpid()).children(recursive=True)
+        left = _descendants()
     except psutil.Error:
         return 0
     for proc in left:
@@ -44,7 +80,7 @@ def _reap_descendants() -> int:
     return len(left)
 
 
-@ray.remote(num_cpus=0, max_concurrency=4, concurrency_groups={"control": 2})
+@ray.remote(num_cpus=0, max_concurrency=4, concurrency_groups={"control": 3})
 class RunnerActor(PodHost):
     """Every call about a pod names it (`uid`) and does nothing for any other pod, so a late call
     meant for the pod before cannot touch the next one; `state`, `run` and `release` have threads
@@ -76,19 +112,27 @@ class RunnerActor(PodHost):
     @ray.method(concurrency_group="control")  # type: ignore[misc]
     def run(self, epoch: str, pod: dict[str, Any], log_root: str, service_env: dict[str, str],
             refs: dict[str, dict[str, str]], files: dict[str, dict[str, dict[str, Any]]],
-            hosts: dict[str, list[Any]]) -> str | None:
-        """Start `pod`; None once it started, else why it was refused (nothing started)."""
+            hosts: dict[str, list[Any]], settle: float = 0.0) -> dict[str, Any]:
+        """Start `pod`: {"refused": why} when it was not (nothing started), else {"snapshot":
+        watch's answer} once the pod left Pending or `settle` seconds passed (the first status
+        the control plane writes: one call less per pod than a run and then a watch)."""
         with self._lock:
             if epoch != self.epoch:
-                return "claimed by another control plane"
+                return {"refused": "claimed by another control plane"}
             if self.uid is not None:
-                return f"serving pod {self.uid}"
-            self.uid = pod["metadata"]["uid"]
+                return {"refused": f"serving pod {self.uid}"}
+            self.uid = uid = pod["metadata"]["uid"]
             runner = PodRunner(pod, log_root=Path(log_root), gpus=list(bound_gpus(pod) or ()),
                                service_env=service_env, refs=refs, files=files, hosts=hosts)
             runner.start()
             self.runner = runner
-        return None
+        deadline, version, events = time.monotonic() + settle, 1, 0
+        while (left := deadline - time.monotonic()) > 0:
+            seen = runner.watch(version, events, left)
+            version, events = seen["version"], seen["eventCount"]
+            if seen["status"].get("phase") != "Pending":
+                break
+        return {"snapshot": {**runner.watch(0, 0, 0), "uid": uid}}  # all of it, events from the first
 
     def watch(self, since_version: int, since_event: int, timeout: float = WATCH_TIMEOUT_S,
               uid: str | None = None) -> dict[str, Any]:

@@ -33,7 +33,7 @@ from engine.runtime.logread import read_log
 from engine.runtime.nodes import NODE_ID_LABEL, current_entries, gone_node, node_name, node_object
 from engine.runtime.podconfig import configured
 from engine.runtime.podreports import PodReports
-from engine.runtime.podstart import PodHandle, PodStarts
+from engine.runtime.podstart import SETTLE_S, PodHandle, PodStarts
 from engine.runtime.podstatus import with_addresses
 from engine.runtime.pool import RunnerPool
 from engine.runtime.routes import RoutePusher
@@ -48,7 +48,6 @@ log = logging.getLogger("tugboat.runtime")
 
 NODE_SYNC_PERIOD_S = 1.0
 STOP_SLACK_S = 15.0
-SETTLE_S = 0.5  # a started pod's first status is written once it changes, or after this long
 ROUTE_WAIT_S = 2.0  # at most this long for the proxies to stop sending a stopping pod connections
 AGENT_PREFIX = "agent.v"
 
@@ -393,13 +392,15 @@ class Runtime(PodReports, PodStarts):
         # An adopted actor replays its whole event list: record only what is newer than the
         # events already stored for this pod.
         version, seen, timeout = (0, 0, WATCH_TIMEOUT_S) if adopted else (1, 0, SETTLE_S)
-        settle = None if adopted else time.monotonic() + SETTLE_S
+        settle = None if adopted or handle.first else time.monotonic() + SETTLE_S
+        first, handle.first = handle.first, None  # a runner answered `run` with its settled status
         held: list[tuple[str, str, str, str | None]] = []  # events of snapshots not written (settling)
         recorded_until = self._last_event_time(pod) if adopted else ""
         unavailable = 0
         while True:
             try:
-                snap = await handle.actor.watch.remote(version, seen, timeout, uid=meta["uid"])
+                snap, first = first or await handle.actor.watch.remote(version, seen, timeout,
+                                                                       uid=meta["uid"]), None
                 unavailable = 0
             except ActorUnavailableError:
                 unavailable += 1
