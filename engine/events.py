@@ -35,21 +35,29 @@ class EventRecorder:
         meta = obj.get("metadata") or {}
         now = when or format_time(self._clock())
         key = (str(meta.get("uid")), kind, reason, message)
-        if key in self._seen:
-            ns, name = self._seen[key]
-            try:
-                event = self._store.get("events", ns, name)
-            except NotFoundError:
-                del self._seen[key]
-            else:
-                event["count"] = int(event.get("count", 1)) + 1
-                event["lastTimestamp"] = now
-                event["metadata"].pop("resourceVersion", None)
-                self._store.update("events", event)
-                return
+        again = self._again(key, now)
+        if again is not None:
+            self._store.update("events", again)
+            return
         event = self._new(obj, kind, reason, message, now, host=host, component=component)
         self._store.create("events", event)
         self._remember(key, event)
+
+    def _again(self, key: tuple[str, str, str, str], now: str) -> dict[str, Any] | None:
+        """The stored event recorded before under `key`, counted once more at `now` (to be
+        written back); None when there is none (any more)."""
+        if key not in self._seen:
+            return None
+        ns, name = self._seen[key]
+        try:
+            event = self._store.get("events", ns, name)
+        except NotFoundError:
+            del self._seen[key]
+            return None
+        event["count"] = int(event.get("count", 1)) + 1
+        event["lastTimestamp"] = now
+        event["metadata"].pop("resourceVersion", None)
+        return event
 
     def record_all(self, items: list[tuple[dict[str, Any], str, str, str]]) -> None:
         """Record many (obj, type, reason, message) at once: new events in one store transaction."""
@@ -76,18 +84,10 @@ class EventRecorder:
         for kind, reason, message, when in items:
             now = when or format_time(self._clock())
             key = (str((obj.get("metadata") or {}).get("uid")), kind, reason, message)
-            if key in self._seen:
-                ns, name = self._seen[key]
-                try:
-                    event = self._store.get("events", ns, name)
-                except NotFoundError:
-                    del self._seen[key]
-                else:
-                    event["count"] = int(event.get("count", 1)) + 1
-                    event["lastTimestamp"] = now
-                    event["metadata"].pop("resourceVersion", None)
-                    ops.append(("update", "events", event))
-                    continue
+            stored = self._again(key, now)
+            if stored is not None:
+                ops.append(("update", "events", stored))
+                continue
             again = next((e for k, e in made if k == key), None)
             if again is not None:  # twice in this batch: one event, counted twice
                 again["count"] = int(again.get("count", 1)) + 1

@@ -119,3 +119,4 @@ def test_which_pods_a_runner_may_host() -> None:
     assert eligible(pod(1, named="1"), plain)
     assert not eligible(pod(1), plain)  # GPUs the scheduler did not name: Ray must choose them
     assert not eligible(pod(1, named="0"), inventory(gpu(0, mig=True)))
+
