@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import copy
 import logging
-import time
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -48,7 +47,6 @@ log = logging.getLogger("tugboat.scheduler")
 SCHEDULER_NAME = "default-scheduler"
 BATCH = 256  # pods bound (or marked unschedulable) per store transaction
 ESTIMATE_EVERY = 5.0  # seconds between start estimates while the same workloads wait
-QUEUE_STATUS_EVERY_S = 1.0  # a Queue's status is written at most this often (a burst changes it per pod)
 
 
 def _pending(pod: dict[str, Any]) -> bool:
@@ -94,8 +92,6 @@ class Scheduler:
         self.durations = Durations()  # run times of succeeded pods, for start estimates
         self._estimates: dict[str, dict[str, Any]] = {}
         self._estimated: tuple[datetime, frozenset[str]] | None = None  # when, for which workloads
-        self._queue_written: dict[str, float] = {}  # queue uid -> when its status was last written
-        self._queue_later: asyncio.TimerHandle | None = None  # a pass to write what was held back
         self._tasks: list[asyncio.Task[None]] = []
         self._gang_timer: asyncio.TimerHandle | None = None
         self._preempting: dict[str, set[str]] = {}  # Job uid -> its victims' uids while they stop
@@ -119,8 +115,6 @@ class Scheduler:
     async def close(self) -> None:
         if self._gang_timer is not None:
             self._gang_timer.cancel()
-        if self._queue_later is not None:
-            self._queue_later.cancel()
         for t in self._tasks:
             t.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -573,21 +567,10 @@ class Scheduler:
             status = queue_status(state, workloads, verdicts, self._estimates)
             if obj.get("status") == status:
                 continue
-            since = time.monotonic() - self._queue_written.get(uid, -QUEUE_STATUS_EVERY_S)
-            if since < QUEUE_STATUS_EVERY_S:  # written a moment ago: once more when the period is up
-                if self._queue_later is None:
-                    self._queue_later = asyncio.get_running_loop().call_later(
-                        QUEUE_STATUS_EVERY_S - since, self._write_held_queues)
-                continue
             cur = {**obj, "status": status, "metadata": {k: v for k, v in obj["metadata"].items()
                                                           if k != "resourceVersion"}}
             with contextlib.suppress(NotFoundError):
                 self._queues[uid] = self.store.update_status("queues", cur)
-                self._queue_written[uid] = time.monotonic()
-
-    def _write_held_queues(self) -> None:
-        self._queue_later = None
-        self._dirty.set()
 
 
 def requeue(job: dict[str, Any]) -> None:
