@@ -96,14 +96,6 @@ class PodHost:
         self.execs.end(key)
 
 
-def given_gpus(pod: dict[str, Any], given: list[int | str]) -> list[int | str]:
-    """The GPUs the scheduler chose for the pod; without a choice (a node whose GPUs are
-    counted, not listed), `given`: the ones Ray gave the actor. Ray counts them either way, and
-    a pod that asked for none gets none."""
-    bound = bound_gpus(pod)
-    return list(bound) if bound is not None and given else given
-
-
 @ray.remote(max_concurrency=4)  # watch, stop, and room to spare; more threads start slower
 class PodActor(PodHost):
     """Hosts one pod's PodRunner; the control plane long-polls `watch` and calls `stop` to delete."""
@@ -112,9 +104,14 @@ class PodActor(PodHost):
                  refs: dict[str, dict[str, str]] | None = None,
                  files: dict[str, dict[str, dict[str, Any]]] | None = None,
                  hosts: dict[str, list[Any]] | None = None) -> None:
-        gpus = given_gpus(pod, [int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()])
-        self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus,  # type: ignore[arg-type]
-                                service_env=service_env, refs=refs, files=files, hosts=hosts)
+        # The GPUs the scheduler chose for the pod; without a choice (a node whose GPUs are
+        # counted, not listed), the ones Ray gave this actor. Ray counts them either way, and a
+        # pod that asked for none gets none.
+        given = [int(i) if str(i).isdigit() else i for i in ray.get_gpu_ids()]
+        bound = bound_gpus(pod)
+        gpus = list(bound) if bound is not None and given else given
+        self.runner = PodRunner(pod, log_root=Path(log_root), gpus=gpus, service_env=service_env, refs=refs,
+                                files=files, hosts=hosts)
         self.runner.start()
         self.execs = Sessions()
 

@@ -100,9 +100,7 @@ class PodStarts:
             try:
                 said = await asyncio.shield(answer)
             except asyncio.CancelledError:  # deleted meanwhile: what it started is released once it answers
-                task = asyncio.get_running_loop().create_task(self._release_late(answer, runner, meta["uid"]))
-                self._releasing.add(task)
-                task.add_done_callback(self._releasing.discard)
+                self._in_background(self._release_late(answer, runner, meta["uid"]))
                 raise
             except ActorDiedError as exc:  # it died before it could start anything: an actor then
                 log.warning("pod %s: runner %s died (%s); starting an actor", meta["name"], runner.name, exc)
@@ -181,11 +179,15 @@ class PodStarts:
         if handle.runner is not None:
             failpoint("runner-release")
             handle.runner, handle.actor = None, None
-            task = asyncio.get_running_loop().create_task(self.pool.give_back(handle.uid))
-            self._releasing.add(task)
-            task.add_done_callback(self._releasing.discard)
+            self._in_background(self.pool.give_back(handle.uid))
         else:
             self._kill_actor(handle.actor)
+
+    def _in_background(self, release: Any) -> None:
+        """Run a runner's release without waiting for it, held until done (not collected early)."""
+        task = asyncio.get_running_loop().create_task(release)
+        self._releasing.add(task)
+        task.add_done_callback(self._releasing.discard)
 
     @staticmethod
     def _kill_actor(actor: Any) -> None:
